@@ -1,0 +1,120 @@
+// dlock/detail/connection.hpp: one multiplexed connection to one Redis server.
+//
+// Many coroutines share one socket: each request's commands are appended to an output buffer
+// that a single writer flushes, and a single reader hands replies back in order (Redis answers
+// a connection's commands in the order it received them). No connection pool is needed.
+//
+// Threading: a Connection lives on one executor. All calls must be made from that executor
+// (a single-threaded io_context, or a strand); the sync facade takes care of that.
+//
+// Failures: a request whose deadline passes fails with TimeoutError and its late reply is
+// dropped when it arrives (it is never handed to the next caller). A dropped connection or
+// protocol garbage fails every request in flight (ConnectionError / ProtocolError) and the
+// next request reconnects, re-running AUTH, SELECT and CLIENT SETNAME.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/any_io_executor.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dlock/options.hpp"
+#include "dlock/reply.hpp"
+
+namespace asio::ssl {
+class context;
+}
+
+namespace dlock::detail {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+class ReplyParser;
+class Stream;
+
+// Commands sent back to back; execute() returns one reply per command, in order.
+class Request {
+public:
+    Request() = default;
+    Request(std::initializer_list<std::string_view> args) { push(args); }
+
+    Request& push(std::initializer_list<std::string_view> args);
+    Request& push(std::span<const std::string_view> args);
+    Request& push(std::span<const std::string> args);
+
+    std::size_t size() const noexcept { return commands_; }
+    const std::string& payload() const noexcept { return payload_; }
+
+private:
+    std::string payload_;
+    std::size_t commands_ = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    Connection(asio::any_io_executor executor, ConnectionOptions options);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // Sends the request (connecting first if needed) and returns one reply per command. Error
+    // replies are returned, not thrown. Throws ConnectionError, ProtocolError, TimeoutError
+    // (deadline passed), or asio::system_error(operation_aborted) when the caller is cancelled.
+    asio::awaitable<std::vector<Reply>> execute(const Request& request, Deadline deadline);
+
+    // Closes the socket: requests in flight fail with ConnectionError. The next execute()
+    // reconnects.
+    void close();
+
+    // Subscriber connections: replies that are pub/sub messages ("message", "smessage") are
+    // passed here instead of being matched with a request. Set before the first execute().
+    void set_push_handler(std::function<void(Reply&&)> handler) { push_handler_ = std::move(handler); }
+    // Called after every successful (re)connect, e.g. to re-subscribe. Runs on the executor.
+    void set_on_connect(std::function<void()> handler) { on_connect_ = std::move(handler); }
+
+    bool connected() const noexcept { return state_ == State::connected; }
+    // Increases every time the connection is established or lost.
+    std::uint64_t generation() const noexcept { return generation_; }
+    const ConnectionOptions& options() const noexcept { return options_; }
+    const asio::any_io_executor& get_executor() const noexcept { return executor_; }
+
+private:
+    struct Pending;
+    enum class State { disconnected, connecting, connected };
+
+    asio::awaitable<void> ensure_connected(Deadline deadline);
+    asio::awaitable<void> connect_task();
+    asio::awaitable<void> reader(std::shared_ptr<Stream> stream, std::uint64_t generation);
+    asio::awaitable<void> writer(std::shared_ptr<Stream> stream, std::uint64_t generation);
+    asio::awaitable<std::vector<Reply>> send(const Request& request, Deadline deadline);
+    void deliver(Reply&& reply);
+    void fail(std::uint64_t generation, std::exception_ptr error);
+
+    asio::any_io_executor executor_;
+    ConnectionOptions options_;
+    std::unique_ptr<asio::ssl::context> tls_;
+    State state_ = State::disconnected;
+    std::uint64_t generation_ = 0;
+    std::exception_ptr connect_error_;  // outcome of the last failed connect attempt
+    std::shared_ptr<Stream> stream_;
+    std::unique_ptr<ReplyParser> parser_;
+    std::deque<std::shared_ptr<Pending>> pending_;  // front = the next reply's owner
+    std::string out_;                               // encoded, not yet handed to the writer
+    asio::steady_timer writer_wake_;
+    std::vector<std::shared_ptr<asio::steady_timer>> connect_waiters_;  // of the attempt in progress
+    std::function<void(Reply&&)> push_handler_;
+    std::function<void()> on_connect_;
+};
+
+}  // namespace dlock::detail

@@ -1,0 +1,48 @@
+// dlock/detail/io_thread.hpp: an io_context on a background thread, for the sync facade.
+//
+// Every async client of the sync facade lives on this one thread, so its objects are only ever
+// touched from there; callers on any thread block on a future. A call made from the I/O thread
+// itself would wait for itself forever: it is refused with std::logic_error instead.
+#pragma once
+
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/use_future.hpp>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+namespace dlock::detail {
+
+class IoThread {
+public:
+    IoThread() : work_(asio::make_work_guard(context_)), thread_([this] { context_.run(); }) {}
+    // Lets pending operations finish (sockets are closed by their owners first), then joins.
+    ~IoThread() {
+        work_.reset();
+        if (thread_.joinable()) thread_.join();
+    }
+    IoThread(const IoThread&) = delete;
+    IoThread& operator=(const IoThread&) = delete;
+
+    asio::io_context& context() noexcept { return context_; }
+    asio::any_io_executor executor() { return context_.get_executor(); }
+    bool in_this_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
+
+    // Runs `make()` (a callable returning asio::awaitable<T>) on the I/O thread and waits.
+    template <class F>
+    auto run(F make) -> typename std::invoke_result_t<F&>::value_type {
+        if (in_this_thread()) {
+            throw std::logic_error("dlock::sync call made from dlock's own I/O thread (it would deadlock)");
+        }
+        return asio::co_spawn(context_, std::move(make), asio::use_future).get();
+    }
+
+private:
+    asio::io_context context_{1};
+    asio::executor_work_guard<asio::io_context::executor_type> work_;
+    std::thread thread_;
+};
+
+}  // namespace dlock::detail

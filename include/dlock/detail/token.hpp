@@ -1,0 +1,12 @@
+// dlock/detail/token.hpp: lock tokens.
+#pragma once
+
+#include <string>
+
+namespace dlock::detail {
+
+// 128 bits from the kernel's CSPRNG (getrandom), as 32 lowercase hex digits. Unpredictable,
+// unlike uuid1 (time + MAC), so no other client can forge a holder's token.
+std::string make_token();
+
+}  // namespace dlock::detail

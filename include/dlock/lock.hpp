@@ -1,0 +1,135 @@
+// dlock/lock.hpp: a distributed lock on Redis, asynchronous (C++20 coroutines on Asio).
+//
+// dlock::Lock is the C++ counterpart of coredis's Lock: the key is the lock's name, the value a
+// random 128-bit token; acquire is SET name token NX [PX ms]; release and extend are
+// token-checked server-side scripts. Locks taken by redis-py or coredis on the same name
+// exclude dlock's and vice versa.
+//
+//   dlock::Redis redis(io.get_executor(), "redis://127.0.0.1:6379");
+//   dlock::Lock lock(redis, "reports", {.timeout = 10s});
+//   if (co_await lock.acquire()) { ...; co_await lock.release(); }
+//   co_await lock.with([&]() -> asio::awaitable<void> { ... });   // scoped form
+//
+// On a RedisCluster, an acquisition counts only once WAIT confirmed it reached
+// replication_factor() = ceil(R/2) replicas of the key's shard (R = that shard's replicas).
+//
+// Concurrency contract: one Lock object is used by one coroutine at a time; a second operation
+// started while one is in progress throws std::logic_error. Any number of Lock objects (same or
+// different names) may share one client and its connection. Calls are made on the client's
+// executor. Destroying a Lock does not release it (no I/O in destructors): the key expires by
+// its timeout; auto-renewal stops.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "dlock/client.hpp"
+#include "dlock/errors.hpp"
+#include "dlock/lock_options.hpp"
+
+namespace dlock {
+
+namespace detail {
+struct LockState;
+}
+
+// How extend() applies the additional time.
+enum class ExtendMode {
+    add,      // remaining TTL + additional_time (the seed's behaviour)
+    replace,  // TTL := additional_time
+};
+
+class Lock {
+public:
+    // Throws std::invalid_argument: empty name, negative/NaN/infinite durations (naming the
+    // field), timeout under 1 ms, sleep > timeout, auto_renew without timeout.
+    Lock(Client& client, std::string name, LockOptions options = {});
+    ~Lock();
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+
+    // Tries to take the lock as the options say (blocking or not, bounded by blocking_timeout).
+    // Returns false when it is held by someone else and the wait is over. Throws LockError if
+    // this object already holds it; ConnectionError/TimeoutError/ServerError when Redis fails.
+    asio::awaitable<bool> acquire();
+    // The same with the blocking mode given here instead of in the options.
+    asio::awaitable<bool> acquire(bool blocking, std::optional<Seconds> blocking_timeout);
+
+    // Releases the lock. Throws LockReleaseError when this object does not hold it (never
+    // acquired, expired, or overwritten). When the server cannot be reached the token is kept
+    // and the error (ConnectionError/TimeoutError) propagates, so release() can be retried.
+    asio::awaitable<void> release();
+
+    // Adds `additional_time` to the remaining TTL (or sets the TTL to it with
+    // ExtendMode::replace). Returns true. Throws LockExtensionError when the lock is not held
+    // by this object or has no timeout; std::invalid_argument for a negative/NaN duration.
+    asio::awaitable<bool> extend(Seconds additional_time, ExtendMode mode = ExtendMode::add);
+    // Resets the TTL to the full timeout. Same errors as extend().
+    asio::awaitable<bool> reacquire();
+
+    // Whether anyone holds a lock of this name / whether this object holds it (asks the server).
+    asio::awaitable<bool> locked();
+    asio::awaitable<bool> owned();
+
+    // Runs `body` (a callable returning asio::awaitable<T>) under the lock: acquires or throws
+    // LockAcquisitionError; releases afterwards. If the body throws, its exception propagates
+    // (the lock is still released). If the lock was lost meanwhile, throws LockReleaseError.
+    template <class Body>
+    auto with(Body body) -> std::invoke_result_t<Body&>;
+
+    // Number of replicas an acquisition must reach: ceil(R/2), 0 on a standalone server.
+    std::size_t replication_factor() const;
+    const std::string& name() const noexcept;
+    // The token while this object holds the lock (as far as it knows), else empty.
+    const std::optional<std::string>& token() const noexcept;
+    // The fencing token of the current acquisition (options.fencing), else empty.
+    std::optional<std::int64_t> fence() const noexcept;
+    // True once auto-renewal found the lock lost (reset by the next acquire).
+    bool lost() const noexcept;
+    // Waits until the lock is lost (auto-renewal) or released; returns true if lost.
+    asio::awaitable<bool> wait_lost();
+    // Acquisitions rolled back because WAIT confirmed too few replicas (cluster).
+    std::uint64_t replication_shortfalls() const noexcept;
+    const LockOptions& options() const noexcept;
+
+private:
+    std::shared_ptr<detail::LockState> state_;
+};
+
+template <class Body>
+auto Lock::with(Body body) -> std::invoke_result_t<Body&> {
+    using Awaitable = std::invoke_result_t<Body&>;
+    using Value = typename Awaitable::value_type;
+    if (!co_await acquire()) {
+        throw LockAcquisitionError("could not acquire lock '" + name() + "'", name());
+    }
+    std::exception_ptr failure;
+    std::conditional_t<std::is_void_v<Value>, bool, std::optional<Value>> result{};
+    try {
+        if constexpr (std::is_void_v<Value>) {
+            co_await body();
+        } else {
+            result.emplace(co_await body());
+        }
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        try {
+            co_await release();
+        } catch (const std::exception&) {
+            // The body's exception is the one the caller must see.
+        }
+        std::rethrow_exception(failure);
+    }
+    co_await release();  // LockReleaseError when the lock was lost while the body ran
+    if constexpr (!std::is_void_v<Value>) co_return std::move(*result);
+}
+
+}  // namespace dlock

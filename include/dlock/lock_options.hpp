@@ -1,0 +1,56 @@
+// dlock/lock_options.hpp: how a Lock behaves. Plain struct; every field has a documented default.
+//
+// Durations are std::chrono::duration<double> (seconds), so both `10s`, `1500ms` and the seed's
+// float seconds (`dlock::Seconds(1.5)`) fit. They are validated when the Lock is built:
+// negative, NaN or infinite values throw std::invalid_argument naming the field.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace dlock {
+
+using Seconds = std::chrono::duration<double>;
+
+// Told when an acquisition was rolled back because too few replicas confirmed it (cluster).
+struct ReplicationShortfall {
+    std::string lock_name;
+    std::size_t needed = 0;    // replication_factor()
+    long long confirmed = 0;   // what WAIT reported
+};
+
+struct LockOptions {
+    // Maximum life of the lock (PX). None: the lock stays until released.
+    std::optional<Seconds> timeout;
+    // Blocking acquire: time between attempts. With wake_on_release it is only the fallback
+    // poll (a holder that crashed and let the key expire; a notification lost on reconnect).
+    Seconds sleep{0.1};
+    // false: acquire() makes exactly one attempt.
+    bool blocking = true;
+    // Blocking acquire gives up (returns false) after this long. None: wait forever.
+    std::optional<Seconds> blocking_timeout;
+
+    // Wake blocked acquirers when the holder releases (pub/sub), instead of polling only.
+    bool wake_on_release = true;
+    // Hand out a fencing token (strictly increasing per name) with each acquisition: fence().
+    bool fencing = false;
+    // Keep extending the lock to its full timeout while held (needs a timeout). The period is
+    // renew_interval, default timeout/3. When a renewal finds the lock gone, or cannot reach the
+    // server before the lock would expire, on_lost runs and lost() turns true.
+    bool auto_renew = false;
+    std::optional<Seconds> renew_interval;
+    std::function<void()> on_lost;
+
+    // Bound on each server call the lock makes (SET, scripts, WAIT).
+    Seconds command_timeout{5.0};
+    // Cluster: WAIT timeout when there is no blocking_timeout (otherwise what is left of it,
+    // capped by this); never 0, which would make WAIT block forever.
+    Seconds replication_timeout{0.1};
+    // Cluster: called when WAIT confirmed fewer replicas than replication_factor().
+    std::function<void(const ReplicationShortfall&)> on_replication_shortfall;
+};
+
+}  // namespace dlock

@@ -1,0 +1,47 @@
+// dlock/options.hpp: how to reach one Redis server.
+//
+// ConnectionOptions is a plain struct with documented defaults; parse_url() builds one from
+//   redis://[[user]:password@]host[:port][/db]     plain TCP (default port 6379)
+//   rediss://...                                   TLS, server certificate verified
+//   unix://path[?db=N]                             Unix domain socket
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace dlock {
+
+struct TlsOptions {
+    bool enabled = false;
+    std::string ca_file;      // PEM bundle to verify the server with; empty = system store
+    std::string cert_file;    // client certificate (PEM), for servers that require one
+    std::string key_file;     // client private key (PEM)
+    std::string server_name;  // SNI + name checked in the certificate; empty = host
+    bool verify = true;       // false skips verification: only for tests, never in production
+};
+
+struct ConnectionOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 6379;
+    std::string unix_path;  // when set, host/port/tls are ignored
+    std::string user;       // ACL user; empty = "default"
+    std::string password;   // empty = no AUTH
+    int db = 0;             // SELECT db when non-zero
+    std::string client_name = "dlock";  // CLIENT SETNAME; empty = skip
+    TlsOptions tls;
+    // Bound on TCP connect + TLS handshake + AUTH/SELECT.
+    std::chrono::milliseconds connect_timeout{2000};
+    // Default deadline of a command that was given none. Every command has one.
+    std::chrono::milliseconds command_timeout{5000};
+
+    // "host:port", "unix:/path" or "tls:host:port": for messages.
+    std::string endpoint() const;
+};
+
+// Parses a redis://, rediss:// or unix:// URL. Throws std::invalid_argument naming the problem
+// (wrong scheme, missing host, bad port, bad db number).
+ConnectionOptions parse_url(std::string_view url);
+
+}  // namespace dlock

@@ -1,0 +1,238 @@
+#include "dlock/detail/connection.hpp"
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl.hpp>
+
+#include "dlock/detail/resp.hpp"
+#include "dlock/errors.hpp"
+#include "stream.hpp"
+
+namespace dlock::detail {
+
+namespace {
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_chunk = 16 * 1024;
+
+bool is_push_message(const Reply& reply) {
+    if (!reply.is_array() || reply.elements.empty() || !reply.elements[0].is_string()) return false;
+    const std::string& kind = reply.elements[0].str;
+    return kind == "message" || kind == "smessage" || kind == "pmessage";
+}
+}  // namespace
+
+// ---- Request ----------------------------------------------------------------------------
+
+Request& Request::push(std::initializer_list<std::string_view> args) {
+    return push(std::span<const std::string_view>(args.begin(), args.size()));
+}
+
+Request& Request::push(std::span<const std::string_view> args) {
+    encode_command(payload_, args);
+    ++commands_;
+    return *this;
+}
+
+Request& Request::push(std::span<const std::string> args) {
+    std::vector<std::string_view> views(args.begin(), args.end());
+    return push(std::span<const std::string_view>(views));
+}
+
+// ---- Connection -------------------------------------------------------------------------
+
+// One request in flight. Shared between the caller (who may give up at its deadline) and the
+// reader (who fills it in order); the timer is both the deadline and the wake-up signal.
+struct Connection::Pending {
+    Pending(const asio::any_io_executor& executor, std::size_t expected)
+        : expected(expected), wake(executor) {}
+    void finish() {
+        done = true;
+        wake.cancel();
+    }
+    std::size_t expected;
+    std::vector<Reply> replies;
+    std::exception_ptr error;
+    bool done = false;
+    asio::steady_timer wake;
+};
+
+Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      writer_wake_(executor_) {
+    if (options_.tls.enabled && options_.unix_path.empty()) tls_ = make_tls_context(options_.tls);
+}
+
+Connection::~Connection() {
+    if (stream_) stream_->close();
+}
+
+void Connection::close() {
+    fail(generation_, std::make_exception_ptr(ConnectionError("connection to " + options_.endpoint() + " closed")));
+}
+
+asio::awaitable<std::vector<Reply>> Connection::execute(const Request& request, Deadline deadline) {
+    auto self = shared_from_this();  // keep the connection alive while we wait
+    if (request.size() == 0) co_return std::vector<Reply>{};
+    co_await ensure_connected(deadline);
+    co_return co_await send(request, deadline);
+}
+
+asio::awaitable<std::vector<Reply>> Connection::send(const Request& request, Deadline deadline) {
+    auto pending = std::make_shared<Pending>(executor_, request.size());
+    pending->wake.expires_at(deadline);
+    pending_.push_back(pending);
+    out_.append(request.payload());
+    writer_wake_.cancel();  // wakes the writer if it is idle; harmless otherwise
+
+    // Nothing can complete the request before we start waiting: we have not yielded since.
+    auto [ec] = co_await pending->wake.async_wait(use_tuple);
+    if (!pending->done) {
+        // The reader will still fill `pending` (kept alive by the queue) and drop the reply.
+        if (!ec) {
+            throw TimeoutError("command to " + options_.endpoint() + " timed out");
+        }
+        throw asio::system_error(asio::error::operation_aborted);
+    }
+    if (pending->error) std::rethrow_exception(pending->error);
+    co_return std::move(pending->replies);
+}
+
+asio::awaitable<void> Connection::ensure_connected(Deadline deadline) {
+    if (state_ == State::connected) co_return;
+    if (state_ == State::disconnected) {
+        state_ = State::connecting;
+        connect_error_ = nullptr;
+        // Detached: a caller that gives up does not abort the attempt others wait on.
+        asio::co_spawn(executor_, [self = shared_from_this()] { return self->connect_task(); },
+                       asio::detached);
+    }
+    // Each waiter has its own timer (its own deadline); the attempt's end cancels them all.
+    auto waiter = std::make_shared<asio::steady_timer>(executor_, deadline);
+    connect_waiters_.push_back(waiter);
+    auto [ec] = co_await waiter->async_wait(use_tuple);
+    if (state_ == State::connected) co_return;
+    if (state_ == State::connecting) {
+        std::erase(connect_waiters_, waiter);
+        if (!ec) throw TimeoutError("connect to " + options_.endpoint() + " timed out");
+        throw asio::system_error(asio::error::operation_aborted);
+    }
+    if (connect_error_) std::rethrow_exception(connect_error_);
+    throw ConnectionError("connect to " + options_.endpoint() + " failed");
+}
+
+asio::awaitable<void> Connection::connect_task() {
+    const Deadline deadline = Clock::now() + options_.connect_timeout;
+    try {
+        auto stream = co_await Stream::open(options_, tls_.get(), deadline);
+        stream_ = stream;
+        parser_ = std::make_unique<ReplyParser>();
+        const std::uint64_t generation = ++generation_;
+        out_.clear();
+        // The loops own a reference: they end when the stream closes, never on a dead object.
+        auto self = shared_from_this();
+        asio::co_spawn(executor_, [self, stream, generation] { return self->reader(stream, generation); },
+                       asio::detached);
+        asio::co_spawn(executor_, [self, stream, generation] { return self->writer(stream, generation); },
+                       asio::detached);
+
+        Request hello;
+        if (!options_.password.empty()) {
+            if (options_.user.empty()) {
+                hello.push({"AUTH", options_.password});
+            } else {
+                hello.push({"AUTH", options_.user, options_.password});
+            }
+        }
+        if (options_.db != 0) hello.push({"SELECT", std::to_string(options_.db)});
+        if (!options_.client_name.empty()) hello.push({"CLIENT", "SETNAME", options_.client_name});
+        if (hello.size() > 0) {
+            for (const Reply& reply : co_await send(hello, deadline)) {
+                if (reply.is_error()) {
+                    fail(generation, std::make_exception_ptr(ConnectionError("handshake failed")));
+                    throw ServerError(reply.str);
+                }
+            }
+        }
+        state_ = State::connected;
+        if (on_connect_) on_connect_();
+    } catch (...) {
+        // Waiters rethrow this; the connection stays usable for a later attempt.
+        connect_error_ = std::current_exception();
+        if (stream_) stream_->close();
+        state_ = State::disconnected;
+    }
+    for (auto& waiter : std::exchange(connect_waiters_, {})) waiter->cancel();
+}
+
+asio::awaitable<void> Connection::writer(std::shared_ptr<Stream> stream, std::uint64_t generation) {
+    std::string buffer;
+    while (generation == generation_) {
+        if (out_.empty()) {
+            writer_wake_.expires_at(Clock::time_point::max());
+            co_await writer_wake_.async_wait(use_tuple);
+            continue;
+        }
+        buffer.clear();
+        std::swap(buffer, out_);  // new commands queue in out_ while this batch is written
+        auto [ec, n] = co_await stream->write(asio::buffer(buffer));
+        if (ec) {
+            fail(generation, std::make_exception_ptr(ConnectionError(
+                                 "write to " + options_.endpoint() + " failed: " + ec.message())));
+            co_return;
+        }
+    }
+}
+
+asio::awaitable<void> Connection::reader(std::shared_ptr<Stream> stream, std::uint64_t generation) {
+    std::vector<char> buffer(read_chunk);
+    while (generation == generation_) {
+        auto [ec, n] = co_await stream->read_some(asio::buffer(buffer));
+        if (generation != generation_) co_return;
+        if (ec) {
+            std::string why = ec == asio::error::eof ? "closed by the server" : ec.message();
+            fail(generation, std::make_exception_ptr(
+                                 ConnectionError("connection to " + options_.endpoint() + " lost: " + why)));
+            co_return;
+        }
+        try {
+            parser_->feed(buffer.data(), n);
+            while (auto reply = parser_->next()) deliver(std::move(*reply));
+        } catch (const ProtocolError&) {
+            fail(generation, std::current_exception());
+            co_return;
+        }
+    }
+}
+
+void Connection::deliver(Reply&& reply) {
+    if (push_handler_ && is_push_message(reply)) {
+        push_handler_(std::move(reply));
+        return;
+    }
+    if (pending_.empty()) throw ProtocolError("reply from " + options_.endpoint() + " with no command in flight");
+    Pending& front = *pending_.front();
+    front.replies.push_back(std::move(reply));
+    if (front.replies.size() == front.expected) {
+        auto done = std::move(pending_.front());
+        pending_.pop_front();
+        done->finish();
+    }
+}
+
+void Connection::fail(std::uint64_t generation, std::exception_ptr error) {
+    if (generation != generation_) return;  // that connection is already gone
+    ++generation_;
+    if (stream_) stream_->close();
+    if (state_ == State::connected) state_ = State::disconnected;
+    out_.clear();
+    auto failed = std::move(pending_);
+    pending_.clear();
+    for (auto& pending : failed) {
+        pending->error = error;
+        pending->finish();
+    }
+    writer_wake_.cancel();
+}
+
+}  // namespace dlock::detail

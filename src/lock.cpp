@@ -1,0 +1,444 @@
+// The Lock: acquisition loop, token-checked release/extend, replication check, auto-renewal.
+#include "dlock/lock.hpp"
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <cmath>
+
+#include "dlock/detail/scripts.hpp"
+#include "dlock/detail/slots.hpp"
+#include "dlock/detail/subscriber.hpp"
+#include "dlock/detail/token.hpp"
+
+namespace dlock::detail {
+
+using std::chrono::milliseconds;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+// Script arguments as named views: GCC 12 cannot keep string-literal temporaries alive across
+// co_await ("array used as initializer"), so literals never appear in awaited expressions.
+constexpr std::string_view no_channel = "";
+constexpr std::string_view publish_command = "publish";
+constexpr std::string_view spublish_command = "spublish";
+constexpr std::string_view mode_add = "add";
+constexpr std::string_view mode_replace = "replace";
+
+struct LockState {
+    Client* client = nullptr;
+    std::string name;
+    LockOptions options;
+    std::optional<milliseconds> timeout;
+    milliseconds sleep{100};
+    milliseconds command_timeout{5000};
+    milliseconds replication_timeout{100};
+    milliseconds renew_interval{0};
+    std::string channel;    // release notifications, same slot as the key
+    std::string fence_key;  // fencing counter, same slot as the key
+
+    std::optional<std::string> token;
+    std::optional<std::int64_t> fence;
+    bool busy = false;
+    bool lost = false;
+    std::uint64_t shortfalls = 0;
+    std::uint64_t hold_generation = 0;  // bumped on acquire/release/destroy: stops renewals
+    std::shared_ptr<asio::steady_timer> renew_timer;
+    std::vector<std::shared_ptr<asio::steady_timer>> lost_waiters;
+
+    Deadline command_deadline() const { return Clock::now() + command_timeout; }
+};
+
+namespace {
+
+// Validates a duration option and converts it to whole milliseconds (rounded up, so a
+// positive duration never becomes 0).
+milliseconds to_ms(Seconds value, const char* field) {
+    const double seconds = value.count();
+    if (std::isnan(seconds) || std::isinf(seconds)) {
+        throw std::invalid_argument(std::string(field) + " must be a finite duration");
+    }
+    if (seconds < 0) throw std::invalid_argument(std::string(field) + " must not be negative");
+    if (seconds > 1e9) throw std::invalid_argument(std::string(field) + " is too large");
+    return milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0 - 1e-9)));
+}
+
+// Marks the object busy for one operation (see the concurrency contract in lock.hpp).
+class BusyGuard {
+public:
+    explicit BusyGuard(LockState& state) : state_(state) {
+        if (state_.busy) {
+            throw std::logic_error("dlock::Lock '" + state_.name +
+                                   "': another operation on this object is in progress");
+        }
+        state_.busy = true;
+    }
+    ~BusyGuard() { state_.busy = false; }
+    BusyGuard(const BusyGuard&) = delete;
+    BusyGuard& operator=(const BusyGuard&) = delete;
+
+private:
+    LockState& state_;
+};
+
+// EVALSHA, and EVAL once on NOSCRIPT. Error replies throw ServerError.
+asio::awaitable<Reply> run_script(LockState& state, const Script& script,
+                                  const std::vector<std::string_view>& keys,
+                                  const std::vector<std::string_view>& args, Deadline deadline,
+                                  std::shared_ptr<Connection>* used = nullptr) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        const bool full = attempt == 1;
+        Request request;
+        push_script(request, script, keys, args, full);
+        auto replies = co_await state.client->execute_for_key(state.name, request, deadline, used);
+        Reply& reply = replies.front();
+        if (!full && reply.is_error() && reply.str.rfind("NOSCRIPT", 0) == 0) continue;
+        reply.value();
+        co_return std::move(reply);
+    }
+    throw ProtocolError("unreachable: script retry loop");
+}
+
+void wake_lost_waiters(LockState& state) {
+    for (auto& waiter : std::exchange(state.lost_waiters, {})) waiter->cancel();
+}
+
+void stop_renewal(LockState& state) {
+    ++state.hold_generation;
+    if (state.renew_timer) state.renew_timer->cancel();
+    state.renew_timer.reset();
+}
+
+void mark_lost(LockState& state) {
+    state.lost = true;
+    wake_lost_waiters(state);
+    if (state.options.on_lost) state.options.on_lost();
+}
+
+// Token-checked delete used to undo an acquisition that must not count. Best effort: if it
+// fails, the key still expires by its PX.
+asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
+    try {
+        const std::vector<std::string_view> keys{state.name}, args{token, no_channel, publish_command};
+        co_await run_script(state, release_script(), keys, args, state.command_deadline());
+    } catch (const std::exception&) {
+    }
+}
+
+asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t generation,
+                                 std::string token) {
+    const milliseconds ttl = *state->timeout;
+    auto expires = Clock::now() + ttl;  // as far as we know, when the key expires
+    auto timer = std::make_shared<asio::steady_timer>(state->client->get_executor());
+    state->renew_timer = timer;
+    milliseconds interval = state->renew_interval;
+    for (;;) {
+        timer->expires_after(interval);
+        co_await timer->async_wait(use_tuple);
+        if (state->hold_generation != generation) co_return;
+        const auto sent = Clock::now();
+        try {
+            const std::string ms = std::to_string(ttl.count());
+            const std::vector<std::string_view> keys{state->name}, args{token, ms, mode_replace};
+            Reply reply = co_await run_script(*state, extend_script(), keys, args,
+                                              std::min(state->command_deadline(), expires));
+            if (state->hold_generation != generation) co_return;
+            if (reply.integer != 1) {
+                mark_lost(*state);
+                co_return;
+            }
+            expires = sent + ttl;
+            interval = state->renew_interval;
+        } catch (const std::exception&) {
+            if (state->hold_generation != generation) co_return;
+            if (Clock::now() >= expires) {
+                mark_lost(*state);
+                co_return;
+            }
+            // Try again soon, while the key may still be alive.
+            const auto left = std::chrono::duration_cast<milliseconds>(expires - Clock::now());
+            interval = std::max(milliseconds(1), std::min(state->renew_interval, left / 4));
+        }
+    }
+}
+
+// One acquisition attempt: SET NX (or the fenced script), then WAIT on a cluster.
+asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
+                                  std::optional<Deadline> deadline) {
+    const std::string px = state.timeout ? std::to_string(state.timeout->count()) : "0";
+    std::shared_ptr<Connection> used;
+    Reply reply;
+    std::exception_ptr failure;
+    try {
+        if (state.options.fencing) {
+            const std::vector<std::string_view> keys{state.name, state.fence_key}, args{token, px};
+            reply = co_await run_script(state, acquire_fenced_script(), keys, args,
+                                        state.command_deadline(), &used);
+        } else {
+            Request request;
+            if (state.timeout) {
+                request.push({"SET", state.name, token, "NX", "PX", px});
+            } else {
+                request.push({"SET", state.name, token, "NX"});
+            }
+            auto replies = co_await state.client->execute_for_key(state.name, request,
+                                                                  state.command_deadline(), &used);
+            reply = std::move(replies.front());
+            reply.value();
+        }
+    } catch (const ServerError&) {
+        throw;  // the server refused the command: nothing was written
+    } catch (const std::exception&) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        // Timed out or dropped: the SET may have been applied. Remove it if it is ours, so no
+        // lock nobody knows about is left behind (with no timeout it would never expire).
+        co_await roll_back(state, token);
+        std::rethrow_exception(failure);
+    }
+    if (reply.is_nil()) co_return false;  // held by someone else: never WAIT after a failed SET
+    if (state.options.fencing) state.fence = reply.integer;
+
+    const std::size_t needed = (state.client->replicas_of(state.name) + 1) / 2;
+    if (needed > 0 && used) {
+        milliseconds wait_for = state.replication_timeout;
+        if (deadline) {
+            const auto left = std::chrono::duration_cast<milliseconds>(*deadline - Clock::now());
+            wait_for = std::min(wait_for, left);
+        }
+        wait_for = std::max(wait_for, milliseconds(1));  // WAIT n 0 would block forever
+        Request wait({"WAIT", std::to_string(needed), std::to_string(wait_for.count())});
+        long long confirmed = -1;
+        try {
+            auto replies = co_await used->execute(wait, Clock::now() + wait_for + state.command_timeout);
+            confirmed = replies.front().value().integer;
+        } catch (const std::exception&) {
+            failure = std::current_exception();
+        }
+        if (failure || confirmed < static_cast<long long>(needed)) {
+            co_await roll_back(state, token);
+            state.fence.reset();
+            if (failure) std::rethrow_exception(failure);
+            ++state.shortfalls;
+            if (state.options.on_replication_shortfall) {
+                state.options.on_replication_shortfall({state.name, needed, confirmed});
+            }
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
+}  // namespace
+}  // namespace dlock::detail
+
+namespace dlock {
+
+using detail::Clock;
+using detail::Deadline;
+using detail::LockState;
+using std::chrono::milliseconds;
+
+Lock::Lock(Client& client, std::string name, LockOptions options)
+    : state_(std::make_shared<LockState>()) {
+    if (name.empty()) throw std::invalid_argument("name must not be empty");
+    LockState& s = *state_;
+    s.client = &client;
+    s.name = std::move(name);
+    if (options.timeout) {
+        s.timeout = detail::to_ms(*options.timeout, "timeout");
+        if (*s.timeout < milliseconds(1)) throw std::invalid_argument("timeout must be at least 1 ms");
+    }
+    s.sleep = detail::to_ms(options.sleep, "sleep");
+    if (s.timeout && options.sleep > *options.timeout) {
+        throw std::invalid_argument("sleep (" + std::to_string(options.sleep.count()) +
+                                    " s) must not be greater than timeout (" +
+                                    std::to_string(options.timeout->count()) + " s)");
+    }
+    if (options.blocking_timeout) detail::to_ms(*options.blocking_timeout, "blocking_timeout");
+    s.command_timeout = detail::to_ms(options.command_timeout, "command_timeout");
+    if (s.command_timeout < milliseconds(1)) throw std::invalid_argument("command_timeout must be at least 1 ms");
+    s.replication_timeout = std::max(milliseconds(1), detail::to_ms(options.replication_timeout, "replication_timeout"));
+    if (options.auto_renew) {
+        if (!s.timeout) throw std::invalid_argument("auto_renew needs a timeout");
+        s.renew_interval = options.renew_interval ? detail::to_ms(*options.renew_interval, "renew_interval")
+                                                  : *s.timeout / 3;
+        if (s.renew_interval < milliseconds(1)) throw std::invalid_argument("renew_interval must be at least 1 ms");
+    }
+    s.channel = detail::companion_key("dlock:released:", s.name);
+    s.fence_key = detail::companion_key("dlock:fence:", s.name);
+    s.options = std::move(options);
+}
+
+Lock::~Lock() {
+    detail::stop_renewal(*state_);
+    detail::wake_lost_waiters(*state_);
+}
+
+asio::awaitable<bool> Lock::acquire() {
+    return acquire(state_->options.blocking, state_->options.blocking_timeout);
+}
+
+asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocking_timeout) {
+    auto state = state_;  // keeps the state alive across suspensions
+    LockState& s = *state;
+    detail::BusyGuard busy(s);
+    std::optional<Deadline> deadline;
+    if (blocking_timeout) deadline = Clock::now() + detail::to_ms(*blocking_timeout, "blocking_timeout");
+
+    if (s.token) {
+        const detail::Request get({"GET", s.name});
+        Reply current = (co_await s.client->execute_for_key(s.name, get, s.command_deadline())).front();
+        if (current.is_string() && current.str == *s.token && !s.lost) {
+            throw LockError("lock '" + s.name + "' is already held by this object", s.name);
+        }
+        detail::stop_renewal(s);
+        s.token.reset();
+    }
+    s.lost = false;
+    s.fence.reset();
+
+    const std::string token = detail::make_token();
+    detail::Subscriber* subscriber = nullptr;
+    detail::Subscriber::WaiterPtr waiter;
+    struct Unwatch {  // leaves the channel on every way out, exceptions included
+        detail::Subscriber*& subscriber;
+        detail::Subscriber::WaiterPtr& waiter;
+        ~Unwatch() {
+            if (waiter) subscriber->unwatch(waiter);
+        }
+    } unwatch{subscriber, waiter};
+    asio::steady_timer poll(s.client->get_executor());
+
+    for (;;) {
+        if (co_await detail::try_acquire(s, token, deadline)) {
+            s.token = token;
+            if (s.options.auto_renew) {
+                asio::co_spawn(s.client->get_executor(),
+                               detail::renew_loop(state, s.hold_generation, token), asio::detached);
+            }
+            co_return true;
+        }
+        if (!blocking) co_return false;
+        const auto now = Clock::now();
+        if (deadline && now >= *deadline) co_return false;
+        if (!waiter && s.options.wake_on_release) {
+            // Subscribe, then try again before waiting: a release in between is not missed.
+            try {
+                subscriber = &s.client->subscriber_for(s.name);
+                auto watch_deadline = s.command_deadline();
+                if (deadline) watch_deadline = std::min(watch_deadline, *deadline);
+                waiter = co_await subscriber->watch(s.channel, watch_deadline);
+                continue;
+            } catch (const Error&) {
+                // No notifications (e.g. pub/sub refused by ACL): fall back to polling.
+                s.options.wake_on_release = false;
+            }
+        }
+        auto wake_at = now + s.sleep;
+        if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
+        if (waiter) {
+            co_await subscriber->wait(*waiter, wake_at);
+        } else {
+            poll.expires_at(wake_at);
+            co_await poll.async_wait(detail::use_tuple);
+        }
+    }
+}
+
+asio::awaitable<void> Lock::release() {
+    auto state = state_;
+    LockState& s = *state;
+    detail::BusyGuard busy(s);
+    if (!s.token) {
+        throw LockReleaseError("cannot release lock '" + s.name + "': not acquired by this object", s.name);
+    }
+    detail::stop_renewal(s);  // no renewal is sent after this point
+    const std::string_view channel = s.options.wake_on_release ? std::string_view(s.channel) : detail::no_channel;
+    const std::string_view publish = s.client->is_cluster() ? detail::spublish_command : detail::publish_command;
+    // The token is forgotten only once the server answered: a release that fails on the
+    // network can be retried.
+    const std::vector<std::string_view> keys{s.name}, args{*s.token, channel, publish};
+    Reply reply = co_await detail::run_script(s, detail::release_script(), keys, args, s.command_deadline());
+    s.token.reset();
+    s.fence.reset();
+    detail::wake_lost_waiters(s);
+    if (reply.integer != 1) {
+        throw LockReleaseError("cannot release lock '" + s.name +
+                                   "': no longer owned (it expired or was taken over)",
+                               s.name);
+    }
+}
+
+asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {
+    auto state = state_;
+    LockState& s = *state;
+    detail::BusyGuard busy(s);
+    const milliseconds ms = detail::to_ms(additional_time, "additional_time");
+    if (mode == ExtendMode::replace && ms < milliseconds(1)) {
+        throw std::invalid_argument("additional_time must be at least 1 ms with ExtendMode::replace");
+    }
+    if (!s.token) {
+        throw LockExtensionError("cannot extend lock '" + s.name + "': not acquired by this object", s.name);
+    }
+    if (!s.timeout) {
+        throw LockExtensionError("cannot extend lock '" + s.name + "': it has no timeout", s.name);
+    }
+    const std::string ms_text = std::to_string(ms.count());
+    const std::vector<std::string_view> keys{s.name},
+        args{*s.token, ms_text, mode == ExtendMode::add ? detail::mode_add : detail::mode_replace};
+    Reply reply = co_await detail::run_script(s, detail::extend_script(), keys, args, s.command_deadline());
+    if (reply.integer != 1) {
+        throw LockExtensionError("cannot extend lock '" + s.name +
+                                     "': no longer owned (it expired or was taken over)",
+                                 s.name);
+    }
+    co_return true;
+}
+
+asio::awaitable<bool> Lock::reacquire() {
+    if (!state_->timeout) {
+        throw LockExtensionError("cannot reacquire lock '" + state_->name + "': it has no timeout",
+                                 state_->name);
+    }
+    co_return co_await extend(Seconds(*state_->timeout), ExtendMode::replace);
+}
+
+asio::awaitable<bool> Lock::locked() {
+    auto state = state_;
+    detail::BusyGuard busy(*state);
+    const detail::Request exists({"EXISTS", state->name});
+    auto replies = co_await state->client->execute_for_key(state->name, exists, state->command_deadline());
+    co_return replies.front().value().integer == 1;
+}
+
+asio::awaitable<bool> Lock::owned() {
+    auto state = state_;
+    detail::BusyGuard busy(*state);
+    if (!state->token || state->lost) co_return false;
+    const detail::Request get({"GET", state->name});
+    auto replies = co_await state->client->execute_for_key(state->name, get, state->command_deadline());
+    const Reply& value = replies.front().value();
+    co_return value.is_string() && state->token && value.str == *state->token;
+}
+
+asio::awaitable<bool> Lock::wait_lost() {
+    auto state = state_;
+    if (state->lost) co_return true;
+    if (!state->token) co_return false;
+    auto timer = std::make_shared<asio::steady_timer>(state->client->get_executor(),
+                                                      Clock::time_point::max());
+    state->lost_waiters.push_back(timer);
+    co_await timer->async_wait(detail::use_tuple);
+    co_return state->lost;
+}
+
+std::size_t Lock::replication_factor() const {
+    return (state_->client->replicas_of(state_->name) + 1) / 2;
+}
+const std::string& Lock::name() const noexcept { return state_->name; }
+const std::optional<std::string>& Lock::token() const noexcept { return state_->token; }
+std::optional<std::int64_t> Lock::fence() const noexcept { return state_->fence; }
+bool Lock::lost() const noexcept { return state_->lost; }
+std::uint64_t Lock::replication_shortfalls() const noexcept { return state_->shortfalls; }
+const LockOptions& Lock::options() const noexcept { return state_->options; }
+
+}  // namespace dlock

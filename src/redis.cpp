@@ -1,0 +1,60 @@
+#include "dlock/redis.hpp"
+
+#include "dlock/detail/subscriber.hpp"
+
+namespace dlock {
+
+Redis::Redis(asio::any_io_executor executor, ConnectionOptions options)
+    : connection_(std::make_shared<detail::Connection>(std::move(executor), std::move(options))) {}
+
+Redis::Redis(asio::any_io_executor executor, std::string_view url)
+    : Redis(std::move(executor), parse_url(url)) {}
+
+Redis::~Redis() { connection_->close(); }
+
+const ConnectionOptions& Redis::options() const noexcept { return connection_->options(); }
+
+asio::any_io_executor Redis::get_executor() const { return connection_->get_executor(); }
+
+void Redis::close() { connection_->close(); }
+
+detail::Deadline Redis::deadline_after(std::optional<std::chrono::milliseconds> timeout) const {
+    return detail::Clock::now() + timeout.value_or(options().command_timeout);
+}
+
+asio::awaitable<Reply> Redis::command(std::initializer_list<std::string_view> args,
+                                      std::optional<std::chrono::milliseconds> timeout) {
+    detail::Request request(args);
+    auto replies = co_await connection_->execute(request, deadline_after(timeout));
+    replies.front().value();  // throws ServerError on an error reply
+    co_return std::move(replies.front());
+}
+
+asio::awaitable<Reply> Redis::command(std::vector<std::string> args,
+                                      std::optional<std::chrono::milliseconds> timeout) {
+    detail::Request request;
+    request.push(std::span<const std::string>(args));
+    auto replies = co_await connection_->execute(request, deadline_after(timeout));
+    replies.front().value();
+    co_return std::move(replies.front());
+}
+
+asio::awaitable<std::vector<Reply>> Redis::pipeline(const detail::Request& request,
+                                                    std::optional<std::chrono::milliseconds> timeout) {
+    return connection_->execute(request, deadline_after(timeout));
+}
+
+asio::awaitable<std::vector<Reply>> Redis::execute_for_key(std::string_view,
+                                                           const detail::Request& request,
+                                                           detail::Deadline deadline,
+                                                           std::shared_ptr<detail::Connection>* used) {
+    if (used) *used = connection_;
+    return connection_->execute(request, deadline);
+}
+
+detail::Subscriber& Redis::subscriber_for(std::string_view) {
+    if (!subscriber_) subscriber_ = std::make_unique<detail::Subscriber>(connection_->get_executor(), options(), false);
+    return *subscriber_;
+}
+
+}  // namespace dlock

@@ -1,0 +1,64 @@
+#include "dlock/detail/slots.hpp"
+
+#include <array>
+#include <vector>
+
+namespace dlock::detail {
+
+std::uint16_t crc16(std::string_view data) noexcept {
+    std::uint16_t crc = 0;
+    for (unsigned char byte : data) {
+        crc ^= static_cast<std::uint16_t>(byte << 8);
+        for (int bit = 0; bit < 8; ++bit) {
+            crc = (crc & 0x8000) ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021)
+                                 : static_cast<std::uint16_t>(crc << 1);
+        }
+    }
+    return crc;
+}
+
+std::uint16_t key_slot(std::string_view key) noexcept {
+    const auto open = key.find('{');
+    if (open != std::string_view::npos) {
+        const auto close = key.find('}', open + 1);
+        if (close != std::string_view::npos && close != open + 1) {
+            key = key.substr(open + 1, close - open - 1);
+        }
+    }
+    return crc16(key) % slot_count;
+}
+
+const std::string& slot_tag(std::uint16_t slot) {
+    // Built once: count up in base 36 until every slot has a tag (about 100k CRCs, ~1 ms).
+    static const std::vector<std::string> tags = [] {
+        std::vector<std::string> table(slot_count);
+        std::size_t missing = slot_count;
+        static constexpr char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+        for (unsigned n = 0; missing > 0; ++n) {
+            std::string text;
+            unsigned v = n;
+            do {
+                text.push_back(digits[v % 36]);
+                v /= 36;
+            } while (v != 0);
+            std::string& entry = table[crc16(text) % slot_count];
+            if (entry.empty()) {
+                entry = std::move(text);
+                --missing;
+            }
+        }
+        return table;
+    }();
+    return tags[slot % slot_count];
+}
+
+std::string companion_key(std::string_view prefix, std::string_view name) {
+    std::string key(prefix);
+    key += '{';
+    key += slot_tag(key_slot(name));
+    key += "}:";
+    key += name;
+    return key;
+}
+
+}  // namespace dlock::detail
