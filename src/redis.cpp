@@ -10,21 +10,22 @@ Redis::Redis(asio::any_io_executor executor, ConnectionOptions options)
 Redis::Redis(asio::any_io_executor executor, std::string_view url)
     : Redis(std::move(executor), parse_url(url)) {}
 
-Redis::~Redis() { connection_->close(); }
+Redis::~Redis() { close(); }
 
 const ConnectionOptions& Redis::options() const noexcept { return connection_->options(); }
 
 asio::any_io_executor Redis::get_executor() const { return connection_->get_executor(); }
 
-void Redis::close() { connection_->close(); }
+void Redis::close() {
+    connection_->close();
+    if (subscriber_) subscriber_->close();
+}
 
 detail::Deadline Redis::deadline_after(std::optional<std::chrono::milliseconds> timeout) const {
     return detail::Clock::now() + timeout.value_or(options().command_timeout);
 }
 
-asio::awaitable<Reply> Redis::command(std::initializer_list<std::string_view> args,
-                                      std::optional<std::chrono::milliseconds> timeout) {
-    detail::Request request(args);
+asio::awaitable<Reply> Redis::run(detail::Request request, std::optional<std::chrono::milliseconds> timeout) {
     auto replies = co_await connection_->execute(request, deadline_after(timeout));
     replies.front().value();  // throws ServerError on an error reply
     co_return std::move(replies.front());
@@ -34,9 +35,7 @@ asio::awaitable<Reply> Redis::command(std::vector<std::string> args,
                                       std::optional<std::chrono::milliseconds> timeout) {
     detail::Request request;
     request.push(std::span<const std::string>(args));
-    auto replies = co_await connection_->execute(request, deadline_after(timeout));
-    replies.front().value();
-    co_return std::move(replies.front());
+    return run(std::move(request), timeout);
 }
 
 asio::awaitable<std::vector<Reply>> Redis::pipeline(const detail::Request& request,

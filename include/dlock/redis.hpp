@@ -34,10 +34,18 @@ public:
     Redis(const Redis&) = delete;
     Redis& operator=(const Redis&) = delete;
 
-    // Runs one command. Throws ServerError on an error reply, ConnectionError, TimeoutError
-    // (after `timeout`, default options().command_timeout) or ProtocolError.
-    asio::awaitable<Reply> command(std::initializer_list<std::string_view> args,
-                                   std::optional<std::chrono::milliseconds> timeout = {});
+    // Runs one command: co_await redis.command("SET", key, value). Arguments are anything a
+    // std::string_view can be made from. Throws ServerError on an error reply, ConnectionError,
+    // TimeoutError (after options().command_timeout) or ProtocolError.
+    // (Variadic rather than an initializer_list: GCC 12 miscompiles braced lists of literals
+    // inside co_await expressions.)
+    template <class... Args>
+    asio::awaitable<Reply> command(const Args&... args) {
+        const std::string_view views[] = {std::string_view(args)...};
+        detail::Request request;
+        request.push(std::span<const std::string_view>(views));
+        return run(std::move(request), {});
+    }
     asio::awaitable<Reply> command(std::vector<std::string> args,
                                    std::optional<std::chrono::milliseconds> timeout = {});
 
@@ -62,6 +70,7 @@ public:
     bool is_cluster() const noexcept override { return false; }
 
 private:
+    asio::awaitable<Reply> run(detail::Request request, std::optional<std::chrono::milliseconds> timeout);
     detail::Deadline deadline_after(std::optional<std::chrono::milliseconds> timeout) const;
 
     std::shared_ptr<detail::Connection> connection_;

@@ -51,6 +51,9 @@ public:
     // Removes the waiter; the last one out of a channel unsubscribes (in the background).
     void unwatch(const WaiterPtr& waiter);
 
+    // Drops the connection (waiters fall back to polling until the next watch reconnects).
+    void close() { connection_->close(); }
+
     // Channels subscribed by this process right now (for leak checks).
     std::size_t channel_count() const noexcept { return channels_.size(); }
     std::size_t messages_received() const noexcept { return messages_; }
