@@ -1,0 +1,120 @@
+#include "help_text.hpp"
+
+namespace dlock::cli::help {
+
+const char* const main_footer = R"(
+Synopsis:
+  run NAME [OPTIONS] -- COMMAND [ARGS...]   run COMMAND while holding lock NAME
+  acquire NAME                              take lock NAME, print its token, keep it
+  release NAME TOKEN                        release a lock taken with `acquire`
+  extend NAME TOKEN SEC [--replace]         give a lock taken with `acquire` more time
+  status NAME [--json]                      is NAME held, and for how long
+
+Connection options (--url, --cluster, --cacert, --cert, --key, --insecure,
+--password-file) are the same for every subcommand and go after its name.
+`dlock SUBCOMMAND --help` describes each one.
+
+Exit status: 0 success; 1 lock held by someone else (or wrong token); 64 usage
+error; 69 Redis unreachable or answering errors; 75 lock lost while COMMAND ran;
+`run` otherwise exits with COMMAND's status (128+N if it was killed by signal N).
+
+Environment: DLOCK_URL (default URL), DLOCK_PASSWORD (password when the URL has
+none and there is no --password-file). For an ACL user whose password is in a
+file or in DLOCK_PASSWORD, write the URL as redis://USER:@host:port.)";
+
+const char* const run_description = R"(Run COMMAND while holding lock NAME.
+
+Like flock(1), across hosts. dlock takes the lock (waiting for it unless -n or -w
+says otherwise), starts COMMAND, keeps the lock alive while COMMAND runs (it
+extends the lock every timeout/3 seconds), and releases it when COMMAND exits.
+dlock itself exits with COMMAND's exit status.)";
+
+const char* const run_footer = R"(
+COMMAND's environment:
+  DLOCK_NAME    the lock's name
+  DLOCK_TOKEN   the holder's token (dlock release/extend NAME TOKEN accept it)
+  DLOCK_FENCE   fencing token: a number that grows with every acquisition of
+                NAME; hand it to the resource you protect so that it can refuse
+                writes from an older holder (absent with --no-fence)
+
+Signals: SIGINT, SIGTERM and SIGHUP sent to dlock are passed on to COMMAND; the
+lock is released once COMMAND has exited. Only COMMAND's own process gets them: a
+shell script that starts background jobs must pass them on (or `exec` its last
+command). COMMAND runs in dlock's process group, so a Ctrl-C typed in a terminal
+reaches it directly, and once more through dlock. While dlock is still waiting for
+the lock, these signals end dlock at once. If dlock itself is killed (SIGKILL),
+the lock stays until its timeout (-t) runs out, and COMMAND keeps running.
+
+Lost lock: if the lock disappears while COMMAND runs (deleted, taken over, or
+Redis unreachable for longer than the timeout), dlock prints "dlock: lock NAME
+lost while COMMAND was running", sends SIGTERM to COMMAND, SIGKILL after
+--kill-after seconds, and exits with 75. The shorter the timeout, the sooner a
+lost lock is noticed (at most timeout/3 later) and the sooner a crashed dlock's
+lock is free again.
+
+Exit status:
+  COMMAND's own    COMMAND ran (128+N if it was killed by signal N)
+  1 (or -E N)      the lock was held by someone else (-n), or still held after -w SEC
+  64               usage error
+  69               Redis could not be reached or answered with an error
+  75               the lock was lost while COMMAND was running
+  126, 127         COMMAND could not be run / was not found
+
+Examples:
+  # crontab: at most one backup at a time across all hosts; skip a run if the
+  # previous one is still going (-n), and let a crashed host's lock expire
+  # after 2 minutes (the lock is renewed while backup.sh runs, however long)
+  */5 * * * * dlock run -n -t 120 --url redis://redis.internal:6379 nightly-backup -- /usr/local/bin/backup.sh
+
+  # wait at most 10 s for the lock; exit 0 if someone else has it
+  dlock run -w 10 -E 0 deploy -- make deploy
+
+  # a shell snippet that uses the fencing token
+  dlock run counter -- sh -c 'echo "$DLOCK_FENCE" >> fences.log')";
+
+const char* const acquire_description = R"(Take lock NAME and print its token.
+
+The lock stays held after dlock exits, until its timeout (-t, default 30 s) runs
+out or `dlock release NAME TOKEN` releases it. `dlock extend` gives it more time.)";
+
+const char* const acquire_footer = R"(
+Output: TOKEN on one line (32 hex digits); with --fence, "TOKEN FENCE" where FENCE
+is the fencing token (a number that grows with every acquisition of NAME).
+
+Exit status: 0 acquired; 1 (or -E N) held by someone else (-n) or still held
+after -w SEC; 64 usage error; 69 Redis unreachable or answering errors.
+
+Example:
+  token=$(dlock acquire -t 60 -w 5 maintenance) || exit 1
+  ...; dlock extend maintenance "$token" 60; ...
+  dlock release maintenance "$token")";
+
+const char* const release_description = R"(Release lock NAME if it is held with TOKEN.
+
+The check and the delete are one atomic step on the server: a lock that expired
+and was taken by someone else is left alone. Waiters are woken at once.)";
+
+const char* const release_footer = R"(
+Exit status: 0 released; 1 not held with TOKEN (nothing changed); 64 usage error;
+69 Redis unreachable or answering errors.)";
+
+const char* const extend_description = R"(Give lock NAME more time if it is held with TOKEN.
+
+Adds SEC seconds to the remaining life of the lock; with --replace, the remaining
+life becomes SEC seconds.)";
+
+const char* const extend_footer = R"(
+Exit status: 0 extended; 1 not held with TOKEN (or held without expiry, when
+adding); 64 usage error; 69 Redis unreachable or answering errors.)";
+
+const char* const status_description = R"(Tell whether lock NAME is held.
+
+Prints "free", "held, expires in MS ms" or "held, no expiry". With --json prints
+{"name":"NAME","held":true,"ttl_ms":MS}: ttl_ms is null when the lock is free and
+-1 when it is held without expiry.)";
+
+const char* const status_footer = R"(
+Exit status: 0 when the question was answered (held or free: read the output);
+64 usage error; 69 Redis unreachable or answering errors.)";
+
+}  // namespace dlock::cli::help

@@ -1,0 +1,66 @@
+#include "lock_args.hpp"
+
+#include <iostream>
+
+#include "durations.hpp"
+#include "exit_codes.hpp"
+
+namespace dlock::cli {
+
+void add_lock_args(CLI::App& command, LockArgs& args) {
+    command.add_option("NAME", args.name, "Name of the lock (the Redis key)")->required();
+    command.add_option("-t,--timeout", args.timeout, "Life of the lock in seconds (default 30)")
+        ->type_name("SEC");
+    command
+        .add_option("-w,--wait", args.wait,
+                    "Give up after waiting SEC seconds (default: wait forever)")
+        ->type_name("SEC");
+    command.add_flag("-n,--no-wait", args.no_wait, "Fail at once if the lock is held");
+    command
+        .add_option("--sleep", args.sleep,
+                    "Fallback poll interval while waiting (default 0.1); a release wakes "
+                    "waiters at once")
+        ->type_name("SEC");
+    command
+        .add_option("-E,--conflict-exit-code", args.conflict_exit_code,
+                    "Exit status when the lock cannot be taken (default 1)")
+        ->type_name("N");
+    command.add_flag("--no-fence", args.no_fence, "Do not hand out a fencing token");
+    command.add_flag("-q,--quiet", args.quiet, "No message when the lock cannot be taken");
+}
+
+LockOptions to_lock_options(const LockArgs& args) {
+    if (args.name.empty()) throw UsageError("NAME must not be empty");
+    if (args.no_wait && !args.wait.empty())
+        throw UsageError("--no-wait and --wait exclude each other");
+    if (args.conflict_exit_code < 0 || args.conflict_exit_code > 255) {
+        throw UsageError("--conflict-exit-code must be 0..255, got " +
+                         std::to_string(args.conflict_exit_code));
+    }
+    LockOptions options;
+    options.timeout = parse_seconds(args.timeout, "--timeout", false);
+    options.sleep = parse_seconds(args.sleep, "--sleep", false);
+    if (options.sleep > *options.timeout) {
+        throw UsageError("--sleep (" + args.sleep + ") must not be greater than --timeout (" +
+                         args.timeout + ")");
+    }
+    options.blocking = !args.no_wait;
+    if (!args.wait.empty()) options.blocking_timeout = parse_seconds(args.wait, "--wait", true);
+    options.wake_on_release = true;
+    options.fencing = !args.no_fence;
+    return options;
+}
+
+int report_conflict(const LockArgs& args) {
+    if (!args.quiet) {
+        if (args.wait.empty()) {
+            std::cerr << "dlock: lock '" << args.name << "' is held by someone else\n";
+        } else {
+            std::cerr << "dlock: lock '" << args.name << "' still held after waiting " << args.wait
+                      << " s\n";
+        }
+    }
+    return args.conflict_exit_code;
+}
+
+}  // namespace dlock::cli

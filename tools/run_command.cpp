@@ -1,0 +1,201 @@
+// `dlock run NAME [options] -- COMMAND [ARGS...]`: COMMAND runs while dlock holds the lock.
+//
+// Everything happens on one io_context in one thread: the lock (acquire, auto-renewal,
+// release), the signals (SIGCHLD to reap COMMAND, SIGINT/SIGTERM/SIGHUP to forward to it) and
+// the grace timer that escalates SIGTERM to SIGKILL when the lock is lost. There is no thread
+// and no shared state to protect, so the order of events is the order of handlers.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <memory>
+
+#include "child.hpp"
+#include "commands.hpp"
+#include "connection.hpp"
+#include "dlock/lock.hpp"
+#include "durations.hpp"
+#include "exit_codes.hpp"
+#include "help_text.hpp"
+#include "lock_args.hpp"
+
+namespace dlock::cli {
+
+namespace {
+
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+struct RunArgs {
+    LockArgs lock;
+    std::string kill_after = "5";
+    ConnectionArgs connection;
+};
+
+// The state of COMMAND, shared by the main coroutine, the signal watcher and the lost-lock
+// handler.
+struct Child {
+    explicit Child(const asio::any_io_executor& executor)
+        : signals(executor),
+          exited(executor, asio::steady_timer::time_point::max()),
+          kill_timer(executor) {}
+
+    asio::signal_set signals;
+    asio::steady_timer exited;      // cancelled once COMMAND has been reaped
+    asio::steady_timer kill_timer;  // SIGKILL when COMMAND outlives the grace period
+    pid_t pid = -1;                 // -1 until COMMAND is started
+    bool reaped = false;
+    int wait_status = 0;
+    bool lock_lost = false;  // lost while COMMAND ran
+};
+
+// Ends dlock the way the signal would have if dlock did not catch it: the caller (a shell)
+// then sees "killed by SIGINT" and can stop a loop, as with any other command.
+[[noreturn]] void die_by_signal(int signal_number) {
+    std::signal(signal_number, SIG_DFL);
+    ::raise(signal_number);
+    std::_Exit(128 + signal_number);
+}
+
+asio::awaitable<void> watch_signals(std::shared_ptr<Child> child) {
+    for (;;) {
+        auto [error, signal_number] = co_await child->signals.async_wait(use_tuple);
+        if (error) co_return;
+        if (signal_number == SIGCHLD) {
+            if (child->pid <= 0) continue;
+            int status = 0;
+            pid_t reaped = 0;
+            do {
+                reaped = ::waitpid(child->pid, &status, WNOHANG);
+            } while (reaped < 0 && errno == EINTR);
+            if (reaped == child->pid) {
+                child->reaped = true;
+                child->wait_status = status;
+                child->exited.cancel();
+                co_return;
+            }
+            continue;
+        }
+        // Still waiting for the lock: nothing to clean up (a SET in flight at this very moment
+        // would leave a lock that expires by its timeout).
+        if (child->pid <= 0) die_by_signal(signal_number);
+        ::kill(child->pid, signal_number);
+    }
+}
+
+// Called by the lock's auto-renewal when the key is gone (deleted, expired while Redis was
+// unreachable, or taken over): COMMAND no longer runs under the lock and must stop.
+void on_lock_lost(const std::shared_ptr<Child>& child, const std::string& name,
+                  const std::string& command, Seconds kill_after) {
+    if (child->pid <= 0 || child->reaped || child->lock_lost) return;
+    child->lock_lost = true;
+    std::cerr << "dlock: lock " << name << " lost while " << command << " was running\n";
+    ::kill(child->pid, SIGTERM);
+    child->kill_timer.expires_after(
+        std::chrono::duration_cast<std::chrono::milliseconds>(kill_after));
+    child->kill_timer.async_wait([child](std::error_code error) {
+        if (!error && !child->reaped) ::kill(child->pid, SIGKILL);
+    });
+}
+
+int run(const RunArgs& args, const std::vector<std::string>& command) {
+    LockOptions options = to_lock_options(args.lock);
+    const Seconds kill_after = parse_seconds(args.kill_after, "--kill-after", true);
+    options.auto_renew = true;
+    options.renew_interval = *options.timeout / 3;
+    const std::string name = args.lock.name;
+    const std::string command_text = describe_command(command);
+
+    return run_with_client(args.connection, [&](Client& client) -> asio::awaitable<int> {
+        const auto executor = co_await asio::this_coro::executor;
+        auto child = std::make_shared<Child>(executor);
+        // Registered before COMMAND starts, so its SIGCHLD cannot be missed.
+        child->signals.add(SIGCHLD);
+        child->signals.add(SIGINT);
+        child->signals.add(SIGTERM);
+        child->signals.add(SIGHUP);
+        asio::co_spawn(executor, watch_signals(child), asio::detached);
+
+        LockOptions lock_options = options;
+        lock_options.on_lost = [child, name, command_text, kill_after] {
+            on_lock_lost(child, name, command_text, kill_after);
+        };
+        Lock lock(client, name, lock_options);
+        if (!co_await lock.acquire()) co_return report_conflict(args.lock);
+
+        std::vector<std::pair<std::string, std::string>> env{{"DLOCK_NAME", name},
+                                                             {"DLOCK_TOKEN", *lock.token()}};
+        if (lock.fence()) env.emplace_back("DLOCK_FENCE", std::to_string(*lock.fence()));
+        const pid_t pid = spawn_child(command, env);
+        if (pid < 0) {
+            std::cerr << "dlock: cannot run " << command.front() << ": " << std::strerror(-pid)
+                      << '\n';
+            try {
+                co_await lock.release();
+            } catch (const Error&) {
+                // The key expires by itself; the message above is the one that matters.
+            }
+            co_return -pid == ENOENT ? exit_code::not_found : exit_code::cannot_execute;
+        }
+        child->pid = pid;
+
+        co_await child->exited.async_wait(use_tuple);
+        child->kill_timer.cancel();
+        const int status = exit_status_of(child->wait_status);
+        if (child->lock_lost) co_return exit_code::lost;
+        try {
+            co_await lock.release();
+        } catch (const LockReleaseError&) {
+            // Gone before the renewal noticed: COMMAND may not have run alone all along.
+            std::cerr << "dlock: lock " << name << " lost while " << command_text
+                      << " was running\n";
+            co_return exit_code::lost;
+        } catch (const Error& error) {
+            // COMMAND's own result matters more than the clean-up; the key expires by itself.
+            std::cerr << "dlock: could not release lock " << name << " (it expires within "
+                      << args.lock.timeout << " s): " << error.what() << '\n';
+        }
+        co_return status;
+    });
+}
+
+// CLI11 cannot express "options, then -- COMMAND..." in its usage line: say it ourselves.
+class RunUsage : public CLI::Formatter {
+  public:
+    std::string make_usage(const CLI::App*, std::string) const override {
+        return "Usage: dlock run NAME [OPTIONS] -- COMMAND [ARGS...]\n";
+    }
+};
+
+}  // namespace
+
+void add_run_command(CLI::App& dlock, Action& action, const std::vector<std::string>& command,
+                     const bool& saw_separator) {
+    auto args = std::make_shared<RunArgs>();
+    CLI::App* run_command = dlock.add_subcommand("run", help::run_description);
+    add_lock_args(*run_command, args->lock);
+    run_command
+        ->add_option("--kill-after", args->kill_after,
+                     "When the lock is lost, SIGKILL COMMAND this long after SIGTERM (default 5)")
+        ->type_name("SEC");
+    add_connection_options(*run_command, args->connection);
+    run_command->formatter(std::make_shared<RunUsage>());
+    run_command->footer(help::run_footer);
+    run_command->callback([args, &action, &command, &saw_separator] {
+        if (!saw_separator)
+            throw UsageError("missing '--' before COMMAND (dlock run NAME [OPTIONS] -- COMMAND)");
+        if (command.empty()) throw UsageError("missing COMMAND after '--'");
+        action = [args, &command] { return run(*args, command); };
+    });
+}
+
+}  // namespace dlock::cli
