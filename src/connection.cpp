@@ -159,6 +159,9 @@ asio::awaitable<void> Connection::connect_task() {
     } catch (...) {
         // Waiters rethrow this; the connection stays usable for a later attempt.
         connect_error_ = std::current_exception();
+        // Fails the handshake's own request (if any) now, rather than relying on the old
+        // reader's aborted read to clean up before the next attempt.
+        fail(generation_, connect_error_);
         if (stream_) stream_->close();
         state_ = State::disconnected;
     }
@@ -224,7 +227,8 @@ void Connection::fail(std::uint64_t generation, std::exception_ptr error) {
     if (generation != generation_) return;  // that connection is already gone
     ++generation_;
     if (stream_) stream_->close();
-    if (state_ == State::connected) state_ = State::disconnected;
+    const bool was_connected = state_ == State::connected;
+    if (was_connected) state_ = State::disconnected;
     out_.clear();
     auto failed = std::move(pending_);
     pending_.clear();
@@ -233,6 +237,7 @@ void Connection::fail(std::uint64_t generation, std::exception_ptr error) {
         pending->finish();
     }
     writer_wake_.cancel();
+    if (was_connected && on_disconnect_) on_disconnect_();
 }
 
 }  // namespace dlock::detail

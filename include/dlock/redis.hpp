@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "dlock/client.hpp"
@@ -39,7 +40,9 @@ public:
     // TimeoutError (after options().command_timeout) or ProtocolError.
     // (Variadic rather than an initializer_list: GCC 12 miscompiles braced lists of literals
     // inside co_await expressions.)
+    // (Constrained, so command(args_vector, 200ms) picks the overload below.)
     template <class... Args>
+        requires(std::is_convertible_v<const Args&, std::string_view> && ...)
     asio::awaitable<Reply> command(const Args&... args) {
         const std::string_view views[] = {std::string_view(args)...};
         detail::Request request;

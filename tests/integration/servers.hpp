@@ -49,6 +49,9 @@ template <class F>
 auto run(asio::io_context& io, F make) {
     auto future = asio::co_spawn(io, std::move(make), asio::use_future);
     while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        // An io_context that ran out of work (e.g. after a failed connect) stays stopped, and
+        // run_one_for() would return at once forever: restart it.
+        if (io.stopped()) io.restart();
         io.run_one_for(std::chrono::milliseconds(100));
     }
     return future.get();

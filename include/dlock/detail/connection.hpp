@@ -82,6 +82,9 @@ public:
     void set_push_handler(std::function<void(Reply&&)> handler) { push_handler_ = std::move(handler); }
     // Called after every successful (re)connect, e.g. to re-subscribe. Runs on the executor.
     void set_on_connect(std::function<void()> handler) { on_connect_ = std::move(handler); }
+    // Called when an established connection is lost or closed (nothing reconnects by itself:
+    // a subscriber uses this to reconnect and re-subscribe). Runs on the executor.
+    void set_on_disconnect(std::function<void()> handler) { on_disconnect_ = std::move(handler); }
 
     bool connected() const noexcept { return state_ == State::connected; }
     // Increases every time the connection is established or lost.
@@ -115,6 +118,7 @@ private:
     std::vector<std::shared_ptr<asio::steady_timer>> connect_waiters_;  // of the attempt in progress
     std::function<void(Reply&&)> push_handler_;
     std::function<void()> on_connect_;
+    std::function<void()> on_disconnect_;
 };
 
 }  // namespace dlock::detail

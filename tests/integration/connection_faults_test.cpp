@@ -1,0 +1,152 @@
+// Transport faults a real Redis will not produce on demand, injected by an in-process fake
+// server (fake_server.hpp): garbage bytes, a reply cut short by a close, a stall, a silent
+// AUTH or TLS handshake. Each failure must surface as its own exception type, within its
+// deadline, and leave the client usable.
+#include <gtest/gtest.h>
+
+#include <asio.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dlock/errors.hpp"
+#include "dlock/redis.hpp"
+#include "fake_server.hpp"
+#include "servers.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using dlock::ConnectionOptions;
+using dlock::Reply;
+using dlock::test::FakeConnection;
+using dlock::test::FakeServer;
+using dlock::test::run;
+using Ms = std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+Reply call(asio::io_context& io, dlock::Redis& redis, std::vector<std::string> args) {
+    return run(io, [&] { return redis.command(std::move(args)); });
+}
+
+template <class E, class F>
+std::optional<E> caught(F&& f) {
+    try {
+        f();
+    } catch (const E& e) {
+        return e;
+    }
+    return std::nullopt;
+}
+
+// Options for the fake server: no CLIENT SETNAME, so the first command the fake sees is ours.
+ConnectionOptions fake_options(const FakeServer& fake) {
+    ConnectionOptions options = dlock::parse_url(fake.url());
+    options.client_name.clear();
+    return options;
+}
+
+TEST(Faults, GarbageIsProtocolErrorAndTheClientRecovers) {
+    // Set after construction: the behaviour reports to the server object itself.
+    FakeServer fake(dlock::test::stall);
+    fake.set_behaviour([&fake](FakeConnection& connection) {
+        if (!connection.read_command()) return;
+        connection.write("?this is not RESP\r\n");
+        connection.wait_for_client_close();
+        fake.note("client closed");
+    });
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), fake_options(fake));
+
+    auto error = caught<dlock::ProtocolError>([&] { call(io, redis, {"PING"}); });
+    ASSERT_TRUE(error) << "garbage was accepted as a reply";
+    // The broken connection is dropped by the client, not left open.
+    EXPECT_TRUE(fake.wait_for("client closed", 5s));
+    EXPECT_FALSE(redis.connection()->connected());
+
+    fake.set_behaviour(dlock::test::answer_correctly);
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    EXPECT_EQ(fake.accepted(), 2) << "the client did not reconnect";
+}
+
+TEST(Faults, ReplyCutShortByCloseIsConnectionError) {
+    FakeServer fake([](FakeConnection& connection) {
+        if (!connection.read_command()) return;
+        connection.write("$10\r\nhello");  // half of a 10-byte bulk string, then the close
+    });
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), fake_options(fake));
+
+    auto error = caught<dlock::ConnectionError>([&] { call(io, redis, {"GET", "k"}); });
+    ASSERT_TRUE(error) << "a truncated reply was not reported as a lost connection";
+    EXPECT_NE(std::string(error->what()).find("lost"), std::string::npos) << error->what();
+
+    fake.set_behaviour(dlock::test::answer_correctly);
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+}
+
+TEST(Faults, CloseRightAfterAcceptIsConnectionError) {
+    FakeServer fake([](FakeConnection&) {});  // returning closes the connection
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), fake_options(fake));
+    EXPECT_THROW(call(io, redis, {"PING"}), dlock::ConnectionError);
+}
+
+TEST(Faults, StalledServerIsTimeoutErrorWithinCommandTimeout) {
+    FakeServer fake(dlock::test::stall);
+    asio::io_context io;
+    ConnectionOptions options = fake_options(fake);
+    options.command_timeout = 300ms;
+    dlock::Redis redis(io.get_executor(), options);
+
+    const auto start = SteadyClock::now();
+    auto error = caught<dlock::TimeoutError>([&] { call(io, redis, {"PING"}); });
+    const auto elapsed = SteadyClock::now() - start;
+    ASSERT_TRUE(error) << "a command to a silent server returned";
+    EXPECT_GE(elapsed, 300ms);
+    EXPECT_LT(elapsed, 3s);
+}
+
+// connect_timeout bounds the whole connect, AUTH included, independently of command_timeout.
+TEST(Faults, SilentAuthHandshakeIsTimeoutErrorWithinConnectTimeout) {
+    FakeServer fake(dlock::test::stall);
+    asio::io_context io;
+    ConnectionOptions options = fake_options(fake);
+    options.password = "never-answered";
+    options.connect_timeout = 300ms;
+    options.command_timeout = 20s;
+    dlock::Redis redis(io.get_executor(), options);
+
+    const auto start = SteadyClock::now();
+    auto error = caught<dlock::TimeoutError>([&] { call(io, redis, {"PING"}); });
+    const auto elapsed = SteadyClock::now() - start;
+    ASSERT_TRUE(error) << "a connect whose AUTH is never answered did not time out";
+    EXPECT_GE(elapsed, 300ms);
+    EXPECT_LT(elapsed, 5s) << "bounded by command_timeout (20 s), not connect_timeout";
+
+    // The abandoned AUTH must not take the replies of the next connection's handshake.
+    fake.set_behaviour(dlock::test::answer_correctly);
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    EXPECT_EQ(fake.accepted(), 2);
+}
+
+TEST(Faults, SilentTlsHandshakeIsTimeoutErrorWithinConnectTimeout) {
+    FakeServer fake(dlock::test::stall);
+    asio::io_context io;
+    ConnectionOptions options = fake_options(fake);
+    options.tls.enabled = true;
+    options.tls.verify = false;  // never gets as far as a certificate anyway
+    options.connect_timeout = 300ms;
+    options.command_timeout = 20s;
+    dlock::Redis redis(io.get_executor(), options);
+
+    const auto start = SteadyClock::now();
+    auto error = caught<dlock::TimeoutError>([&] { call(io, redis, {"PING"}); });
+    const auto elapsed = SteadyClock::now() - start;
+    ASSERT_TRUE(error) << "a TLS handshake that never completes did not time out";
+    EXPECT_GE(elapsed, 300ms);
+    EXPECT_LT(elapsed, 5s);
+}
+
+}  // namespace

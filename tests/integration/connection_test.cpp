@@ -1,0 +1,743 @@
+// The async client (dlock::Redis over detail::Connection) and the sync facade against real
+// servers: TLS, AUTH/ACL, SELECT, CLIENT SETNAME, pipelining over one socket, per-command
+// timeouts, reconnects, server error types, binary safety, Unix sockets, threads.
+//
+// Tests that pause, kill or restart a server use their own redis-server (OwnServer), never the
+// harness's shared ones, since test executables run in parallel.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dlock/detail/slots.hpp"
+#include "dlock/errors.hpp"
+#include "dlock/redis.hpp"
+#include "dlock/sync.hpp"
+#include "servers.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using dlock::ConnectionOptions;
+using dlock::Reply;
+using dlock::test::run;
+using dlock::test::server;
+using Ms = std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+// Runs one command to completion on `io`; throws what the client throws.
+Reply call(asio::io_context& io, dlock::Redis& redis, std::vector<std::string> args,
+           std::optional<Ms> timeout = {}) {
+    return run(io, [&] { return redis.command(std::move(args), timeout); });
+}
+
+// The exception of type E that `f` throws, or nothing if it returns. Other exceptions escape
+// (and fail the test with their message).
+template <class E, class F>
+std::optional<E> caught(F&& f) {
+    try {
+        f();
+    } catch (const E& e) {
+        return e;
+    }
+    return std::nullopt;
+}
+
+// Drives `io` until `future` is ready, at most `limit`; true if it became ready.
+template <class T>
+bool wait(asio::io_context& io, std::future<T>& future, std::chrono::seconds limit = 20s) {
+    const auto deadline = SteadyClock::now() + limit;
+    while (future.wait_for(0s) != std::future_status::ready) {
+        if (SteadyClock::now() > deadline) return false;
+        if (io.stopped()) io.restart();  // it stops whenever it runs out of work
+        io.run_one_for(50ms);
+    }
+    return true;
+}
+
+// A key no other test process uses.
+std::string unique_key(const std::string& what) {
+    return "dlock-connection-test:" + std::to_string(::getpid()) + ":" + what;
+}
+
+// A redis-server of this test's own, on a free loopback port or a Unix socket, that a test may
+// pause, kill and restart. Stopped (SIGKILL, reaped) by the destructor.
+class OwnServer {
+public:
+    enum class Transport { tcp, unix_socket };
+
+    explicit OwnServer(Transport transport = Transport::tcp) : transport_(transport) {
+        char pattern[] = "/tmp/dlock-conn-XXXXXX";
+        if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+        dir_ = pattern;
+        // A port picked by the kernel can be taken again before redis binds it: retry.
+        for (int attempt = 0; attempt < 3 && pid_ < 0; ++attempt) {
+            if (transport_ == Transport::tcp) port_ = free_port();
+            start();
+        }
+        if (pid_ < 0) throw std::runtime_error("redis-server did not start; see " + log());
+    }
+
+    ~OwnServer() {
+        kill();
+        std::error_code ignored;
+        std::filesystem::remove_all(dir_, ignored);
+    }
+    OwnServer(const OwnServer&) = delete;
+    OwnServer& operator=(const OwnServer&) = delete;
+
+    std::string url() const {
+        if (transport_ == Transport::unix_socket) return "unix://" + socket_path();
+        return "redis://127.0.0.1:" + std::to_string(port_);
+    }
+    std::string socket_path() const { return (dir_ / "redis.sock").string(); }
+
+    // SIGKILL: the server gets no chance to close anything politely.
+    void kill() {
+        if (pid_ < 0) return;
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+
+    // Starts again on the same port (or socket path).
+    void restart() {
+        kill();
+        start();
+        if (pid_ < 0) throw std::runtime_error("redis-server did not restart; see " + log());
+    }
+
+private:
+    static std::uint16_t free_port() {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t size = sizeof address;
+        auto* raw = reinterpret_cast<sockaddr*>(&address);
+        if (::bind(fd, raw, size) != 0 || ::getsockname(fd, raw, &size) != 0) {
+            ::close(fd);
+            throw std::runtime_error("cannot find a free port");
+        }
+        ::close(fd);
+        return ntohs(address.sin_port);
+    }
+
+    std::string log() const { return (dir_ / "redis.log").string(); }
+
+    // Spawns redis-server and waits until it answers PING; leaves pid_ < 0 if it died.
+    void start() {
+        std::vector<std::string> args = {"redis-server", "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no", "--dir", dir_.string(),
+                                         "--logfile", log(), "--enable-debug-command", "yes"};
+        if (transport_ == Transport::unix_socket) {
+            args.insert(args.end(), {"--port", "0", "--unixsocket", socket_path(), "--unixsocketperm", "700"});
+        } else {
+            args.insert(args.end(), {"--port", std::to_string(port_)});
+        }
+        std::vector<char*> argv;
+        for (auto& arg : args) argv.push_back(arg.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+        const int failed = ::posix_spawnp(&pid_, "redis-server", &actions, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        if (failed != 0) throw std::runtime_error("cannot spawn redis-server");
+
+        // Polling is the only way to learn that a server is up.
+        const auto deadline = SteadyClock::now() + 10s;
+        while (SteadyClock::now() < deadline) {
+            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {  // died (e.g. port taken)
+                pid_ = -1;
+                return;
+            }
+            if (answers_ping()) return;
+            std::this_thread::sleep_for(10ms);
+        }
+        kill();
+    }
+
+    bool answers_ping() const {
+        int fd = -1;
+        int rc = -1;
+        if (transport_ == Transport::unix_socket) {
+            fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+            sockaddr_un address{};
+            address.sun_family = AF_UNIX;
+            std::strncpy(address.sun_path, socket_path().c_str(), sizeof address.sun_path - 1);
+            rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+        } else {
+            fd = ::socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in address{};
+            address.sin_family = AF_INET;
+            address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            address.sin_port = htons(port_);
+            rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+        }
+        bool pong = false;
+        if (rc == 0) {
+            timeval one_second{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &one_second, sizeof one_second);
+            char reply[8] = {};
+            if (::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6 && ::recv(fd, reply, 7, MSG_WAITALL) == 7) {
+                pong = std::string(reply) == "+PONG\r\n";
+            }
+        }
+        ::close(fd);
+        return pong;
+    }
+
+    Transport transport_;
+    std::filesystem::path dir_;
+    std::uint16_t port_ = 0;
+    pid_t pid_ = -1;
+};
+
+// ---- TLS ----------------------------------------------------------------------------------
+
+ConnectionOptions tls_options() {
+    ConnectionOptions options = dlock::parse_url(server("TLS_URL"));  // rediss://localhost:P
+    options.tls.ca_file = server("TLS_CA");
+    return options;
+}
+
+TEST(Tls, PingWithCaFile) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), tls_options());
+    ASSERT_TRUE(redis.options().tls.enabled);
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+}
+
+TEST(Tls, IpAddressNamedInCertificateIsAccepted) {
+    asio::io_context io;
+    ConnectionOptions options = tls_options();
+    options.host = "127.0.0.1";  // the certificate lists IP:127.0.0.1
+    dlock::Redis redis(io.get_executor(), options);
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+}
+
+TEST(Tls, CertificateFromAnotherCaIsConnectionError) {
+    asio::io_context io;
+    ConnectionOptions options = tls_options();
+    options.tls.ca_file = server("TLS_OTHER_CA");
+    dlock::Redis redis(io.get_executor(), options);
+    auto error = caught<dlock::ConnectionError>([&] { call(io, redis, {"PING"}); });
+    ASSERT_TRUE(error) << "an untrusted server certificate was accepted";
+    EXPECT_NE(std::string(error->what()).find("TLS handshake"), std::string::npos) << error->what();
+}
+
+TEST(Tls, ServerNameNotInCertificateIsConnectionError) {
+    asio::io_context io;
+    ConnectionOptions options = tls_options();
+    options.host = "127.0.0.1";
+    options.tls.server_name = "not-in-the-certificate.invalid";
+    dlock::Redis redis(io.get_executor(), options);
+    auto error = caught<dlock::ConnectionError>([&] { call(io, redis, {"PING"}); });
+    ASSERT_TRUE(error) << "a certificate for another name was accepted";
+    EXPECT_NE(std::string(error->what()).find("TLS handshake"), std::string::npos) << error->what();
+}
+
+// verify = false is insecure (anyone can impersonate the server); it is offered for tests.
+TEST(Tls, InsecureNoVerifyAcceptsUntrustedCertificateAndWrongName) {
+    asio::io_context io;
+    ConnectionOptions options = tls_options();
+    options.tls.ca_file = server("TLS_OTHER_CA");
+    options.tls.server_name = "not-in-the-certificate.invalid";
+    options.tls.verify = false;
+    dlock::Redis redis(io.get_executor(), options);
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+}
+
+TEST(Tls, ClientCertificateAndKeyAreAccepted) {
+    asio::io_context io;
+    ConnectionOptions options = tls_options();
+    options.tls.cert_file = server("TLS_CERT");
+    options.tls.key_file = server("TLS_KEY");
+    dlock::Redis redis(io.get_executor(), options);
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+}
+
+// Proves the client certificate is really presented: the server (tls-auth-clients optional)
+// checks a presented certificate and refuses one its CA did not sign.
+TEST(Tls, ClientCertificateFromAnotherCaIsRefusedByServer) {
+    const std::filesystem::path other_ca = server("TLS_OTHER_CA");
+    const auto other_key = std::filesystem::path(other_ca).replace_extension(".key");
+    if (!std::filesystem::exists(other_key)) GTEST_SKIP() << "no " << other_key << " in the harness";
+    asio::io_context io;
+    ConnectionOptions options = tls_options();
+    options.tls.cert_file = other_ca.string();
+    options.tls.key_file = other_key.string();
+    dlock::Redis redis(io.get_executor(), options);
+    EXPECT_THROW(call(io, redis, {"PING"}), dlock::ConnectionError);
+}
+
+TEST(Tls, UnreadableClientCertificateIsInvalidArgument) {
+    asio::io_context io;
+    ConnectionOptions options = tls_options();
+    options.tls.cert_file = "/nonexistent/client.crt";
+    try {
+        dlock::Redis redis(io.get_executor(), options);
+        FAIL() << "a missing certificate file was accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("tls.cert_file"), std::string::npos) << e.what();
+    }
+}
+
+// ---- AUTH, ACL, SELECT, CLIENT SETNAME ------------------------------------------------------
+
+std::string acl_url(const std::string& userinfo) {
+    return "redis://" + userinfo + "@127.0.0.1:" + server("ACL_PORT");
+}
+
+TEST(Auth, PasswordOnlyUrlAuthenticatesAsDefaultUser) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("ACL_URL"));
+    ASSERT_FALSE(redis.options().password.empty());
+    EXPECT_EQ(call(io, redis, {"ACL", "WHOAMI"}).str, "default");
+}
+
+TEST(Auth, AclUserAndPassword) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), acl_url(server("ACL_USER") + ":" + server("ACL_USER_PASSWORD")));
+    EXPECT_EQ(call(io, redis, {"ACL", "WHOAMI"}).str, server("ACL_USER"));
+}
+
+// Observed: the server's refusal surfaces as ServerError with its own code (WRONGPASS).
+TEST(Auth, WrongPasswordIsServerErrorWrongpass) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), acl_url(server("ACL_USER") + ":not-the-password"));
+    auto error = caught<dlock::ServerError>([&] { call(io, redis, {"PING"}); });
+    ASSERT_TRUE(error) << "a wrong password was accepted";
+    EXPECT_EQ(error->code(), "WRONGPASS");
+    EXPECT_NE(std::string(error->what()).find("WRONGPASS"), std::string::npos) << error->what();
+    // The client stays usable: the next attempt fails the same way, it does not hang.
+    EXPECT_THROW(call(io, redis, {"PING"}), dlock::ServerError);
+}
+
+TEST(Auth, MissingPasswordIsServerErrorNoauth) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), "redis://127.0.0.1:" + server("ACL_PORT"));
+    auto error = caught<dlock::ServerError>([&] { call(io, redis, {"PING"}); });
+    ASSERT_TRUE(error) << "a server with requirepass answered without AUTH";
+    EXPECT_EQ(error->code(), "NOAUTH") << error->what();
+}
+
+TEST(Select, DbNumberFromUrlIsSelected) {
+    asio::io_context io;
+    dlock::Redis db3(io.get_executor(), server("PLAIN_URL") + "/3");
+    dlock::Redis db0(io.get_executor(), server("PLAIN_URL"));
+    const std::string key = unique_key("select");
+    ASSERT_TRUE(call(io, db3, {"SET", key, "in-db-3"}).is_ok());
+    EXPECT_TRUE(call(io, db0, {"GET", key}).is_nil()) << "the key landed in db 0";
+    EXPECT_EQ(call(io, db3, {"GET", key}).str, "in-db-3");
+    const std::string info = call(io, db3, {"CLIENT", "INFO"}).str;
+    EXPECT_NE(info.find(" db=3 "), std::string::npos) << info;
+    call(io, db3, {"DEL", key});
+}
+
+TEST(ClientName, SetNameIsVisibleInClientList) {
+    asio::io_context io;
+    ConnectionOptions options = dlock::parse_url(server("PLAIN_URL"));
+    options.client_name = "dlock-name-test-" + std::to_string(::getpid());
+    dlock::Redis redis(io.get_executor(), options);
+    EXPECT_EQ(call(io, redis, {"CLIENT", "GETNAME"}).str, options.client_name);
+    const std::string list = call(io, redis, {"CLIENT", "LIST"}).str;
+    EXPECT_NE(list.find(" name=" + options.client_name + " "), std::string::npos) << list;
+}
+
+// After a reconnect the client is the same as before: same user, same db, same name.
+TEST(Reconnect, HandshakeIsRepeatedAfterReconnect) {
+    asio::io_context io;
+    ConnectionOptions options =
+        dlock::parse_url(acl_url(server("ACL_USER") + ":" + server("ACL_USER_PASSWORD")) + "/5");
+    options.client_name = "dlock-rehandshake-" + std::to_string(::getpid());
+    dlock::Redis redis(io.get_executor(), options);
+    const std::string key = unique_key("rehandshake");
+    ASSERT_TRUE(call(io, redis, {"SET", key, "in-db-5"}).is_ok());
+    const auto first_generation = redis.connection()->generation();
+
+    redis.close();
+    EXPECT_EQ(call(io, redis, {"ACL", "WHOAMI"}).str, server("ACL_USER"));
+    EXPECT_GT(redis.connection()->generation(), first_generation) << "no reconnect happened";
+    EXPECT_EQ(call(io, redis, {"GET", key}).str, "in-db-5");
+    EXPECT_EQ(call(io, redis, {"CLIENT", "GETNAME"}).str, options.client_name);
+    call(io, redis, {"DEL", key});
+}
+
+// ---- Pipelining ---------------------------------------------------------------------------
+
+struct PipelineStats {
+    int mismatches = 0;
+    std::size_t in_flight = 0;
+    std::size_t peak_in_flight = 0;
+};
+
+// Ten commands in turn; each reply must be this coroutine's own.
+asio::awaitable<void> pipeline_worker(dlock::Redis& redis, int id, std::string key, PipelineStats& stats) {
+    for (int j = 0; j < 10; ++j) {
+        stats.peak_in_flight = std::max(stats.peak_in_flight, ++stats.in_flight);
+        if (j % 2 == 0) {
+            const std::string text = "echo-" + std::to_string(id) + "-" + std::to_string(j);
+            Reply reply = co_await redis.command("ECHO", text);
+            if (reply.str != text) ++stats.mismatches;
+        } else {
+            Reply reply = co_await redis.command("INCR", key);
+            if (reply.integer != j / 2 + 1) ++stats.mismatches;
+        }
+        --stats.in_flight;
+    }
+}
+
+TEST(Pipelining, ThousandCoroutinesShareOneConnection) {
+    constexpr int coroutines = 1000;
+    asio::io_context io;
+    ConnectionOptions options = dlock::parse_url(server("PLAIN_URL"));
+    options.client_name = "dlock-pipeline-" + std::to_string(::getpid());
+    options.command_timeout = 30s;  // a loaded CI machine must not turn this into a timeout test
+    dlock::Redis redis(io.get_executor(), options);
+
+    PipelineStats stats;
+    int finished = 0;
+    std::vector<std::exception_ptr> errors;
+    const auto start = SteadyClock::now();
+    for (int id = 0; id < coroutines; ++id) {
+        asio::co_spawn(io, pipeline_worker(redis, id, unique_key("pipeline:" + std::to_string(id)), stats),
+                       [&](std::exception_ptr error) {
+                           ++finished;
+                           if (error) errors.push_back(error);
+                       });
+    }
+    const auto deadline = start + 60s;
+    while (finished < coroutines && SteadyClock::now() < deadline) {
+        if (io.stopped()) io.restart();
+        io.run_one_for(100ms);
+    }
+    const auto elapsed = std::chrono::duration_cast<Ms>(SteadyClock::now() - start);
+
+    ASSERT_EQ(finished, coroutines);
+    EXPECT_TRUE(errors.empty()) << errors.size() << " coroutines failed";
+    EXPECT_EQ(stats.mismatches, 0) << "replies were handed to the wrong caller";
+    EXPECT_GT(stats.peak_in_flight, 1u);
+    std::printf("[ figures  ] %d commands from %d coroutines in %lld ms, peak %zu in flight\n",
+                coroutines * 10, coroutines, static_cast<long long>(elapsed.count()), stats.peak_in_flight);
+
+    // One socket did it all: one connection with our name, never re-established.
+    const std::string list = call(io, redis, {"CLIENT", "LIST"}).str;
+    std::size_t named = 0;
+    for (auto at = list.find(" name=" + options.client_name + " "); at != std::string::npos;
+         at = list.find(" name=" + options.client_name + " ", at + 1)) {
+        ++named;
+    }
+    EXPECT_EQ(named, 1u) << list;
+    EXPECT_EQ(redis.connection()->generation(), 1u);
+
+    std::vector<std::string> del = {"DEL"};
+    for (int id = 0; id < coroutines; ++id) del.push_back(unique_key("pipeline:" + std::to_string(id)));
+    EXPECT_EQ(call(io, redis, del).integer, coroutines);
+}
+
+// ---- Per-command timeout ------------------------------------------------------------------
+
+TEST(Timeout, LateReplyOfTimedOutCommandIsNotHandedToTheNext) {
+    OwnServer own;
+    asio::io_context io;
+    ConnectionOptions options = dlock::parse_url(own.url());
+    options.command_timeout = 200ms;
+    dlock::Redis redis(io.get_executor(), options);
+    dlock::Redis admin(io.get_executor(), own.url());
+    ASSERT_EQ(call(io, redis, {"PING"}).str, "PONG");  // connected before the pause
+
+    // Every client's commands wait until the pause ends, in order.
+    ASSERT_TRUE(call(io, admin, {"CLIENT", "PAUSE", "1500", "ALL"}).is_ok());
+    const auto start = SteadyClock::now();
+    auto timeout = caught<dlock::TimeoutError>([&] { call(io, redis, {"ECHO", "a"}); });
+    const auto elapsed = SteadyClock::now() - start;
+    ASSERT_TRUE(timeout) << "ECHO a was answered during CLIENT PAUSE";
+    EXPECT_GE(elapsed, 200ms);
+    EXPECT_LT(elapsed, 1500ms) << "the timeout did not fire before the pause ended";
+
+    // Sent during the pause, answered after it: the server answers "a" first, which must be
+    // dropped, then "b".
+    EXPECT_EQ(call(io, redis, {"ECHO", "b"}, 5s).str, "b");
+    EXPECT_EQ(call(io, redis, {"ECHO", "c"}).str, "c");
+    EXPECT_EQ(redis.connection()->generation(), 1u) << "a timeout must not drop the connection";
+}
+
+TEST(Timeout, PipelineTimesOutAsAWhole) {
+    OwnServer own;
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), own.url());
+    dlock::Redis admin(io.get_executor(), own.url());
+    ASSERT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    ASSERT_TRUE(call(io, admin, {"CLIENT", "PAUSE", "1000", "ALL"}).is_ok());
+    dlock::detail::Request request;
+    request.push({"ECHO", "x"}).push({"ECHO", "y"});
+    EXPECT_THROW(run(io, [&] { return redis.pipeline(request, 200ms); }), dlock::TimeoutError);
+    dlock::detail::Request next;
+    next.push({"ECHO", "p"}).push({"ECHO", "q"});
+    const auto replies = run(io, [&] { return redis.pipeline(next, 5s); });
+    ASSERT_EQ(replies.size(), 2u);
+    EXPECT_EQ(replies[0].str, "p");
+    EXPECT_EQ(replies[1].str, "q");
+}
+
+// ---- Reconnect ----------------------------------------------------------------------------
+
+// Waits until the server reports `count` clients blocked in BLPOP (polled: no event for it).
+void wait_blocked_clients(asio::io_context& io, dlock::Redis& watcher, int count) {
+    const std::string wanted = "blocked_clients:" + std::to_string(count) + "\r\n";
+    const auto deadline = SteadyClock::now() + 10s;
+    while (call(io, watcher, {"INFO", "clients"}).str.find(wanted) == std::string::npos) {
+        ASSERT_LT(SteadyClock::now(), deadline) << "never saw " << wanted;
+        std::this_thread::sleep_for(10ms);
+    }
+}
+
+TEST(Reconnect, ServerKilledWithCommandsInFlightThenRestarted) {
+    OwnServer own;
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), own.url());
+    dlock::Redis watcher(io.get_executor(), own.url());
+    ASSERT_EQ(call(io, redis, {"PING"}).str, "PONG");
+
+    // A BLPOP that nobody serves, and commands queued behind it on the same socket.
+    const std::string list_key = unique_key("never-pushed");
+    std::vector<std::future<Reply>> in_flight;
+    in_flight.push_back(asio::co_spawn(
+        io, redis.command(std::vector<std::string>{"BLPOP", list_key, "0"}, 30s), asio::use_future));
+    for (int i = 0; i < 3; ++i) {
+        in_flight.push_back(asio::co_spawn(
+            io, redis.command(std::vector<std::string>{"ECHO", "queued"}, 30s), asio::use_future));
+    }
+    wait_blocked_clients(io, watcher, 1);
+
+    const auto killed_at = SteadyClock::now();
+    own.kill();
+    for (auto& future : in_flight) {
+        ASSERT_TRUE(wait(io, future)) << "an in-flight command outlived the server";
+        EXPECT_THROW(future.get(), dlock::ConnectionError);
+    }
+    EXPECT_LT(SteadyClock::now() - killed_at, 5s) << "in-flight commands waited for their timeout";
+
+    // While the server is down, commands fail fast rather than hang.
+    EXPECT_THROW(call(io, redis, {"PING"}), dlock::ConnectionError);
+
+    own.restart();
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    ASSERT_TRUE(call(io, redis, {"SET", "after-restart", "yes"}).is_ok());
+    EXPECT_EQ(call(io, redis, {"GET", "after-restart"}).str, "yes");
+}
+
+TEST(Reconnect, ConnectionKilledByServerThenNextCommandWorks) {
+    OwnServer own;
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), own.url());
+    dlock::Redis admin(io.get_executor(), own.url());
+    ASSERT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    const auto generation = redis.connection()->generation();
+
+    // SKIPME defaults to yes: everyone but `admin` is disconnected.
+    EXPECT_GE(call(io, admin, {"CLIENT", "KILL", "TYPE", "normal"}).integer, 1);
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    EXPECT_GT(redis.connection()->generation(), generation) << "the dropped connection was reused";
+}
+
+TEST(Reconnect, CloseFailsInFlightWithConnectionErrorAndNextCommandReconnects) {
+    OwnServer own;
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), own.url());
+    dlock::Redis watcher(io.get_executor(), own.url());
+    ASSERT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    auto blocked = asio::co_spawn(
+        io, redis.command(std::vector<std::string>{"BLPOP", unique_key("close"), "0"}, 30s), asio::use_future);
+    wait_blocked_clients(io, watcher, 1);
+    redis.close();
+    ASSERT_TRUE(wait(io, blocked));
+    EXPECT_THROW(blocked.get(), dlock::ConnectionError);
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+}
+
+// ---- Server errors ------------------------------------------------------------------------
+
+TEST(ServerErrors, UnknownCommandIsErr) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    auto error = caught<dlock::ServerError>([&] { call(io, redis, {"NO-SUCH-COMMAND"}); });
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->code(), "ERR");
+    EXPECT_NE(std::string(error->what()).find("unknown command"), std::string::npos) << error->what();
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG") << "an error reply must not break the connection";
+}
+
+TEST(ServerErrors, WrongTypeIsWrongtype) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string key = unique_key("a-string");
+    ASSERT_TRUE(call(io, redis, {"SET", key, "text"}).is_ok());
+    auto error = caught<dlock::ServerError>([&] { call(io, redis, {"LPUSH", key, "x"}); });
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->code(), "WRONGTYPE") << error->what();
+    call(io, redis, {"DEL", key});
+}
+
+TEST(ServerErrors, UnknownScriptIsNoscript) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    auto error = caught<dlock::ServerError>(
+        [&] { call(io, redis, {"EVALSHA", std::string(40, '0'), "0"}); });
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->code(), "NOSCRIPT") << error->what();
+}
+
+TEST(ServerErrors, KeyOfAnotherClusterNodeIsMoved) {
+    const std::string first_port = server("CLUSTER3X0_PORTS").substr(0, server("CLUSTER3X0_PORTS").find(' '));
+    asio::io_context io;
+    dlock::Redis node(io.get_executor(), "redis://127.0.0.1:" + first_port);
+
+    // A key whose slot this node does not serve, from the node's own view of the slots.
+    const Reply slots = call(io, node, {"CLUSTER", "SLOTS"});
+    auto served_here = [&](std::uint16_t slot) {
+        for (const Reply& range : slots.elements) {
+            if (slot >= range.elements[0].integer && slot <= range.elements[1].integer) {
+                return std::to_string(range.elements[2].elements[1].integer) == first_port;
+            }
+        }
+        return false;
+    };
+    std::string key;
+    for (int i = 0; key.empty(); ++i) {
+        const std::string candidate = unique_key("moved:" + std::to_string(i));
+        if (!served_here(dlock::detail::key_slot(candidate))) key = candidate;
+    }
+    auto error = caught<dlock::ServerError>([&] { call(io, node, {"GET", key}); });
+    ASSERT_TRUE(error) << "node answered for a key it does not serve";
+    EXPECT_EQ(error->code(), "MOVED");
+    EXPECT_NE(std::string(error->what()).find(std::to_string(dlock::detail::key_slot(key))), std::string::npos)
+        << error->what();
+}
+
+TEST(ServerErrors, ErrorRepliesInsidePipelineAreReturnedNotThrown) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string key = unique_key("pipeline-errors");
+    dlock::detail::Request request;
+    request.push({"SET", key, "not-a-number"}).push({"INCR", key}).push({"NO-SUCH-COMMAND"}).push({"GET", key});
+    const auto replies = run(io, [&] { return redis.pipeline(request); });
+    ASSERT_EQ(replies.size(), 4u);
+    EXPECT_TRUE(replies[0].is_ok());
+    EXPECT_TRUE(replies[1].is_error());
+    EXPECT_EQ(replies[1].str.substr(0, 4), "ERR ") << replies[1].str;
+    EXPECT_TRUE(replies[2].is_error());
+    EXPECT_EQ(replies[3].str, "not-a-number");
+    EXPECT_THROW(replies[1].value(), dlock::ServerError);
+    call(io, redis, {"DEL", key});
+}
+
+// ---- Binary safety ------------------------------------------------------------------------
+
+TEST(BinarySafety, NulCrLfAndOneMegabyteRoundTrip) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    using namespace std::string_literals;
+    const std::string key = unique_key("bin\0key\r\n$3\r\n*1"s);
+    std::string small = "a\0b\r\nc\r\n\0"s;
+    for (int byte = 0; byte < 256; ++byte) small.push_back(static_cast<char>(byte));
+    ASSERT_TRUE(call(io, redis, {"SET", key, small}).is_ok());
+    EXPECT_EQ(call(io, redis, {"GET", key}).str, small);
+
+    std::string big(1 << 20, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+    for (std::size_t i = 0; i + 1 < big.size(); i += 4096) big.replace(i, 2, "\r\n");
+    ASSERT_TRUE(call(io, redis, {"SET", key, big}).is_ok());
+    EXPECT_EQ(call(io, redis, {"STRLEN", key}).integer, 1 << 20);
+    const std::string back = call(io, redis, {"GET", key}).str;
+    EXPECT_EQ(back.size(), big.size());
+    EXPECT_TRUE(back == big) << "1 MB value changed on the way";
+    EXPECT_EQ(call(io, redis, {"DEL", key}).integer, 1) << "the binary key was not found as sent";
+}
+
+// ---- Unix socket --------------------------------------------------------------------------
+
+TEST(UnixSocket, UrlConnectsThroughTheSocket) {
+    OwnServer own(OwnServer::Transport::unix_socket);
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), own.url() + "?db=2");
+    EXPECT_EQ(redis.options().unix_path, own.socket_path());
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    const std::string info = call(io, redis, {"CLIENT", "INFO"}).str;
+    EXPECT_NE(info.find(" db=2 "), std::string::npos) << info;
+    EXPECT_NE(info.find("laddr=" + own.socket_path()), std::string::npos) << info;
+}
+
+// ---- Sync facade --------------------------------------------------------------------------
+
+TEST(SyncRedis, EightThreadsIncrementOneKey) {
+    constexpr int threads = 8;
+    constexpr int increments = 500;
+    dlock::sync::Redis redis(server("PLAIN_URL"));
+    const std::string key = unique_key("sync-incr");
+    redis.command({"DEL", key});
+    std::vector<std::thread> workers;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&] {
+            for (int i = 0; i < increments; ++i) {
+                try {
+                    redis.command({"INCR", key});
+                } catch (...) {
+                    ++failures;
+                }
+            }
+        });
+    }
+    for (auto& worker : workers) worker.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(redis.command({"GET", key}).str, std::to_string(threads * increments));
+    redis.command({"DEL", key});
+}
+
+// A blocking call from the I/O thread would wait for itself: it is refused instead. Reached
+// through public API only: a handler posted to the async client's executor runs there.
+TEST(SyncRedis, CallFromItsOwnIoThreadIsLogicError) {
+    dlock::sync::Redis redis(server("PLAIN_URL"));
+    std::promise<std::string> outcome;
+    asio::post(redis.async_client().get_executor(), [&] {
+        try {
+            redis.command({"PING"});
+            outcome.set_value("returned");
+        } catch (const std::logic_error& e) {
+            outcome.set_value(std::string("logic_error: ") + e.what());
+        } catch (...) {
+            outcome.set_value("another exception");
+        }
+    });
+    auto future = outcome.get_future();
+    ASSERT_EQ(future.wait_for(10s), std::future_status::ready) << "the call deadlocked";
+    EXPECT_EQ(future.get().rfind("logic_error: ", 0), 0u);
+    EXPECT_EQ(redis.command({"PING"}).str, "PONG") << "the refusal broke the client";
+}
+
+}  // namespace
