@@ -1,9 +1,9 @@
 // URL parsing for ConnectionOptions. Every rejection names what is wrong, because a URL usually
 // comes from a config file or an environment variable far from the code that uses it.
+#include "dlock/options.hpp"
+
 #include <charconv>
 #include <stdexcept>
-
-#include "dlock/options.hpp"
 
 namespace dlock {
 
@@ -52,7 +52,8 @@ std::string ConnectionOptions::endpoint() const {
 ConnectionOptions parse_url(std::string_view url) {
     ConnectionOptions options;
     const auto scheme_end = url.find("://");
-    if (scheme_end == std::string_view::npos) bad_url(url, "missing scheme (redis://, rediss:// or unix://)");
+    if (scheme_end == std::string_view::npos)
+        bad_url(url, "missing scheme (redis://, rediss:// or unix://)");
     const std::string_view scheme = url.substr(0, scheme_end);
     std::string_view rest = url.substr(scheme_end + 3);
 
@@ -114,7 +115,8 @@ ConnectionOptions parse_url(std::string_view url) {
     }
     if (host.empty()) bad_url(url, "missing host");
     options.host = std::string(host);
-    if (!port.empty()) options.port = static_cast<std::uint16_t>(parse_int(port, url, "port", 1, 65535));
+    if (!port.empty())
+        options.port = static_cast<std::uint16_t>(parse_int(port, url, "port", 1, 65535));
     return options;
 }
 

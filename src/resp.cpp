@@ -42,7 +42,8 @@ Reply convert(const redisReply* r) {
         case REDIS_REPLY_ARRAY:
             out.type = Reply::Type::array;
             out.elements.reserve(r->elements);
-            for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+            for (std::size_t i = 0; i < r->elements; ++i)
+                out.elements.push_back(convert(r->element[i]));
             break;
         default:  // REDIS_REPLY_NIL
             out.type = Reply::Type::nil;

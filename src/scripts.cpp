@@ -22,11 +22,13 @@ std::string sha1_hex(std::string_view text) {
 
 Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 
+// The notification is best effort (pcall): a user without channel rights (Redis 7's default
+// for new ACL users) must still be able to release, and the DEL has happened by then anyway.
 const Script& release_script() {
     static const Script script(R"lua(
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('del', KEYS[1])
-if ARGV[2] ~= '' then redis.call(ARGV[3], ARGV[2], '1') end
+if ARGV[2] ~= '' then redis.pcall(ARGV[3], ARGV[2], '1') end
 return 1
 )lua");
     return script;

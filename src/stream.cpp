@@ -1,7 +1,8 @@
 #include "stream.hpp"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <openssl/ssl.h>
+
+#include <asio/experimental/as_tuple.hpp>
 
 #include "dlock/errors.hpp"
 
@@ -16,8 +17,8 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
     if (watchdog.fired()) {
         throw TimeoutError("connect to " + options.endpoint() + ": timed out during " + step);
     }
-    throw ConnectionError("connect to " + options.endpoint() + ": " + step + " failed: " +
-                          ec.message());
+    throw ConnectionError("connect to " + options.endpoint() + ": " + step +
+                          " failed: " + ec.message());
 }
 
 }  // namespace
@@ -44,16 +45,22 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const TlsOptions& options) 
     std::error_code ec;
     if (!options.ca_file.empty()) {
         context->load_verify_file(options.ca_file, ec);
-        if (ec) throw std::invalid_argument("tls.ca_file: cannot load \"" + options.ca_file + "\": " + ec.message());
+        if (ec)
+            throw std::invalid_argument("tls.ca_file: cannot load \"" + options.ca_file +
+                                        "\": " + ec.message());
     } else {
         context->set_default_verify_paths(ec);
     }
     if (!options.cert_file.empty()) {
         context->use_certificate_chain_file(options.cert_file, ec);
-        if (ec) throw std::invalid_argument("tls.cert_file: cannot load \"" + options.cert_file + "\": " + ec.message());
+        if (ec)
+            throw std::invalid_argument("tls.cert_file: cannot load \"" + options.cert_file +
+                                        "\": " + ec.message());
         const std::string& key = options.key_file.empty() ? options.cert_file : options.key_file;
         context->use_private_key_file(key, asio::ssl::context::pem, ec);
-        if (ec) throw std::invalid_argument("tls.key_file: cannot load \"" + key + "\": " + ec.message());
+        if (ec)
+            throw std::invalid_argument("tls.key_file: cannot load \"" + key +
+                                        "\": " + ec.message());
     }
     context->set_verify_mode(options.verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
     return context;
@@ -111,7 +118,8 @@ asio::awaitable<std::shared_ptr<Stream>> Stream::open(const ConnectionOptions& o
     // (SSL_set_tlsext_host_name spelled out: the macro hides an old-style cast.)
     SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
              const_cast<char*>(server_name.c_str()));
-    if (options.tls.verify) stream.set_verify_callback(asio::ssl::host_name_verification(server_name));
+    if (options.tls.verify)
+        stream.set_verify_callback(asio::ssl::host_name_verification(server_name));
     {
         Watchdog watchdog(executor, deadline, [&stream] {
             std::error_code ignored;
@@ -124,9 +132,9 @@ asio::awaitable<std::shared_ptr<Stream>> Stream::open(const ConnectionOptions& o
     co_return std::make_shared<Stream>(std::move(stream));
 }
 
-asio::awaitable<std::tuple<std::error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buffer) {
-    return std::visit(
-        [buffer](auto& s) { return s.async_read_some(buffer, use_tuple); }, socket_);
+asio::awaitable<std::tuple<std::error_code, std::size_t>> Stream::read_some(
+    asio::mutable_buffer buffer) {
+    return std::visit([buffer](auto& s) { return s.async_read_some(buffer, use_tuple); }, socket_);
 }
 
 asio::awaitable<std::tuple<std::error_code, std::size_t>> Stream::write(asio::const_buffer buffer) {

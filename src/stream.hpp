@@ -22,7 +22,7 @@ namespace dlock::detail {
 using Clock = std::chrono::steady_clock;
 
 class Stream {
-public:
+  public:
     using tcp_socket = asio::ip::tcp::socket;
     using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
     using unix_socket = asio::local::stream_protocol::socket;
@@ -33,7 +33,8 @@ public:
                                                          asio::ssl::context* tls,
                                                          Clock::time_point deadline);
 
-    asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
+    asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(
+        asio::mutable_buffer buffer);
     asio::awaitable<std::tuple<std::error_code, std::size_t>> write(asio::const_buffer buffer);
     // Closes the socket; outstanding operations complete with an error.
     void close() noexcept;
@@ -42,7 +43,7 @@ public:
     explicit Stream(tls_stream stream) : socket_(std::move(stream)) {}
     explicit Stream(unix_socket socket) : socket_(std::move(socket)) {}
 
-private:
+  private:
     std::variant<tcp_socket, tls_stream, unix_socket> socket_;
 };
 
@@ -52,7 +53,7 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const TlsOptions& options);
 // Runs `on_expire` if `deadline` passes before disarm() (or destruction). Used to bound a
 // connect or handshake: the expiry action closes the socket, which completes the operation.
 class Watchdog {
-public:
+  public:
     Watchdog(const asio::any_io_executor& executor, Clock::time_point deadline,
              std::function<void()> on_expire);
     ~Watchdog() { disarm(); }
@@ -61,7 +62,7 @@ public:
     void disarm() noexcept;
     bool fired() const noexcept { return state_->fired; }
 
-private:
+  private:
     struct State {
         bool armed = true;
         bool fired = false;

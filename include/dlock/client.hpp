@@ -22,7 +22,7 @@ class Subscriber;
 }
 
 class Client {
-public:
+  public:
     virtual ~Client() = default;
 
     // The executor every call on this client (and its locks) must be made from.

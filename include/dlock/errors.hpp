@@ -14,68 +14,68 @@ namespace dlock {
 
 // Base of every exception dlock throws on purpose (std::invalid_argument aside).
 class Error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // The server could not be reached, or the connection dropped while a command was in flight.
 // A command that fails this way may or may not have been executed by the server.
 class ConnectionError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 // A deadline passed before the server answered. The command may still run on the server.
 class TimeoutError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 // The server sent bytes that are not valid RESP. The connection is closed.
 class ProtocolError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 // The server answered with an error reply ("-ERR ...", "-NOSCRIPT ...", "-MOVED ...").
 class ServerError : public Error {
-public:
+  public:
     explicit ServerError(std::string message)
         : Error(message), code_(message.substr(0, message.find(' '))) {}
     // The first word of the server's message: "ERR", "NOSCRIPT", "MOVED", "WRONGTYPE"...
     const std::string& code() const noexcept { return code_; }
 
-private:
+  private:
     std::string code_;
 };
 
 // Base of lock outcome errors. lock_name() is the name the lock was created with.
 class LockError : public Error {
-public:
+  public:
     LockError(const std::string& what, std::string lock_name)
         : Error(what), lock_name_(std::move(lock_name)) {}
     const std::string& lock_name() const noexcept { return lock_name_; }
 
-private:
+  private:
     std::string lock_name_;
 };
 
 // The scoped form (Lock::with / sync::LockGuard) could not acquire the lock.
 class LockAcquisitionError : public LockError {
-public:
+  public:
     using LockError::LockError;
 };
 
 // release() found the lock not held by this object (never acquired, expired, or taken over),
 // or the scoped form found at its end that the lock had been lost while the body ran.
 class LockReleaseError : public LockError {
-public:
+  public:
     using LockError::LockError;
 };
 
 // extend()/reacquire() found the lock not held by this object, or the lock has no timeout.
 class LockExtensionError : public LockError {
-public:
+  public:
     using LockError::LockError;
 };
 

@@ -25,10 +25,10 @@ struct TlsOptions {
 struct ConnectionOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 6379;
-    std::string unix_path;  // when set, host/port/tls are ignored
-    std::string user;       // ACL user; empty = "default"
-    std::string password;   // empty = no AUTH
-    int db = 0;             // SELECT db when non-zero
+    std::string unix_path;              // when set, host/port/tls are ignored
+    std::string user;                   // ACL user; empty = "default"
+    std::string password;               // empty = no AUTH
+    int db = 0;                         // SELECT db when non-zero
     std::string client_name = "dlock";  // CLIENT SETNAME; empty = skip
     TlsOptions tls;
     // Bound on TCP connect + TLS handshake + AUTH/SELECT.

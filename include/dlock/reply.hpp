@@ -11,8 +11,8 @@ struct Reply {
     enum class Type { nil, integer, string, status, error, array };
 
     Type type = Type::nil;
-    long long integer = 0;      // Type::integer
-    std::string str;            // Type::string, Type::status, Type::error (the message)
+    long long integer = 0;        // Type::integer
+    std::string str;              // Type::string, Type::status, Type::error (the message)
     std::vector<Reply> elements;  // Type::array
 
     bool is_nil() const noexcept { return type == Type::nil; }

@@ -4,8 +4,8 @@
 //
 // Tests that pause, kill or restart a server use their own redis-server (OwnServer), never the
 // harness's shared ones, since test executables run in parallel.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -84,7 +84,7 @@ std::string unique_key(const std::string& what) {
 // A redis-server of this test's own, on a free loopback port or a Unix socket, that a test may
 // pause, kill and restart. Stopped (SIGKILL, reaped) by the destructor.
 class OwnServer {
-public:
+  public:
     enum class Transport { tcp, unix_socket };
 
     explicit OwnServer(Transport transport = Transport::tcp) : transport_(transport) {
@@ -128,7 +128,7 @@ public:
         if (pid_ < 0) throw std::runtime_error("redis-server did not restart; see " + log());
     }
 
-private:
+  private:
     static std::uint16_t free_port() {
         const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in address{};
@@ -148,11 +148,13 @@ private:
 
     // Spawns redis-server and waits until it answers PING; leaves pid_ < 0 if it died.
     void start() {
-        std::vector<std::string> args = {"redis-server", "--bind", "127.0.0.1", "--save", "",
-                                         "--appendonly", "no", "--dir", dir_.string(),
-                                         "--logfile", log(), "--enable-debug-command", "yes"};
+        std::vector<std::string> args = {
+            "redis-server", "--bind", "127.0.0.1",   "--save",    "",    "--appendonly",
+            "no",           "--dir",  dir_.string(), "--logfile", log(), "--enable-debug-command",
+            "yes"};
         if (transport_ == Transport::unix_socket) {
-            args.insert(args.end(), {"--port", "0", "--unixsocket", socket_path(), "--unixsocketperm", "700"});
+            args.insert(args.end(),
+                        {"--port", "0", "--unixsocket", socket_path(), "--unixsocketperm", "700"});
         } else {
             args.insert(args.end(), {"--port", std::to_string(port_)});
         }
@@ -163,7 +165,8 @@ private:
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-        const int failed = ::posix_spawnp(&pid_, "redis-server", &actions, nullptr, argv.data(), environ);
+        const int failed =
+            ::posix_spawnp(&pid_, "redis-server", &actions, nullptr, argv.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
         if (failed != 0) throw std::runtime_error("cannot spawn redis-server");
 
@@ -202,7 +205,8 @@ private:
             timeval one_second{1, 0};
             ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &one_second, sizeof one_second);
             char reply[8] = {};
-            if (::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6 && ::recv(fd, reply, 7, MSG_WAITALL) == 7) {
+            if (::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6 &&
+                ::recv(fd, reply, 7, MSG_WAITALL) == 7) {
                 pong = std::string(reply) == "+PONG\r\n";
             }
         }
@@ -285,7 +289,8 @@ TEST(Tls, ClientCertificateAndKeyAreAccepted) {
 TEST(Tls, ClientCertificateFromAnotherCaIsRefusedByServer) {
     const std::filesystem::path other_ca = server("TLS_OTHER_CA");
     const auto other_key = std::filesystem::path(other_ca).replace_extension(".key");
-    if (!std::filesystem::exists(other_key)) GTEST_SKIP() << "no " << other_key << " in the harness";
+    if (!std::filesystem::exists(other_key))
+        GTEST_SKIP() << "no " << other_key << " in the harness";
     asio::io_context io;
     ConnectionOptions options = tls_options();
     options.tls.cert_file = other_ca.string();
@@ -321,7 +326,8 @@ TEST(Auth, PasswordOnlyUrlAuthenticatesAsDefaultUser) {
 
 TEST(Auth, AclUserAndPassword) {
     asio::io_context io;
-    dlock::Redis redis(io.get_executor(), acl_url(server("ACL_USER") + ":" + server("ACL_USER_PASSWORD")));
+    dlock::Redis redis(io.get_executor(),
+                       acl_url(server("ACL_USER") + ":" + server("ACL_USER_PASSWORD")));
     EXPECT_EQ(call(io, redis, {"ACL", "WHOAMI"}).str, server("ACL_USER"));
 }
 
@@ -396,7 +402,8 @@ struct PipelineStats {
 };
 
 // Ten commands in turn; each reply must be this coroutine's own.
-asio::awaitable<void> pipeline_worker(dlock::Redis& redis, int id, std::string key, PipelineStats& stats) {
+asio::awaitable<void> pipeline_worker(dlock::Redis& redis, int id, std::string key,
+                                      PipelineStats& stats) {
     for (int j = 0; j < 10; ++j) {
         stats.peak_in_flight = std::max(stats.peak_in_flight, ++stats.in_flight);
         if (j % 2 == 0) {
@@ -424,11 +431,12 @@ TEST(Pipelining, ThousandCoroutinesShareOneConnection) {
     std::vector<std::exception_ptr> errors;
     const auto start = SteadyClock::now();
     for (int id = 0; id < coroutines; ++id) {
-        asio::co_spawn(io, pipeline_worker(redis, id, unique_key("pipeline:" + std::to_string(id)), stats),
-                       [&](std::exception_ptr error) {
-                           ++finished;
-                           if (error) errors.push_back(error);
-                       });
+        asio::co_spawn(
+            io, pipeline_worker(redis, id, unique_key("pipeline:" + std::to_string(id)), stats),
+            [&](std::exception_ptr error) {
+                ++finished;
+                if (error) errors.push_back(error);
+            });
     }
     const auto deadline = start + 60s;
     while (finished < coroutines && SteadyClock::now() < deadline) {
@@ -442,7 +450,8 @@ TEST(Pipelining, ThousandCoroutinesShareOneConnection) {
     EXPECT_EQ(stats.mismatches, 0) << "replies were handed to the wrong caller";
     EXPECT_GT(stats.peak_in_flight, 1u);
     std::printf("[ figures  ] %d commands from %d coroutines in %lld ms, peak %zu in flight\n",
-                coroutines * 10, coroutines, static_cast<long long>(elapsed.count()), stats.peak_in_flight);
+                coroutines * 10, coroutines, static_cast<long long>(elapsed.count()),
+                stats.peak_in_flight);
 
     // One socket did it all: one connection with our name, never re-established.
     const std::string list = call(io, redis, {"CLIENT", "LIST"}).str;
@@ -455,7 +464,8 @@ TEST(Pipelining, ThousandCoroutinesShareOneConnection) {
     EXPECT_EQ(redis.connection()->generation(), 1u);
 
     std::vector<std::string> del = {"DEL"};
-    for (int id = 0; id < coroutines; ++id) del.push_back(unique_key("pipeline:" + std::to_string(id)));
+    for (int id = 0; id < coroutines; ++id)
+        del.push_back(unique_key("pipeline:" + std::to_string(id)));
     EXPECT_EQ(call(io, redis, del).integer, coroutines);
 }
 
@@ -526,8 +536,9 @@ TEST(Reconnect, ServerKilledWithCommandsInFlightThenRestarted) {
     // A BLPOP that nobody serves, and commands queued behind it on the same socket.
     const std::string list_key = unique_key("never-pushed");
     std::vector<std::future<Reply>> in_flight;
-    in_flight.push_back(asio::co_spawn(
-        io, redis.command(std::vector<std::string>{"BLPOP", list_key, "0"}, 30s), asio::use_future));
+    in_flight.push_back(
+        asio::co_spawn(io, redis.command(std::vector<std::string>{"BLPOP", list_key, "0"}, 30s),
+                       asio::use_future));
     for (int i = 0; i < 3; ++i) {
         in_flight.push_back(asio::co_spawn(
             io, redis.command(std::vector<std::string>{"ECHO", "queued"}, 30s), asio::use_future));
@@ -572,7 +583,8 @@ TEST(Reconnect, CloseFailsInFlightWithConnectionErrorAndNextCommandReconnects) {
     dlock::Redis watcher(io.get_executor(), own.url());
     ASSERT_EQ(call(io, redis, {"PING"}).str, "PONG");
     auto blocked = asio::co_spawn(
-        io, redis.command(std::vector<std::string>{"BLPOP", unique_key("close"), "0"}, 30s), asio::use_future);
+        io, redis.command(std::vector<std::string>{"BLPOP", unique_key("close"), "0"}, 30s),
+        asio::use_future);
     wait_blocked_clients(io, watcher, 1);
     redis.close();
     ASSERT_TRUE(wait(io, blocked));
@@ -588,8 +600,10 @@ TEST(ServerErrors, UnknownCommandIsErr) {
     auto error = caught<dlock::ServerError>([&] { call(io, redis, {"NO-SUCH-COMMAND"}); });
     ASSERT_TRUE(error);
     EXPECT_EQ(error->code(), "ERR");
-    EXPECT_NE(std::string(error->what()).find("unknown command"), std::string::npos) << error->what();
-    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG") << "an error reply must not break the connection";
+    EXPECT_NE(std::string(error->what()).find("unknown command"), std::string::npos)
+        << error->what();
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG")
+        << "an error reply must not break the connection";
 }
 
 TEST(ServerErrors, WrongTypeIsWrongtype) {
@@ -606,14 +620,16 @@ TEST(ServerErrors, WrongTypeIsWrongtype) {
 TEST(ServerErrors, UnknownScriptIsNoscript) {
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    auto error = caught<dlock::ServerError>(
-        [&] { call(io, redis, {"EVALSHA", std::string(40, '0'), "0"}); });
+    auto error = caught<dlock::ServerError>([&] {
+        call(io, redis, {"EVALSHA", std::string(40, '0'), "0"});
+    });
     ASSERT_TRUE(error);
     EXPECT_EQ(error->code(), "NOSCRIPT") << error->what();
 }
 
 TEST(ServerErrors, KeyOfAnotherClusterNodeIsMoved) {
-    const std::string first_port = server("CLUSTER3X0_PORTS").substr(0, server("CLUSTER3X0_PORTS").find(' '));
+    const std::string first_port =
+        server("CLUSTER3X0_PORTS").substr(0, server("CLUSTER3X0_PORTS").find(' '));
     asio::io_context io;
     dlock::Redis node(io.get_executor(), "redis://127.0.0.1:" + first_port);
 
@@ -635,7 +651,8 @@ TEST(ServerErrors, KeyOfAnotherClusterNodeIsMoved) {
     auto error = caught<dlock::ServerError>([&] { call(io, node, {"GET", key}); });
     ASSERT_TRUE(error) << "node answered for a key it does not serve";
     EXPECT_EQ(error->code(), "MOVED");
-    EXPECT_NE(std::string(error->what()).find(std::to_string(dlock::detail::key_slot(key))), std::string::npos)
+    EXPECT_NE(std::string(error->what()).find(std::to_string(dlock::detail::key_slot(key))),
+              std::string::npos)
         << error->what();
 }
 
@@ -644,7 +661,10 @@ TEST(ServerErrors, ErrorRepliesInsidePipelineAreReturnedNotThrown) {
     dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
     const std::string key = unique_key("pipeline-errors");
     dlock::detail::Request request;
-    request.push({"SET", key, "not-a-number"}).push({"INCR", key}).push({"NO-SUCH-COMMAND"}).push({"GET", key});
+    request.push({"SET", key, "not-a-number"})
+        .push({"INCR", key})
+        .push({"NO-SUCH-COMMAND"})
+        .push({"GET", key});
     const auto replies = run(io, [&] { return redis.pipeline(request); });
     ASSERT_EQ(replies.size(), 4u);
     EXPECT_TRUE(replies[0].is_ok());
@@ -669,7 +689,8 @@ TEST(BinarySafety, NulCrLfAndOneMegabyteRoundTrip) {
     EXPECT_EQ(call(io, redis, {"GET", key}).str, small);
 
     std::string big(1 << 20, '\0');
-    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
     for (std::size_t i = 0; i + 1 < big.size(); i += 4096) big.replace(i, 2, "\r\n");
     ASSERT_TRUE(call(io, redis, {"SET", key, big}).is_ok());
     EXPECT_EQ(call(io, redis, {"STRLEN", key}).integer, 1 << 20);

@@ -29,7 +29,7 @@ namespace dlock::test {
 
 // The server side of one accepted connection.
 class FakeConnection {
-public:
+  public:
     explicit FakeConnection(int fd) : fd_(fd) {}
 
     // The next complete command (a RESP array of bulk strings, as every client sends), or
@@ -61,7 +61,7 @@ public:
         }
     }
 
-private:
+  private:
     // Reads "<prefix><number>\r\n" at pos; advances pos. Nothing when incomplete or malformed.
     std::optional<long> parse_length(std::size_t& pos, char prefix) {
         const auto end = buffer_.find("\r\n", pos);
@@ -99,7 +99,7 @@ private:
 };
 
 class FakeServer {
-public:
+  public:
     using Behaviour = std::function<void(FakeConnection&)>;
 
     explicit FakeServer(Behaviour behaviour) : behaviour_(std::move(behaviour)) {
@@ -172,8 +172,10 @@ public:
         });
     }
 
-private:
-    static sockaddr* as_sockaddr(sockaddr_in* address) { return reinterpret_cast<sockaddr*>(address); }
+  private:
+    static sockaddr* as_sockaddr(sockaddr_in* address) {
+        return reinterpret_cast<sockaddr*>(address);
+    }
 
     void accept_loop() {
         while (!stopping_) {

@@ -1,7 +1,8 @@
 // RESP framing without a server: encoding, and replies split or coalesced across reads.
+#include "dlock/detail/resp.hpp"
+
 #include <gtest/gtest.h>
 
-#include "dlock/detail/resp.hpp"
 #include "dlock/errors.hpp"
 
 using dlock::Reply;
@@ -16,7 +17,8 @@ TEST(Encode, CommandIsBinarySafe) {
 
 TEST(Parse, CoalescedRepliesComeOutInOrder) {
     ReplyParser parser;
-    const std::string wire = "+OK\r\n:42\r\n$-1\r\n$3\r\nabc\r\n-ERR boom\r\n*2\r\n:1\r\n$1\r\nx\r\n";
+    const std::string wire =
+        "+OK\r\n:42\r\n$-1\r\n$3\r\nabc\r\n-ERR boom\r\n*2\r\n:1\r\n$1\r\nx\r\n";
     parser.feed(wire.data(), wire.size());
     auto ok = parser.next();
     ASSERT_TRUE(ok);

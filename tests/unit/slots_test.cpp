@@ -1,10 +1,11 @@
 // Cluster slots and the companion keys that must share the lock key's slot.
+#include "dlock/detail/slots.hpp"
+
 #include <gtest/gtest.h>
 
-#include "dlock/detail/slots.hpp"
-#include "dlock/detail/token.hpp"
-
 #include <vector>
+
+#include "dlock/detail/token.hpp"
 
 using namespace dlock::detail;
 
@@ -24,7 +25,8 @@ TEST(Slots, EverySlotHasATag) {
 }
 
 TEST(Slots, CompanionKeysShareTheSlot) {
-    for (const std::string& name : std::vector<std::string>{"a", "a}b", "{x}y", "{}", "a{b", std::string("n\0l", 3), std::string(1000, '{')}) {
+    for (const std::string& name : std::vector<std::string>{
+             "a", "a}b", "{x}y", "{}", "a{b", std::string("n\0l", 3), std::string(1000, '{')}) {
         EXPECT_EQ(key_slot(companion_key("dlock:fence:", name)), key_slot(name)) << name;
     }
 }

@@ -16,7 +16,7 @@
 namespace dlock::detail {
 
 class IoThread {
-public:
+  public:
     IoThread() : work_(asio::make_work_guard(context_)), thread_([this] { context_.run(); }) {}
     // Lets pending operations finish (sockets are closed by their owners first), then joins.
     ~IoThread() {
@@ -34,12 +34,13 @@ public:
     template <class F>
     auto run(F make) -> typename std::invoke_result_t<F&>::value_type {
         if (in_this_thread()) {
-            throw std::logic_error("dlock::sync call made from dlock's own I/O thread (it would deadlock)");
+            throw std::logic_error(
+                "dlock::sync call made from dlock's own I/O thread (it would deadlock)");
         }
         return asio::co_spawn(context_, std::move(make), asio::use_future).get();
     }
 
-private:
+  private:
     asio::io_context context_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_;
     std::thread thread_;

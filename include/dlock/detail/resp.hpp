@@ -27,7 +27,7 @@ inline void encode_command(std::string& out, std::initializer_list<std::string_v
 // Incremental reply decoder. feed() bytes as they arrive, then call next() until it returns
 // nothing. Throws ProtocolError on bytes that are not RESP; the parser is then unusable.
 class ReplyParser {
-public:
+  public:
     ReplyParser();
     ~ReplyParser();
     ReplyParser(const ReplyParser&) = delete;
@@ -36,7 +36,7 @@ public:
     void feed(const char* data, std::size_t size);
     std::optional<Reply> next();
 
-private:
+  private:
     struct ReaderDeleter {
         void operator()(void* reader) const noexcept;
     };
