@@ -1,0 +1,128 @@
+// Client memory: VmRSS of this process with many locks held, and with many coroutines
+// blocked on one lock. Each runs in its own dlock-bench process so other scenarios do not
+// inflate the figure.
+#include <malloc.h>
+
+#include <dlock/lock.hpp>
+#include <dlock/redis.hpp>
+#include <iostream>
+#include <memory>
+
+#include "run_io.hpp"
+
+namespace dlock::bench {
+
+namespace {
+
+// Bytes of heap in use (allocated and not freed), from malloc itself.
+long long heap_in_use() {
+    return static_cast<long long>(mallinfo2().uordblks);
+}
+
+// RSS after handing freed heap back to the kernel: what is really live, without the high-water
+// mark that malloc keeps (e.g. 10,000 acquisitions in flight at once).
+long trimmed_rss_kib() {
+    malloc_trim(0);
+    return rss_kib();
+}
+
+JsonLine memory_line(std::string_view scenario, const JsonLine& params, long before, long with,
+                     long with_trimmed, long long heap_growth, int count) {
+    JsonLine line;
+    line.add("scenario", scenario).add("impl", "dlock").add_raw("params", params.str());
+    line.add("rss_kib_before", static_cast<long long>(before));
+    line.add("rss_kib_with", static_cast<long long>(with));
+    line.add("bytes_per_item", static_cast<double>(with - before) * 1024.0 / count);
+    line.add("rss_kib_with_trimmed", static_cast<long long>(with_trimmed));
+    line.add("heap_bytes_per_item", static_cast<double>(heap_growth) / count);
+    return line;
+}
+
+}  // namespace
+
+void run_memory_held(const Params& params) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), params.url);
+    std::vector<std::unique_ptr<dlock::Lock>> locks;
+    long before = 0, with = 0, with_trimmed = 0;
+    long long heap_before = 0, heap_with = 0;
+    double acquire_s = 0;
+    run_to_end(io, [&]() -> asio::awaitable<void> {
+        co_await redis.command("PING");
+        before = trimmed_rss_kib();
+        heap_before = heap_in_use();
+        for (int i = 0; i < params.locks; ++i) {
+            locks.push_back(std::make_unique<dlock::Lock>(redis, "bench:held:" + std::to_string(i),
+                                                          lock_options(60)));
+        }
+        const auto t0 = Clock::now();
+        Join acquired(co_await asio::this_coro::executor);
+        for (auto& lock : locks) {
+            acquired.spawn([](dlock::Lock& l) -> asio::awaitable<void> {
+                if (!co_await l.acquire(false, std::nullopt)) throw std::runtime_error("lock was taken");
+            }(*lock));
+        }
+        co_await acquired.wait();
+        acquire_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        with = rss_kib();
+        heap_with = heap_in_use();
+        with_trimmed = trimmed_rss_kib();
+        Join released(co_await asio::this_coro::executor);
+        for (auto& lock : locks) released.spawn(lock->release());
+        co_await released.wait();
+    }());
+    JsonLine p;
+    p.add("locks", params.locks).add("connections", 1);
+    JsonLine line = memory_line("mem_held", p, before, with, with_trimmed, heap_with - heap_before, params.locks);
+    line.add("acquire_all_s", acquire_s);
+    std::cout << line.str() << std::endl;
+}
+
+void run_memory_waiters(const Params& params) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), params.url);
+    const std::string name = "bench:waited-on";
+    long before = 0, with = 0, with_trimmed = 0;
+    long long heap_before = 0, heap_with = 0;
+    double drain_s = 0;
+    run_to_end(io, [&]() -> asio::awaitable<void> {
+        co_await redis.command("DEL", name);
+        dlock::Lock holder(redis, name, lock_options(60));
+        if (!co_await holder.acquire()) throw std::runtime_error("could not take the lock");
+        const auto set_calls = [&]() -> asio::awaitable<long long> {
+            const Reply info = co_await redis.command("INFO", "commandstats");
+            co_return command_calls(info.str)["set"];
+        };
+        const long long sets_before = co_await set_calls();
+        before = trimmed_rss_kib();
+        heap_before = heap_in_use();
+        Join done(co_await asio::this_coro::executor);
+        for (int i = 0; i < params.waiters; ++i) {
+            done.spawn([](dlock::Redis& r, std::string n) -> asio::awaitable<void> {
+                dlock::Lock lock(r, n, lock_options(60));
+                if (!co_await lock.acquire()) throw std::runtime_error("blocking acquire returned false");
+                co_await lock.release();
+            }(redis, name));
+        }
+        // A waiter is blocked once it made its two SET attempts (before and after subscribing).
+        for (;;) {
+            if (co_await set_calls() - sets_before >= 2LL * params.waiters) break;
+            co_await pause(std::chrono::milliseconds(5));
+        }
+        with = rss_kib();
+        heap_with = heap_in_use();
+        with_trimmed = trimmed_rss_kib();
+        const auto t0 = Clock::now();
+        co_await holder.release();  // the waiters now take and release the lock one by one
+        co_await done.wait();
+        drain_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    }());
+    JsonLine p;
+    p.add("waiters", params.waiters).add("model", "coroutines on one client");
+    JsonLine line = memory_line("mem_waiters", p, before, with, with_trimmed, heap_with - heap_before, params.waiters);
+    line.add("drain_s", drain_s);
+    line.add("ops_per_s", drain_s > 0 ? params.waiters / drain_s : 0.0);
+    std::cout << line.str() << std::endl;
+}
+
+}  // namespace dlock::bench

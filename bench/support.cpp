@@ -1,0 +1,144 @@
+// Output and measurement helpers shared by the scenarios (see bench.hpp).
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "bench.hpp"
+
+namespace dlock::bench {
+
+namespace {
+
+std::string quoted(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char escaped[8];
+                    std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+                    out += escaped;
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out + "\"";
+}
+
+// The value at quantile q of sorted samples (nearest rank).
+double quantile(const std::vector<double>& sorted, double q) {
+    if (sorted.empty()) return 0.0;
+    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+    return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+}  // namespace
+
+void JsonLine::key(std::string_view name) {
+    if (!body_.empty()) body_ += ",";
+    body_ += quoted(name) + ":";
+}
+
+JsonLine& JsonLine::add(std::string_view name, std::string_view text) {
+    key(name);
+    body_ += quoted(text);
+    return *this;
+}
+
+JsonLine& JsonLine::add(std::string_view name, double number) {
+    key(name);
+    if (!std::isfinite(number)) {
+        body_ += "null";
+        return *this;
+    }
+    char text[64];
+    // Three decimals are plenty for microseconds and operations per second.
+    std::snprintf(text, sizeof text, "%.3f", number);
+    std::string value = text;
+    value.erase(value.find_last_not_of('0') + 1);
+    if (value.back() == '.') value.pop_back();
+    body_ += value;
+    return *this;
+}
+
+JsonLine& JsonLine::add(std::string_view name, long long number) {
+    key(name);
+    body_ += std::to_string(number);
+    return *this;
+}
+
+JsonLine& JsonLine::add(std::string_view name, bool flag) {
+    key(name);
+    body_ += flag ? "true" : "false";
+    return *this;
+}
+
+JsonLine& JsonLine::add_raw(std::string_view name, std::string_view json) {
+    key(name);
+    body_ += json;
+    return *this;
+}
+
+void add_percentiles(JsonLine& line, std::vector<double>& samples_us, std::string_view prefix) {
+    std::sort(samples_us.begin(), samples_us.end());
+    const std::string p(prefix);
+    line.add(p + "p50_us", quantile(samples_us, 0.50));
+    line.add(p + "p99_us", quantile(samples_us, 0.99));
+    line.add(p + "max_us", samples_us.empty() ? 0.0 : samples_us.back());
+}
+
+long rss_kib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
+double cpu_us() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+    return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+std::map<std::string, long long> command_calls(const std::string& info) {
+    // Lines look like: cmdstat_set:calls=12,usec=40,usec_per_call=3.33,...
+    std::map<std::string, long long> calls;
+    std::istringstream lines(info);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind("cmdstat_", 0) != 0) continue;
+        const auto colon = line.find(':');
+        const auto value = line.find("calls=");
+        if (colon == std::string::npos || value == std::string::npos) continue;
+        calls[line.substr(8, colon - 8)] = std::stoll(line.substr(value + 6));
+    }
+    return calls;
+}
+
+CommandDelta command_delta(const std::map<std::string, long long>& before,
+                           const std::map<std::string, long long>& after) {
+    CommandDelta delta;
+    for (const auto& [name, calls] : after) {
+        if (name == "info" || name.rfind("config", 0) == 0) continue;
+        const auto old = before.find(name);
+        const long long n = calls - (old == before.end() ? 0 : old->second);
+        delta.all += n;
+        if (name != "get" && name != "del" && name != "publish") delta.sent += n;
+    }
+    return delta;
+}
+
+}  // namespace dlock::bench
