@@ -78,12 +78,14 @@ private:
     LockState& state_;
 };
 
-// EVALSHA, and EVAL once on NOSCRIPT. Error replies throw ServerError.
+// EVALSHA, and EVAL once on NOSCRIPT. Error replies throw ServerError. `send_source`: EVAL
+// straight away, for calls whose effect matters even when nobody waits for the reply (a
+// NOSCRIPT that arrives after the deadline would leave the work undone, with no retry).
 asio::awaitable<Reply> run_script(LockState& state, const Script& script,
                                   const std::vector<std::string_view>& keys,
                                   const std::vector<std::string_view>& args, Deadline deadline,
-                                  std::shared_ptr<Connection>* used = nullptr) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
+                                  std::shared_ptr<Connection>* used = nullptr, bool send_source = false) {
+    for (int attempt = send_source ? 1 : 0; attempt < 2; ++attempt) {
         const bool full = attempt == 1;
         Request request;
         push_script(request, script, keys, args, full);
@@ -113,17 +115,42 @@ void mark_lost(LockState& state) {
 }
 
 // Token-checked delete used to undo an acquisition that must not count. Best effort: if it
-// fails, the key still expires by its PX.
+// fails, the key still expires by its PX. Sent as EVAL: after a timed-out SET it is queued
+// behind that SET on the same connection and may run long after we stopped waiting, when a
+// NOSCRIPT reply could no longer be answered with a retry (the key would stay, unknown to all).
 asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
     try {
         const std::vector<std::string_view> keys{state.name}, args{token, no_channel, publish_command};
-        co_await run_script(state, release_script(), keys, args, state.command_deadline());
+        co_await run_script(state, release_script(), keys, args, state.command_deadline(), nullptr, true);
     } catch (const std::exception&) {
     }
 }
 
+// One renewal (extend to the full timeout). Not run_script(): its NOSCRIPT retry could reach
+// the server after release() returned. Returns nothing when the hold ended meanwhile.
+asio::awaitable<std::optional<Reply>> renew_once(LockState& state, std::uint64_t generation,
+                                                 const std::string& token, Deadline deadline) {
+    const std::string ms = std::to_string(state.timeout->count());
+    const std::vector<std::string_view> keys{state.name}, args{token, ms, mode_replace};
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        const bool full = attempt == 1;
+        Request request;
+        push_script(request, extend_script(), keys, args, full);
+        auto replies = co_await state.client->execute_for_key(state.name, request, deadline);
+        if (state.hold_generation != generation) co_return std::nullopt;
+        Reply& reply = replies.front();
+        if (!full && reply.is_error() && reply.str.rfind("NOSCRIPT", 0) == 0) continue;
+        reply.value();
+        co_return std::move(reply);
+    }
+    throw ProtocolError("unreachable: script retry loop");
+}
+
 asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t generation,
                                  std::string token) {
+    // Spawned, so it starts later: the lock may already be released or destroyed (then the
+    // client may be gone too). Touch nothing and leave no timer behind in that case.
+    if (state->hold_generation != generation) co_return;
     const milliseconds ttl = *state->timeout;
     auto expires = Clock::now() + ttl;  // as far as we know, when the key expires
     auto timer = std::make_shared<asio::steady_timer>(state->client->get_executor());
@@ -135,12 +162,10 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
         if (state->hold_generation != generation) co_return;
         const auto sent = Clock::now();
         try {
-            const std::string ms = std::to_string(ttl.count());
-            const std::vector<std::string_view> keys{state->name}, args{token, ms, mode_replace};
-            Reply reply = co_await run_script(*state, extend_script(), keys, args,
-                                              std::min(state->command_deadline(), expires));
-            if (state->hold_generation != generation) co_return;
-            if (reply.integer != 1) {
+            const std::optional<Reply> reply =
+                co_await renew_once(*state, generation, token, std::min(state->command_deadline(), expires));
+            if (!reply) co_return;  // released or destroyed meanwhile
+            if (reply->integer != 1) {
                 mark_lost(*state);
                 co_return;
             }
@@ -307,6 +332,9 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         }
     } unwatch{subscriber, waiter};
     asio::steady_timer poll(s.client->get_executor());
+    // Local: a failed subscription makes this wait poll, but must not stop release() from
+    // notifying the waiters of other processes.
+    bool use_wakeups = s.options.wake_on_release;
 
     for (;;) {
         if (co_await detail::try_acquire(s, token, deadline)) {
@@ -320,7 +348,7 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         if (!blocking) co_return false;
         const auto now = Clock::now();
         if (deadline && now >= *deadline) co_return false;
-        if (!waiter && s.options.wake_on_release) {
+        if (!waiter && use_wakeups) {
             // Subscribe, then try again before waiting: a release in between is not missed.
             try {
                 subscriber = &s.client->subscriber_for(s.name);
@@ -330,7 +358,7 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
                 continue;
             } catch (const Error&) {
                 // No notifications (e.g. pub/sub refused by ACL): fall back to polling.
-                s.options.wake_on_release = false;
+                use_wakeups = false;
             }
         }
         auto wake_at = now + s.sleep;

@@ -10,6 +10,8 @@ namespace dlock::detail {
 namespace {
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto unsubscribe_timeout = std::chrono::seconds(5);
+constexpr auto first_reconnect_delay = std::chrono::milliseconds(10);
+constexpr auto max_reconnect_delay = std::chrono::seconds(1);
 }  // namespace
 
 Subscriber::Subscriber(asio::any_io_executor executor, ConnectionOptions options, bool sharded)
@@ -18,12 +20,14 @@ Subscriber::Subscriber(asio::any_io_executor executor, ConnectionOptions options
     connection_ = std::make_shared<Connection>(std::move(executor), std::move(options));
     connection_->set_push_handler([this](Reply&& message) { on_message(std::move(message)); });
     connection_->set_on_connect([this] { on_reconnect(); });
+    connection_->set_on_disconnect([this] { on_disconnect(); });
 }
 
 Subscriber::~Subscriber() {
     *alive_ = false;
     connection_->set_push_handler({});
     connection_->set_on_connect({});
+    connection_->set_on_disconnect({});
     connection_->close();
 }
 
@@ -40,6 +44,8 @@ asio::awaitable<Subscriber::WaiterPtr> Subscriber::watch(const std::string& chan
             Request request({sharded_ ? "SSUBSCRIBE" : "SUBSCRIBE", channel});
             auto replies = co_await connection_->execute(request, deadline);
             replies.front().value();
+            // Dropped since the reply arrived: the re-subscription after the reconnect confirms it.
+            if (!connection_->connected()) co_return waiter;
             if (auto found = channels_.find(channel); found != channels_.end()) found->second.confirmed = true;
         } catch (...) {
             unwatch(waiter);
@@ -107,29 +113,77 @@ void Subscriber::on_message(Reply&& message) {
     }
 }
 
+void Subscriber::wake_all(Channel& channel) {
+    for (auto& waiter : channel.waiters) {
+        waiter->notified = true;
+        waiter->timer.cancel();
+    }
+}
+
+void Subscriber::on_disconnect() {
+    for (auto& [name, channel] : channels_) channel.confirmed = false;  // the server forgot them
+    if (channels_.empty() || reconnecting_) return;
+    reconnecting_ = true;
+    asio::co_spawn(connection_->get_executor(), reconnect(alive_, connection_), asio::detached);
+}
+
+asio::awaitable<void> Subscriber::reconnect(std::shared_ptr<bool> alive,
+                                            std::shared_ptr<Connection> connection) {
+    asio::steady_timer backoff(connection->get_executor());
+    auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(first_reconnect_delay);
+    // Any command reconnects; on_reconnect() then re-subscribes.
+    const Request ping({"PING"});
+    while (*alive && !channels_.empty() && !connection->connected()) {
+        bool failed = false;
+        try {
+            co_await connection->execute(ping, Clock::now() + connection->options().connect_timeout +
+                                                   connection->options().command_timeout);
+        } catch (const std::exception&) {
+            failed = true;  // unreachable for now: back off
+        }
+        if (failed && *alive) {
+            backoff.expires_after(delay);
+            co_await backoff.async_wait(use_tuple);
+            delay = std::min(delay * 2, std::chrono::duration_cast<std::chrono::milliseconds>(max_reconnect_delay));
+        }
+    }
+    if (*alive) reconnecting_ = false;
+}
+
 void Subscriber::on_reconnect() {
     if (!std::exchange(ever_connected_, true)) return;  // first connect: nothing was missed
-    // Messages sent while we were away are lost: wake everyone to re-check, and re-subscribe.
-    for (auto& [channel, state] : channels_) {
-        state.confirmed = false;
-        for (auto& waiter : state.waiters) {
-            waiter->notified = true;
-            waiter->timer.cancel();
-        }
-        asio::co_spawn(
-            connection_->get_executor(),
-            [this, alive = alive_, channel = channel]() -> asio::awaitable<void> {
-                Request request({sharded_ ? "SSUBSCRIBE" : "SUBSCRIBE", channel});
-                try {
-                    auto connection = connection_;
-                    co_await connection->execute(request, Clock::now() + unsubscribe_timeout);
-                    if (!*alive) co_return;
-                    if (auto it = channels_.find(channel); it != channels_.end()) it->second.confirmed = true;
-                } catch (const std::exception&) {
-                    // Waiters fall back to polling until the next reconnect.
-                }
-            },
-            asio::detached);
+    if (channels_.empty()) return;
+    asio::co_spawn(connection_->get_executor(), resubscribe(alive_, connection_), asio::detached);
+}
+
+asio::awaitable<void> Subscriber::resubscribe(std::shared_ptr<bool> alive,
+                                              std::shared_ptr<Connection> connection) {
+    if (!*alive) co_return;
+    // The channels of this moment, not of the reconnect: one whose waiters all left meanwhile
+    // must not be subscribed again (its UNSUBSCRIBE may already be on the wire).
+    std::vector<std::string> names;
+    Request request;
+    const std::string_view command = sharded_ ? "SSUBSCRIBE" : "SUBSCRIBE";
+    for (auto& [name, channel] : channels_) {
+        channel.confirmed = false;
+        names.push_back(name);
+        const std::string_view args[] = {command, name};
+        request.push(std::span<const std::string_view>(args));
+    }
+    std::vector<Reply> replies;
+    try {
+        replies = co_await connection->execute(request, Clock::now() + unsubscribe_timeout);
+    } catch (const std::exception&) {
+        co_return;  // dropped again: the next reconnect runs this again (timed out: waiters poll)
+    }
+    if (!*alive) co_return;
+    for (std::size_t i = 0; i < names.size() && i < replies.size(); ++i) {
+        auto it = channels_.find(names[i]);
+        if (it == channels_.end()) continue;  // its waiters left; their UNSUBSCRIBE follows ours
+        if (!replies[i].is_error()) it->second.confirmed = true;
+        // Messages sent while we were away are lost: everyone re-checks the lock, now that a
+        // release from here on is announced again (or, on an error reply, falls back to polling).
+        wake_all(it->second);
     }
 }
 

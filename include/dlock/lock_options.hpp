@@ -17,21 +17,23 @@ using Seconds = std::chrono::duration<double>;
 
 // Told when an acquisition was rolled back because too few replicas confirmed it (cluster).
 struct ReplicationShortfall {
-    std::string lock_name;
+    std::string lock_name{};
     std::size_t needed = 0;    // replication_factor()
     long long confirmed = 0;   // what WAIT reported
 };
 
+// Every member has an initializer (`{}` at least) so that designated initializers such as
+// `{.timeout = 10s}` compile without -Wmissing-field-initializers (-Wextra) in users' code.
 struct LockOptions {
     // Maximum life of the lock (PX). None: the lock stays until released.
-    std::optional<Seconds> timeout;
+    std::optional<Seconds> timeout{};
     // Blocking acquire: time between attempts. With wake_on_release it is only the fallback
     // poll (a holder that crashed and let the key expire; a notification lost on reconnect).
     Seconds sleep{0.1};
     // false: acquire() makes exactly one attempt.
     bool blocking = true;
     // Blocking acquire gives up (returns false) after this long. None: wait forever.
-    std::optional<Seconds> blocking_timeout;
+    std::optional<Seconds> blocking_timeout{};
 
     // Wake blocked acquirers when the holder releases (pub/sub), instead of polling only.
     bool wake_on_release = true;
@@ -41,8 +43,8 @@ struct LockOptions {
     // renew_interval, default timeout/3. When a renewal finds the lock gone, or cannot reach the
     // server before the lock would expire, on_lost runs and lost() turns true.
     bool auto_renew = false;
-    std::optional<Seconds> renew_interval;
-    std::function<void()> on_lost;
+    std::optional<Seconds> renew_interval{};
+    std::function<void()> on_lost{};
 
     // Bound on each server call the lock makes (SET, scripts, WAIT).
     Seconds command_timeout{5.0};
@@ -50,7 +52,7 @@ struct LockOptions {
     // capped by this); never 0, which would make WAIT block forever.
     Seconds replication_timeout{0.1};
     // Cluster: called when WAIT confirmed fewer replicas than replication_factor().
-    std::function<void(const ReplicationShortfall&)> on_replication_shortfall;
+    std::function<void(const ReplicationShortfall&)> on_replication_shortfall{};
 };
 
 }  // namespace dlock

@@ -11,7 +11,13 @@
 //
 // No lost wake-up: a waiter subscribes (and waits for the server's confirmation) BEFORE its
 // acquisition attempt; a release between that attempt and wait() leaves `notified` set, so
-// wait() returns at once. Reconnects wake every waiter (messages may have been missed).
+// wait() returns at once.
+//
+// Dropped connection: the server forgets the subscriptions and messages sent meanwhile are
+// lost. While any waiter is registered the subscriber reconnects by itself (backing off
+// 10 ms .. 1 s while the server is unreachable), re-subscribes every channel, and only once
+// the server confirmed a channel wakes all its waiters to try again: a release during the gap
+// is then seen by that attempt, a later one by the new subscription.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -22,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dlock/detail/connection.hpp"
 
@@ -51,7 +58,7 @@ public:
     // Removes the waiter; the last one out of a channel unsubscribes (in the background).
     void unwatch(const WaiterPtr& waiter);
 
-    // Drops the connection (waiters fall back to polling until the next watch reconnects).
+    // Drops the connection; with waiters registered it reconnects and re-subscribes at once.
     void close() { connection_->close(); }
 
     // Channels subscribed by this process right now (for leak checks).
@@ -65,12 +72,19 @@ private:
     };
     void on_message(Reply&& message);
     void on_reconnect();
+    void on_disconnect();
+    static void wake_all(Channel& channel);
+    // Keep the connection up while waiters need it; re-subscribe after a reconnect. Both take
+    // `alive` and check it after every suspension: they may outlive the subscriber.
+    asio::awaitable<void> reconnect(std::shared_ptr<bool> alive, std::shared_ptr<Connection> connection);
+    asio::awaitable<void> resubscribe(std::shared_ptr<bool> alive, std::shared_ptr<Connection> connection);
 
     std::shared_ptr<Connection> connection_;
     bool sharded_;
     std::map<std::string, Channel, std::less<>> channels_;
     std::size_t messages_ = 0;
     bool ever_connected_ = false;
+    bool reconnecting_ = false;  // a reconnect() loop is running
     std::shared_ptr<bool> alive_;  // lets detached unsubscribes outlive us safely
 };
 

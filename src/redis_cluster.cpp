@@ -1,0 +1,379 @@
+// RedisCluster: slot routing, redirections, topology reads (see dlock/redis_cluster.hpp).
+#include "dlock/redis_cluster.hpp"
+
+#include <algorithm>
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <map>
+#include <stdexcept>
+
+#include "cluster_routing.hpp"
+#include "cluster_topology.hpp"
+#include "dlock/detail/slots.hpp"
+#include "dlock/detail/subscriber.hpp"
+#include "dlock/errors.hpp"
+
+namespace dlock::detail {
+
+namespace {
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr std::string_view cluster_slots_command[] = {"CLUSTER", "SLOTS"};
+constexpr std::string_view ping_command[] = {"PING"};
+
+// Waits until `until`; throws operation_aborted when the caller is cancelled.
+asio::awaitable<void> sleep_until(const asio::any_io_executor& executor, Clock::time_point until) {
+    asio::steady_timer timer(executor, until);
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec == asio::error::operation_aborted) throw asio::system_error(ec);
+}
+}  // namespace
+
+struct ClusterNode {
+    std::shared_ptr<Connection> connection;
+    std::unique_ptr<Subscriber> subscriber;
+    // When a request to this node last failed (connect, drop or timeout); epoch = never. Slot
+    // map reads ask the nodes that failed least recently first.
+    Clock::time_point last_failure{};
+};
+
+// Shared with background slot-map reads, which may outlive the RedisCluster object by the
+// length of one bounded read.
+struct ClusterState : std::enable_shared_from_this<ClusterState> {
+    asio::any_io_executor executor;
+    std::vector<NodeAddress> seeds;
+    ConnectionOptions node_options;  // the first seed's; host and port are set per node
+    ClusterOptions options;
+
+    Topology topology;
+    bool have_topology = false;
+    Clock::time_point topology_read_at{};
+    std::map<std::string, ClusterNode, std::less<>> nodes;  // by "host:port"
+
+    bool refreshing = false;
+    std::exception_ptr refresh_error;  // of the last read, if it failed
+    std::vector<std::shared_ptr<asio::steady_timer>> refresh_waiters;
+    std::uint64_t refreshes = 0;
+    std::uint64_t redirections = 0;
+    bool closed = false;
+
+    ClusterNode& node(const NodeAddress& address) {
+        const std::string key = address.key();
+        auto it = nodes.find(key);
+        if (it == nodes.end()) {
+            it = nodes.emplace(key, ClusterNode{}).first;
+            it->second.connection = std::make_shared<Connection>(executor, options_for(address));
+        }
+        return it->second;
+    }
+
+    ConnectionOptions options_for(const NodeAddress& address) const {
+        ConnectionOptions out = node_options;
+        out.host = address.host;
+        out.port = address.port;
+        return out;
+    }
+
+    // Where a command for `slot` goes: the slot's primary; for no slot (or a slot nobody
+    // serves, as far as we know) any primary, which answers or redirects.
+    NodeAddress route(std::optional<std::uint16_t> slot) const {
+        if (slot) {
+            if (const Shard* shard = topology.shard_of(*slot)) return shard->primary;
+        }
+        if (!topology.shards().empty()) return topology.shards().front().primary;
+        return seeds.front();
+    }
+
+    void refresh_if_stale() {
+        if (have_topology && options.topology_max_age &&
+            Clock::now() - topology_read_at > *options.topology_max_age) {
+            refresh_in_background();
+        }
+    }
+
+    void refresh_in_background() {
+        if (refreshing || closed) return;
+        refreshing = true;
+        asio::co_spawn(executor, [self = shared_from_this()] { return self->refresh_task(); }, asio::detached);
+    }
+
+    // Joins the read in progress (or starts one) and waits for it, until `deadline`.
+    asio::awaitable<void> refresh(Deadline deadline) {
+        auto self = shared_from_this();
+        if (!refreshing) refresh_in_background();
+        if (!refreshing) throw ConnectionError("the cluster client is closed");
+        auto waiter = std::make_shared<asio::steady_timer>(executor, deadline);
+        refresh_waiters.push_back(waiter);
+        auto [ec] = co_await waiter->async_wait(use_tuple);
+        if (refreshing) {
+            std::erase(refresh_waiters, waiter);
+            if (!ec) throw TimeoutError("reading the cluster's slot map timed out");
+            throw asio::system_error(asio::error::operation_aborted);
+        }
+        if (refresh_error) std::rethrow_exception(refresh_error);
+    }
+
+    // Nodes to read the slot map from: known primaries, known replicas, then the seeds; the
+    // ones that failed least recently first (a stopped node would cost a whole timeout).
+    std::vector<NodeAddress> refresh_candidates() const {
+        std::vector<NodeAddress> out;
+        auto add = [&](const NodeAddress& address) {
+            if (std::find(out.begin(), out.end(), address) == out.end()) out.push_back(address);
+        };
+        for (const Shard& shard : topology.shards()) add(shard.primary);
+        for (const Shard& shard : topology.shards()) {
+            for (const NodeAddress& replica : shard.replicas) add(replica);
+        }
+        for (const NodeAddress& seed : seeds) add(seed);
+        auto failed_at = [&](const NodeAddress& address) {
+            auto it = nodes.find(address.key());
+            return it == nodes.end() ? Clock::time_point{} : it->second.last_failure;
+        };
+        std::stable_sort(out.begin(), out.end(),
+                         [&](const NodeAddress& a, const NodeAddress& b) { return failed_at(a) < failed_at(b); });
+        return out;
+    }
+
+    asio::awaitable<void> refresh_task() {
+        auto self = shared_from_this();
+        std::exception_ptr error;
+        bool done = false;
+        for (const NodeAddress& address : refresh_candidates()) {
+            if (closed) break;
+            try {
+                Request request;
+                request.push(std::span<const std::string_view>(cluster_slots_command));
+                auto connection = node(address).connection;
+                auto replies = co_await connection->execute(request, Clock::now() + node_options.command_timeout);
+                Topology fresh = Topology::from_cluster_slots(replies.front(), address.host);
+                if (fresh.empty()) throw ServerError("CLUSTERDOWN " + address.key() + " lists no slot (CLUSTER SLOTS)");
+                topology = std::move(fresh);
+                have_topology = true;
+                topology_read_at = Clock::now();
+                ++refreshes;
+                done = true;
+                break;
+            } catch (const std::exception&) {
+                error = std::current_exception();
+                node(address).last_failure = Clock::now();
+            }
+        }
+        if (!done && !error) error = std::make_exception_ptr(ConnectionError("the cluster client is closed"));
+        refresh_error = done ? nullptr : error;
+        refreshing = false;
+        for (auto& waiter : std::exchange(refresh_waiters, {})) waiter->cancel();
+    }
+
+    asio::awaitable<std::vector<Reply>> execute(std::optional<std::uint16_t> slot, const Request& request,
+                                                Deadline deadline, std::shared_ptr<Connection>* used) {
+        auto self = shared_from_this();
+        if (!have_topology) co_await refresh(deadline);
+        refresh_if_stale();
+        std::optional<NodeAddress> redirected_to;  // set by MOVED/ASK for the next attempt
+        bool asking = false;
+        std::size_t redirects = 0;
+        unsigned retries = 0;
+        for (;;) {
+            const NodeAddress address = redirected_to ? *redirected_to : route(slot);
+            auto connection = node(address).connection;
+            std::vector<Reply> replies;
+            std::exception_ptr failure;
+            bool unsent = false;
+            if (!connection->connected()) {
+                // Connect with a PING first (one extra round trip per connection): a failure
+                // here proves the request was never sent, so it may go elsewhere. A node that
+                // just died may still accept a TCP connection and reset it a moment later,
+                // which the request itself could not tell from "ran, then dropped".
+                try {
+                    Request ping;
+                    ping.push(std::span<const std::string_view>(ping_command));
+                    co_await connection->execute(ping, deadline);
+                } catch (const ConnectionError&) {
+                    failure = std::current_exception();
+                    unsent = true;
+                } catch (const TimeoutError&) {
+                    failure = std::current_exception();
+                }
+            }
+            if (!failure) {
+                try {
+                    if (asking) {
+                        const Request asked = with_asking(request);
+                        replies = without_asking(co_await connection->execute(asked, deadline));
+                    } else {
+                        replies = co_await connection->execute(request, deadline);
+                    }
+                } catch (const ConnectionError&) {
+                    failure = std::current_exception();  // it may have run: not re-sent
+                } catch (const TimeoutError&) {
+                    failure = std::current_exception();
+                }
+            }
+            if (failure) {
+                node(address).last_failure = Clock::now();
+                const auto wake_at = Clock::now() + retry_backoff(retries++);
+                if (!unsent || wake_at >= deadline || closed) {
+                    refresh_in_background();  // the node may be failing over
+                    std::rethrow_exception(failure);
+                }
+                co_await sleep_until(executor, wake_at);
+                try {
+                    co_await refresh(deadline);
+                } catch (const std::exception&) {
+                    // No node answered yet; the next attempt finds out again, until the deadline.
+                }
+                redirected_to.reset();
+                asking = false;
+                continue;
+            }
+            if (auto redirect = find_redirect(replies, address.host)) {
+                if (redirects++ >= options.max_redirects) {
+                    if (used) *used = connection;
+                    co_return replies;
+                }
+                ++redirections;
+                if (redirect->kind == Redirect::Kind::moved) {
+                    topology.set_primary(redirect->slot, redirect->node);
+                    refresh_in_background();
+                }
+                asking = redirect->kind == Redirect::Kind::ask;
+                redirected_to = std::move(redirect->node);
+                continue;
+            }
+            if (should_retry_later(replies)) {
+                const auto wake_at = Clock::now() + retry_backoff(retries++);
+                if (wake_at < deadline && !closed) {
+                    refresh_in_background();  // CLUSTERDOWN: a failover may be under way
+                    co_await sleep_until(executor, wake_at);
+                    redirected_to.reset();
+                    asking = false;
+                    continue;
+                }
+            }
+            if (used) *used = connection;
+            co_return replies;
+        }
+    }
+
+    void close_all() {
+        for (auto& [key, node] : nodes) {
+            node.connection->close();
+            if (node.subscriber) node.subscriber->close();
+        }
+    }
+};
+
+}  // namespace dlock::detail
+
+namespace dlock {
+
+namespace {
+std::vector<ConnectionOptions> parse_seed_urls(const std::vector<std::string>& urls) {
+    std::vector<ConnectionOptions> out;
+    out.reserve(urls.size());
+    for (const std::string& url : urls) out.push_back(parse_url(url));
+    return out;
+}
+}  // namespace
+
+RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<ConnectionOptions> seeds,
+                           ClusterOptions options)
+    : state_(std::make_shared<detail::ClusterState>()) {
+    if (seeds.empty()) throw std::invalid_argument("seeds must name at least one cluster node");
+    for (const ConnectionOptions& seed : seeds) {
+        if (!seed.unix_path.empty()) {
+            throw std::invalid_argument("seeds must be TCP addresses (redis:// or rediss://), not unix:" +
+                                        seed.unix_path);
+        }
+        if (seed.db != 0) throw std::invalid_argument("seeds must use database 0 (a cluster has no other)");
+        state_->seeds.push_back(detail::NodeAddress{seed.host, seed.port});
+    }
+    state_->executor = std::move(executor);
+    state_->node_options = std::move(seeds.front());
+    state_->options = options;
+}
+
+RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<std::string> seed_urls,
+                           ClusterOptions options)
+    : RedisCluster(std::move(executor), parse_seed_urls(seed_urls), options) {}
+
+RedisCluster::RedisCluster(asio::any_io_executor executor, std::initializer_list<std::string_view> seed_urls,
+                           ClusterOptions options)
+    : RedisCluster(std::move(executor), std::vector<std::string>(seed_urls.begin(), seed_urls.end()), options) {}
+
+RedisCluster::~RedisCluster() {
+    state_->closed = true;
+    state_->close_all();
+}
+
+asio::awaitable<void> RedisCluster::refresh() {
+    auto state = state_;
+    co_await state->refresh(detail::Deadline::max());
+}
+
+asio::awaitable<Reply> RedisCluster::command(std::vector<std::string> args,
+                                             std::optional<std::chrono::milliseconds> timeout) {
+    const std::vector<std::string_view> views(args.begin(), args.end());
+    return command_views(views, timeout);
+}
+
+asio::awaitable<Reply> RedisCluster::command_views(std::span<const std::string_view> args,
+                                                   std::optional<std::chrono::milliseconds> timeout) {
+    if (args.empty()) throw std::invalid_argument("args must not be empty");
+    detail::Request request;
+    request.push(args);
+    std::optional<std::uint16_t> slot;
+    if (auto index = detail::routing_key_index(args)) slot = detail::key_slot(args[*index]);
+    return run(std::move(request), slot, timeout);
+}
+
+asio::awaitable<Reply> RedisCluster::run(detail::Request request, std::optional<std::uint16_t> slot,
+                                         std::optional<std::chrono::milliseconds> timeout) {
+    auto state = state_;
+    const auto deadline = detail::Clock::now() + timeout.value_or(state->node_options.command_timeout);
+    auto replies = co_await state->execute(slot, request, deadline, nullptr);
+    replies.front().value();  // throws ServerError on an error reply
+    co_return std::move(replies.front());
+}
+
+void RedisCluster::close() { state_->close_all(); }
+
+std::optional<std::string> RedisCluster::primary_of(std::string_view key) const {
+    if (const detail::Shard* shard = state_->topology.shard_of(detail::key_slot(key))) return shard->primary.key();
+    return std::nullopt;
+}
+
+std::vector<std::string> RedisCluster::primaries() const {
+    std::vector<std::string> out;
+    for (const detail::Shard& shard : state_->topology.shards()) out.push_back(shard.primary.key());
+    return out;
+}
+
+std::uint64_t RedisCluster::topology_refreshes() const noexcept { return state_->refreshes; }
+std::uint64_t RedisCluster::redirections() const noexcept { return state_->redirections; }
+const ConnectionOptions& RedisCluster::seed_options() const noexcept { return state_->node_options; }
+asio::any_io_executor RedisCluster::get_executor() const { return state_->executor; }
+
+asio::awaitable<std::vector<Reply>> RedisCluster::execute_for_key(std::string_view key,
+                                                                  const detail::Request& request,
+                                                                  detail::Deadline deadline,
+                                                                  std::shared_ptr<detail::Connection>* used) {
+    // Not a coroutine: the slot is computed while `key` is certainly alive.
+    return state_->execute(detail::key_slot(key), request, deadline, used);
+}
+
+std::size_t RedisCluster::replicas_of(std::string_view key) const {
+    state_->refresh_if_stale();
+    const detail::Shard* shard = state_->topology.shard_of(detail::key_slot(key));
+    return shard ? shard->replicas.size() : 0;
+}
+
+detail::Subscriber& RedisCluster::subscriber_for(std::string_view key) {
+    const detail::NodeAddress address = state_->route(detail::key_slot(key));
+    detail::ClusterNode& node = state_->node(address);
+    if (!node.subscriber) {
+        node.subscriber = std::make_unique<detail::Subscriber>(state_->executor, state_->options_for(address), true);
+    }
+    return *node.subscriber;
+}
+
+}  // namespace dlock

@@ -1,0 +1,337 @@
+// Auto-renewal: a short lock outlives long work, a lost lock is reported (on_lost, wait_lost,
+// lost(), owned()), release() stops renewing even when it races a renewal, and a thousand
+// renewed locks need no thread of their own.
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <iostream>
+
+#include "dlock/lock.hpp"
+#include "dlock/redis.hpp"
+#include "lock_test_support.hpp"
+#include "servers.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+dlock::LockOptions renewed(dlock::Seconds timeout, std::optional<dlock::Seconds> interval = {}) {
+    dlock::LockOptions options;
+    options.timeout = timeout;
+    options.auto_renew = true;
+    options.renew_interval = interval;
+    return options;
+}
+
+asio::awaitable<void> pause_for(Clock::duration duration) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+// Scripts the server ran (EVALSHA + EVAL), from INFO commandstats.
+asio::awaitable<long long> script_calls(dlock::Redis& admin) {
+    static const std::string fields[] = {"cmdstat_evalsha:calls=", "cmdstat_eval:calls="};
+    const dlock::Reply info = co_await admin.command("INFO", "commandstats");
+    long long calls = 0;
+    for (const std::string& field : fields) {
+        const auto at = info.str.find(field);
+        if (at != std::string::npos) calls += std::stoll(info.str.substr(at + field.size()));
+    }
+    co_return calls;
+}
+
+int thread_count() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+    }
+    return -1;
+}
+
+TEST(Renewal, KeepsAOneSecondLockThroughFiveSecondsOfWork) {
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis other_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        bool lost_called = false;
+        dlock::LockOptions options = renewed(1s);
+        options.on_lost = [&] { lost_called = true; };
+        dlock::Lock holder(holder_client, name, options);
+        dlock::Lock other(other_client, name, renewed(1s));
+        EXPECT_TRUE(co_await holder.acquire());
+        const auto end = Clock::now() + 5s;
+        int checks = 0;
+        while (Clock::now() < end) {
+            co_await pause_for(100ms);  // "work"
+            const long long ttl = (co_await other_client.command("PTTL", name)).integer;
+            EXPECT_GT(ttl, 0) << "after " << checks << " checks";
+            EXPECT_LE(ttl, 1000);
+            EXPECT_FALSE(co_await other.acquire(false, std::nullopt));
+            ++checks;
+        }
+        EXPECT_GE(checks, 40);
+        EXPECT_TRUE(co_await holder.owned());
+        EXPECT_FALSE(holder.lost());
+        EXPECT_FALSE(lost_called);
+        co_await holder.release();
+        EXPECT_EQ((co_await other_client.command("EXISTS", name)).integer, 0);
+    });
+}
+
+TEST(Renewal, DeletingTheKeyFiresTheLostSignalWithinAboutOnePeriod) {
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        int lost_calls = 0;
+        Clock::time_point lost_at;
+        dlock::LockOptions options = renewed(1s);  // renews every 333 ms
+        options.on_lost = [&] {
+            ++lost_calls;
+            lost_at = Clock::now();
+        };
+        dlock::Lock holder(holder_client, name, options);
+        EXPECT_TRUE(co_await holder.acquire());
+        EXPECT_FALSE(holder.lost());
+        co_await pause_for(150ms);  // somewhere inside a renewal period
+        co_await admin.command("DEL", name);
+        const auto deleted = Clock::now();
+        EXPECT_TRUE(co_await holder.wait_lost());
+        const auto noticed = Clock::now();
+        EXPECT_LT(noticed - deleted, 333ms + 500ms);  // one renewal period + slack
+        EXPECT_EQ(lost_calls, 1);
+        EXPECT_LE(lost_at, noticed);
+        EXPECT_TRUE(holder.lost());
+        EXPECT_FALSE(co_await holder.owned());
+        EXPECT_TRUE(co_await holder.wait_lost());  // stays lost: returns at once
+        EXPECT_THROW(co_await holder.release(), dlock::LockReleaseError);
+        std::cout << "loss noticed " << std::chrono::duration<double, std::milli>(noticed - deleted).count()
+                  << " ms after DEL (renewal period 333 ms)\n";
+    });
+}
+
+TEST(Renewal, TakeoverByAnotherHolderIsALossToo) {
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name, renewed(1s, 0.1s));
+        EXPECT_TRUE(co_await holder.acquire());
+        co_await admin.command("SET", name, "someone else's token");
+        const auto overwritten = Clock::now();
+        EXPECT_TRUE(co_await holder.wait_lost());
+        EXPECT_LT(Clock::now() - overwritten, 100ms + 500ms);
+        EXPECT_FALSE(co_await holder.owned());
+        EXPECT_EQ((co_await admin.command("GET", name)).str, "someone else's token");  // untouched
+        co_await admin.command("DEL", name);
+    });
+}
+
+TEST(Renewal, WaitLostReturnsFalseWhenTheLockIsReleased) {
+    asio::io_context io;
+    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(client, name, renewed(1s));
+        EXPECT_FALSE(co_await holder.wait_lost());  // not held: nothing to lose
+        EXPECT_TRUE(co_await holder.acquire());
+        using namespace asio::experimental::awaitable_operators;
+        auto watch = [&]() -> asio::awaitable<bool> { co_return co_await holder.wait_lost(); };
+        auto work_then_release = [&]() -> asio::awaitable<void> {
+            co_await pause_for(400ms);  // past one renewal
+            co_await holder.release();
+        };
+        const bool lost = co_await (watch() && work_then_release());
+        EXPECT_FALSE(lost);
+        EXPECT_FALSE(holder.lost());
+    });
+}
+
+// The pattern the README shows: race the work against wait_lost(); losing the lock cancels the
+// work, finishing the work cancels the wait.
+TEST(Renewal, WorkRacedAgainstWaitLost) {
+    asio::io_context io;
+    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    using namespace asio::experimental::awaitable_operators;
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock lock(client, name, renewed(1s, 0.1s));
+        // The work finishes first.
+        EXPECT_TRUE(co_await lock.acquire());
+        auto outcome = co_await (pause_for(300ms) || lock.wait_lost());
+        EXPECT_EQ(outcome.index(), 0u);
+        co_await lock.release();
+        // The lock is lost first: the (long) work is cancelled.
+        EXPECT_TRUE(co_await lock.acquire());
+        auto lose = [&]() -> asio::awaitable<void> {
+            co_await pause_for(200ms);
+            co_await admin.command("DEL", name);
+        };
+        const auto start = Clock::now();
+        auto lost = co_await ((pause_for(60s) || lock.wait_lost()) && lose());
+        EXPECT_EQ(lost.index(), 1u);
+        EXPECT_LT(Clock::now() - start, 200ms + 100ms + 500ms);
+        EXPECT_TRUE(lock.lost());
+    });
+}
+
+// Every command the server runs, as MONITOR shows it (one line each), until an ECHO of
+// `end_marker` comes by.
+class Monitor {
+public:
+    Monitor(asio::io_context& io, int port) : socket_(io), port_(port), done_(io, Clock::time_point::max()) {}
+
+    asio::awaitable<void> start() {
+        const asio::ip::tcp::endpoint server(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_));
+        co_await socket_.async_connect(server, asio::use_awaitable);
+        const std::string_view monitor = "MONITOR\r\n";
+        co_await asio::async_write(socket_, asio::buffer(monitor), asio::use_awaitable);
+        EXPECT_EQ(co_await next_line(), "+OK");
+        asio::co_spawn(socket_.get_executor(), collect(), asio::detached);
+    }
+    // Sends the end marker on `admin` and waits until MONITOR showed it.
+    asio::awaitable<std::vector<std::string>> stop(dlock::Redis& admin) {
+        co_await admin.command("ECHO", end_marker);
+        if (!finished_) {  // MONITOR may show the marker before ECHO's own reply arrives
+            done_.expires_after(10s);
+            co_await done_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        }
+        EXPECT_TRUE(finished_) << "MONITOR never showed the end marker";
+        socket_.close();
+        co_return std::move(lines_);
+    }
+
+private:
+    static constexpr std::string_view end_marker = "renewal-test-monitor-end";
+    asio::awaitable<std::string> next_line() {
+        const std::string_view crlf = "\r\n";
+        const std::size_t n = co_await asio::async_read_until(socket_, asio::dynamic_buffer(buffer_), crlf,
+                                                              asio::use_awaitable);
+        std::string line = buffer_.substr(0, n - 2);
+        buffer_.erase(0, n);
+        co_return line;
+    }
+    asio::awaitable<void> collect() {
+        for (;;) {
+            std::string line = co_await next_line();
+            if (line.find(end_marker) != std::string::npos) break;
+            lines_.push_back(std::move(line));
+        }
+        finished_ = true;
+        done_.cancel();
+    }
+    asio::ip::tcp::socket socket_;
+    int port_;
+    asio::steady_timer done_;
+    bool finished_ = false;
+    std::string buffer_;
+    std::vector<std::string> lines_;
+};
+
+// Many locks release right at their renewal moment (a sweep of -1..+1 ms around it), over
+// several rounds. MONITOR shows, per lock, that no renewal (extend script, mode "replace")
+// reached the server after its release (the script that publishes), and nothing at all in the
+// two renewal periods after the last release.
+TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
+    dlock::test::OwnRedis server;
+    asio::io_context io;
+    dlock::Redis client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    constexpr auto period = 100ms;
+    constexpr int locks = 200, rounds = 3;
+    Monitor monitor(io, server.port());
+    std::vector<std::string> commands;
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await monitor.start();
+        for (int round = 0; round < rounds; ++round) {
+            int released = 0, lost = 0;
+            asio::steady_timer all_released(io, Clock::now() + 10s);
+            for (int i = 0; i < locks; ++i) {
+                asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
+                    dlock::Lock lock(client, "renewal-race:" + std::to_string(round) + ":" + std::to_string(i),
+                                     renewed(0.3s, period));
+                    EXPECT_TRUE(co_await lock.acquire());
+                    co_await pause_for(period + std::chrono::microseconds((i - locks / 2) * 10));
+                    try {
+                        co_await lock.release();
+                    } catch (const std::exception& error) {
+                        ADD_FAILURE() << "lock " << i << ": " << error.what();
+                    }
+                    lost += lock.lost();
+                    if (++released == locks) all_released.cancel();
+                }, asio::detached);
+            }
+            co_await all_released.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+            EXPECT_EQ(released, locks);
+            EXPECT_EQ(lost, 0);
+        }
+        const long long after_release = co_await script_calls(admin);
+        co_await pause_for(2 * period + 50ms);
+        EXPECT_EQ(co_await script_calls(admin), after_release) << "a renewal ran after the last release()";
+        commands = co_await monitor.stop(admin);
+    });
+
+    // Top-level scripts only ("EVALSHA"/"EVAL" as sent; calls made inside scripts are lower case).
+    int renewals = 0, late = 0;
+    std::map<std::string, bool> released;  // quoted lock name -> its release was seen
+    for (const std::string& line : commands) {
+        if (line.find("\"EVALSHA\"") == std::string::npos && line.find("\"EVAL\"") == std::string::npos) continue;
+        const auto at = line.find("\"renewal-race:");
+        if (at == std::string::npos) continue;
+        const std::string name = line.substr(at, line.find('"', at + 1) - at + 1);
+        if (line.ends_with("\"replace\"")) {
+            ++renewals;
+            if (released[name]) {
+                ++late;
+                ADD_FAILURE() << "renewal after release: " << line;
+            }
+        } else if (line.ends_with("\"publish\"")) {  // twice on a fresh server: EVALSHA, then EVAL
+            released[name] = true;
+        }
+    }
+    const auto releases = std::count_if(released.begin(), released.end(), [](const auto& entry) { return entry.second; });
+    EXPECT_EQ(releases, rounds * locks);
+    EXPECT_EQ(late, 0);
+    EXPECT_GT(renewals, 0);  // some renewals did run just before their release: a real race
+    std::cout << renewals << " renewals ran just before " << releases << " releases, " << late << " after\n";
+}
+
+TEST(Renewal, AThousandRenewedLocksNeedNoExtraThread) {
+    asio::io_context io;
+    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    constexpr int count = 1000;
+    const std::string prefix = dlock::test::unique_name(":");
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await client.command("PING");  // connected (a resolver thread, if any, exists now)
+        co_await admin.command("PING");
+        const int threads_before = thread_count();
+        std::vector<std::unique_ptr<dlock::Lock>> held;
+        for (int i = 0; i < count; ++i) {
+            held.push_back(std::make_unique<dlock::Lock>(client, prefix + std::to_string(i), renewed(1s)));
+            EXPECT_TRUE(co_await held.back()->acquire());
+        }
+        co_await pause_for(3s);  // three timeouts' worth: each key was renewed ~9 times
+        int alive = 0, lost = 0;
+        for (auto& lock : held) {
+            const long long ttl = (co_await admin.command("PTTL", lock->name())).integer;
+            alive += ttl > 0;
+            lost += lock->lost();
+        }
+        EXPECT_EQ(alive, count);
+        EXPECT_EQ(lost, 0);
+        EXPECT_EQ(thread_count(), threads_before);
+        std::cout << count << " renewed locks over 3 s on " << thread_count() << " thread(s)\n";
+        for (auto& lock : held) co_await lock->release();
+    });
+}
+
+}  // namespace

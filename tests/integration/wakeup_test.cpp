@@ -1,0 +1,509 @@
+// Wake-ups on release (pub/sub) instead of polling: no lost wake-up, hand-off by the release,
+// one SET attempt per hand-off with many local waiters, no leaked subscriptions, interop with
+// redis-py (which does not publish), and surviving a dropped subscriber connection.
+//
+// Waiters use sleep = 30 s, so the fallback poll cannot rescue a missed notification within
+// the bounds asserted here. Tests that count commands, kill connections or read DBSIZE run on a
+// redis-server of their own (OwnRedis); the others use the harness's shared PLAIN_URL server
+// with names unique to the test.
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <cstring>
+#include <iostream>
+#include <random>
+
+#include "dlock/detail/slots.hpp"
+#include "dlock/detail/subscriber.hpp"
+#include "dlock/lock.hpp"
+#include "dlock/redis.hpp"
+#include "lock_test_support.hpp"
+#include "servers.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+std::string channel_of(const std::string& name) {
+    return dlock::detail::companion_key("dlock:released:", name);
+}
+
+asio::awaitable<void> pause_for(Clock::duration duration) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+// Polls `condition` (a callable returning awaitable<bool>) every 2 ms until it holds or `bound`
+// passes: for server-side states that no event announces (a subscription, an UNSUBSCRIBE done).
+template <class Condition>
+asio::awaitable<bool> eventually(Condition condition, Clock::duration bound) {
+    const auto give_up = Clock::now() + bound;
+    for (;;) {
+        if (co_await condition()) co_return true;
+        if (Clock::now() >= give_up) co_return false;
+        co_await pause_for(2ms);
+    }
+}
+
+asio::awaitable<long long> subscribers_of(dlock::Redis& admin, const std::string& channel) {
+    dlock::Reply reply = co_await admin.command("PUBSUB", "NUMSUB", channel);
+    co_return reply.elements.at(1).integer;
+}
+
+// SET commands the server ran (INFO commandstats).
+asio::awaitable<long long> set_calls(dlock::Redis& admin) {
+    dlock::Reply info = co_await admin.command("INFO", "commandstats");
+    const std::string field = "cmdstat_set:calls=";
+    const auto at = info.str.find(field);
+    co_return at == std::string::npos ? 0 : std::stoll(info.str.substr(at + field.size()));
+}
+
+// Counts finished tasks; `all_done()` returns once `expected` have finished or `bound` passed.
+class Countdown {
+public:
+    Countdown(asio::any_io_executor executor, std::size_t expected)
+        : expected_(expected), timer_(std::move(executor)) {}
+    void finished() {
+        if (++done_ == expected_) timer_.cancel();
+    }
+    asio::awaitable<bool> all_done(Clock::duration bound) {
+        if (done_ < expected_) {
+            timer_.expires_after(bound);
+            co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        }
+        co_return done_ == expected_;
+    }
+    std::size_t done() const { return done_; }
+
+private:
+    std::size_t expected_;
+    std::size_t done_ = 0;
+    asio::steady_timer timer_;
+};
+
+// sleep 30 s: only a notification can wake the waiter within the bounds the tests assert.
+dlock::LockOptions waiter_options(dlock::Seconds blocking_timeout = 20s) {
+    dlock::LockOptions options;
+    options.sleep = 30s;
+    options.blocking_timeout = blocking_timeout;
+    return options;
+}
+
+double ms_between(Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+TEST(Wakeup, NoLostWakeupWhateverTheReleaseMoment) {
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis waiter_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    constexpr int iterations = 200;
+    double slowest_ms = 0;
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < iterations; ++i) {
+            const std::string name = dlock::test::unique_name(":lost-" + std::to_string(i));
+            dlock::Lock holder(holder_client, name);
+            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            dlock::Lock waiter(waiter_client, name, waiter_options());
+
+            auto wait = [&]() -> asio::awaitable<Clock::duration> {
+                const auto start = Clock::now();
+                const bool acquired = co_await waiter.acquire();
+                EXPECT_TRUE(acquired) << "iteration " << i;
+                co_return Clock::now() - start;
+            };
+            // Release moments sweep the waiter's steps (first SET, SUBSCRIBE, second SET,
+            // wait): every 4th iteration right when the server shows the subscription, the
+            // others after 0..1.5 ms in 10 us steps.
+            auto release = [&]() -> asio::awaitable<void> {
+                if (i % 4 == 0) {
+                    const std::string channel = channel_of(name);
+                    EXPECT_TRUE(co_await eventually(
+                        [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; },
+                        5s));
+                } else {
+                    co_await pause_for(std::chrono::microseconds((i * 10) % 1500));
+                }
+                co_await holder.release();
+            };
+            const Clock::duration took = co_await (wait() && release());
+            slowest_ms = std::max(slowest_ms, std::chrono::duration<double, std::milli>(took).count());
+            EXPECT_LT(took, 5s) << "iteration " << i << ": the waiter was woken by the poll, not the release";
+            if (waiter.token()) co_await waiter.release();
+        }
+    });
+    std::cout << "slowest wake-up over " << iterations << " release moments: " << slowest_ms << " ms\n";
+}
+
+TEST(Wakeup, HandOffIsTriggeredByTheReleaseNotThePoll) {
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis waiter_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        for (int round = 0; round < 20; ++round) {
+            const std::string name = dlock::test::unique_name(":handoff-" + std::to_string(round));
+            dlock::Lock holder(holder_client, name);
+            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            dlock::Lock waiter(waiter_client, name, waiter_options());
+            Clock::time_point released;
+            auto wait = [&]() -> asio::awaitable<bool> { co_return co_await waiter.acquire(); };
+            auto release = [&]() -> asio::awaitable<void> {
+                // Only once the waiter is subscribed does the release find it waiting.
+                const std::string channel = channel_of(name);
+                EXPECT_TRUE(co_await eventually(
+                    [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; }, 5s));
+                co_await holder.release();
+                released = Clock::now();
+            };
+            EXPECT_TRUE(co_await (wait() && release()));
+            EXPECT_LT(Clock::now() - released, 2s) << "round " << round;
+            co_await waiter.release();
+        }
+    });
+}
+
+// Measurement: release() returned -> the waiter's acquire() returned, on loopback.
+TEST(Wakeup, HandOffLatency) {
+    dlock::test::OwnRedis server;
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis waiter_client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    const std::string name = dlock::test::unique_name();
+    const std::string channel = channel_of(name);
+    constexpr int handoffs = 1000;
+    std::vector<double> latencies_us;
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name);
+        dlock::Lock waiter(waiter_client, name, waiter_options());
+        for (int i = 0; i < handoffs; ++i) {
+            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            Clock::time_point released;
+            auto release = [&]() -> asio::awaitable<void> {
+                EXPECT_TRUE(co_await eventually(
+                    [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; }, 5s));
+                co_await holder.release();
+                released = Clock::now();
+            };
+            auto wait = [&]() -> asio::awaitable<bool> { co_return co_await waiter.acquire(); };
+            EXPECT_TRUE(co_await (wait() && release()));
+            latencies_us.push_back(ms_between(released, Clock::now()) * 1000);
+            co_await waiter.release();
+        }
+    });
+    ASSERT_EQ(latencies_us.size(), static_cast<std::size_t>(handoffs));
+    std::sort(latencies_us.begin(), latencies_us.end());
+    const double p50 = latencies_us[handoffs / 2], p99 = latencies_us[handoffs * 99 / 100];
+    std::cout << "hand-off latency over " << handoffs << " hand-offs (loopback, no CPU pinning): p50 "
+              << p50 << " us, p99 " << p99 << " us, max " << latencies_us.back() << " us\n";
+    RecordProperty("handoff_p50_us", std::to_string(p50));
+    RecordProperty("handoff_p99_us", std::to_string(p99));
+    EXPECT_LT(latencies_us.back(), 2e6);  // every one of them by the release, none by the poll
+}
+
+TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
+    dlock::test::OwnRedis server;
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis waiter_client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    const std::string name = dlock::test::unique_name();
+    const std::string channel = channel_of(name);
+    constexpr long long waiters = 1000;
+    Countdown finished(io.get_executor(), waiters);
+    long long acquired = 0;
+
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name);
+        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        for (long long i = 0; i < waiters; ++i) {
+            asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+                dlock::Lock lock(waiter_client, name, waiter_options(40s));
+                if (co_await lock.acquire()) {
+                    ++acquired;
+                    co_await lock.release();
+                }
+                finished.finished();
+            }, asio::detached);
+        }
+        // Every waiter makes two failed SETs (before and after subscribing), then waits.
+        const bool all_waiting = co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return co_await set_calls(admin) == 1 + 2 * waiters; },
+            20s);
+        EXPECT_TRUE(all_waiting) << "SET calls: " << co_await set_calls(admin);
+        EXPECT_EQ(co_await subscribers_of(admin, channel), 1);
+        EXPECT_EQ(waiter_client.subscriber_for(name).channel_count(), 1u);
+
+        const long long sets_before = co_await set_calls(admin);
+        const auto start = Clock::now();
+        co_await holder.release();
+        EXPECT_TRUE(co_await finished.all_done(45s));  // after the waiters' blocking_timeout
+        const double took_ms = ms_between(start, Clock::now());
+        const long long sets = co_await set_calls(admin) - sets_before;
+        const double per_handoff = static_cast<double>(sets) / waiters;
+        std::cout << waiters << " local waiters: " << sets << " SET attempts for " << waiters
+                  << " hand-offs (" << per_handoff << " per hand-off), " << took_ms / waiters
+                  << " ms per hand-off\n";
+        RecordProperty("set_per_handoff", std::to_string(per_handoff));
+        EXPECT_LT(per_handoff, 5.0);
+        EXPECT_EQ(acquired, waiters);
+    });
+}
+
+TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
+    dlock::test::OwnRedis server;
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis waiter_client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    constexpr int names = 10'000, in_parallel = 200;
+    int acquired = 0, gave_up = 0, quitter_acquired = 0;
+    std::mt19937 random(12345);
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        const long long keys_before = (co_await admin.command("DBSIZE")).integer;
+        for (int first = 0; first < names; first += in_parallel) {
+            Countdown batch(io.get_executor(), in_parallel);
+            for (int i = first; i < first + in_parallel; ++i) {
+                const auto hold = std::chrono::microseconds(random() % 3000);
+                asio::co_spawn(io, [&, i, hold]() -> asio::awaitable<void> {
+                    const std::string name = "wakeup-test:leak:" + std::to_string(i);
+                    dlock::Lock holder(holder_client, name);
+                    EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+                    dlock::Lock waiter(waiter_client, name, waiter_options());
+                    // Every 10th name also has a waiter that gives up while the lock is held.
+                    dlock::Lock quitter(waiter_client, name, waiter_options(0.002s));
+                    auto wait = [&]() -> asio::awaitable<void> {
+                        if (co_await waiter.acquire()) {
+                            ++acquired;
+                            co_await waiter.release();
+                        }
+                    };
+                    auto quit = [&]() -> asio::awaitable<void> {
+                        if (i % 10 != 0) co_return;
+                        if (!co_await quitter.acquire()) {
+                            ++gave_up;
+                        } else {  // it was scheduled late: still no leak allowed
+                            ++quitter_acquired;
+                            co_await quitter.release();
+                        }
+                    };
+                    auto release = [&]() -> asio::awaitable<void> {
+                        co_await pause_for(i % 10 == 0 ? 5ms : Clock::duration(hold));
+                        co_await holder.release();
+                    };
+                    co_await (wait() && quit() && release());
+                    batch.finished();
+                }, asio::detached);
+            }
+            EXPECT_TRUE(co_await batch.all_done(30s));
+        }
+        EXPECT_EQ(acquired, names);
+        EXPECT_EQ(gave_up + quitter_acquired, names / 10);
+        std::cout << gave_up << " waiters gave up (blocking_timeout), " << quitter_acquired
+                  << " of them acquired first\n";
+        EXPECT_EQ(waiter_client.subscriber_for("any").channel_count(), 0u);
+        // UNSUBSCRIBE runs in the background: give it a bounded time to reach the server.
+        const bool unsubscribed = co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return (co_await admin.command("PUBSUB", "CHANNELS", "dlock:*")).elements.empty();
+            },
+            5s);
+        EXPECT_TRUE(unsubscribed) << (co_await admin.command("PUBSUB", "CHANNELS", "dlock:*")).elements.size()
+                                  << " channels left";
+        EXPECT_EQ((co_await admin.command("DBSIZE")).integer, keys_before);
+    });
+}
+
+// Redis 7 gives new ACL users no channel rights (acl-pubsub-default resetchannels): SUBSCRIBE
+// and PUBLISH are refused. Releasing must still work (the notification is best effort) and
+// waiters fall back to the poll.
+TEST(Wakeup, WithoutChannelRightsReleaseStillWorksAndWaitersPoll) {
+    dlock::test::OwnRedis server;
+    asio::io_context io;
+    dlock::Redis admin(io.get_executor(), server.url());
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await admin.command("ACL", "SETUSER", "no-channels", "on", ">pw", "~*", "+@all", "resetchannels");
+    });
+    const std::string url = "redis://no-channels:pw@127.0.0.1:" + std::to_string(server.port());
+    dlock::Redis holder_client(io.get_executor(), url);
+    dlock::Redis waiter_client(io.get_executor(), url);
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name);
+        dlock::LockOptions options;
+        options.sleep = 0.05s;
+        options.blocking_timeout = 5s;
+        dlock::Lock waiter(waiter_client, name, options);
+        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        Clock::time_point released;
+        auto wait = [&]() -> asio::awaitable<bool> { co_return co_await waiter.acquire(); };
+        auto release = [&]() -> asio::awaitable<void> {
+            co_await pause_for(100ms);  // the waiter is polling by now (its SUBSCRIBE was refused)
+            co_await holder.release();  // must not throw although its PUBLISH is refused
+            released = Clock::now();
+        };
+        EXPECT_TRUE(co_await (wait() && release()));
+        EXPECT_LT(Clock::now() - released, 2s);
+        EXPECT_EQ(waiter_client.subscriber_for(name).channel_count(), 0u);
+        co_await waiter.release();
+        EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0);
+    });
+}
+
+// Runs /usr/bin/python3 with a pipe to its stdin and one from its stdout.
+class Python {
+public:
+    explicit Python(const std::vector<std::string>& args) {
+        int to_child[2], from_child[2];
+        if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) throw std::runtime_error("pipe");
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(to_child[0], 0);
+            ::dup2(from_child[1], 1);
+            ::close(to_child[1]);
+            ::close(from_child[0]);
+            std::vector<char*> argv;
+            argv.push_back(const_cast<char*>("/usr/bin/python3"));
+            for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+            argv.push_back(nullptr);
+            ::execv("/usr/bin/python3", argv.data());
+            ::_exit(127);
+        }
+        ::close(to_child[0]);
+        ::close(from_child[1]);
+        in_ = to_child[1];
+        out_ = from_child[0];
+    }
+    ~Python() {
+        ::close(in_);
+        ::close(out_);
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    // One line of its output, waiting at most 10 s.
+    std::string read_line() {
+        std::string line;
+        char c = 0;
+        pollfd readable{out_, POLLIN, 0};
+        while (::poll(&readable, 1, 10'000) == 1 && ::read(out_, &c, 1) == 1 && c != '\n') line += c;
+        return line;
+    }
+    void write_line(const std::string& line) {
+        const std::string text = line + "\n";
+        if (::write(in_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+            throw std::runtime_error("write to python failed");
+        }
+    }
+    int exit_status() {
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+    int in_ = -1, out_ = -1;
+};
+
+TEST(Wakeup, WaiterStillAcquiresALockReleasedByRedisPyThroughThePoll) {
+    const std::string url = dlock::test::server("PLAIN_URL");
+    const std::string name = dlock::test::unique_name();
+    const std::string script = R"py(
+import sys, redis
+lock = redis.Redis.from_url(sys.argv[1]).lock(sys.argv[2], timeout=30)
+assert lock.acquire(blocking=False)
+print("held", flush=True)
+sys.stdin.readline()
+lock.release()
+print("released", flush=True)
+)py";
+    const std::vector<std::string> args{"-c", script, url, name};
+    Python holder(args);
+    ASSERT_EQ(holder.read_line(), "held");
+
+    asio::io_context io;
+    dlock::Redis waiter_client(io.get_executor(), url);
+    dlock::Redis admin(io.get_executor(), url);
+    dlock::LockOptions options;
+    options.sleep = 0.1s;
+    options.blocking_timeout = 10s;
+    dlock::Lock waiter(waiter_client, name, options);
+    Clock::time_point released;
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        auto wait = [&]() -> asio::awaitable<bool> { co_return co_await waiter.acquire(); };
+        auto release = [&]() -> asio::awaitable<void> {
+            const std::string channel = channel_of(name);
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; }, 5s));
+            holder.write_line("release");
+            released = Clock::now();
+        };
+        EXPECT_TRUE(co_await (wait() && release()));
+        const auto took = Clock::now() - released;
+        EXPECT_LT(took, 2s);
+        std::cout << "acquired " << ms_between(released, Clock::now())
+                  << " ms after redis-py was told to release (poll every 100 ms)\n";
+        // redis-py published nothing: the poll did it.
+        EXPECT_EQ(waiter_client.subscriber_for(name).messages_received(), 0u);
+        co_await waiter.release();
+    });
+    EXPECT_EQ(holder.read_line(), "released");
+    EXPECT_EQ(holder.exit_status(), 0);
+}
+
+TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
+    dlock::test::OwnRedis server;
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis waiter_client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        // Release right after the kill (racing the re-subscription), and once the server shows
+        // the subscription again.
+        for (const bool release_after_resubscribe : {false, true}) {
+            const std::string name = dlock::test::unique_name(release_after_resubscribe ? ":kill-later" : ":kill-now");
+            const std::string channel = channel_of(name);
+            dlock::Lock holder(holder_client, name);
+            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            constexpr int waiters = 3;
+            Countdown finished(io.get_executor(), waiters);
+            int acquired = 0;
+            for (int i = 0; i < waiters; ++i) {
+                asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+                    dlock::Lock lock(waiter_client, name, waiter_options(8s));
+                    if (co_await lock.acquire()) {
+                        ++acquired;
+                        co_await lock.release();
+                    }
+                    finished.finished();
+                }, asio::detached);
+            }
+            auto subscribed = [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; };
+            EXPECT_TRUE(co_await eventually(subscribed, 5s));
+            const dlock::Reply killed = co_await admin.command("CLIENT", "KILL", "TYPE", "pubsub");
+            EXPECT_EQ(killed.integer, 1);
+            if (release_after_resubscribe) {
+                EXPECT_TRUE(co_await eventually(subscribed, 5s)) << "the subscriber did not come back";
+            }
+            const auto start = Clock::now();
+            co_await holder.release();
+            EXPECT_TRUE(co_await finished.all_done(10s));  // after the waiters' blocking_timeout
+            EXPECT_EQ(acquired, waiters) << (release_after_resubscribe ? "after" : "before") << " re-subscription";
+            EXPECT_LT(Clock::now() - start, 5s);
+        }
+    });
+}
+
+}  // namespace
