@@ -17,7 +17,9 @@ constexpr std::size_t read_chunk = 16 * 1024;
 bool is_push_message(const Reply& reply) {
     if (!reply.is_array() || reply.elements.empty() || !reply.elements[0].is_string()) return false;
     const std::string& kind = reply.elements[0].str;
-    return kind == "message" || kind == "smessage" || kind == "pmessage";
+    // "sunsubscribe" too: Redis sends it unasked when a shard channel's slot moves away, so it
+    // can never be matched with a request (our own SUNSUBSCRIBE is sent unanswered).
+    return kind == "message" || kind == "smessage" || kind == "pmessage" || kind == "sunsubscribe";
 }
 }  // namespace
 
@@ -25,6 +27,12 @@ bool is_push_message(const Reply& reply) {
 
 Request& Request::push(std::initializer_list<std::string_view> args) {
     return push(std::span<const std::string_view>(args.begin(), args.size()));
+}
+
+Request& Request::push_unanswered(std::initializer_list<std::string_view> args) {
+    push(args);
+    ++unanswered_;
+    return *this;
 }
 
 Request& Request::push(std::span<const std::string_view> args) {
@@ -73,7 +81,7 @@ void Connection::close() {
 
 asio::awaitable<std::vector<Reply>> Connection::execute(const Request& request, Deadline deadline) {
     auto self = shared_from_this();  // keep the connection alive while we wait
-    if (request.size() == 0) co_return std::vector<Reply>{};
+    if (request.payload().empty()) co_return std::vector<Reply>{};
     co_await ensure_connected(deadline);
     co_return co_await send(request, deadline);
 }

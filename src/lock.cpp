@@ -16,9 +16,13 @@ using std::chrono::milliseconds;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 // Script arguments as named views: GCC 12 cannot keep string-literal temporaries alive across
 // co_await ("array used as initializer"), so literals never appear in awaited expressions.
-constexpr std::string_view no_channel = "";
-constexpr std::string_view publish_command = "publish";
-constexpr std::string_view spublish_command = "spublish";
+constexpr std::string_view not_queueing = "";
+constexpr std::string_view fencing_on = "1";
+constexpr std::string_view fencing_off = "0";
+constexpr std::string_view stay_queued = "stay";
+constexpr std::string_view leave_queue = "leave";
+constexpr std::string_view wakeup_unused = "1";
+constexpr std::string_view wakeup_none = "0";
 constexpr std::string_view mode_add = "add";
 constexpr std::string_view mode_replace = "replace";
 
@@ -31,8 +35,9 @@ struct LockState {
     milliseconds command_timeout{5000};
     milliseconds replication_timeout{100};
     milliseconds renew_interval{0};
-    std::string channel;    // release notifications, same slot as the key
-    std::string fence_key;  // fencing counter, same slot as the key
+    std::string fence_key;   // fencing counter, same slot as the key
+    std::string queue_key;   // wait queue of processes (see subscriber.hpp), same slot
+    std::string queue_ttl;   // ms: a queue whose waiters all died expires by itself
 
     std::optional<std::string> token;
     std::optional<std::int64_t> fence;
@@ -44,6 +49,14 @@ struct LockState {
     std::vector<std::shared_ptr<asio::steady_timer>> lost_waiters;
 
     Deadline command_deadline() const { return Clock::now() + command_timeout; }
+    std::string_view publish() const { return publish_command(client->is_cluster()); }
+};
+
+// Where a blocked acquire stands in the wait queue: its process's inbox, and whether other
+// local waiters on the same lock stay queued after it succeeds.
+struct QueueTicket {
+    std::string_view inbox;
+    bool others_waiting = false;
 };
 
 namespace {
@@ -120,7 +133,8 @@ void mark_lost(LockState& state) {
 // NOSCRIPT reply could no longer be answered with a retry (the key would stay, unknown to all).
 asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
     try {
-        const std::vector<std::string_view> keys{state.name}, args{token, no_channel, publish_command};
+        const std::vector<std::string_view> keys{state.name},
+            args{token, state.publish(), state.name, state.queue_key};
         co_await run_script(state, release_script(), keys, args, state.command_deadline(), nullptr, true);
     } catch (const std::exception&) {
     }
@@ -184,18 +198,46 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
     }
 }
 
-// One acquisition attempt: SET NX (or the fenced script), then WAIT on a cluster.
+// Takes this process's inbox out of the lock's wait queue, in the background (called from a
+// destructor). Best effort: a stale entry is skipped by the next release (nobody receives the
+// wake-up) and the queue expires with its TTL.
+void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox, bool unused_wakeup) {
+    asio::co_spawn(
+        state->client->get_executor(),
+        [state, inbox = std::move(inbox), unused_wakeup]() -> asio::awaitable<void> {
+            try {
+                const std::vector<std::string_view> keys{state->name},
+                    args{inbox, state->publish(), state->name,
+                         unused_wakeup ? wakeup_unused : wakeup_none, state->queue_key};
+                co_await run_script(*state, leave_queue_script(), keys, args, state->command_deadline());
+            } catch (const std::exception&) {
+            }
+        },
+        asio::detached);
+}
+
+// One acquisition attempt, then WAIT on a cluster. A plain SET NX when nobody waits and
+// fencing is off (the uncontended path); otherwise the acquire script, which also queues the
+// waiter's process when the lock is held.
 asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
-                                  std::optional<Deadline> deadline) {
+                                  std::optional<Deadline> deadline, const QueueTicket* ticket) {
     const std::string px = state.timeout ? std::to_string(state.timeout->count()) : "0";
     std::shared_ptr<Connection> used;
     Reply reply;
     std::exception_ptr failure;
     try {
-        if (state.options.fencing) {
-            const std::vector<std::string_view> keys{state.name, state.fence_key}, args{token, px};
-            reply = co_await run_script(state, acquire_fenced_script(), keys, args,
-                                        state.command_deadline(), &used);
+        if (state.options.fencing || ticket) {
+            std::vector<std::string_view> keys{state.name};
+            if (state.options.fencing) keys.push_back(state.fence_key);
+            const std::vector<std::string_view> args{token,
+                                                     px,
+                                                     state.options.fencing ? fencing_on : fencing_off,
+                                                     ticket ? ticket->inbox : not_queueing,
+                                                     state.queue_ttl,
+                                                     ticket && ticket->others_waiting ? stay_queued : leave_queue,
+                                                     state.queue_key};
+            reply = co_await run_script(state, acquire_script(), keys, args, state.command_deadline(),
+                                        &used);
         } else {
             Request request;
             if (state.timeout) {
@@ -288,7 +330,8 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
                                                   : *s.timeout / 3;
         if (s.renew_interval < milliseconds(1)) throw std::invalid_argument("renew_interval must be at least 1 ms");
     }
-    s.channel = detail::companion_key("dlock:released:", s.name);
+    s.queue_key = detail::wait_queue_key(s.name);
+    s.queue_ttl = std::to_string(std::max(milliseconds(60000), s.sleep * 3).count());
     s.fence_key = detail::companion_key("dlock:fence:", s.name);
     s.options = std::move(options);
 }
@@ -324,20 +367,41 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
     const std::string token = detail::make_token();
     detail::Subscriber* subscriber = nullptr;
     detail::Subscriber::WaiterPtr waiter;
-    struct Unwatch {  // leaves the channel on every way out, exceptions included
+    bool acquired = false;
+    struct Unwatch {  // leaves the wait on every way out, exceptions included
+        std::shared_ptr<LockState>& state;
         detail::Subscriber*& subscriber;
         detail::Subscriber::WaiterPtr& waiter;
+        bool& acquired;
         ~Unwatch() {
-            if (waiter) subscriber->unwatch(waiter);
+            if (!waiter) return;
+            const auto departure = subscriber->unwatch(waiter);
+            // Our success already updated the queue; otherwise the last local waiter takes this
+            // process out of it (and passes on a wake-up it did not use).
+            if (!acquired && departure.last_for_lock) {
+                detail::leave_queue_later(state, waiter->inbox, departure.unused_wakeup);
+            }
         }
-    } unwatch{subscriber, waiter};
+    } unwatch{state, subscriber, waiter, acquired};
     asio::steady_timer poll(s.client->get_executor());
     // Local: a failed subscription makes this wait poll, but must not stop release() from
-    // notifying the waiters of other processes.
-    bool use_wakeups = s.options.wake_on_release;
+    // waking the waiters of other processes.
+    bool use_wakeups = s.options.wake_on_release && blocking;
+    if (use_wakeups) {
+        // Already listening (another wait in this process, or a recent one): queue from the
+        // first attempt on, saving the plain SET that would fail.
+        detail::Subscriber& candidate = s.client->subscriber_for(s.name);
+        if (candidate.ready_for(s.name)) {
+            subscriber = &candidate;
+            waiter = co_await subscriber->watch(s.name, s.command_deadline());
+        }
+    }
 
     for (;;) {
-        if (co_await detail::try_acquire(s, token, deadline)) {
+        std::optional<detail::QueueTicket> ticket;
+        if (waiter) ticket = detail::QueueTicket{waiter->inbox, subscriber->others_waiting(*waiter)};
+        if (co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr)) {
+            acquired = true;
             s.token = token;
             if (s.options.auto_renew) {
                 asio::co_spawn(s.client->get_executor(),
@@ -349,12 +413,13 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         const auto now = Clock::now();
         if (deadline && now >= *deadline) co_return false;
         if (!waiter && use_wakeups) {
-            // Subscribe, then try again before waiting: a release in between is not missed.
+            // Subscribe, then try again (queueing) before waiting: a release in between is
+            // not missed.
             try {
                 subscriber = &s.client->subscriber_for(s.name);
                 auto watch_deadline = s.command_deadline();
                 if (deadline) watch_deadline = std::min(watch_deadline, *deadline);
-                waiter = co_await subscriber->watch(s.channel, watch_deadline);
+                waiter = co_await subscriber->watch(s.name, watch_deadline);
                 continue;
             } catch (const Error&) {
                 // No notifications (e.g. pub/sub refused by ACL): fall back to polling.
@@ -380,11 +445,10 @@ asio::awaitable<void> Lock::release() {
         throw LockReleaseError("cannot release lock '" + s.name + "': not acquired by this object", s.name);
     }
     detail::stop_renewal(s);  // no renewal is sent after this point
-    const std::string_view channel = s.options.wake_on_release ? std::string_view(s.channel) : detail::no_channel;
-    const std::string_view publish = s.client->is_cluster() ? detail::spublish_command : detail::publish_command;
     // The token is forgotten only once the server answered: a release that fails on the
     // network can be retried.
-    const std::vector<std::string_view> keys{s.name}, args{*s.token, channel, publish};
+    // Whatever this object's own wait mode, the release wakes the first queued process.
+    const std::vector<std::string_view> keys{s.name}, args{*s.token, s.publish(), s.name, s.queue_key};
     Reply reply = co_await detail::run_script(s, detail::release_script(), keys, args, s.command_deadline());
     s.token.reset();
     s.fence.reset();

@@ -1,5 +1,6 @@
 #include "dlock/redis.hpp"
 
+#include "dlock/detail/scripts.hpp"
 #include "dlock/detail/subscriber.hpp"
 
 namespace dlock {
@@ -52,7 +53,13 @@ asio::awaitable<std::vector<Reply>> Redis::execute_for_key(std::string_view,
 }
 
 detail::Subscriber& Redis::subscriber_for(std::string_view) {
-    if (!subscriber_) subscriber_ = std::make_unique<detail::Subscriber>(connection_->get_executor(), options(), false);
+    if (!subscriber_) {
+        subscriber_ = std::make_unique<detail::Subscriber>(connection_->get_executor(), options(), false);
+        subscriber_->set_unclaimed_handler([connection = connection_](const std::string& lock_name,
+                                                                      const std::string& inbox) {
+            detail::pass_on_wakeup(connection, lock_name, inbox, false);
+        });
+    }
     return *subscriber_;
 }
 

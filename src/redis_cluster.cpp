@@ -10,6 +10,7 @@
 #include "cluster_routing.hpp"
 #include "cluster_topology.hpp"
 #include "dlock/detail/slots.hpp"
+#include "dlock/detail/scripts.hpp"
 #include "dlock/detail/subscriber.hpp"
 #include "dlock/errors.hpp"
 
@@ -372,6 +373,11 @@ detail::Subscriber& RedisCluster::subscriber_for(std::string_view key) {
     detail::ClusterNode& node = state_->node(address);
     if (!node.subscriber) {
         node.subscriber = std::make_unique<detail::Subscriber>(state_->executor, state_->options_for(address), true);
+        // The node that serves the lock's slot also runs the hand-on (a MOVED just drops it).
+        node.subscriber->set_unclaimed_handler([connection = node.connection](const std::string& lock_name,
+                                                                               const std::string& inbox) {
+            detail::pass_on_wakeup(connection, lock_name, inbox, true);
+        });
     }
     return *node.subscriber;
 }

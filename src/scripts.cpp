@@ -1,6 +1,9 @@
 #include "dlock/detail/scripts.hpp"
 
+#include <asio.hpp>
 #include <openssl/sha.h>
+
+#include "dlock/detail/slots.hpp"
 
 namespace dlock::detail {
 
@@ -22,17 +25,43 @@ std::string sha1_hex(std::string_view text) {
 
 Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 
-// The notification is best effort (pcall): a user without channel rights (Redis 7's default
-// for new ACL users) must still be able to release, and the DEL has happened by then anyway.
+// Wakes the first queued waiting process (a sorted set of inbox channels by arrival time) by
+// publishing the lock's name on its inbox. A process gone since it queued has no subscriber
+// (PUBLISH reaches 0 clients): it is dropped and the next one tried. Bounded, so a release
+// never runs long.
+//
+// The queue key is passed in ARGV, not declared in KEYS, and touched only through pcall: it
+// lives in the lock key's slot, so it is local on a cluster node, but a multi-key script would
+// get TRYAGAIN while its slot migrates, and a lock operation must not fail for the sake of a
+// wake-up. Likewise a user without channel rights (Redis 7's default for new ACL users) can
+// still release. Wake-ups are best effort; the `sleep` poll covers their failure.
+#define DLOCK_WAKE_NEXT(queue, publish, name)                                   \
+    "for _ = 1, 16 do\n"                                                        \
+    "  local head = redis.pcall('zpopmin', " queue ")\n"                       \
+    "  if type(head) ~= 'table' or #head == 0 then break end\n"                \
+    "  local reached = redis.pcall(" publish ", head[1], " name ")\n"          \
+    "  if type(reached) ~= 'number' or reached > 0 then break end\n"            \
+    "end\n"
+
 const Script& release_script() {
-    static const Script script(R"lua(
-if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('del', KEYS[1])
-if ARGV[2] ~= '' then redis.pcall(ARGV[3], ARGV[2], '1') end
-return 1
-)lua");
+    static const Script script(
+        "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+        "redis.call('del', KEYS[1])\n"
+        "if ARGV[2] ~= '' then\n" DLOCK_WAKE_NEXT("ARGV[4]", "ARGV[2]", "ARGV[3]") "end\n"
+        "return 1\n");
     return script;
 }
+
+const Script& leave_queue_script() {
+    static const Script script(
+        "redis.pcall('zrem', ARGV[5], ARGV[1])\n"
+        "if ARGV[4] == '1' and redis.call('exists', KEYS[1]) == 0 then\n"
+        DLOCK_WAKE_NEXT("ARGV[5]", "ARGV[2]", "ARGV[3]") "end\n"
+        "return 1\n");
+    return script;
+}
+
+#undef DLOCK_WAKE_NEXT
 
 const Script& extend_script() {
     static const Script script(R"lua(
@@ -49,18 +78,65 @@ return 1
     return script;
 }
 
-const Script& acquire_fenced_script() {
+// The queue's score is the server's clock in microseconds: one clock for every client, so
+// processes are woken in arrival order. ZADD NX keeps a waiter's place across retries; after
+// a success with other waiters left in this process, the inbox goes to the back (plain ZADD),
+// so one busy process cannot keep the lock from the others.
+const Script& acquire_script() {
     static const Script script(R"lua(
-if redis.call('exists', KEYS[1]) == 1 then return false end
-local fence = redis.call('incr', KEYS[2])
+local function now()
+  local t = redis.call('time')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local queue = ARGV[7]
+if redis.call('exists', KEYS[1]) == 1 then
+  if ARGV[4] ~= '' then
+    redis.pcall('zadd', queue, 'NX', now(), ARGV[4])
+    redis.pcall('pexpire', queue, ARGV[5])
+  end
+  return false
+end
+local fence = 0
+if ARGV[3] == '1' then fence = redis.call('incr', KEYS[2]) end
 if ARGV[2] ~= '0' then
   redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 else
   redis.call('set', KEYS[1], ARGV[1])
 end
+if ARGV[4] ~= '' then
+  if ARGV[6] == 'stay' then
+    redis.pcall('zadd', queue, now(), ARGV[4])
+    redis.pcall('pexpire', queue, ARGV[5])
+  else
+    redis.pcall('zrem', queue, ARGV[4])
+  end
+end
 return fence
 )lua");
     return script;
+}
+
+std::string wait_queue_key(std::string_view name) { return companion_key("dlock:queue:", name); }
+
+std::string_view publish_command(bool cluster) { return cluster ? "spublish" : "publish"; }
+
+void pass_on_wakeup(const std::shared_ptr<Connection>& connection, const std::string& lock_name,
+                    const std::string& inbox, bool cluster) {
+    // EVAL with the source: nobody would be there to answer a NOSCRIPT with a retry.
+    Request request;
+    const std::string queue = wait_queue_key(lock_name);
+    const std::vector<std::string_view> keys{lock_name},
+        args{inbox, publish_command(cluster), lock_name, "1", queue};
+    push_script(request, leave_queue_script(), keys, args, true);
+    asio::co_spawn(
+        connection->get_executor(),
+        [connection, request = std::move(request)]() -> asio::awaitable<void> {
+            try {
+                co_await connection->execute(request, Clock::now() + connection->options().command_timeout);
+            } catch (const std::exception&) {
+            }
+        },
+        asio::detached);
 }
 
 const Script& fenced_write_script() {

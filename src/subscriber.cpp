@@ -3,6 +3,8 @@
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
+#include "dlock/detail/slots.hpp"
+#include "dlock/detail/token.hpp"
 #include "dlock/errors.hpp"
 
 namespace dlock::detail {
@@ -11,11 +13,11 @@ namespace {
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto unsubscribe_timeout = std::chrono::seconds(5);
 constexpr auto first_reconnect_delay = std::chrono::milliseconds(10);
-constexpr auto max_reconnect_delay = std::chrono::seconds(1);
+constexpr auto max_reconnect_delay = std::chrono::milliseconds(1000);
 }  // namespace
 
 Subscriber::Subscriber(asio::any_io_executor executor, ConnectionOptions options, bool sharded)
-    : sharded_(sharded), alive_(std::make_shared<bool>(true)) {
+    : sharded_(sharded), id_(make_token()), alive_(std::make_shared<bool>(true)) {
     options.client_name = options.client_name.empty() ? "" : options.client_name + "-sub";
     connection_ = std::make_shared<Connection>(std::move(executor), std::move(options));
     connection_->set_push_handler([this](Reply&& message) { on_message(std::move(message)); });
@@ -31,22 +33,34 @@ Subscriber::~Subscriber() {
     connection_->close();
 }
 
-asio::awaitable<Subscriber::WaiterPtr> Subscriber::watch(const std::string& channel,
+std::string Subscriber::inbox_for(std::string_view lock_name) const {
+    if (!sharded_) return "dlock:inbox:" + id_;
+    return "dlock:inbox:{" + slot_tag(key_slot(lock_name)) + "}:" + id_;
+}
+
+bool Subscriber::ready_for(std::string_view lock_name) const {
+    auto it = inboxes_.find(inbox_for(lock_name));
+    return it != inboxes_.end() && it->second.confirmed && connection_->connected();
+}
+
+asio::awaitable<Subscriber::WaiterPtr> Subscriber::watch(const std::string& lock_name,
                                                          Deadline deadline) {
     auto waiter = std::make_shared<Waiter>(connection_->get_executor());
-    waiter->channel = channel;
-    auto [it, inserted] = channels_.try_emplace(channel);
-    it->second.waiters.push_back(waiter);
-    if (inserted || !it->second.confirmed) {
+    waiter->lock_name = lock_name;
+    waiter->inbox = inbox_for(lock_name);
+    waiters_[lock_name].push_back(waiter);
+    Inbox& inbox = inboxes_[waiter->inbox];
+    ++inbox.users;
+    if (!inbox.confirmed) {
         try {
             // Every waiter that arrives before confirmation sends its own SUBSCRIBE: it must
-            // not try to acquire before the server has confirmed. Redis answers each one.
-            Request request({sharded_ ? "SSUBSCRIBE" : "SUBSCRIBE", channel});
+            // not queue itself before the server has confirmed. Redis answers each one.
+            Request request({sharded_ ? "SSUBSCRIBE" : "SUBSCRIBE", waiter->inbox});
             auto replies = co_await connection_->execute(request, deadline);
             replies.front().value();
             // Dropped since the reply arrived: the re-subscription after the reconnect confirms it.
             if (!connection_->connected()) co_return waiter;
-            if (auto found = channels_.find(channel); found != channels_.end()) found->second.confirmed = true;
+            if (auto it = inboxes_.find(waiter->inbox); it != inboxes_.end()) it->second.confirmed = true;
         } catch (...) {
             unwatch(waiter);
             throw;
@@ -65,46 +79,98 @@ asio::awaitable<bool> Subscriber::wait(Waiter& waiter, Deadline deadline) {
     co_return notified;
 }
 
-void Subscriber::unwatch(const WaiterPtr& waiter) {
-    auto it = channels_.find(waiter->channel);
-    if (it == channels_.end()) return;
-    auto& waiters = it->second.waiters;
-    const bool had_notification = waiter->notified;
-    waiters.remove(waiter);
-    if (!waiters.empty()) {
-        // A wake-up this waiter did not use goes to the next one, so it is not lost.
-        if (had_notification) {
-            waiters.front()->notified = true;
-            waiters.front()->timer.cancel();
+Subscriber::Departure Subscriber::unwatch(const WaiterPtr& waiter) {
+    Departure departure;
+    departure.unused_wakeup = waiter->notified;
+    if (auto it = waiters_.find(waiter->lock_name); it != waiters_.end()) {
+        auto& list = it->second;
+        const auto before = list.size();
+        list.remove(waiter);
+        if (list.size() != before) {
+            if (list.empty()) {
+                waiters_.erase(it);
+                departure.last_for_lock = true;
+            } else if (departure.unused_wakeup) {
+                // Not lost: the next local waiter on the same lock takes it.
+                list.front()->notified = true;
+                list.front()->timer.cancel();
+                departure.unused_wakeup = false;
+            }
+            release_inbox(waiter->inbox);
         }
+    }
+    return departure;
+}
+
+bool Subscriber::others_waiting(const Waiter& waiter) const {
+    auto it = waiters_.find(waiter.lock_name);
+    return it != waiters_.end() && it->second.size() > 1;
+}
+
+void Subscriber::release_inbox(const std::string& name) {
+    auto it = inboxes_.find(name);
+    if (it == inboxes_.end() || it->second.users == 0) return;
+    if (--it->second.users > 0) return;
+    if (!it->second.confirmed) {
+        // Never confirmed (refused, timed out, or dropped): nothing worth keeping.
+        inboxes_.erase(it);
         return;
     }
-    const std::string channel = it->first;
-    channels_.erase(it);
-    if (!connection_->connected()) return;  // the server forgot our subscriptions already
-    // Unsubscribe in the background; replies arrive in order, so a later SUBSCRIBE to the same
-    // channel (sent after this) wins.
-    asio::co_spawn(
-        connection_->get_executor(),
-        [connection = connection_, channel, sharded = sharded_]() -> asio::awaitable<void> {
-            Request request({sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", channel});
-            try {
-                co_await connection->execute(request, Clock::now() + unsubscribe_timeout);
-            } catch (const std::exception&) {
-                // A dropped connection unsubscribes everything anyway.
-            }
-        },
-        asio::detached);
+    it->second.idle_since_gen = ++linger_generation_;
+    asio::co_spawn(connection_->get_executor(),
+                   drop_after_linger(alive_, name, it->second.idle_since_gen), asio::detached);
+}
+
+asio::awaitable<void> Subscriber::drop_after_linger(std::shared_ptr<bool> alive, std::string name,
+                                                    std::uint64_t generation) {
+    auto connection = connection_;
+    asio::steady_timer timer(connection->get_executor(), linger);
+    co_await timer.async_wait(use_tuple);
+    if (!*alive) co_return;
+    auto it = inboxes_.find(name);
+    if (it == inboxes_.end() || it->second.users > 0 || it->second.idle_since_gen != generation) {
+        co_return;  // back in use (or already gone)
+    }
+    inboxes_.erase(it);
+    if (!connection->connected()) co_return;  // the server forgot our subscriptions already
+    // Replies arrive in order, so a later SUBSCRIBE to the same inbox (sent after this) wins.
+    Request request;
+    if (sharded_) {
+        // Its confirmation is a push (see Connection); the PING's reply ends the request.
+        request.push_unanswered({"SUNSUBSCRIBE", name});
+        request.push({"PING"});
+    } else {
+        request.push({"UNSUBSCRIBE", name});
+    }
+    try {
+        co_await connection->execute(request, Clock::now() + unsubscribe_timeout);
+    } catch (const std::exception&) {
+        // A dropped connection unsubscribes everything anyway.
+    }
 }
 
 void Subscriber::on_message(Reply&& message) {
-    // ["message", channel, payload] or ["smessage", channel, payload]
     if (message.elements.size() < 3) return;
+    if (message.elements[0].str == "sunsubscribe") {
+        // Unasked: the inbox's slot moved to another node. Its waiters fall back to polling
+        // (woken now to re-check once); ours arrive for inboxes already forgotten.
+        if (auto it = inboxes_.find(message.elements[1].str); it != inboxes_.end()) {
+            it->second.confirmed = false;
+            wake_all(it->first);
+        }
+        return;
+    }
+    // ["message", inbox, lock name] or ["smessage", inbox, lock name]
     ++messages_;
-    auto it = channels_.find(message.elements[1].str);
-    if (it == channels_.end() || it->second.waiters.empty()) return;
-    // Wake the oldest waiter that is not already awake; if all are, the oldest keeps the flag.
-    for (auto& waiter : it->second.waiters) {
+    const std::string& lock_name = message.elements[2].str;
+    auto it = waiters_.find(lock_name);
+    if (it == waiters_.end() || it->second.empty()) {
+        // Our waiters left after the release popped us: hand the wake-up to the next process.
+        if (unclaimed_) unclaimed_(lock_name, message.elements[1].str);
+        return;
+    }
+    // Wake the oldest waiter that is not already awake; if all are, they are about to try.
+    for (auto& waiter : it->second) {
         if (!waiter->notified) {
             waiter->notified = true;
             waiter->timer.cancel();
@@ -113,16 +179,19 @@ void Subscriber::on_message(Reply&& message) {
     }
 }
 
-void Subscriber::wake_all(Channel& channel) {
-    for (auto& waiter : channel.waiters) {
-        waiter->notified = true;
-        waiter->timer.cancel();
+void Subscriber::wake_all(const std::string& inbox) {
+    for (auto& [lock_name, list] : waiters_) {
+        for (auto& waiter : list) {
+            if (waiter->inbox != inbox) break;  // one lock name, one inbox
+            waiter->notified = true;
+            waiter->timer.cancel();
+        }
     }
 }
 
 void Subscriber::on_disconnect() {
-    for (auto& [name, channel] : channels_) channel.confirmed = false;  // the server forgot them
-    if (channels_.empty() || reconnecting_) return;
+    for (auto& [name, inbox] : inboxes_) inbox.confirmed = false;  // the server forgot them
+    if (waiters_.empty() || reconnecting_) return;
     reconnecting_ = true;
     asio::co_spawn(connection_->get_executor(), reconnect(alive_, connection_), asio::detached);
 }
@@ -130,10 +199,10 @@ void Subscriber::on_disconnect() {
 asio::awaitable<void> Subscriber::reconnect(std::shared_ptr<bool> alive,
                                             std::shared_ptr<Connection> connection) {
     asio::steady_timer backoff(connection->get_executor());
-    auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(first_reconnect_delay);
+    std::chrono::milliseconds delay = first_reconnect_delay;
     // Any command reconnects; on_reconnect() then re-subscribes.
     const Request ping({"PING"});
-    while (*alive && !channels_.empty() && !connection->connected()) {
+    while (*alive && !waiters_.empty() && !connection->connected()) {
         bool failed = false;
         try {
             co_await connection->execute(ping, Clock::now() + connection->options().connect_timeout +
@@ -144,7 +213,7 @@ asio::awaitable<void> Subscriber::reconnect(std::shared_ptr<bool> alive,
         if (failed && *alive) {
             backoff.expires_after(delay);
             co_await backoff.async_wait(use_tuple);
-            delay = std::min(delay * 2, std::chrono::duration_cast<std::chrono::milliseconds>(max_reconnect_delay));
+            delay = std::min(delay * 2, max_reconnect_delay);
         }
     }
     if (*alive) reconnecting_ = false;
@@ -152,24 +221,29 @@ asio::awaitable<void> Subscriber::reconnect(std::shared_ptr<bool> alive,
 
 void Subscriber::on_reconnect() {
     if (!std::exchange(ever_connected_, true)) return;  // first connect: nothing was missed
-    if (channels_.empty()) return;
+    if (inboxes_.empty()) return;
     asio::co_spawn(connection_->get_executor(), resubscribe(alive_, connection_), asio::detached);
 }
 
 asio::awaitable<void> Subscriber::resubscribe(std::shared_ptr<bool> alive,
                                               std::shared_ptr<Connection> connection) {
     if (!*alive) co_return;
-    // The channels of this moment, not of the reconnect: one whose waiters all left meanwhile
-    // must not be subscribed again (its UNSUBSCRIBE may already be on the wire).
+    // The inboxes of this moment: idle ones (lingering) are simply forgotten.
     std::vector<std::string> names;
     Request request;
     const std::string_view command = sharded_ ? "SSUBSCRIBE" : "SUBSCRIBE";
-    for (auto& [name, channel] : channels_) {
-        channel.confirmed = false;
-        names.push_back(name);
-        const std::string_view args[] = {command, name};
+    for (auto it = inboxes_.begin(); it != inboxes_.end();) {
+        if (it->second.users == 0) {
+            it = inboxes_.erase(it);
+            continue;
+        }
+        it->second.confirmed = false;
+        names.push_back(it->first);
+        const std::string_view args[] = {command, it->first};
         request.push(std::span<const std::string_view>(args));
+        ++it;
     }
+    if (names.empty()) co_return;
     std::vector<Reply> replies;
     try {
         replies = co_await connection->execute(request, Clock::now() + unsubscribe_timeout);
@@ -178,12 +252,12 @@ asio::awaitable<void> Subscriber::resubscribe(std::shared_ptr<bool> alive,
     }
     if (!*alive) co_return;
     for (std::size_t i = 0; i < names.size() && i < replies.size(); ++i) {
-        auto it = channels_.find(names[i]);
-        if (it == channels_.end()) continue;  // its waiters left; their UNSUBSCRIBE follows ours
+        auto it = inboxes_.find(names[i]);
+        if (it == inboxes_.end()) continue;
         if (!replies[i].is_error()) it->second.confirmed = true;
-        // Messages sent while we were away are lost: everyone re-checks the lock, now that a
-        // release from here on is announced again (or, on an error reply, falls back to polling).
-        wake_all(it->second);
+        // Wake-ups sent while we were away are lost: everyone re-checks the lock, now that a
+        // release from here on reaches us again (or, on an error reply, falls back to polling).
+        wake_all(names[i]);
     }
 }
 

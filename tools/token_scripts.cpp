@@ -41,11 +41,11 @@ asio::awaitable<Reply> run_script(Client& client, const std::string& key,
 
 asio::awaitable<bool> release_with_token(Client& client, const std::string& name,
                                          const std::string& token) {
-    // Same channel and publish command as Lock::release(), so blocked `dlock run` waiters (and
-    // library waiters) wake up at once.
-    const std::string channel = detail::companion_key("dlock:released:", name);
-    const std::string_view publish = client.is_cluster() ? "spublish" : "publish";
-    const std::vector<std::string_view> keys{name}, args{token, channel, publish};
+    // The same script and keys as Lock::release(), so the first queued waiter (a `dlock run`
+    // or a library waiter) wakes up at once.
+    const std::string queue = detail::wait_queue_key(name);
+    const std::string_view publish = detail::publish_command(client.is_cluster());
+    const std::vector<std::string_view> keys{name}, args{token, publish, name, queue};
     const Reply reply = co_await run_script(client, name, detail::release_script(), keys, args);
     co_return reply.integer == 1;
 }

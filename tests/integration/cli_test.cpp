@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "dlock/detail/scripts.hpp"
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -483,12 +485,12 @@ TEST_F(CliTest, WaitingRunIsWokenByTheRelease) {
     // --sleep 10: only the release notification can wake the waiter within the bound below.
     Process waiter(dlock_args({"run", "-w", "20", "--sleep", "10", name, "--", "echo", "ran"}),
                    plain_env());
-    // Waiting means subscribed to the release channel: wait until the server says so.
     sync::Redis redis(server("PLAIN_URL"));
-    const std::string channel = detail::companion_key("dlock:released:", name);
+    // Waiting means queued in the lock's wait queue (after subscribing to its inbox).
+    const std::string queue = detail::wait_queue_key(name);
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (redis.command({"PUBSUB", "NUMSUB", channel}).elements.at(1).integer < 1) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never subscribed";
+    while (redis.command({"ZCARD", queue}).integer < 1) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never queued";
         std::this_thread::sleep_for(10ms);
     }
     Stopwatch watch;
@@ -641,10 +643,11 @@ TEST_F(CliTest, SigintWhileWaitingEndsDlockBySigint) {
     ASSERT_EQ(acquired.status, 0);
     Process waiter(dlock_args({"run", name, "--", "echo", "ran"}), plain_env());
     sync::Redis redis(server("PLAIN_URL"));
-    const std::string channel = detail::companion_key("dlock:released:", name);
+    // Waiting means queued in the lock's wait queue (after subscribing to its inbox).
+    const std::string queue = detail::wait_queue_key(name);
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (redis.command({"PUBSUB", "NUMSUB", channel}).elements.at(1).integer < 1) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never subscribed";
+    while (redis.command({"ZCARD", queue}).integer < 1) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never queued";
         std::this_thread::sleep_for(10ms);
     }
     waiter.signal(SIGINT);

@@ -31,7 +31,7 @@ TEST(FencingKeys, CounterChannelAndLastFenceShareTheSlotOfTheirKey) {
                                          std::string("bin\0ary\xff", 8), "{tag}rest", std::string(300, 'z')};
     for (const auto& name : names) {
         EXPECT_EQ(key_slot(companion_key("dlock:fence:", name)), key_slot(name)) << name;
-        EXPECT_EQ(key_slot(companion_key("dlock:released:", name)), key_slot(name)) << name;
+        EXPECT_EQ(key_slot(companion_key("dlock:queue:", name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(dlock::last_fence_key(name)), key_slot(name)) << name;
     }
 }

@@ -293,7 +293,7 @@ TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
                 ++late;
                 ADD_FAILURE() << "renewal after release: " << line;
             }
-        } else if (line.ends_with("\"publish\"")) {  // twice on a fresh server: EVALSHA, then EVAL
+        } else if (line.find("\"publish\"") != std::string::npos) {  // release (twice on a fresh server: EVALSHA, EVAL)
             released[name] = true;
         }
     }

@@ -18,6 +18,7 @@
 #include <iostream>
 #include <random>
 
+#include "dlock/detail/scripts.hpp"
 #include "dlock/detail/slots.hpp"
 #include "dlock/detail/subscriber.hpp"
 #include "dlock/lock.hpp"
@@ -31,9 +32,9 @@ using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
-std::string channel_of(const std::string& name) {
-    return dlock::detail::companion_key("dlock:released:", name);
-}
+// A waiter is waiting once its process is queued in the lock's wait queue (it subscribed to
+// its inbox before queueing).
+std::string queue_of(const std::string& name) { return dlock::detail::wait_queue_key(name); }
 
 asio::awaitable<void> pause_for(Clock::duration duration) {
     asio::steady_timer timer(co_await asio::this_coro::executor, duration);
@@ -52,9 +53,21 @@ asio::awaitable<bool> eventually(Condition condition, Clock::duration bound) {
     }
 }
 
+asio::awaitable<long long> queued_processes(dlock::Redis& admin, const std::string& queue) {
+    co_return (co_await admin.command("ZCARD", queue)).integer;
+}
+
 asio::awaitable<long long> subscribers_of(dlock::Redis& admin, const std::string& channel) {
     dlock::Reply reply = co_await admin.command("PUBSUB", "NUMSUB", channel);
     co_return reply.elements.at(1).integer;
+}
+
+// Calls of a command the server ran (INFO commandstats), scripts' inner calls included.
+asio::awaitable<long long> calls_of(dlock::Redis& admin, const std::string& command) {
+    dlock::Reply info = co_await admin.command("INFO", "commandstats");
+    const std::string field = "cmdstat_" + command + ":calls=";
+    const auto at = info.str.find(field);
+    co_return at == std::string::npos ? 0 : std::stoll(info.str.substr(at + field.size()));
 }
 
 // SET commands the server ran (INFO commandstats).
@@ -125,9 +138,9 @@ TEST(Wakeup, NoLostWakeupWhateverTheReleaseMoment) {
             // others after 0..1.5 ms in 10 us steps.
             auto release = [&]() -> asio::awaitable<void> {
                 if (i % 4 == 0) {
-                    const std::string channel = channel_of(name);
+                    const std::string queue = queue_of(name);
                     EXPECT_TRUE(co_await eventually(
-                        [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; },
+                        [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; },
                         5s));
                 } else {
                     co_await pause_for(std::chrono::microseconds((i * 10) % 1500));
@@ -158,9 +171,9 @@ TEST(Wakeup, HandOffIsTriggeredByTheReleaseNotThePoll) {
             auto wait = [&]() -> asio::awaitable<bool> { co_return co_await waiter.acquire(); };
             auto release = [&]() -> asio::awaitable<void> {
                 // Only once the waiter is subscribed does the release find it waiting.
-                const std::string channel = channel_of(name);
+                const std::string queue = queue_of(name);
                 EXPECT_TRUE(co_await eventually(
-                    [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; }, 5s));
+                    [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; }, 5s));
                 co_await holder.release();
                 released = Clock::now();
             };
@@ -179,7 +192,7 @@ TEST(Wakeup, HandOffLatency) {
     dlock::Redis waiter_client(io.get_executor(), server.url());
     dlock::Redis admin(io.get_executor(), server.url());
     const std::string name = dlock::test::unique_name();
-    const std::string channel = channel_of(name);
+    const std::string queue = queue_of(name);
     constexpr int handoffs = 1000;
     std::vector<double> latencies_us;
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
@@ -190,7 +203,7 @@ TEST(Wakeup, HandOffLatency) {
             Clock::time_point released;
             auto release = [&]() -> asio::awaitable<void> {
                 EXPECT_TRUE(co_await eventually(
-                    [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; }, 5s));
+                    [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; }, 5s));
                 co_await holder.release();
                 released = Clock::now();
             };
@@ -217,7 +230,7 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
     dlock::Redis waiter_client(io.get_executor(), server.url());
     dlock::Redis admin(io.get_executor(), server.url());
     const std::string name = dlock::test::unique_name();
-    const std::string channel = channel_of(name);
+    const std::string queue = queue_of(name);
     constexpr long long waiters = 1000;
     Countdown finished(io.get_executor(), waiters);
     long long acquired = 0;
@@ -235,24 +248,32 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
                 finished.finished();
             }, asio::detached);
         }
-        // Every waiter makes two failed SETs (before and after subscribing), then waits.
+        // Every waiter makes exactly one failed queueing attempt (the acquire script, whose
+        // first step is EXISTS) before it waits; some also a plain SET before subscribing.
         const bool all_waiting = co_await eventually(
-            [&]() -> asio::awaitable<bool> { co_return co_await set_calls(admin) == 1 + 2 * waiters; },
+            [&]() -> asio::awaitable<bool> { co_return co_await calls_of(admin, "exists") == waiters; },
             20s);
-        EXPECT_TRUE(all_waiting) << "SET calls: " << co_await set_calls(admin);
-        EXPECT_EQ(co_await subscribers_of(admin, channel), 1);
+        EXPECT_TRUE(all_waiting) << "queueing attempts: " << co_await calls_of(admin, "exists");
+        // One process: one inbox subscription and one queue entry, whatever the waiter count.
+        const std::string inbox = waiter_client.subscriber_for(name).inbox_for(name);
+        EXPECT_EQ(co_await subscribers_of(admin, inbox), 1);
+        EXPECT_EQ(co_await queued_processes(admin, queue), 1);
         EXPECT_EQ(waiter_client.subscriber_for(name).channel_count(), 1u);
 
+        const long long attempts_before = co_await calls_of(admin, "exists");
         const long long sets_before = co_await set_calls(admin);
         const auto start = Clock::now();
         co_await holder.release();
         EXPECT_TRUE(co_await finished.all_done(45s));  // after the waiters' blocking_timeout
         const double took_ms = ms_between(start, Clock::now());
-        const long long sets = co_await set_calls(admin) - sets_before;
-        const double per_handoff = static_cast<double>(sets) / waiters;
-        std::cout << waiters << " local waiters: " << sets << " SET attempts for " << waiters
-                  << " hand-offs (" << per_handoff << " per hand-off), " << took_ms / waiters
-                  << " ms per hand-off\n";
+        // Queued waiters only try through the acquire script (one EXISTS each try); its SET
+        // runs only on success, and no plain SET is sent.
+        const long long attempts = co_await calls_of(admin, "exists") - attempts_before;
+        EXPECT_EQ(co_await set_calls(admin) - sets_before, waiters);
+        const double per_handoff = static_cast<double>(attempts) / waiters;
+        std::cout << waiters << " local waiters: " << attempts << " acquisition attempts for "
+                  << waiters << " hand-offs (" << per_handoff << " per hand-off), "
+                  << took_ms / waiters << " ms per hand-off\n";
         RecordProperty("set_per_handoff", std::to_string(per_handoff));
         EXPECT_LT(per_handoff, 5.0);
         EXPECT_EQ(acquired, waiters);
@@ -310,8 +331,12 @@ TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
         EXPECT_EQ(gave_up + quitter_acquired, names / 10);
         std::cout << gave_up << " waiters gave up (blocking_timeout), " << quitter_acquired
                   << " of them acquired first\n";
-        EXPECT_EQ(waiter_client.subscriber_for("any").channel_count(), 0u);
-        // UNSUBSCRIBE runs in the background: give it a bounded time to reach the server.
+        EXPECT_EQ(waiter_client.subscriber_for("any").waiter_count(), 0u);
+        // The inbox lingers (Subscriber::linger) and UNSUBSCRIBE runs in the background: give
+        // them a bounded time.
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return waiter_client.subscriber_for("any").channel_count() == 0; },
+            dlock::detail::Subscriber::linger + 5s));
         const bool unsubscribed = co_await eventually(
             [&]() -> asio::awaitable<bool> {
                 co_return (co_await admin.command("PUBSUB", "CHANNELS", "dlock:*")).elements.empty();
@@ -319,7 +344,10 @@ TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
             5s);
         EXPECT_TRUE(unsubscribed) << (co_await admin.command("PUBSUB", "CHANNELS", "dlock:*")).elements.size()
                                   << " channels left";
-        EXPECT_EQ((co_await admin.command("DBSIZE")).integer, keys_before);
+        // Queues of waiters that gave up are removed in the background too.
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return (co_await admin.command("DBSIZE")).integer == keys_before; },
+            5s)) << (co_await admin.command("DBSIZE")).integer - keys_before << " keys left";
     });
 }
 
@@ -444,9 +472,9 @@ print("released", flush=True)
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         auto wait = [&]() -> asio::awaitable<bool> { co_return co_await waiter.acquire(); };
         auto release = [&]() -> asio::awaitable<void> {
-            const std::string channel = channel_of(name);
+            const std::string queue = queue_of(name);
             EXPECT_TRUE(co_await eventually(
-                [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; }, 5s));
+                [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; }, 5s));
             holder.write_line("release");
             released = Clock::now();
         };
@@ -474,7 +502,7 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
         // the subscription again.
         for (const bool release_after_resubscribe : {false, true}) {
             const std::string name = dlock::test::unique_name(release_after_resubscribe ? ":kill-later" : ":kill-now");
-            const std::string channel = channel_of(name);
+            const std::string queue = queue_of(name);
             dlock::Lock holder(holder_client, name);
             EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
             constexpr int waiters = 3;
@@ -490,7 +518,10 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
                     finished.finished();
                 }, asio::detached);
             }
-            auto subscribed = [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, channel) == 1; };
+            const std::string inbox = waiter_client.subscriber_for(name).inbox_for(name);
+            auto subscribed = [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, inbox) == 1; };
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; }, 5s));
             EXPECT_TRUE(co_await eventually(subscribed, 5s));
             const dlock::Reply killed = co_await admin.command("CLIENT", "KILL", "TYPE", "pubsub");
             EXPECT_EQ(killed.integer, 1);

@@ -53,12 +53,18 @@ public:
     Request& push(std::span<const std::string_view> args);
     Request& push(std::span<const std::string> args);
 
-    std::size_t size() const noexcept { return commands_; }
+    // A command whose reply the server sends as a push (an unsubscribe confirmation, which
+    // Redis also sends unasked when a slot moves): it is not matched with this request.
+    Request& push_unanswered(std::initializer_list<std::string_view> args);
+
+    // Replies this request waits for (its commands, less the unanswered ones).
+    std::size_t size() const noexcept { return commands_ - unanswered_; }
     const std::string& payload() const noexcept { return payload_; }
 
 private:
     std::string payload_;
     std::size_t commands_ = 0;
+    std::size_t unanswered_ = 0;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

@@ -2,33 +2,41 @@
 //
 // Why pub/sub and not a per-lock signal list (BLPOP): a blocking pop ties up one connection per
 // waiter and leaves list keys behind when a waiter dies; a subscription costs one connection per
-// process and server, whatever the number of waiters, and leaves nothing on the server.
+// process and server, whatever the number of waiters.
 //
-// One Subscriber per server holds one connection in subscriber mode. Waiters in this process
-// on the same lock share one channel subscription; a release message wakes ONE local waiter
-// (the oldest), so a release costs one SET attempt per waiting process, not one per waiter.
-// Subscriptions are dropped when the last waiter of a channel leaves.
+// Each process listens on its own inbox channel (one per server; on a cluster one per slot in
+// use, so a script can SPUBLISH to it from the lock key's shard). A waiter that finds the lock
+// held queues its process's inbox in the lock's wait queue, in the same atomic script as the
+// failed SET; a release wakes only the first queued process, by publishing the lock's name to
+// its inbox, and that process wakes its oldest local waiter. So a release costs one SET attempt,
+// not one per waiter nor one per waiting process, and processes are served in arrival order.
 //
-// No lost wake-up: a waiter subscribes (and waits for the server's confirmation) BEFORE its
-// acquisition attempt; a release between that attempt and wait() leaves `notified` set, so
-// wait() returns at once.
+// No lost wake-up: the inbox is subscribed (confirmed by the server) before the waiter queues
+// itself, and a wake-up that arrives before wait() leaves `notified` set. A wake-up nobody here
+// can use (the waiter left) goes to the next local waiter, or back to the server through the
+// unclaimed handler, which wakes the next queued process. The `sleep` poll covers the rest
+// (a holder that crashed, a release by redis-py).
 //
 // Dropped connection: the server forgets the subscriptions and messages sent meanwhile are
 // lost. While any waiter is registered the subscriber reconnects by itself (backing off
-// 10 ms .. 1 s while the server is unreachable), re-subscribes every channel, and only once
-// the server confirmed a channel wakes all its waiters to try again: a release during the gap
-// is then seen by that attempt, a later one by the new subscription.
+// 10 ms .. 1 s while the server is unreachable), re-subscribes, and only once the server
+// confirmed an inbox wakes all its waiters to try again.
+//
+// An inbox stays subscribed for a short linger after its last waiter leaves, so a process that
+// waits on and off does not pay SUBSCRIBE + UNSUBSCRIBE each time; then it is unsubscribed.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
+#include <chrono>
 #include <cstddef>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
+#include <string_view>
 
 #include "dlock/detail/connection.hpp"
 
@@ -38,54 +46,90 @@ class Subscriber {
 public:
     struct Waiter {
         explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
-        std::string channel;
+        std::string lock_name;
+        std::string inbox;
         asio::steady_timer timer;
         bool notified = false;
     };
     using WaiterPtr = std::shared_ptr<Waiter>;
 
+    // What unwatch() tells the lock: whether this was the process's last waiter on the lock
+    // (then its inbox must leave the wait queue) and whether it dropped an unused wake-up.
+    struct Departure {
+        bool last_for_lock = false;
+        bool unused_wakeup = false;
+    };
+
+    // A wake-up for a lock nobody here waits on any more: (lock name, inbox).
+    using UnclaimedHandler = std::function<void(const std::string&, const std::string&)>;
+
     Subscriber(asio::any_io_executor executor, ConnectionOptions options, bool sharded);
     ~Subscriber();
+    Subscriber(const Subscriber&) = delete;
+    Subscriber& operator=(const Subscriber&) = delete;
 
-    // Registers a waiter on `channel`, subscribing first if this process has none there yet.
-    // Returns once the server confirmed the subscription. Throws like Connection::execute.
-    asio::awaitable<WaiterPtr> watch(const std::string& channel, Deadline deadline);
+    // How long an inbox stays subscribed after its last waiter left.
+    static constexpr std::chrono::milliseconds linger{2000};
 
-    // Waits until a notification for the waiter's channel, or `deadline`. Returns true when
-    // notified (and clears the flag for the next round).
+    // The inbox channel of this process for `lock_name` (same cluster slot as the name).
+    std::string inbox_for(std::string_view lock_name) const;
+    // True when that inbox is subscribed and confirmed: a waiter can queue at once.
+    bool ready_for(std::string_view lock_name) const;
+
+    // Registers a waiter on `lock_name`, subscribing its inbox first if needed. Returns once the
+    // server confirmed the subscription. Throws like Connection::execute.
+    asio::awaitable<WaiterPtr> watch(const std::string& lock_name, Deadline deadline);
+
+    // Waits until woken for the waiter's lock, or `deadline`. Returns true when woken (and
+    // clears the flag for the next round).
     asio::awaitable<bool> wait(Waiter& waiter, Deadline deadline);
 
-    // Removes the waiter; the last one out of a channel unsubscribes (in the background).
-    void unwatch(const WaiterPtr& waiter);
+    // Removes the waiter. An unused wake-up goes to the next local waiter on the same lock.
+    Departure unwatch(const WaiterPtr& waiter);
+
+    // Whether other local waiters wait on the same lock as `waiter`.
+    bool others_waiting(const Waiter& waiter) const;
+
+    void set_unclaimed_handler(UnclaimedHandler handler) { unclaimed_ = std::move(handler); }
 
     // Drops the connection; with waiters registered it reconnects and re-subscribes at once.
     void close() { connection_->close(); }
 
-    // Channels subscribed by this process right now (for leak checks).
-    std::size_t channel_count() const noexcept { return channels_.size(); }
+    // Inboxes subscribed right now and locks waited on (for leak checks).
+    std::size_t channel_count() const noexcept { return inboxes_.size(); }
+    std::size_t waiter_count() const noexcept { return waiters_.size(); }
     std::size_t messages_received() const noexcept { return messages_; }
 
 private:
-    struct Channel {
-        std::list<WaiterPtr> waiters;  // oldest first: the one a message wakes
+    struct Inbox {
         bool confirmed = false;
+        std::size_t users = 0;            // waiters registered on it
+        std::uint64_t idle_since_gen = 0;  // linger generation: a newer one cancels the pending drop
     };
     void on_message(Reply&& message);
     void on_reconnect();
     void on_disconnect();
-    static void wake_all(Channel& channel);
-    // Keep the connection up while waiters need it; re-subscribe after a reconnect. Both take
-    // `alive` and check it after every suspension: they may outlive the subscriber.
+    void wake_all(const std::string& inbox);
+    void release_inbox(const std::string& inbox);
+    // Keep the connection up while waiters need it; re-subscribe after a reconnect; drop an
+    // idle inbox after the linger. They take `alive` and check it after every suspension:
+    // they may outlive the subscriber.
     asio::awaitable<void> reconnect(std::shared_ptr<bool> alive, std::shared_ptr<Connection> connection);
     asio::awaitable<void> resubscribe(std::shared_ptr<bool> alive, std::shared_ptr<Connection> connection);
+    asio::awaitable<void> drop_after_linger(std::shared_ptr<bool> alive, std::string inbox,
+                                            std::uint64_t generation);
 
     std::shared_ptr<Connection> connection_;
     bool sharded_;
-    std::map<std::string, Channel, std::less<>> channels_;
+    std::string id_;  // random: makes this process's inbox names unique
+    std::map<std::string, Inbox, std::less<>> inboxes_;
+    std::map<std::string, std::list<WaiterPtr>, std::less<>> waiters_;  // by lock name, oldest first
+    UnclaimedHandler unclaimed_;
     std::size_t messages_ = 0;
+    std::uint64_t linger_generation_ = 0;
     bool ever_connected_ = false;
     bool reconnecting_ = false;  // a reconnect() loop is running
-    std::shared_ptr<bool> alive_;  // lets detached unsubscribes outlive us safely
+    std::shared_ptr<bool> alive_;
 };
 
 }  // namespace dlock::detail
