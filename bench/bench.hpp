@@ -67,8 +67,9 @@ std::map<std::string, long long> command_calls(const std::string& info_commandst
 
 // Commands the server ran between two snapshots, leaving out the bench's own INFO/CONFIG:
 // `all` counts commands run inside Lua scripts too (Redis counts them in commandstats);
-// `sent` leaves out GET/DEL/PUBLISH, which in these scenarios run only inside release
-// scripts, so it approximates the commands clients sent (round trips or pipelined).
+// `sent` leaves out the commands that in these scenarios run only inside dlock's scripts, and
+// the SETs its acquire script ran, so it is the number of commands clients sent (round trips
+// or pipelined).
 struct CommandDelta {
     long long all = 0;
     long long sent = 0;

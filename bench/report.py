@@ -213,8 +213,10 @@ def markdown(info, lines):
                "(both after the server ran the release; the releasing process was not scheduled "
                "first). "
                "Server commands per acquisition: INFO commandstats delta over all acquisitions, "
-               "including commands run inside Lua scripts; 'sent' leaves those out (GET/DEL/"
-               "PUBLISH, and EXISTS/SET for node-redlock, run only inside scripts here).")
+               "including commands run inside Lua scripts; 'sent' leaves those out (for dlock GET/DEL/"
+               "PUBLISH/ZPOPMIN in its release script and EXISTS/TIME/ZADD/PEXPIRE/ZREM plus the "
+               "successful SET in its acquire script; GET/DEL/PUBLISH for redis-py; EXISTS/SET for "
+               "node-redlock), so it is the number of commands clients sent.")
     out.append("")
 
     out.append("## The limit (same server, same run)")

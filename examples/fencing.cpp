@@ -33,13 +33,16 @@ asio::awaitable<void> pause(std::chrono::milliseconds duration) {
 // Returns true when its late write was refused.
 asio::awaitable<bool> stalled_holder(dlock::Redis& redis, dlock::Lock& lock) {
     const std::int64_t fence = *lock.fence();
-    const std::string before = "written by the first holder", after = "written by the first holder after its pause";
+    const std::string before = "written by the first holder",
+                      after = "written by the first holder after its pause";
     const bool first_write = co_await dlock::fenced_write(redis, resource, fence, before);
-    std::cout << "first holder:  fence " << fence << ", write " << (first_write ? "accepted" : "refused") << "\n";
+    std::cout << "first holder:  fence " << fence << ", write "
+              << (first_write ? "accepted" : "refused") << "\n";
     co_await pause(1000ms);  // the "pause": the 0.5 s lock expires meanwhile
     const bool late_write = co_await dlock::fenced_write(redis, resource, fence, after);
     std::cout << "first holder:  resumed, fence " << fence << ", write "
-              << (late_write ? "accepted (the resource is corrupted!)" : "refused as stale") << "\n";
+              << (late_write ? "accepted (the resource is corrupted!)" : "refused as stale")
+              << "\n";
     try {
         co_await lock.release();
     } catch (const dlock::LockReleaseError& e) {
@@ -51,18 +54,21 @@ asio::awaitable<bool> stalled_holder(dlock::Redis& redis, dlock::Lock& lock) {
 // Takes the lock once the first holder's key has expired (nobody announces an expiry, so this
 // wait is the `sleep` poll), writes with its newer fence.
 asio::awaitable<void> next_holder(dlock::Redis& redis, dlock::Lock& lock) {
-    if (!co_await lock.acquire()) throw std::runtime_error("the second holder could not get the lock");
+    if (!co_await lock.acquire())
+        throw std::runtime_error("the second holder could not get the lock");
     const std::int64_t fence = *lock.fence();
     const std::string value = "written by the second holder";
     const bool written = co_await dlock::fenced_write(redis, resource, fence, value);
-    std::cout << "second holder: fence " << fence << ", write " << (written ? "accepted" : "refused") << "\n";
+    std::cout << "second holder: fence " << fence << ", write "
+              << (written ? "accepted" : "refused") << "\n";
     co_await pause(1000ms);  // still working when the first holder resumes
     co_await lock.release();
 }
 
 asio::awaitable<int> run(dlock::Redis& redis) {
     dlock::Lock first(redis, lock_name, {.timeout = 500ms, .fencing = true});
-    dlock::Lock second(redis, lock_name, {.timeout = 10s, .sleep = 50ms, .blocking_timeout = 5s, .fencing = true});
+    dlock::Lock second(redis, lock_name,
+                       {.timeout = 10s, .sleep = 50ms, .blocking_timeout = 5s, .fencing = true});
     if (!co_await first.acquire()) throw std::runtime_error("the lock is held by someone else");
     const bool refused = co_await (stalled_holder(redis, first) && next_holder(redis, second));
     std::cout << "resource now: " << (co_await redis.command("GET", resource)).str << "\n";

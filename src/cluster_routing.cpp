@@ -47,7 +47,8 @@ std::optional<Redirect> parse_redirect(std::string_view error, std::string_view 
     return Redirect{kind, static_cast<std::uint16_t>(slot), std::move(*node)};
 }
 
-std::optional<Redirect> find_redirect(const std::vector<Reply>& replies, std::string_view current_host) {
+std::optional<Redirect> find_redirect(const std::vector<Reply>& replies,
+                                      std::string_view current_host) {
     for (const Reply& reply : replies) {
         if (!reply.is_error()) continue;
         if (auto redirect = parse_redirect(reply.str, current_host)) return redirect;
@@ -72,19 +73,20 @@ std::chrono::milliseconds retry_backoff(unsigned attempt) {
 std::optional<std::size_t> routing_key_index(std::span<const std::string_view> args) {
     if (args.size() < 2) return std::nullopt;
     const std::string name = upper(args[0]);
-    if (name == "EVAL" || name == "EVALSHA" || name == "EVAL_RO" || name == "EVALSHA_RO" || name == "FCALL" ||
-        name == "FCALL_RO") {
+    if (name == "EVAL" || name == "EVALSHA" || name == "EVAL_RO" || name == "EVALSHA_RO" ||
+        name == "FCALL" || name == "FCALL_RO") {
         unsigned keys = 0;
         if (args.size() < 4) return std::nullopt;
-        const auto [end, ec] = std::from_chars(args[2].data(), args[2].data() + args[2].size(), keys);
+        const auto [end, ec] =
+            std::from_chars(args[2].data(), args[2].data() + args[2].size(), keys);
         if (ec != std::errc() || keys == 0) return std::nullopt;
         return 3;
     }
     // Commands whose second word is not a key (server, connection and cluster-wide commands).
     static constexpr std::array<std::string_view, 24> keyless = {
-        "ACL",     "AUTH",     "BGSAVE",  "CLIENT", "CLUSTER", "COMMAND",  "CONFIG",   "DBSIZE",
-        "DEBUG",   "ECHO",     "FLUSHALL", "FLUSHDB", "FUNCTION", "HELLO", "INFO",     "LATENCY",
-        "LOLWUT",  "MEMORY",   "PING",    "PUBLISH", "SCRIPT",  "SLOWLOG", "SWAPDB",   "WAIT"};
+        "ACL",    "AUTH",   "BGSAVE",   "CLIENT",  "CLUSTER",  "COMMAND", "CONFIG", "DBSIZE",
+        "DEBUG",  "ECHO",   "FLUSHALL", "FLUSHDB", "FUNCTION", "HELLO",   "INFO",   "LATENCY",
+        "LOLWUT", "MEMORY", "PING",     "PUBLISH", "SCRIPT",   "SLOWLOG", "SWAPDB", "WAIT"};
     if (std::find(keyless.begin(), keyless.end(), name) != keyless.end()) return std::nullopt;
     return 1;
 }

@@ -31,7 +31,8 @@ struct Redirect {
 std::optional<Redirect> parse_redirect(std::string_view error, std::string_view current_host);
 
 // The first redirection among `replies` (any command of a request may carry one).
-std::optional<Redirect> find_redirect(const std::vector<Reply>& replies, std::string_view current_host);
+std::optional<Redirect> find_redirect(const std::vector<Reply>& replies,
+                                      std::string_view current_host);
 
 // True when a reply among `replies` says "try again shortly": TRYAGAIN (keys of a multi-key
 // command split by a migration), CLUSTERDOWN (during a failover), LOADING (a restarted node).

@@ -36,7 +36,7 @@ struct Shard {
 };
 
 class Topology {
-public:
+  public:
     Topology();
 
     // Reads a CLUSTER SLOTS reply ([[start, end, [host, port, id, ...], replica...], ...]).
@@ -56,7 +56,7 @@ public:
     std::size_t covered_slots() const noexcept;
     bool empty() const noexcept { return covered_slots() == 0; }
 
-private:
+  private:
     static constexpr std::uint16_t no_shard = 0xFFFF;
     std::vector<Shard> shards_;
     std::vector<std::uint16_t> shard_of_slot_;  // slot -> index in shards_, or no_shard

@@ -65,9 +65,7 @@ struct Connection::Pending {
 };
 
 Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
-    : executor_(std::move(executor)),
-      options_(std::move(options)),
-      writer_wake_(executor_) {
+    : executor_(std::move(executor)), options_(std::move(options)), writer_wake_(executor_) {
     if (options_.tls.enabled && options_.unix_path.empty()) tls_ = make_tls_context(options_.tls);
 }
 
@@ -76,7 +74,8 @@ Connection::~Connection() {
 }
 
 void Connection::close() {
-    fail(generation_, std::make_exception_ptr(ConnectionError("connection to " + options_.endpoint() + " closed")));
+    fail(generation_, std::make_exception_ptr(
+                          ConnectionError("connection to " + options_.endpoint() + " closed")));
 }
 
 asio::awaitable<std::vector<Reply>> Connection::execute(const Request& request, Deadline deadline) {
@@ -112,8 +111,9 @@ asio::awaitable<void> Connection::ensure_connected(Deadline deadline) {
         state_ = State::connecting;
         connect_error_ = nullptr;
         // Detached: a caller that gives up does not abort the attempt others wait on.
-        asio::co_spawn(executor_, [self = shared_from_this()] { return self->connect_task(); },
-                       asio::detached);
+        asio::co_spawn(
+            executor_, [self = shared_from_this()] { return self->connect_task(); },
+            asio::detached);
     }
     // Each waiter has its own timer (its own deadline); the attempt's end cancels them all.
     auto waiter = std::make_shared<asio::steady_timer>(executor_, deadline);
@@ -139,10 +139,12 @@ asio::awaitable<void> Connection::connect_task() {
         out_.clear();
         // The loops own a reference: they end when the stream closes, never on a dead object.
         auto self = shared_from_this();
-        asio::co_spawn(executor_, [self, stream, generation] { return self->reader(stream, generation); },
-                       asio::detached);
-        asio::co_spawn(executor_, [self, stream, generation] { return self->writer(stream, generation); },
-                       asio::detached);
+        asio::co_spawn(
+            executor_, [self, stream, generation] { return self->reader(stream, generation); },
+            asio::detached);
+        asio::co_spawn(
+            executor_, [self, stream, generation] { return self->writer(stream, generation); },
+            asio::detached);
 
         Request hello;
         if (!options_.password.empty()) {
@@ -202,8 +204,8 @@ asio::awaitable<void> Connection::reader(std::shared_ptr<Stream> stream, std::ui
         if (generation != generation_) co_return;
         if (ec) {
             std::string why = ec == asio::error::eof ? "closed by the server" : ec.message();
-            fail(generation, std::make_exception_ptr(
-                                 ConnectionError("connection to " + options_.endpoint() + " lost: " + why)));
+            fail(generation, std::make_exception_ptr(ConnectionError(
+                                 "connection to " + options_.endpoint() + " lost: " + why)));
             co_return;
         }
         try {
@@ -221,7 +223,8 @@ void Connection::deliver(Reply&& reply) {
         push_handler_(std::move(reply));
         return;
     }
-    if (pending_.empty()) throw ProtocolError("reply from " + options_.endpoint() + " with no command in flight");
+    if (pending_.empty())
+        throw ProtocolError("reply from " + options_.endpoint() + " with no command in flight");
     Pending& front = *pending_.front();
     front.replies.push_back(std::move(reply));
     if (front.replies.size() == front.expected) {

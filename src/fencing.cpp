@@ -16,8 +16,8 @@ std::string last_fence_key(std::string_view resource_key) {
     return detail::companion_key("dlock:last-fence:", resource_key);
 }
 
-asio::awaitable<bool> fenced_write(Client& resource, std::string_view resource_key, std::int64_t fence,
-                                   std::string_view value, Seconds timeout) {
+asio::awaitable<bool> fenced_write(Client& resource, std::string_view resource_key,
+                                   std::int64_t fence, std::string_view value, Seconds timeout) {
     if (resource_key.empty()) throw std::invalid_argument("resource_key must not be empty");
     if (fence < 0) throw std::invalid_argument("fence must not be negative");
     if (!std::isfinite(timeout.count()) || timeout.count() <= 0 || timeout.count() > 1e9) {

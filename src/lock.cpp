@@ -35,9 +35,9 @@ struct LockState {
     milliseconds command_timeout{5000};
     milliseconds replication_timeout{100};
     milliseconds renew_interval{0};
-    std::string fence_key;   // fencing counter, same slot as the key
-    std::string queue_key;   // wait queue of processes (see subscriber.hpp), same slot
-    std::string queue_ttl;   // ms: a queue whose waiters all died expires by itself
+    std::string fence_key;  // fencing counter, same slot as the key
+    std::string queue_key;  // wait queue of processes (see subscriber.hpp), same slot
+    std::string queue_ttl;  // ms: a queue whose waiters all died expires by itself
 
     std::optional<std::string> token;
     std::optional<std::int64_t> fence;
@@ -75,7 +75,7 @@ milliseconds to_ms(Seconds value, const char* field) {
 
 // Marks the object busy for one operation (see the concurrency contract in lock.hpp).
 class BusyGuard {
-public:
+  public:
     explicit BusyGuard(LockState& state) : state_(state) {
         if (state_.busy) {
             throw std::logic_error("dlock::Lock '" + state_.name +
@@ -87,7 +87,7 @@ public:
     BusyGuard(const BusyGuard&) = delete;
     BusyGuard& operator=(const BusyGuard&) = delete;
 
-private:
+  private:
     LockState& state_;
 };
 
@@ -97,7 +97,8 @@ private:
 asio::awaitable<Reply> run_script(LockState& state, const Script& script,
                                   const std::vector<std::string_view>& keys,
                                   const std::vector<std::string_view>& args, Deadline deadline,
-                                  std::shared_ptr<Connection>* used = nullptr, bool send_source = false) {
+                                  std::shared_ptr<Connection>* used = nullptr,
+                                  bool send_source = false) {
     for (int attempt = send_source ? 1 : 0; attempt < 2; ++attempt) {
         const bool full = attempt == 1;
         Request request;
@@ -135,7 +136,8 @@ asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
     try {
         const std::vector<std::string_view> keys{state.name},
             args{token, state.publish(), state.name, state.queue_key};
-        co_await run_script(state, release_script(), keys, args, state.command_deadline(), nullptr, true);
+        co_await run_script(state, release_script(), keys, args, state.command_deadline(), nullptr,
+                            true);
     } catch (const std::exception&) {
     }
 }
@@ -176,8 +178,8 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
         if (state->hold_generation != generation) co_return;
         const auto sent = Clock::now();
         try {
-            const std::optional<Reply> reply =
-                co_await renew_once(*state, generation, token, std::min(state->command_deadline(), expires));
+            const std::optional<Reply> reply = co_await renew_once(
+                *state, generation, token, std::min(state->command_deadline(), expires));
             if (!reply) co_return;  // released or destroyed meanwhile
             if (reply->integer != 1) {
                 mark_lost(*state);
@@ -201,7 +203,8 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
 // Takes this process's inbox out of the lock's wait queue, in the background (called from a
 // destructor). Best effort: a stale entry is skipped by the next release (nobody receives the
 // wake-up) and the queue expires with its TTL.
-void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox, bool unused_wakeup) {
+void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox,
+                       bool unused_wakeup) {
     asio::co_spawn(
         state->client->get_executor(),
         [state, inbox = std::move(inbox), unused_wakeup]() -> asio::awaitable<void> {
@@ -209,7 +212,8 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
                 const std::vector<std::string_view> keys{state->name},
                     args{inbox, state->publish(), state->name,
                          unused_wakeup ? wakeup_unused : wakeup_none, state->queue_key};
-                co_await run_script(*state, leave_queue_script(), keys, args, state->command_deadline());
+                co_await run_script(*state, leave_queue_script(), keys, args,
+                                    state->command_deadline());
             } catch (const std::exception&) {
             }
         },
@@ -229,15 +233,16 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
         if (state.options.fencing || ticket) {
             std::vector<std::string_view> keys{state.name};
             if (state.options.fencing) keys.push_back(state.fence_key);
-            const std::vector<std::string_view> args{token,
-                                                     px,
-                                                     state.options.fencing ? fencing_on : fencing_off,
-                                                     ticket ? ticket->inbox : not_queueing,
-                                                     state.queue_ttl,
-                                                     ticket && ticket->others_waiting ? stay_queued : leave_queue,
-                                                     state.queue_key};
-            reply = co_await run_script(state, acquire_script(), keys, args, state.command_deadline(),
-                                        &used);
+            const std::vector<std::string_view> args{
+                token,
+                px,
+                state.options.fencing ? fencing_on : fencing_off,
+                ticket ? ticket->inbox : not_queueing,
+                state.queue_ttl,
+                ticket && ticket->others_waiting ? stay_queued : leave_queue,
+                state.queue_key};
+            reply = co_await run_script(state, acquire_script(), keys, args,
+                                        state.command_deadline(), &used);
         } else {
             Request request;
             if (state.timeout) {
@@ -275,7 +280,8 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
         Request wait({"WAIT", std::to_string(needed), std::to_string(wait_for.count())});
         long long confirmed = -1;
         try {
-            auto replies = co_await used->execute(wait, Clock::now() + wait_for + state.command_timeout);
+            auto replies =
+                co_await used->execute(wait, Clock::now() + wait_for + state.command_timeout);
             confirmed = replies.front().value().integer;
         } catch (const std::exception&) {
             failure = std::current_exception();
@@ -312,7 +318,8 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
     s.name = std::move(name);
     if (options.timeout) {
         s.timeout = detail::to_ms(*options.timeout, "timeout");
-        if (*s.timeout < milliseconds(1)) throw std::invalid_argument("timeout must be at least 1 ms");
+        if (*s.timeout < milliseconds(1))
+            throw std::invalid_argument("timeout must be at least 1 ms");
     }
     s.sleep = detail::to_ms(options.sleep, "sleep");
     if (s.timeout && options.sleep > *options.timeout) {
@@ -322,13 +329,17 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
     }
     if (options.blocking_timeout) detail::to_ms(*options.blocking_timeout, "blocking_timeout");
     s.command_timeout = detail::to_ms(options.command_timeout, "command_timeout");
-    if (s.command_timeout < milliseconds(1)) throw std::invalid_argument("command_timeout must be at least 1 ms");
-    s.replication_timeout = std::max(milliseconds(1), detail::to_ms(options.replication_timeout, "replication_timeout"));
+    if (s.command_timeout < milliseconds(1))
+        throw std::invalid_argument("command_timeout must be at least 1 ms");
+    s.replication_timeout = std::max(
+        milliseconds(1), detail::to_ms(options.replication_timeout, "replication_timeout"));
     if (options.auto_renew) {
         if (!s.timeout) throw std::invalid_argument("auto_renew needs a timeout");
-        s.renew_interval = options.renew_interval ? detail::to_ms(*options.renew_interval, "renew_interval")
-                                                  : *s.timeout / 3;
-        if (s.renew_interval < milliseconds(1)) throw std::invalid_argument("renew_interval must be at least 1 ms");
+        s.renew_interval = options.renew_interval
+                               ? detail::to_ms(*options.renew_interval, "renew_interval")
+                               : *s.timeout / 3;
+        if (s.renew_interval < milliseconds(1))
+            throw std::invalid_argument("renew_interval must be at least 1 ms");
     }
     s.queue_key = detail::wait_queue_key(s.name);
     s.queue_ttl = std::to_string(std::max(milliseconds(60000), s.sleep * 3).count());
@@ -350,11 +361,13 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
     LockState& s = *state;
     detail::BusyGuard busy(s);
     std::optional<Deadline> deadline;
-    if (blocking_timeout) deadline = Clock::now() + detail::to_ms(*blocking_timeout, "blocking_timeout");
+    if (blocking_timeout)
+        deadline = Clock::now() + detail::to_ms(*blocking_timeout, "blocking_timeout");
 
     if (s.token) {
         const detail::Request get({"GET", s.name});
-        Reply current = (co_await s.client->execute_for_key(s.name, get, s.command_deadline())).front();
+        Reply current =
+            (co_await s.client->execute_for_key(s.name, get, s.command_deadline())).front();
         if (current.is_string() && current.str == *s.token && !s.lost) {
             throw LockError("lock '" + s.name + "' is already held by this object", s.name);
         }
@@ -399,7 +412,8 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
 
     for (;;) {
         std::optional<detail::QueueTicket> ticket;
-        if (waiter) ticket = detail::QueueTicket{waiter->inbox, subscriber->others_waiting(*waiter)};
+        if (waiter)
+            ticket = detail::QueueTicket{waiter->inbox, subscriber->others_waiting(*waiter)};
         if (co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr)) {
             acquired = true;
             s.token = token;
@@ -442,21 +456,24 @@ asio::awaitable<void> Lock::release() {
     LockState& s = *state;
     detail::BusyGuard busy(s);
     if (!s.token) {
-        throw LockReleaseError("cannot release lock '" + s.name + "': not acquired by this object", s.name);
+        throw LockReleaseError("cannot release lock '" + s.name + "': not acquired by this object",
+                               s.name);
     }
     detail::stop_renewal(s);  // no renewal is sent after this point
     // The token is forgotten only once the server answered: a release that fails on the
     // network can be retried.
     // Whatever this object's own wait mode, the release wakes the first queued process.
-    const std::vector<std::string_view> keys{s.name}, args{*s.token, s.publish(), s.name, s.queue_key};
-    Reply reply = co_await detail::run_script(s, detail::release_script(), keys, args, s.command_deadline());
+    const std::vector<std::string_view> keys{s.name},
+        args{*s.token, s.publish(), s.name, s.queue_key};
+    Reply reply =
+        co_await detail::run_script(s, detail::release_script(), keys, args, s.command_deadline());
     s.token.reset();
     s.fence.reset();
     detail::wake_lost_waiters(s);
     if (reply.integer != 1) {
-        throw LockReleaseError("cannot release lock '" + s.name +
-                                   "': no longer owned (it expired or was taken over)",
-                               s.name);
+        throw LockReleaseError(
+            "cannot release lock '" + s.name + "': no longer owned (it expired or was taken over)",
+            s.name);
     }
 }
 
@@ -466,10 +483,12 @@ asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {
     detail::BusyGuard busy(s);
     const milliseconds ms = detail::to_ms(additional_time, "additional_time");
     if (mode == ExtendMode::replace && ms < milliseconds(1)) {
-        throw std::invalid_argument("additional_time must be at least 1 ms with ExtendMode::replace");
+        throw std::invalid_argument(
+            "additional_time must be at least 1 ms with ExtendMode::replace");
     }
     if (!s.token) {
-        throw LockExtensionError("cannot extend lock '" + s.name + "': not acquired by this object", s.name);
+        throw LockExtensionError("cannot extend lock '" + s.name + "': not acquired by this object",
+                                 s.name);
     }
     if (!s.timeout) {
         throw LockExtensionError("cannot extend lock '" + s.name + "': it has no timeout", s.name);
@@ -477,11 +496,12 @@ asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {
     const std::string ms_text = std::to_string(ms.count());
     const std::vector<std::string_view> keys{s.name},
         args{*s.token, ms_text, mode == ExtendMode::add ? detail::mode_add : detail::mode_replace};
-    Reply reply = co_await detail::run_script(s, detail::extend_script(), keys, args, s.command_deadline());
+    Reply reply =
+        co_await detail::run_script(s, detail::extend_script(), keys, args, s.command_deadline());
     if (reply.integer != 1) {
-        throw LockExtensionError("cannot extend lock '" + s.name +
-                                     "': no longer owned (it expired or was taken over)",
-                                 s.name);
+        throw LockExtensionError(
+            "cannot extend lock '" + s.name + "': no longer owned (it expired or was taken over)",
+            s.name);
     }
     co_return true;
 }
@@ -498,7 +518,8 @@ asio::awaitable<bool> Lock::locked() {
     auto state = state_;
     detail::BusyGuard busy(*state);
     const detail::Request exists({"EXISTS", state->name});
-    auto replies = co_await state->client->execute_for_key(state->name, exists, state->command_deadline());
+    auto replies =
+        co_await state->client->execute_for_key(state->name, exists, state->command_deadline());
     co_return replies.front().value().integer == 1;
 }
 
@@ -507,9 +528,10 @@ asio::awaitable<bool> Lock::owned() {
     detail::BusyGuard busy(*state);
     if (!state->token || state->lost) co_return false;
     const detail::Request get({"GET", state->name});
-    auto replies = co_await state->client->execute_for_key(state->name, get, state->command_deadline());
+    auto replies =
+        co_await state->client->execute_for_key(state->name, get, state->command_deadline());
     const Reply& value = replies.front().value();
-    co_return value.is_string() && state->token && value.str == *state->token;
+    co_return value.is_string() && state->token&& value.str == *state->token;
 }
 
 asio::awaitable<bool> Lock::wait_lost() {
@@ -526,11 +548,23 @@ asio::awaitable<bool> Lock::wait_lost() {
 std::size_t Lock::replication_factor() const {
     return (state_->client->replicas_of(state_->name) + 1) / 2;
 }
-const std::string& Lock::name() const noexcept { return state_->name; }
-const std::optional<std::string>& Lock::token() const noexcept { return state_->token; }
-std::optional<std::int64_t> Lock::fence() const noexcept { return state_->fence; }
-bool Lock::lost() const noexcept { return state_->lost; }
-std::uint64_t Lock::replication_shortfalls() const noexcept { return state_->shortfalls; }
-const LockOptions& Lock::options() const noexcept { return state_->options; }
+const std::string& Lock::name() const noexcept {
+    return state_->name;
+}
+const std::optional<std::string>& Lock::token() const noexcept {
+    return state_->token;
+}
+std::optional<std::int64_t> Lock::fence() const noexcept {
+    return state_->fence;
+}
+bool Lock::lost() const noexcept {
+    return state_->lost;
+}
+std::uint64_t Lock::replication_shortfalls() const noexcept {
+    return state_->shortfalls;
+}
+const LockOptions& Lock::options() const noexcept {
+    return state_->options;
+}
 
 }  // namespace dlock

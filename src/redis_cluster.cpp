@@ -9,8 +9,8 @@
 
 #include "cluster_routing.hpp"
 #include "cluster_topology.hpp"
-#include "dlock/detail/slots.hpp"
 #include "dlock/detail/scripts.hpp"
+#include "dlock/detail/slots.hpp"
 #include "dlock/detail/subscriber.hpp"
 #include "dlock/errors.hpp"
 
@@ -94,7 +94,8 @@ struct ClusterState : std::enable_shared_from_this<ClusterState> {
     void refresh_in_background() {
         if (refreshing || closed) return;
         refreshing = true;
-        asio::co_spawn(executor, [self = shared_from_this()] { return self->refresh_task(); }, asio::detached);
+        asio::co_spawn(
+            executor, [self = shared_from_this()] { return self->refresh_task(); }, asio::detached);
     }
 
     // Joins the read in progress (or starts one) and waits for it, until `deadline`.
@@ -129,8 +130,9 @@ struct ClusterState : std::enable_shared_from_this<ClusterState> {
             auto it = nodes.find(address.key());
             return it == nodes.end() ? Clock::time_point{} : it->second.last_failure;
         };
-        std::stable_sort(out.begin(), out.end(),
-                         [&](const NodeAddress& a, const NodeAddress& b) { return failed_at(a) < failed_at(b); });
+        std::stable_sort(out.begin(), out.end(), [&](const NodeAddress& a, const NodeAddress& b) {
+            return failed_at(a) < failed_at(b);
+        });
         return out;
     }
 
@@ -144,9 +146,12 @@ struct ClusterState : std::enable_shared_from_this<ClusterState> {
                 Request request;
                 request.push(std::span<const std::string_view>(cluster_slots_command));
                 auto connection = node(address).connection;
-                auto replies = co_await connection->execute(request, Clock::now() + node_options.command_timeout);
+                auto replies = co_await connection->execute(
+                    request, Clock::now() + node_options.command_timeout);
                 Topology fresh = Topology::from_cluster_slots(replies.front(), address.host);
-                if (fresh.empty()) throw ServerError("CLUSTERDOWN " + address.key() + " lists no slot (CLUSTER SLOTS)");
+                if (fresh.empty())
+                    throw ServerError("CLUSTERDOWN " + address.key() +
+                                      " lists no slot (CLUSTER SLOTS)");
                 topology = std::move(fresh);
                 have_topology = true;
                 topology_read_at = Clock::now();
@@ -158,14 +163,16 @@ struct ClusterState : std::enable_shared_from_this<ClusterState> {
                 node(address).last_failure = Clock::now();
             }
         }
-        if (!done && !error) error = std::make_exception_ptr(ConnectionError("the cluster client is closed"));
+        if (!done && !error)
+            error = std::make_exception_ptr(ConnectionError("the cluster client is closed"));
         refresh_error = done ? nullptr : error;
         refreshing = false;
         for (auto& waiter : std::exchange(refresh_waiters, {})) waiter->cancel();
     }
 
-    asio::awaitable<std::vector<Reply>> execute(std::optional<std::uint16_t> slot, const Request& request,
-                                                Deadline deadline, std::shared_ptr<Connection>* used) {
+    asio::awaitable<std::vector<Reply>> execute(std::optional<std::uint16_t> slot,
+                                                const Request& request, Deadline deadline,
+                                                std::shared_ptr<Connection>* used) {
         auto self = shared_from_this();
         if (!have_topology) co_await refresh(deadline);
         refresh_if_stale();
@@ -282,10 +289,11 @@ RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<Connectio
     if (seeds.empty()) throw std::invalid_argument("seeds must name at least one cluster node");
     for (const ConnectionOptions& seed : seeds) {
         if (!seed.unix_path.empty()) {
-            throw std::invalid_argument("seeds must be TCP addresses (redis:// or rediss://), not unix:" +
-                                        seed.unix_path);
+            throw std::invalid_argument(
+                "seeds must be TCP addresses (redis:// or rediss://), not unix:" + seed.unix_path);
         }
-        if (seed.db != 0) throw std::invalid_argument("seeds must use database 0 (a cluster has no other)");
+        if (seed.db != 0)
+            throw std::invalid_argument("seeds must use database 0 (a cluster has no other)");
         state_->seeds.push_back(detail::NodeAddress{seed.host, seed.port});
     }
     state_->executor = std::move(executor);
@@ -297,9 +305,11 @@ RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<std::stri
                            ClusterOptions options)
     : RedisCluster(std::move(executor), parse_seed_urls(seed_urls), options) {}
 
-RedisCluster::RedisCluster(asio::any_io_executor executor, std::initializer_list<std::string_view> seed_urls,
+RedisCluster::RedisCluster(asio::any_io_executor executor,
+                           std::initializer_list<std::string_view> seed_urls,
                            ClusterOptions options)
-    : RedisCluster(std::move(executor), std::vector<std::string>(seed_urls.begin(), seed_urls.end()), options) {}
+    : RedisCluster(std::move(executor),
+                   std::vector<std::string>(seed_urls.begin(), seed_urls.end()), options) {}
 
 RedisCluster::~RedisCluster() {
     state_->closed = true;
@@ -317,8 +327,8 @@ asio::awaitable<Reply> RedisCluster::command(std::vector<std::string> args,
     return command_views(views, timeout);
 }
 
-asio::awaitable<Reply> RedisCluster::command_views(std::span<const std::string_view> args,
-                                                   std::optional<std::chrono::milliseconds> timeout) {
+asio::awaitable<Reply> RedisCluster::command_views(
+    std::span<const std::string_view> args, std::optional<std::chrono::milliseconds> timeout) {
     if (args.empty()) throw std::invalid_argument("args must not be empty");
     detail::Request request;
     request.push(args);
@@ -330,16 +340,20 @@ asio::awaitable<Reply> RedisCluster::command_views(std::span<const std::string_v
 asio::awaitable<Reply> RedisCluster::run(detail::Request request, std::optional<std::uint16_t> slot,
                                          std::optional<std::chrono::milliseconds> timeout) {
     auto state = state_;
-    const auto deadline = detail::Clock::now() + timeout.value_or(state->node_options.command_timeout);
+    const auto deadline =
+        detail::Clock::now() + timeout.value_or(state->node_options.command_timeout);
     auto replies = co_await state->execute(slot, request, deadline, nullptr);
     replies.front().value();  // throws ServerError on an error reply
     co_return std::move(replies.front());
 }
 
-void RedisCluster::close() { state_->close_all(); }
+void RedisCluster::close() {
+    state_->close_all();
+}
 
 std::optional<std::string> RedisCluster::primary_of(std::string_view key) const {
-    if (const detail::Shard* shard = state_->topology.shard_of(detail::key_slot(key))) return shard->primary.key();
+    if (const detail::Shard* shard = state_->topology.shard_of(detail::key_slot(key)))
+        return shard->primary.key();
     return std::nullopt;
 }
 
@@ -349,15 +363,22 @@ std::vector<std::string> RedisCluster::primaries() const {
     return out;
 }
 
-std::uint64_t RedisCluster::topology_refreshes() const noexcept { return state_->refreshes; }
-std::uint64_t RedisCluster::redirections() const noexcept { return state_->redirections; }
-const ConnectionOptions& RedisCluster::seed_options() const noexcept { return state_->node_options; }
-asio::any_io_executor RedisCluster::get_executor() const { return state_->executor; }
+std::uint64_t RedisCluster::topology_refreshes() const noexcept {
+    return state_->refreshes;
+}
+std::uint64_t RedisCluster::redirections() const noexcept {
+    return state_->redirections;
+}
+const ConnectionOptions& RedisCluster::seed_options() const noexcept {
+    return state_->node_options;
+}
+asio::any_io_executor RedisCluster::get_executor() const {
+    return state_->executor;
+}
 
-asio::awaitable<std::vector<Reply>> RedisCluster::execute_for_key(std::string_view key,
-                                                                  const detail::Request& request,
-                                                                  detail::Deadline deadline,
-                                                                  std::shared_ptr<detail::Connection>* used) {
+asio::awaitable<std::vector<Reply>> RedisCluster::execute_for_key(
+    std::string_view key, const detail::Request& request, detail::Deadline deadline,
+    std::shared_ptr<detail::Connection>* used) {
     // Not a coroutine: the slot is computed while `key` is certainly alive.
     return state_->execute(detail::key_slot(key), request, deadline, used);
 }
@@ -372,12 +393,13 @@ detail::Subscriber& RedisCluster::subscriber_for(std::string_view key) {
     const detail::NodeAddress address = state_->route(detail::key_slot(key));
     detail::ClusterNode& node = state_->node(address);
     if (!node.subscriber) {
-        node.subscriber = std::make_unique<detail::Subscriber>(state_->executor, state_->options_for(address), true);
+        node.subscriber = std::make_unique<detail::Subscriber>(state_->executor,
+                                                               state_->options_for(address), true);
         // The node that serves the lock's slot also runs the hand-on (a MOVED just drops it).
-        node.subscriber->set_unclaimed_handler([connection = node.connection](const std::string& lock_name,
-                                                                               const std::string& inbox) {
-            detail::pass_on_wakeup(connection, lock_name, inbox, true);
-        });
+        node.subscriber->set_unclaimed_handler(
+            [connection = node.connection](const std::string& lock_name, const std::string& inbox) {
+                detail::pass_on_wakeup(connection, lock_name, inbox, true);
+            });
     }
     return *node.subscriber;
 }

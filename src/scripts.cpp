@@ -1,7 +1,8 @@
 #include "dlock/detail/scripts.hpp"
 
-#include <asio.hpp>
 #include <openssl/sha.h>
+
+#include <asio.hpp>
 
 #include "dlock/detail/slots.hpp"
 
@@ -35,12 +36,14 @@ Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 // get TRYAGAIN while its slot migrates, and a lock operation must not fail for the sake of a
 // wake-up. Likewise a user without channel rights (Redis 7's default for new ACL users) can
 // still release. Wake-ups are best effort; the `sleep` poll covers their failure.
-#define DLOCK_WAKE_NEXT(queue, publish, name)                                   \
-    "for _ = 1, 16 do\n"                                                        \
-    "  local head = redis.pcall('zpopmin', " queue ")\n"                       \
-    "  if type(head) ~= 'table' or #head == 0 then break end\n"                \
-    "  local reached = redis.pcall(" publish ", head[1], " name ")\n"          \
-    "  if type(reached) ~= 'number' or reached > 0 then break end\n"            \
+#define DLOCK_WAKE_NEXT(queue, publish, name)                        \
+    "for _ = 1, 16 do\n"                                             \
+    "  local head = redis.pcall('zpopmin', " queue                   \
+    ")\n"                                                            \
+    "  if type(head) ~= 'table' or #head == 0 then break end\n"      \
+    "  local reached = redis.pcall(" publish ", head[1], " name      \
+    ")\n"                                                            \
+    "  if type(reached) ~= 'number' or reached > 0 then break end\n" \
     "end\n"
 
 const Script& release_script() {
@@ -116,9 +119,13 @@ return fence
     return script;
 }
 
-std::string wait_queue_key(std::string_view name) { return companion_key("dlock:queue:", name); }
+std::string wait_queue_key(std::string_view name) {
+    return companion_key("dlock:queue:", name);
+}
 
-std::string_view publish_command(bool cluster) { return cluster ? "spublish" : "publish"; }
+std::string_view publish_command(bool cluster) {
+    return cluster ? "spublish" : "publish";
+}
 
 void pass_on_wakeup(const std::shared_ptr<Connection>& connection, const std::string& lock_name,
                     const std::string& inbox, bool cluster) {
@@ -132,7 +139,8 @@ void pass_on_wakeup(const std::shared_ptr<Connection>& connection, const std::st
         connection->get_executor(),
         [connection, request = std::move(request)]() -> asio::awaitable<void> {
             try {
-                co_await connection->execute(request, Clock::now() + connection->options().command_timeout);
+                co_await connection->execute(request,
+                                             Clock::now() + connection->options().command_timeout);
             } catch (const std::exception&) {
             }
         },

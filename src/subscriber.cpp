@@ -60,7 +60,8 @@ asio::awaitable<Subscriber::WaiterPtr> Subscriber::watch(const std::string& lock
             replies.front().value();
             // Dropped since the reply arrived: the re-subscription after the reconnect confirms it.
             if (!connection_->connected()) co_return waiter;
-            if (auto it = inboxes_.find(waiter->inbox); it != inboxes_.end()) it->second.confirmed = true;
+            if (auto it = inboxes_.find(waiter->inbox); it != inboxes_.end())
+                it->second.confirmed = true;
         } catch (...) {
             unwatch(waiter);
             throw;
@@ -205,7 +206,8 @@ asio::awaitable<void> Subscriber::reconnect(std::shared_ptr<bool> alive,
     while (*alive && !waiters_.empty() && !connection->connected()) {
         bool failed = false;
         try {
-            co_await connection->execute(ping, Clock::now() + connection->options().connect_timeout +
+            co_await connection->execute(ping, Clock::now() +
+                                                   connection->options().connect_timeout +
                                                    connection->options().command_timeout);
         } catch (const std::exception&) {
             failed = true;  // unreachable for now: back off

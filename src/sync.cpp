@@ -23,8 +23,11 @@ Redis::~Redis() {
     });
 }
 
-Reply Redis::command(std::vector<std::string> args, std::optional<std::chrono::milliseconds> timeout) {
-    return io_->run([this, args = std::move(args), timeout]() mutable { return redis_->command(std::move(args), timeout); });
+Reply Redis::command(std::vector<std::string> args,
+                     std::optional<std::chrono::milliseconds> timeout) {
+    return io_->run([this, args = std::move(args), timeout]() mutable {
+        return redis_->command(std::move(args), timeout);
+    });
 }
 
 void Redis::close() {
@@ -38,7 +41,8 @@ void Redis::close() {
 
 Lock::Lock(Client& client, std::string name, LockOptions options)
     : client_(client),
-      lock_(std::make_unique<dlock::Lock>(client.async_client(), std::move(name), std::move(options))) {}
+      lock_(std::make_unique<dlock::Lock>(client.async_client(), std::move(name),
+                                          std::move(options))) {}
 
 Lock::~Lock() {
     try {
@@ -61,7 +65,8 @@ void Lock::release() {
 }
 
 bool Lock::extend(Seconds additional_time, ExtendMode mode) {
-    return client_.io().run([this, additional_time, mode] { return lock_->extend(additional_time, mode); });
+    return client_.io().run(
+        [this, additional_time, mode] { return lock_->extend(additional_time, mode); });
 }
 
 bool Lock::reacquire() {
@@ -99,15 +104,18 @@ void Lock::unlock() noexcept {
 }
 
 std::size_t Lock::replication_factor() const {
-    return client_.io().run([this]() -> asio::awaitable<std::size_t> { co_return lock_->replication_factor(); });
+    return client_.io().run(
+        [this]() -> asio::awaitable<std::size_t> { co_return lock_->replication_factor(); });
 }
 
 std::optional<std::string> Lock::token() const {
-    return client_.io().run([this]() -> asio::awaitable<std::optional<std::string>> { co_return lock_->token(); });
+    return client_.io().run(
+        [this]() -> asio::awaitable<std::optional<std::string>> { co_return lock_->token(); });
 }
 
 std::optional<std::int64_t> Lock::fence() const {
-    return client_.io().run([this]() -> asio::awaitable<std::optional<std::int64_t>> { co_return lock_->fence(); });
+    return client_.io().run(
+        [this]() -> asio::awaitable<std::optional<std::int64_t>> { co_return lock_->fence(); });
 }
 
 bool Lock::lost() const {

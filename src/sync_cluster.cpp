@@ -11,10 +11,12 @@ RedisCluster::RedisCluster(std::vector<ConnectionOptions> seeds, ClusterOptions 
 }
 
 RedisCluster::RedisCluster(std::vector<std::string> seed_urls, ClusterOptions options) {
-    cluster_ = std::make_unique<dlock::RedisCluster>(io_->executor(), std::move(seed_urls), options);
+    cluster_ =
+        std::make_unique<dlock::RedisCluster>(io_->executor(), std::move(seed_urls), options);
 }
 
-RedisCluster::RedisCluster(std::initializer_list<std::string_view> seed_urls, ClusterOptions options)
+RedisCluster::RedisCluster(std::initializer_list<std::string_view> seed_urls,
+                           ClusterOptions options)
     : RedisCluster(std::vector<std::string>(seed_urls.begin(), seed_urls.end()), options) {}
 
 RedisCluster::~RedisCluster() {
@@ -25,7 +27,8 @@ RedisCluster::~RedisCluster() {
     });
 }
 
-Reply RedisCluster::command(std::vector<std::string> args, std::optional<std::chrono::milliseconds> timeout) {
+Reply RedisCluster::command(std::vector<std::string> args,
+                            std::optional<std::chrono::milliseconds> timeout) {
     return io_->run([this, args = std::move(args), timeout]() mutable {
         return cluster_->command(std::move(args), timeout);
     });

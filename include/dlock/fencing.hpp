@@ -36,8 +36,9 @@ namespace dlock {
 // fenced_write(...)`). Throws std::invalid_argument for an empty resource_key, a negative
 // fence or a non-positive/non-finite timeout; ConnectionError, TimeoutError (after `timeout`),
 // ServerError (e.g. WRONGTYPE when the key is not a string).
-asio::awaitable<bool> fenced_write(Client& resource, std::string_view resource_key, std::int64_t fence,
-                                   std::string_view value, Seconds timeout = Seconds(5.0));
+asio::awaitable<bool> fenced_write(Client& resource, std::string_view resource_key,
+                                   std::int64_t fence, std::string_view value,
+                                   Seconds timeout = Seconds(5.0));
 
 // Where fenced_write() keeps the largest accepted fence of `resource_key`.
 std::string last_fence_key(std::string_view resource_key);

@@ -46,7 +46,7 @@ enum class ExtendMode {
 };
 
 class Lock {
-public:
+  public:
     // Throws std::invalid_argument: empty name, negative/NaN/infinite durations (naming the
     // field), timeout under 1 ms, sleep > timeout, auto_renew without timeout.
     Lock(Client& client, std::string name, LockOptions options = {});
@@ -98,7 +98,7 @@ public:
     std::uint64_t replication_shortfalls() const noexcept;
     const LockOptions& options() const noexcept;
 
-private:
+  private:
     std::shared_ptr<detail::LockState> state_;
 };
 

@@ -18,8 +18,8 @@ using Seconds = std::chrono::duration<double>;
 // Told when an acquisition was rolled back because too few replicas confirmed it (cluster).
 struct ReplicationShortfall {
     std::string lock_name{};
-    std::size_t needed = 0;    // replication_factor()
-    long long confirmed = 0;   // what WAIT reported
+    std::size_t needed = 0;   // replication_factor()
+    long long confirmed = 0;  // what WAIT reported
 };
 
 // Every member has an initializer (`{}` at least) so that designated initializers such as

@@ -27,7 +27,7 @@
 namespace dlock {
 
 class Redis : public Client {
-public:
+  public:
     Redis(asio::any_io_executor executor, ConnectionOptions options);
     // Parses `url` with parse_url(); throws std::invalid_argument on a bad URL.
     Redis(asio::any_io_executor executor, std::string_view url);
@@ -42,8 +42,8 @@ public:
     // inside co_await expressions.)
     // (Constrained, so command(args_vector, 200ms) picks the overload below.)
     template <class... Args>
-        requires(std::is_convertible_v<const Args&, std::string_view> && ...)
-    asio::awaitable<Reply> command(const Args&... args) {
+    requires(std::is_convertible_v<const Args&, std::string_view>&&...)
+        asio::awaitable<Reply> command(const Args&... args) {
         const std::string_view views[] = {std::string_view(args)...};
         detail::Request request;
         request.push(std::span<const std::string_view>(views));
@@ -53,8 +53,8 @@ public:
                                    std::optional<std::chrono::milliseconds> timeout = {});
 
     // Runs several commands back to back in one write; error replies are returned, not thrown.
-    asio::awaitable<std::vector<Reply>> pipeline(const detail::Request& request,
-                                                 std::optional<std::chrono::milliseconds> timeout = {});
+    asio::awaitable<std::vector<Reply>> pipeline(
+        const detail::Request& request, std::optional<std::chrono::milliseconds> timeout = {});
 
     // Drops the connection (requests in flight fail with ConnectionError); the next command
     // reconnects.
@@ -72,8 +72,9 @@ public:
     detail::Subscriber& subscriber_for(std::string_view key) override;
     bool is_cluster() const noexcept override { return false; }
 
-private:
-    asio::awaitable<Reply> run(detail::Request request, std::optional<std::chrono::milliseconds> timeout);
+  private:
+    asio::awaitable<Reply> run(detail::Request request,
+                               std::optional<std::chrono::milliseconds> timeout);
     detail::Deadline deadline_after(std::optional<std::chrono::milliseconds> timeout) const;
 
     std::shared_ptr<detail::Connection> connection_;

@@ -1,8 +1,9 @@
 // dlock/redis_cluster.hpp: an asynchronous client of a Redis Cluster, for locks.
 //
 //   asio::io_context io;
-//   dlock::RedisCluster cluster(io.get_executor(), {"redis://10.0.0.1:7000", "redis://10.0.0.2:7000"});
-//   dlock::Lock lock(cluster, "reports", {.timeout = 10s});   // acquire = SET NX + WAIT
+//   dlock::RedisCluster cluster(io.get_executor(), {"redis://10.0.0.1:7000",
+//   "redis://10.0.0.2:7000"}); dlock::Lock lock(cluster, "reports", {.timeout = 10s});   // acquire
+//   = SET NX + WAIT
 //
 // RedisCluster routes each key's commands to the primary that serves the key's slot. It learns
 // the slot map with CLUSTER SLOTS on first use (or refresh()), keeps one multiplexed connection
@@ -59,13 +60,15 @@ struct ClusterOptions {
 };
 
 class RedisCluster : public Client {
-public:
+  public:
     // Throws std::invalid_argument when there is no seed, a seed is a unix:// address, or a
     // seed selects a database other than 0. No I/O happens here: the slot map is read on first
     // use.
-    RedisCluster(asio::any_io_executor executor, std::vector<ConnectionOptions> seeds, ClusterOptions options = {});
+    RedisCluster(asio::any_io_executor executor, std::vector<ConnectionOptions> seeds,
+                 ClusterOptions options = {});
     // Parses each URL with parse_url() (std::invalid_argument on a bad one).
-    RedisCluster(asio::any_io_executor executor, std::vector<std::string> seed_urls, ClusterOptions options = {});
+    RedisCluster(asio::any_io_executor executor, std::vector<std::string> seed_urls,
+                 ClusterOptions options = {});
     // The same for a braced list of URLs ({"redis://a:7000", "redis://b:7000"}), which would
     // otherwise be ambiguous between the two overloads above.
     RedisCluster(asio::any_io_executor executor, std::initializer_list<std::string_view> seed_urls,
@@ -121,7 +124,7 @@ public:
     detail::Subscriber& subscriber_for(std::string_view key) override;
     bool is_cluster() const noexcept override { return true; }
 
-private:
+  private:
     // Not coroutines: they read `args` before returning, so temporaries may be passed.
     asio::awaitable<Reply> command_views(std::span<const std::string_view> args,
                                          std::optional<std::chrono::milliseconds> timeout);

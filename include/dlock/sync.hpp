@@ -37,18 +37,18 @@ namespace dlock::sync {
 
 // What a sync::Lock needs: an async client living on an I/O thread.
 class Client {
-public:
+  public:
     virtual ~Client();
     virtual dlock::Client& async_client() = 0;
     detail::IoThread& io() noexcept { return *io_; }
 
-protected:
+  protected:
     Client();
     std::shared_ptr<detail::IoThread> io_;
 };
 
 class Redis : public Client {
-public:
+  public:
     explicit Redis(ConnectionOptions options);
     explicit Redis(std::string_view url);
     ~Redis() override;
@@ -61,12 +61,12 @@ public:
 
     dlock::Redis& async_client() override { return *redis_; }
 
-private:
+  private:
     std::unique_ptr<dlock::Redis> redis_;
 };
 
 class Lock {
-public:
+  public:
     // Same validation as dlock::Lock.
     Lock(Client& client, std::string name, LockOptions options = {});
     // Releases the lock if this object holds it (best effort, never throws).
@@ -108,7 +108,7 @@ public:
     bool lost() const;
     dlock::Lock& async_lock() noexcept { return *lock_; }
 
-private:
+  private:
     bool try_acquire_for(Seconds duration);
 
     Client& client_;
@@ -120,14 +120,14 @@ private:
 // destruction without throwing. Call release() at the end of the scope to learn whether the
 // lock was held all along (throws LockReleaseError if it was lost meanwhile).
 class LockGuard {
-public:
+  public:
     explicit LockGuard(Lock& lock);
     ~LockGuard();
     LockGuard(const LockGuard&) = delete;
     LockGuard& operator=(const LockGuard&) = delete;
     void release();
 
-private:
+  private:
     Lock& lock_;
     bool held_ = true;
 };

@@ -22,16 +22,18 @@
 namespace dlock::sync {
 
 class RedisCluster : public Client {
-public:
+  public:
     // Same arguments and validation as dlock::RedisCluster; no I/O happens here.
     explicit RedisCluster(std::vector<ConnectionOptions> seeds, ClusterOptions options = {});
     explicit RedisCluster(std::vector<std::string> seed_urls, ClusterOptions options = {});
-    explicit RedisCluster(std::initializer_list<std::string_view> seed_urls, ClusterOptions options = {});
+    explicit RedisCluster(std::initializer_list<std::string_view> seed_urls,
+                          ClusterOptions options = {});
     ~RedisCluster() override;
 
     // Runs one command on the node serving its key and waits. Routing and errors as in
     // dlock::RedisCluster::command.
-    Reply command(std::vector<std::string> args, std::optional<std::chrono::milliseconds> timeout = {});
+    Reply command(std::vector<std::string> args,
+                  std::optional<std::chrono::milliseconds> timeout = {});
     // Reads the slot map now. Throws like dlock::RedisCluster::refresh.
     void refresh();
     // Closes every connection; the next command reconnects.
@@ -39,7 +41,7 @@ public:
 
     dlock::RedisCluster& async_client() override { return *cluster_; }
 
-private:
+  private:
     std::unique_ptr<dlock::RedisCluster> cluster_;
 };
 

@@ -10,8 +10,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-
-#include "dlock/detail/scripts.hpp"
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "dlock/detail/scripts.hpp"
 #include "dlock/detail/slots.hpp"
 #include "dlock/sync.hpp"
 #include "lock_test_support.hpp"

@@ -42,10 +42,10 @@ using Clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // ASSERT_* returns from the function, which a coroutine cannot do: this co_returns.
-#define CO_ASSERT_TRUE(condition)                              \
-    if (!(condition)) {                                        \
-        ADD_FAILURE() << "assertion failed: " #condition;      \
-        co_return;                                             \
+#define CO_ASSERT_TRUE(condition)                         \
+    if (!(condition)) {                                   \
+        ADD_FAILURE() << "assertion failed: " #condition; \
+        co_return;                                        \
     }
 
 std::string shell_quote(const std::string& text) {
@@ -67,18 +67,20 @@ std::vector<std::string> split(const std::string& text, char separator) {
 // A cluster of the test's own: `redis-harness start DIR cluster3xN` in a fresh temp dir,
 // `redis-harness stop DIR` (by pid) in the destructor.
 class OwnCluster {
-public:
+  public:
     explicit OwnCluster(const std::string& kind) {
         const char* source = std::getenv("DLOCK_SOURCE_DIR");
         const std::filesystem::path root =
-            source ? std::filesystem::path(source) : std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+            source ? std::filesystem::path(source)
+                   : std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
         harness_ = (root / "scripts" / "redis-harness").string();
         char dir[] = "/tmp/dlock-own-cluster-XXXXXX";
         if (mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp failed");
         dir_ = dir;
         // The watchdog stops the servers once this process is gone, whatever happens to it.
         ::setenv("DLOCK_HARNESS_OWNER_PID", std::to_string(::getpid()).c_str(), 1);
-        const std::string command = shell_quote(harness_) + " start " + shell_quote(dir_) + " " + kind;
+        const std::string command =
+            shell_quote(harness_) + " start " + shell_quote(dir_) + " " + kind;
         if (std::system(command.c_str()) != 0) {
             stop();
             throw std::runtime_error("could not start an own " + kind);
@@ -92,10 +94,13 @@ public:
         }
         std::string prefix = kind;
         for (char& c : prefix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        for (const auto& port : split(values[prefix + "_PORTS"], ' ')) ports_.push_back(std::stoi(port));
-        for (const auto& pid : split(values[prefix + "_PIDS"], ' ')) pids_.push_back(static_cast<pid_t>(std::stol(pid)));
+        for (const auto& port : split(values[prefix + "_PORTS"], ' '))
+            ports_.push_back(std::stoi(port));
+        for (const auto& pid : split(values[prefix + "_PIDS"], ' '))
+            pids_.push_back(static_cast<pid_t>(std::stol(pid)));
         seeds_ = split(values[prefix + "_SEEDS"], ',');
-        if (ports_.empty() || ports_.size() != pids_.size()) throw std::runtime_error("bad servers.env in " + dir_);
+        if (ports_.empty() || ports_.size() != pids_.size())
+            throw std::runtime_error("bad servers.env in " + dir_);
     }
     ~OwnCluster() { stop(); }
     OwnCluster(const OwnCluster&) = delete;
@@ -109,9 +114,11 @@ public:
         }
         throw std::runtime_error("no node on port " + std::to_string(port));
     }
-    void signal(int port, int signal_number) const { ASSERT_EQ(::kill(pid_of(port), signal_number), 0); }
+    void signal(int port, int signal_number) const {
+        ASSERT_EQ(::kill(pid_of(port), signal_number), 0);
+    }
 
-private:
+  private:
     void stop() {
         const std::string command = shell_quote(harness_) + " stop " + shell_quote(dir_);
         if (std::system(command.c_str()) == 0) {
@@ -129,8 +136,9 @@ private:
 // Set once, awaited once: a flag plus a timer, so a set() before wait() is not missed (a bare
 // timer's cancel() affects only a wait already pending).
 class Event {
-public:
-    explicit Event(const asio::any_io_executor& executor) : timer_(executor, asio::steady_timer::time_point::max()) {}
+  public:
+    explicit Event(const asio::any_io_executor& executor)
+        : timer_(executor, asio::steady_timer::time_point::max()) {}
     void set() {
         set_ = true;
         timer_.cancel();
@@ -139,13 +147,17 @@ public:
         while (!set_) co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     }
 
-private:
+  private:
     asio::steady_timer timer_;
     bool set_ = false;
 };
 
-std::string url(int port) { return "redis://127.0.0.1:" + std::to_string(port); }
-int port_of(const std::string& host_port) { return std::stoi(host_port.substr(host_port.rfind(':') + 1)); }
+std::string url(int port) {
+    return "redis://127.0.0.1:" + std::to_string(port);
+}
+int port_of(const std::string& host_port) {
+    return std::stoi(host_port.substr(host_port.rfind(':') + 1));
+}
 
 // One command on one node (from inside a coroutine), errors returned as replies.
 asio::awaitable<Reply> on_node_args(int port, std::vector<std::string> args) {
@@ -177,11 +189,12 @@ std::string unique_prefix() {
 }
 
 // `count` names whose slot the shard of `primary` serves.
-std::vector<std::string> names_on(RedisCluster& cluster, const std::string& primary, std::size_t count,
-                                  const std::string& prefix) {
+std::vector<std::string> names_on(RedisCluster& cluster, const std::string& primary,
+                                  std::size_t count, const std::string& prefix) {
     std::vector<std::string> out;
     for (int i = 0; out.size() < count; ++i) {
-        if (i > 100000) throw std::runtime_error("no name with prefix " + prefix + " on " + primary);
+        if (i > 100000)
+            throw std::runtime_error("no name with prefix " + prefix + " on " + primary);
         std::string name = prefix + std::to_string(i);
         if (cluster.primary_of(name) == primary) out.push_back(std::move(name));
     }
@@ -196,7 +209,8 @@ void record(const std::string& key, double value) {
 // Polls (there is no event for it) until CLUSTER SLOTS on every node but `skip` lists
 // `replicas` replicas for `slot`: the views of the nodes converge by gossip, and the client
 // may read the map from any of them. False after 20 s.
-asio::awaitable<bool> every_node_lists(const OwnCluster& own, std::uint16_t slot, std::size_t replicas, int skip) {
+asio::awaitable<bool> every_node_lists(const OwnCluster& own, std::uint16_t slot,
+                                       std::size_t replicas, int skip) {
     const auto give_up = Clock::now() + 20s;
     while (Clock::now() < give_up) {
         bool all = true;
@@ -233,7 +247,8 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
         auto tell = [&](const dlock::ReplicationShortfall& s) { told.push_back(s); };
 
         // Non-blocking: one attempt, rolled back.
-        Lock once(cluster, name, {.timeout = 30s, .blocking = false, .on_replication_shortfall = tell});
+        Lock once(cluster, name,
+                  {.timeout = 30s, .blocking = false, .on_replication_shortfall = tell});
         EXPECT_EQ(once.replication_factor(), 1u);
         EXPECT_FALSE(co_await once.acquire());
         EXPECT_EQ(once.replication_shortfalls(), 1u);
@@ -245,7 +260,9 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
         EXPECT_EQ((co_await cluster.command("EXISTS", name)).integer, 0);
 
         // Blocking with a timeout: retries until the deadline, then false; nothing left behind.
-        Lock blocking(cluster, name, {.timeout = 30s, .blocking_timeout = Seconds(0.5), .on_replication_shortfall = tell});
+        Lock blocking(
+            cluster, name,
+            {.timeout = 30s, .blocking_timeout = Seconds(0.5), .on_replication_shortfall = tell});
         const auto started = Clock::now();
         EXPECT_FALSE(co_await blocking.acquire());
         const Seconds took = Clock::now() - started;
@@ -264,14 +281,20 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
 
         // Someone else's lock that replaced ours while WAIT was waiting: the roll-back is
         // token-checked, so their key stays (coredis would delete it).
-        Lock slow(cluster, name, {.timeout = 30s, .blocking = false, .replication_timeout = Seconds(2),
-                                  .on_replication_shortfall = tell});
+        Lock slow(cluster, name,
+                  {.timeout = 30s,
+                   .blocking = false,
+                   .replication_timeout = Seconds(2),
+                   .on_replication_shortfall = tell});
         bool slow_result = true;
         Event slow_done(co_await asio::this_coro::executor);
-        asio::co_spawn(co_await asio::this_coro::executor, [&]() -> asio::awaitable<void> {
-            slow_result = co_await slow.acquire();
-            slow_done.set();
-        }, asio::detached);
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            [&]() -> asio::awaitable<void> {
+                slow_result = co_await slow.acquire();
+                slow_done.set();
+            },
+            asio::detached);
         Reply value;
         for (int i = 0; i < 400 && !value.is_string(); ++i) {  // our SET lands, then WAIT blocks
             value = co_await on_node(primary, "GET", name);
@@ -288,7 +311,8 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
         // Other shards are not affected.
         for (const std::string& other : cluster.primaries()) {
             if (port_of(other) == primary) continue;
-            Lock elsewhere(cluster, names_on(cluster, other, 1, name + ":other").front(), {.timeout = 30s, .blocking = false});
+            Lock elsewhere(cluster, names_on(cluster, other, 1, name + ":other").front(),
+                           {.timeout = 30s, .blocking = false});
             EXPECT_TRUE(co_await elsewhere.acquire());
             EXPECT_EQ(elsewhere.replication_shortfalls(), 0u);
             co_await elsewhere.release();
@@ -307,7 +331,9 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
         own.signal(replica, SIGCONT);
         EXPECT_TRUE(co_await every_node_lists(own, slot_of_name, 1, 0));
         co_await cluster.refresh();
-        Lock again(cluster, name, {.timeout = 30s, .blocking_timeout = Seconds(10), .on_replication_shortfall = tell});
+        Lock again(
+            cluster, name,
+            {.timeout = 30s, .blocking_timeout = Seconds(10), .on_replication_shortfall = tell});
         EXPECT_TRUE(co_await again.acquire());
         EXPECT_EQ(again.replication_factor(), 1u);
         co_await again.release();
@@ -325,12 +351,15 @@ TEST(ClusterFaults, FailoverKeepsReplicatedLocksAndTheClientRecovers) {
         co_await cluster.refresh();
         std::vector<std::unique_ptr<Lock>> locks;
         for (int i = 0; i < 300; ++i) {
-            locks.push_back(std::make_unique<Lock>(cluster, prefix + std::to_string(i), LockOptions{.timeout = 120s, .blocking = false}));
+            locks.push_back(
+                std::make_unique<Lock>(cluster, prefix + std::to_string(i),
+                                       LockOptions{.timeout = 120s, .blocking = false}));
             EXPECT_TRUE(co_await locks.back()->acquire());
         }
         const std::string victim = cluster.primary_of(locks[0]->name()).value();
         const auto topology = co_await read_topology(port_of(victim));
-        const int heir = topology.shard_of(dlock::detail::key_slot(locks[0]->name()))->replicas.at(0).port;
+        const int heir =
+            topology.shard_of(dlock::detail::key_slot(locks[0]->name()))->replicas.at(0).port;
         std::size_t on_victim = 0;
         for (auto& lock : locks) on_victim += cluster.primary_of(lock->name()) == victim;
         EXPECT_GT(on_victim, 50u);
@@ -359,7 +388,8 @@ TEST(ClusterFaults, FailoverKeepsReplicatedLocksAndTheClientRecovers) {
         const Seconds recovered = Clock::now() - killed_at;
         record("failover_first_acquisition_s", recovered.count());
         EXPECT_EQ(cluster.primary_of(probe.name()), "127.0.0.1:" + std::to_string(heir));
-        EXPECT_EQ(cluster.replicas_of(probe.name()), 0u);  // the old primary is gone: R = 0 until it returns
+        EXPECT_EQ(cluster.replicas_of(probe.name()),
+                  0u);  // the old primary is gone: R = 0 until it returns
         co_await probe.release();
 
         // What the cluster says (polled: there is no event to wait for).
@@ -394,7 +424,8 @@ TEST(ClusterFaults, FailoverKeepsReplicatedLocksAndTheClientRecovers) {
 
         // New acquisitions anywhere work.
         for (int i = 0; i < 100; ++i) {
-            Lock fresh(cluster, prefix + "after:" + std::to_string(i), {.timeout = 30s, .blocking = false});
+            Lock fresh(cluster, prefix + "after:" + std::to_string(i),
+                       {.timeout = 30s, .blocking = false});
             EXPECT_TRUE(co_await fresh.acquire());
             co_await fresh.release();
         }
@@ -405,14 +436,16 @@ TEST(ClusterFaults, FailoverKeepsReplicatedLocksAndTheClientRecovers) {
 
 asio::awaitable<void> migrate_keys(int source, int target, const std::vector<std::string>& keys) {
     if (keys.empty()) co_return;
-    std::vector<std::string> args{"MIGRATE", "127.0.0.1", std::to_string(target), "", "0", "5000", "KEYS"};
+    std::vector<std::string> args{"MIGRATE", "127.0.0.1", std::to_string(target), "", "0",
+                                  "5000",    "KEYS"};
     args.insert(args.end(), keys.begin(), keys.end());
     const Reply reply = co_await on_node_args(source, args);
     EXPECT_TRUE(reply.is_ok()) << reply.to_string();
 }
 
 asio::awaitable<std::vector<std::string>> keys_in_slot(int port, std::uint16_t slot) {
-    const Reply keys = co_await on_node(port, "CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "1000");
+    const Reply keys =
+        co_await on_node(port, "CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "1000");
     std::vector<std::string> out;
     for (const Reply& key : keys.elements) out.push_back(key.str);
     co_return out;
@@ -449,7 +482,8 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
 
         std::vector<std::unique_ptr<Lock>> old;
         for (int i = 0; i < 10; ++i) {
-            old.push_back(std::make_unique<Lock>(cluster, tag + ":old" + std::to_string(i), options));
+            old.push_back(
+                std::make_unique<Lock>(cluster, tag + ":old" + std::to_string(i), options));
             EXPECT_TRUE(co_await old.back()->acquire());
         }
         // A fenced lock taken and released: its fence counter stays on the source.
@@ -460,20 +494,29 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
         const std::int64_t first_fence = fenced.fence().value();
         co_await fenced.release();
         // A waiter subscribed on the source, for a lock held by old[0].
-        Lock waiter(cluster, old[0]->name(), {.timeout = 120s, .sleep = Seconds(0.2), .blocking_timeout = Seconds(30)});
+        Lock waiter(cluster, old[0]->name(),
+                    {.timeout = 120s, .sleep = Seconds(0.2), .blocking_timeout = Seconds(30)});
         bool waiter_got = false;
         Event waiter_done(co_await asio::this_coro::executor);
-        asio::co_spawn(co_await asio::this_coro::executor, [&]() -> asio::awaitable<void> {
-            waiter_got = co_await waiter.acquire();
-            waiter_done.set();
-        }, asio::detached);
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            [&]() -> asio::awaitable<void> {
+                waiter_got = co_await waiter.acquire();
+                waiter_done.set();
+            },
+            asio::detached);
         auto& source_subscriber = cluster.subscriber_for(tag);
-        for (int i = 0; i < 500 && source_subscriber.channel_count() == 0; ++i) co_await sleep_for(10ms);
+        for (int i = 0; i < 500 && source_subscriber.channel_count() == 0; ++i)
+            co_await sleep_for(10ms);
         EXPECT_EQ(source_subscriber.channel_count(), 1u);
 
         // Start the migration and move half of the lock keys.
-        EXPECT_TRUE((co_await on_node(target, "CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", source_id)).is_ok());
-        EXPECT_TRUE((co_await on_node(source, "CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", target_id)).is_ok());
+        EXPECT_TRUE((co_await on_node(target, "CLUSTER", "SETSLOT", std::to_string(slot),
+                                      "IMPORTING", source_id))
+                        .is_ok());
+        EXPECT_TRUE((co_await on_node(source, "CLUSTER", "SETSLOT", std::to_string(slot),
+                                      "MIGRATING", target_id))
+                        .is_ok());
         std::vector<std::string> half;
         for (int i = 1; i < 10; i += 2) half.push_back(old[i]->name());
         co_await migrate_keys(source, target, half);
@@ -483,15 +526,17 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
         // connection); old ones are released/extended wherever their key is.
         std::vector<std::unique_ptr<Lock>> fresh;
         for (int i = 0; i < 10; ++i) {
-            fresh.push_back(std::make_unique<Lock>(cluster, tag + ":new" + std::to_string(i), options));
+            fresh.push_back(
+                std::make_unique<Lock>(cluster, tag + ":new" + std::to_string(i), options));
             EXPECT_TRUE(co_await fresh.back()->acquire());
             EXPECT_EQ(fresh.back()->replication_shortfalls(), 0u);
             EXPECT_TRUE(co_await holds(target, fresh.back()->name()));
             EXPECT_FALSE(co_await holds(source, fresh.back()->name()));
         }
         EXPECT_GE(cluster.redirections() - redirections_before, 10u);
-        EXPECT_EQ(cluster.primary_of(tag), "127.0.0.1:" + std::to_string(source));  // ASK changes no map
-        for (int i = 1; i < 10; ++i) {  // old[0] stays held for the waiter
+        EXPECT_EQ(cluster.primary_of(tag),
+                  "127.0.0.1:" + std::to_string(source));  // ASK changes no map
+        for (int i = 1; i < 10; ++i) {                     // old[0] stays held for the waiter
             EXPECT_TRUE(co_await old[i]->extend(Seconds(5)));
             if (i >= 8) co_await old[i]->release();  // one migrated (9), one not (8)
         }
@@ -502,11 +547,14 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
         bool fenced_got = false;
         Clock::time_point fenced_finished{};
         Event fenced_done(co_await asio::this_coro::executor);
-        asio::co_spawn(co_await asio::this_coro::executor, [&]() -> asio::awaitable<void> {
-            fenced_got = co_await fenced.acquire();
-            fenced_finished = Clock::now();
-            fenced_done.set();
-        }, asio::detached);
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            [&]() -> asio::awaitable<void> {
+                fenced_got = co_await fenced.acquire();
+                fenced_finished = Clock::now();
+                fenced_done.set();
+            },
+            asio::detached);
         co_await sleep_for(300ms);
         EXPECT_FALSE(fenced_got);  // still retrying TRYAGAIN
 
@@ -514,11 +562,14 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
         const auto finishing = Clock::now();
         co_await migrate_keys(source, target, co_await keys_in_slot(source, slot));
         for (int port : {target, source}) {
-            EXPECT_TRUE((co_await on_node(port, "CLUSTER", "SETSLOT", std::to_string(slot), "NODE", target_id)).is_ok());
+            EXPECT_TRUE((co_await on_node(port, "CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
+                                          target_id))
+                            .is_ok());
         }
         for (int port : primaries) {
             if (port != source && port != target) {
-                co_await on_node(port, "CLUSTER", "SETSLOT", std::to_string(slot), "NODE", target_id);
+                co_await on_node(port, "CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
+                                 target_id);
             }
         }
         co_await fenced_done.wait();
@@ -529,7 +580,8 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
 
         // After: MOVED, the map is patched, everything is on the target.
         for (int i = 10; i < 20; ++i) {
-            fresh.push_back(std::make_unique<Lock>(cluster, tag + ":new" + std::to_string(i), options));
+            fresh.push_back(
+                std::make_unique<Lock>(cluster, tag + ":new" + std::to_string(i), options));
             EXPECT_TRUE(co_await fresh.back()->acquire());
         }
         EXPECT_EQ(cluster.primary_of(tag), "127.0.0.1:" + std::to_string(target));
@@ -547,19 +599,26 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
 
         // The source's subscriber still works for the slots it kept: a hand-off with a 5 s poll
         // completes early only through a notification.
-        const std::string kept = names_on(cluster, "127.0.0.1:" + std::to_string(source), 1, unique_prefix() + "kept").front();
+        const std::string kept =
+            names_on(cluster, "127.0.0.1:" + std::to_string(source), 1, unique_prefix() + "kept")
+                .front();
         Lock holder(cluster, kept, {.timeout = 30s, .sleep = Seconds(5)});
-        Lock next(cluster, kept, {.timeout = 30s, .sleep = Seconds(5), .blocking_timeout = Seconds(20)});
+        Lock next(cluster, kept,
+                  {.timeout = 30s, .sleep = Seconds(5), .blocking_timeout = Seconds(20)});
         EXPECT_TRUE(co_await holder.acquire());
         bool next_got = false;
         Event next_done(co_await asio::this_coro::executor);
-        asio::co_spawn(co_await asio::this_coro::executor, [&]() -> asio::awaitable<void> {
-            next_got = co_await next.acquire();
-            next_done.set();
-        }, asio::detached);
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            [&]() -> asio::awaitable<void> {
+                next_got = co_await next.acquire();
+                next_done.set();
+            },
+            asio::detached);
         auto& kept_subscriber = cluster.subscriber_for(kept);
         EXPECT_EQ(&kept_subscriber, &source_subscriber);
-        for (int i = 0; i < 500 && kept_subscriber.channel_count() == 0; ++i) co_await sleep_for(10ms);
+        for (int i = 0; i < 500 && kept_subscriber.channel_count() == 0; ++i)
+            co_await sleep_for(10ms);
         const auto handoff_from = Clock::now();
         co_await holder.release();
         co_await next_done.wait();
@@ -598,7 +657,8 @@ TEST(ClusterFaults, StoppedPrimaryDoesNotBlockTheOtherShards) {
         const std::vector<std::string> stuck = names_on(cluster, victim, 3, prefix + "stuck");
         std::vector<std::string> others;
         for (std::size_t p = 1; p < primaries.size(); ++p) {
-            for (auto& name : names_on(cluster, primaries[p], 10, prefix + "ok")) others.push_back(name);
+            for (auto& name : names_on(cluster, primaries[p], 10, prefix + "ok"))
+                others.push_back(name);
         }
 
         own.signal(port_of(victim), SIGSTOP);
@@ -609,18 +669,21 @@ TEST(ClusterFaults, StoppedPrimaryDoesNotBlockTheOtherShards) {
         std::size_t done_meanwhile = 0;
         bool stuck_finished = false;
         Event stuck_done(co_await asio::this_coro::executor);
-        asio::co_spawn(co_await asio::this_coro::executor, [&]() -> asio::awaitable<void> {
-            Lock lock(cluster, stuck[0], options);
-            const auto started = Clock::now();
-            try {
-                co_await lock.acquire();
-            } catch (const dlock::TimeoutError&) {
-                stuck_timed_out = true;
-            }
-            stuck_took = Clock::now() - started;
-            stuck_finished = true;
-            stuck_done.set();
-        }, asio::detached);
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            [&]() -> asio::awaitable<void> {
+                Lock lock(cluster, stuck[0], options);
+                const auto started = Clock::now();
+                try {
+                    co_await lock.acquire();
+                } catch (const dlock::TimeoutError&) {
+                    stuck_timed_out = true;
+                }
+                stuck_took = Clock::now() - started;
+                stuck_finished = true;
+                stuck_done.set();
+            },
+            asio::detached);
         for (int round = 0; round < 3; ++round) {
             for (const auto& name : others) {
                 Lock lock(cluster, name, options);
@@ -671,7 +734,8 @@ TEST(ClusterFaults, SeedPasswordAppliesToEveryNode) {
     OwnCluster own("cluster3x0");
     asio::io_context io;
     run(io, [&]() -> asio::awaitable<void> {
-        for (int port : own.ports()) co_await on_node(port, "CONFIG", "SET", "requirepass", "s3cret");
+        for (int port : own.ports())
+            co_await on_node(port, "CONFIG", "SET", "requirepass", "s3cret");
     });
     // Only the first seed carries the password; the nodes learnt from CLUSTER SLOTS get it too.
     std::vector<std::string> seeds{"redis://:s3cret@127.0.0.1:" + std::to_string(own.ports()[0])};
@@ -681,7 +745,8 @@ TEST(ClusterFaults, SeedPasswordAppliesToEveryNode) {
         co_await cluster.refresh();
         CO_ASSERT_TRUE(cluster.primaries().size() == 3u);
         for (const std::string& primary : cluster.primaries()) {
-            const std::string name = names_on(cluster, primary, 1, unique_prefix() + "auth").front();
+            const std::string name =
+                names_on(cluster, primary, 1, unique_prefix() + "auth").front();
             Lock lock(cluster, name, {.timeout = 30s, .blocking = false});
             EXPECT_TRUE(co_await lock.acquire());
             co_await lock.release();

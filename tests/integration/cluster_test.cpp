@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cluster_topology.hpp"
+#include "dlock/detail/scripts.hpp"
 #include "dlock/detail/slots.hpp"
 #include "dlock/detail/subscriber.hpp"
 #include "dlock/lock.hpp"
@@ -391,6 +392,119 @@ TEST(Cluster, SyncFacadeLocksFromThreads) {
     EXPECT_EQ(lock.replication_factor(), 1u);
     EXPECT_EQ(cluster.command({"EXISTS", name}).integer, 0);
     EXPECT_NO_THROW(cluster.refresh());
+}
+
+// Wait-queue entries (ZCARD of the lock's queue, which lives in the lock's slot).
+asio::awaitable<long long> queued_processes(RedisCluster& cluster, const std::string& name) {
+    co_return (co_await cluster.command("ZCARD", dlock::detail::wait_queue_key(name))).integer;
+}
+
+// Release-driven hand-off on 20 names over all three shards: a waiter in another process (its
+// own RedisCluster, so its own per-slot inboxes) with a 30 s poll is woken by the release alone,
+// i.e. SSUBSCRIBE on the slot's primary and SPUBLISH inside the release script both work.
+TEST(Cluster, ReleaseWakesTheQueuedProcessOnNamesOverAllShards) {
+    asio::io_context io;
+    RedisCluster holder_cluster(io.get_executor(), seeds("CLUSTER3X1"));
+    RedisCluster waiter_cluster(io.get_executor(), seeds("CLUSTER3X1"));
+    const std::string prefix = unique_prefix();
+    constexpr std::size_t names = 20;
+    std::vector<Seconds> handoffs(names);
+    std::vector<bool> acquired(names, false);
+    run(io, [&]() -> asio::awaitable<void> {
+        co_await all(names, [&](std::size_t i) -> asio::awaitable<void> {
+            const std::string name = prefix + std::to_string(i);
+            Lock holder(holder_cluster, name, {.timeout = 60s});
+            // sleep 30 s: only the release's SPUBLISH can wake it within the bound below.
+            Lock waiter(waiter_cluster, name,
+                        {.timeout = 60s, .sleep = Seconds(30), .blocking_timeout = Seconds(20)});
+            if (!co_await holder.acquire()) throw std::runtime_error("holder failed: " + name);
+            auto executor = co_await asio::this_coro::executor;
+            Event done(executor);
+            std::optional<std::chrono::steady_clock::time_point> released_at;
+            asio::co_spawn(
+                executor,
+                [&]() -> asio::awaitable<void> {
+                    acquired[i] = co_await waiter.acquire();
+                    if (released_at) handoffs[i] = std::chrono::steady_clock::now() - *released_at;
+                    done.set();
+                },
+                [&](std::exception_ptr error) {
+                    if (error) ADD_FAILURE() << name << ": the waiter threw";
+                    done.set();
+                });
+            // Release once the waiter's process is queued (it subscribed its inbox before).
+            bool queued = false;
+            for (int tick = 0; tick < 500 && !queued; ++tick) {
+                queued = co_await queued_processes(holder_cluster, name) == 1;
+                if (!queued) {
+                    asio::steady_timer pause(executor, 10ms);
+                    co_await pause.async_wait(asio::use_awaitable);
+                }
+            }
+            EXPECT_TRUE(queued) << name;
+            released_at = std::chrono::steady_clock::now();
+            co_await holder.release();
+            co_await done.wait();
+            if (waiter.token()) co_await waiter.release();
+            EXPECT_EQ(co_await queued_processes(holder_cluster, name), 0) << name;
+        });
+    });
+
+    std::set<std::string> shards;
+    Seconds slowest{0};
+    for (std::size_t i = 0; i < names; ++i) {
+        const std::string name = prefix + std::to_string(i);
+        shards.insert(holder_cluster.primary_of(name).value());
+        EXPECT_TRUE(acquired[i]) << name;
+        EXPECT_LT(handoffs[i], 5s) << name << ": woken by the poll, not by SPUBLISH";
+        slowest = std::max(slowest, handoffs[i]);
+    }
+    EXPECT_EQ(shards.size(), 3u) << "the names did not cover every shard";
+    std::cout << "[ measured ] " << names << " names on " << shards.size()
+              << " shards: slowest release-to-acquire " << slowest.count() * 1000 << " ms\n";
+    EXPECT_EQ(waiter_cluster.redirections(), 0u);
+}
+
+// Fencing on a cluster under contention: two processes take turns on one name (woken by the
+// release, 30 s poll); the fences, in acquisition order, strictly increase.
+TEST(Cluster, FencesStrictlyIncreaseOverContendedAcquisitions) {
+    asio::io_context io;
+    RedisCluster first(io.get_executor(), seeds("CLUSTER3X1"));
+    RedisCluster second(io.get_executor(), seeds("CLUSTER3X1"));
+    const std::string name = unique_prefix() + "fenced";
+    constexpr int per_process = 10;
+    std::vector<std::int64_t> fences;  // in acquisition order: the lock serialises the appends
+    bool overlapped = false, holding = false;
+    const auto started = std::chrono::steady_clock::now();
+    run(io, [&]() -> asio::awaitable<void> {
+        RedisCluster* clients[] = {&first, &second};
+        co_await all(2, [&](std::size_t p) -> asio::awaitable<void> {
+            Lock lock(*clients[p], name,
+                      {.timeout = 60s, .sleep = Seconds(30), .blocking_timeout = Seconds(20), .fencing = true});
+            for (int i = 0; i < per_process; ++i) {
+                if (!co_await lock.acquire()) throw std::runtime_error("not acquired");
+                if (std::exchange(holding, true)) overlapped = true;
+                fences.push_back(lock.fence().value());
+                asio::steady_timer hold(co_await asio::this_coro::executor, 2ms);
+                co_await hold.async_wait(asio::use_awaitable);  // the other process queues meanwhile
+                holding = false;
+                co_await lock.release();
+            }
+        });
+    });
+    const Seconds took = std::chrono::steady_clock::now() - started;
+    EXPECT_FALSE(overlapped);
+    ASSERT_EQ(fences.size(), 2u * per_process);
+    for (std::size_t i = 1; i < fences.size(); ++i) {
+        EXPECT_GT(fences[i], fences[i - 1]) << "acquisition " << i;
+    }
+    EXPECT_LT(took, 15s) << "a hand-off waited for the 30 s poll";
+    run(io, [&]() -> asio::awaitable<void> {
+        const std::string fence_key = dlock::detail::companion_key("dlock:fence:", name);
+        EXPECT_EQ(std::stoll((co_await first.command("GET", fence_key)).str), fences.back());
+        EXPECT_EQ((co_await first.command("EXISTS", dlock::detail::wait_queue_key(name))).integer, 0);
+        co_await first.command("DEL", fence_key);
+    });
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
 // Fencing tokens: every acquisition of a name gets a larger number than all before (across Lock
 // objects, clients and expiries), and a holder that was paused past its timeout has its stale
 // write refused by the resource (dlock::fenced_write).
+#include "dlock/fencing.hpp"
+
 #include <asio/experimental/awaitable_operators.hpp>
 #include <optional>
 
 #include "dlock/detail/slots.hpp"
-#include "dlock/fencing.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "lock_test_support.hpp"
@@ -27,8 +28,15 @@ dlock::LockOptions fenced(std::optional<dlock::Seconds> timeout = {}) {
 }
 
 TEST(FencingKeys, CounterChannelAndLastFenceShareTheSlotOfTheirKey) {
-    const std::vector<std::string> names{"a", "orders", "user:{42}:profile", "{}", "{", "}{x}",
-                                         std::string("bin\0ary\xff", 8), "{tag}rest", std::string(300, 'z')};
+    const std::vector<std::string> names{"a",
+                                         "orders",
+                                         "user:{42}:profile",
+                                         "{}",
+                                         "{",
+                                         "}{x}",
+                                         std::string("bin\0ary\xff", 8),
+                                         "{tag}rest",
+                                         std::string(300, 'z')};
     for (const auto& name : names) {
         EXPECT_EQ(key_slot(companion_key("dlock:fence:", name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(companion_key("dlock:queue:", name)), key_slot(name)) << name;
@@ -64,7 +72,8 @@ TEST(Fencing, EveryAcquisitionGetsALargerFenceThanAllBefore) {
         }
         // The counter lives on after the lock key is gone.
         EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0);
-        const dlock::Reply counter = co_await admin.command("GET", companion_key("dlock:fence:", name));
+        const dlock::Reply counter =
+            co_await admin.command("GET", companion_key("dlock:fence:", name));
         EXPECT_EQ(counter.str, std::to_string(previous));
         dlock::Lock after(first, name, fenced());
         EXPECT_TRUE(co_await after.acquire());
@@ -82,7 +91,8 @@ TEST(Fencing, WithoutTheOptionThereIsNoFence) {
         dlock::Lock lock(redis, name);
         EXPECT_TRUE(co_await lock.acquire());
         EXPECT_FALSE(lock.fence().has_value());
-        const dlock::Reply counter = co_await redis.command("EXISTS", companion_key("dlock:fence:", name));
+        const dlock::Reply counter =
+            co_await redis.command("EXISTS", companion_key("dlock:fence:", name));
         EXPECT_EQ(counter.integer, 0);
         co_await lock.release();
     });
@@ -99,7 +109,8 @@ TEST(Fencing, APausedHolderHasItsStaleWriteRefused) {
         dlock::Lock paused(paused_client, name, fenced(0.2s));
         EXPECT_TRUE(co_await paused.acquire());
         const std::int64_t old_fence = paused.fence().value_or(-1);
-        EXPECT_TRUE(co_await dlock::fenced_write(resource, resource_key, old_fence, "written by the first holder"));
+        EXPECT_TRUE(co_await dlock::fenced_write(resource, resource_key, old_fence,
+                                                 "written by the first holder"));
 
         // The first holder now stalls (GC, swap, SIGSTOP): it does nothing while its key
         // expires and the next holder takes the lock and writes.
@@ -107,14 +118,18 @@ TEST(Fencing, APausedHolderHasItsStaleWriteRefused) {
         EXPECT_TRUE(co_await next.acquire());
         const std::int64_t new_fence = next.fence().value_or(-1);
         EXPECT_GT(new_fence, old_fence);
-        EXPECT_TRUE(co_await dlock::fenced_write(resource, resource_key, new_fence, "written by the next holder"));
-        EXPECT_TRUE(co_await dlock::fenced_write(resource, resource_key, new_fence, "and again"));  // same fence: ok
+        EXPECT_TRUE(co_await dlock::fenced_write(resource, resource_key, new_fence,
+                                                 "written by the next holder"));
+        EXPECT_TRUE(co_await dlock::fenced_write(resource, resource_key, new_fence,
+                                                 "and again"));  // same fence: ok
 
         // The first holder resumes, unaware, and writes with its old fence: refused.
-        EXPECT_FALSE(co_await dlock::fenced_write(resource, resource_key, old_fence, "stale write"));
+        EXPECT_FALSE(
+            co_await dlock::fenced_write(resource, resource_key, old_fence, "stale write"));
         EXPECT_EQ((co_await resource.command("GET", resource_key)).str, "and again");
         const std::string last_fence_key = dlock::last_fence_key(resource_key);
-        EXPECT_EQ((co_await resource.command("GET", last_fence_key)).str, std::to_string(new_fence));
+        EXPECT_EQ((co_await resource.command("GET", last_fence_key)).str,
+                  std::to_string(new_fence));
         // And its lock is gone, as release() tells it.
         bool release_refused = false;
         try {
@@ -125,7 +140,8 @@ TEST(Fencing, APausedHolderHasItsStaleWriteRefused) {
         EXPECT_TRUE(release_refused);
 
         co_await next.release();
-        co_await resource.command("DEL", resource_key, last_fence_key, companion_key("dlock:fence:", name));
+        co_await resource.command("DEL", resource_key, last_fence_key,
+                                  companion_key("dlock:fence:", name));
     });
 }
 
@@ -136,7 +152,8 @@ TEST(Fencing, FencedWriteRejectsBadArguments) {
         const std::string key = dlock::test::unique_name();
         EXPECT_THROW(co_await dlock::fenced_write(resource, "", 1, "v"), std::invalid_argument);
         EXPECT_THROW(co_await dlock::fenced_write(resource, key, -1, "v"), std::invalid_argument);
-        EXPECT_THROW(co_await dlock::fenced_write(resource, key, 1, "v", dlock::Seconds(0)), std::invalid_argument);
+        EXPECT_THROW(co_await dlock::fenced_write(resource, key, 1, "v", dlock::Seconds(0)),
+                     std::invalid_argument);
         // A last-fence key that is not a string: the server's error comes through.
         co_await resource.command("RPUSH", dlock::last_fence_key(key), "x");
         EXPECT_THROW(co_await dlock::fenced_write(resource, key, 1, "v"), dlock::ServerError);

@@ -773,7 +773,8 @@ TEST_F(LockTest, BlockingAcquirePollsAtTheSleepInterval) {
             // An attempt is a plain SET, or (once queued for wake-ups) the acquire script, whose
             // first step is EXISTS.
             auto attempts_so_far = [&] {
-                return dlock::test::command_calls(admin, "set") + dlock::test::command_calls(admin, "exists");
+                return dlock::test::command_calls(admin, "set") +
+                       dlock::test::command_calls(admin, "exists");
             };
             const long long before = attempts_so_far();
             EXPECT_FALSE(co_await waiter.acquire());

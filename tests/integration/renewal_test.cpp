@@ -1,12 +1,12 @@
 // Auto-renewal: a short lock outlives long work, a lost lock is reported (on_lost, wait_lost,
 // lost(), owned()), release() stops renewing even when it races a renewal, and a thousand
 // renewed locks need no thread of their own.
+#include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <algorithm>
 #include <fstream>
-#include <map>
 #include <iostream>
+#include <map>
 
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
@@ -111,7 +111,8 @@ TEST(Renewal, DeletingTheKeyFiresTheLostSignalWithinAboutOnePeriod) {
         EXPECT_FALSE(co_await holder.owned());
         EXPECT_TRUE(co_await holder.wait_lost());  // stays lost: returns at once
         EXPECT_THROW(co_await holder.release(), dlock::LockReleaseError);
-        std::cout << "loss noticed " << std::chrono::duration<double, std::milli>(noticed - deleted).count()
+        std::cout << "loss noticed "
+                  << std::chrono::duration<double, std::milli>(noticed - deleted).count()
                   << " ms after DEL (renewal period 333 ms)\n";
     });
 }
@@ -186,11 +187,13 @@ TEST(Renewal, WorkRacedAgainstWaitLost) {
 // Every command the server runs, as MONITOR shows it (one line each), until an ECHO of
 // `end_marker` comes by.
 class Monitor {
-public:
-    Monitor(asio::io_context& io, int port) : socket_(io), port_(port), done_(io, Clock::time_point::max()) {}
+  public:
+    Monitor(asio::io_context& io, int port)
+        : socket_(io), port_(port), done_(io, Clock::time_point::max()) {}
 
     asio::awaitable<void> start() {
-        const asio::ip::tcp::endpoint server(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_));
+        const asio::ip::tcp::endpoint server(asio::ip::make_address("127.0.0.1"),
+                                             static_cast<unsigned short>(port_));
         co_await socket_.async_connect(server, asio::use_awaitable);
         const std::string_view monitor = "MONITOR\r\n";
         co_await asio::async_write(socket_, asio::buffer(monitor), asio::use_awaitable);
@@ -209,12 +212,12 @@ public:
         co_return std::move(lines_);
     }
 
-private:
+  private:
     static constexpr std::string_view end_marker = "renewal-test-monitor-end";
     asio::awaitable<std::string> next_line() {
         const std::string_view crlf = "\r\n";
-        const std::size_t n = co_await asio::async_read_until(socket_, asio::dynamic_buffer(buffer_), crlf,
-                                                              asio::use_awaitable);
+        const std::size_t n = co_await asio::async_read_until(
+            socket_, asio::dynamic_buffer(buffer_), crlf, asio::use_awaitable);
         std::string line = buffer_.substr(0, n - 2);
         buffer_.erase(0, n);
         co_return line;
@@ -255,19 +258,25 @@ TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
             int released = 0, lost = 0;
             asio::steady_timer all_released(io, Clock::now() + 10s);
             for (int i = 0; i < locks; ++i) {
-                asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
-                    dlock::Lock lock(client, "renewal-race:" + std::to_string(round) + ":" + std::to_string(i),
-                                     renewed(0.3s, period));
-                    EXPECT_TRUE(co_await lock.acquire());
-                    co_await pause_for(period + std::chrono::microseconds((i - locks / 2) * 10));
-                    try {
-                        co_await lock.release();
-                    } catch (const std::exception& error) {
-                        ADD_FAILURE() << "lock " << i << ": " << error.what();
-                    }
-                    lost += lock.lost();
-                    if (++released == locks) all_released.cancel();
-                }, asio::detached);
+                asio::co_spawn(
+                    io,
+                    [&, i]() -> asio::awaitable<void> {
+                        dlock::Lock lock(
+                            client,
+                            "renewal-race:" + std::to_string(round) + ":" + std::to_string(i),
+                            renewed(0.3s, period));
+                        EXPECT_TRUE(co_await lock.acquire());
+                        co_await pause_for(period +
+                                           std::chrono::microseconds((i - locks / 2) * 10));
+                        try {
+                            co_await lock.release();
+                        } catch (const std::exception& error) {
+                            ADD_FAILURE() << "lock " << i << ": " << error.what();
+                        }
+                        lost += lock.lost();
+                        if (++released == locks) all_released.cancel();
+                    },
+                    asio::detached);
             }
             co_await all_released.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
             EXPECT_EQ(released, locks);
@@ -275,7 +284,8 @@ TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
         }
         const long long after_release = co_await script_calls(admin);
         co_await pause_for(2 * period + 50ms);
-        EXPECT_EQ(co_await script_calls(admin), after_release) << "a renewal ran after the last release()";
+        EXPECT_EQ(co_await script_calls(admin), after_release)
+            << "a renewal ran after the last release()";
         commands = co_await monitor.stop(admin);
     });
 
@@ -283,7 +293,9 @@ TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
     int renewals = 0, late = 0;
     std::map<std::string, bool> released;  // quoted lock name -> its release was seen
     for (const std::string& line : commands) {
-        if (line.find("\"EVALSHA\"") == std::string::npos && line.find("\"EVAL\"") == std::string::npos) continue;
+        if (line.find("\"EVALSHA\"") == std::string::npos &&
+            line.find("\"EVAL\"") == std::string::npos)
+            continue;
         const auto at = line.find("\"renewal-race:");
         if (at == std::string::npos) continue;
         const std::string name = line.substr(at, line.find('"', at + 1) - at + 1);
@@ -293,15 +305,18 @@ TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
                 ++late;
                 ADD_FAILURE() << "renewal after release: " << line;
             }
-        } else if (line.find("\"publish\"") != std::string::npos) {  // release (twice on a fresh server: EVALSHA, EVAL)
+        } else if (line.find("\"publish\"") !=
+                   std::string::npos) {  // release (twice on a fresh server: EVALSHA, EVAL)
             released[name] = true;
         }
     }
-    const auto releases = std::count_if(released.begin(), released.end(), [](const auto& entry) { return entry.second; });
+    const auto releases = std::count_if(released.begin(), released.end(),
+                                        [](const auto& entry) { return entry.second; });
     EXPECT_EQ(releases, rounds * locks);
     EXPECT_EQ(late, 0);
     EXPECT_GT(renewals, 0);  // some renewals did run just before their release: a real race
-    std::cout << renewals << " renewals ran just before " << releases << " releases, " << late << " after\n";
+    std::cout << renewals << " renewals ran just before " << releases << " releases, " << late
+              << " after\n";
 }
 
 TEST(Renewal, AThousandRenewedLocksNeedNoExtraThread) {
@@ -316,7 +331,8 @@ TEST(Renewal, AThousandRenewedLocksNeedNoExtraThread) {
         const int threads_before = thread_count();
         std::vector<std::unique_ptr<dlock::Lock>> held;
         for (int i = 0; i < count; ++i) {
-            held.push_back(std::make_unique<dlock::Lock>(client, prefix + std::to_string(i), renewed(1s)));
+            held.push_back(
+                std::make_unique<dlock::Lock>(client, prefix + std::to_string(i), renewed(1s)));
             EXPECT_TRUE(co_await held.back()->acquire());
         }
         co_await pause_for(3s);  // three timeouts' worth: each key was renewed ~9 times

@@ -537,4 +537,247 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
     });
 }
 
+// Eight processes (eight clients, each with its own subscriber and inbox) wait on one lock.
+// Every release must wake exactly one of them, the one queued first: no herd, FIFO across
+// processes, one acquisition attempt per hand-off.
+TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
+    dlock::test::OwnRedis server;  // counts commands: nobody else may run any
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    constexpr int processes = 8;
+    std::vector<std::unique_ptr<dlock::Redis>> clients;
+    for (int i = 0; i < processes; ++i) {
+        clients.push_back(std::make_unique<dlock::Redis>(io.get_executor(), server.url()));
+    }
+    const std::string name = dlock::test::unique_name();
+    const std::string queue = queue_of(name);
+    std::vector<int> acquisition_order;
+    Countdown finished(io.get_executor(), processes);
+
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name);
+        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        for (int i = 0; i < processes; ++i) {
+            asio::co_spawn(
+                io,
+                [&, i]() -> asio::awaitable<void> {
+                    // blocking_timeout beyond the bound below: a failed run still ends cleanly.
+                    dlock::Lock lock(*clients[i], name, waiter_options(25s));
+                    if (co_await lock.acquire()) {
+                        acquisition_order.push_back(i);
+                        co_await pause_for(5ms);  // hold briefly: the others stay queued
+                        co_await lock.release();
+                    }
+                    finished.finished();
+                },
+                asio::detached);
+            // The next process starts only once this one is queued: arrival order is known.
+            const bool queued = co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return co_await queued_processes(admin, queue) == i + 1;
+                },
+                5s);
+            EXPECT_TRUE(queued) << "process " << i << " did not queue";
+            if (!queued) break;  // release anyway, so every spawned waiter ends before the test
+        }
+
+        const long long attempts_before = co_await calls_of(admin, "exists");
+        const long long sets_before = co_await set_calls(admin);
+        const auto start = Clock::now();
+        co_await holder.release();
+        EXPECT_TRUE(co_await finished.all_done(30s));  // after the waiters' blocking_timeout
+        const double took_ms = ms_between(start, Clock::now());
+        // Each hand-off: the woken process runs the acquire script once (its first step is
+        // EXISTS) and succeeds. Nothing else runs EXISTS here (the admin reads INFO and ZCARD
+        // only), so the expected count is exactly 8. The slack of 2 tolerates a retry the
+        // protocol allows without a herd: a subscriber reconnect (which wakes its process's
+        // waiters to re-check), none of which should happen on an idle loopback server.
+        const long long attempts = co_await calls_of(admin, "exists") - attempts_before;
+        const long long sets = co_await set_calls(admin) - sets_before;
+        std::cout << processes << " processes: " << attempts << " acquisition attempts for "
+                  << processes << " hand-offs ("
+                  << static_cast<double>(attempts) / processes << " per hand-off), " << sets
+                  << " SETs, " << took_ms / processes << " ms per hand-off (5 ms hold)\n";
+        RecordProperty("attempts_per_handoff_across_processes",
+                       std::to_string(static_cast<double>(attempts) / processes));
+        EXPECT_GE(attempts, processes);
+        EXPECT_LE(attempts, processes + 2);
+        EXPECT_EQ(sets, processes);  // the script's SET runs only on success; no plain SET sent
+        EXPECT_LT(took_ms, 10'000) << "a hand-off waited for the 30 s poll";
+
+        std::vector<int> arrival(processes);
+        for (int i = 0; i < processes; ++i) arrival[i] = i;
+        EXPECT_EQ(acquisition_order, arrival) << "not served in arrival order";
+        // Exactly one wake-up per process: each release woke one process, never a second one.
+        for (int i = 0; i < processes; ++i) {
+            EXPECT_EQ(clients[i]->subscriber_for(name).messages_received(), 1u) << "process " << i;
+        }
+        EXPECT_EQ((co_await admin.command("EXISTS", queue)).integer, 0) << "wait queue left behind";
+        EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0);
+    });
+}
+
+// Two processes wait, A first. A gives up (blocking_timeout) before the release: B must be woken
+// by the release all the same. Released once A's departure reached the server (leave_queue_script
+// took A out of the queue), and right after A gave up, racing it: then the release may pop A's
+// inbox, still subscribed for the linger, and A's process must hand the wake-up on to B.
+TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
+    dlock::test::OwnRedis server;
+    for (const bool release_after_departure : {true, false}) {
+        SCOPED_TRACE(release_after_departure ? "released after A left the queue"
+                                             : "released right after A gave up");
+        asio::io_context io;
+        dlock::Redis holder_client(io.get_executor(), server.url());
+        dlock::Redis a_client(io.get_executor(), server.url());
+        dlock::Redis b_client(io.get_executor(), server.url());
+        dlock::Redis admin(io.get_executor(), server.url());
+        const std::string name = dlock::test::unique_name();
+        const std::string queue = queue_of(name);
+        const std::string a_inbox = a_client.subscriber_for(name).inbox_for(name);
+        dlock::test::run(io, [&]() -> asio::awaitable<void> {
+            dlock::Lock holder(holder_client, name);
+            dlock::Lock a(a_client, name, waiter_options(1s));
+            dlock::Lock b(b_client, name, waiter_options(20s));
+            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            bool a_acquired = true, b_acquired = false;
+            Countdown a_done(io.get_executor(), 1);
+            Clock::time_point released{}, b_woken{};
+            auto queued = [&](long long count) {
+                return eventually(
+                    [&, count]() -> asio::awaitable<bool> {
+                        co_return co_await queued_processes(admin, queue) == count;
+                    },
+                    5s);
+            };
+            auto run_a = [&]() -> asio::awaitable<void> {
+                a_acquired = co_await a.acquire();
+                a_done.finished();
+            };
+            auto run_b = [&]() -> asio::awaitable<void> {
+                EXPECT_TRUE(co_await queued(1));  // A first
+                b_acquired = co_await b.acquire();
+                b_woken = Clock::now();
+            };
+            auto run_holder = [&]() -> asio::awaitable<void> {
+                EXPECT_TRUE(co_await queued(2));
+                EXPECT_TRUE(co_await a_done.all_done(5s));
+                EXPECT_FALSE(a_acquired);
+                if (release_after_departure) {
+                    EXPECT_TRUE(co_await eventually(
+                        [&]() -> asio::awaitable<bool> {
+                            co_return (co_await admin.command("ZSCORE", queue, a_inbox)).is_nil();
+                        },
+                        5s))
+                        << "A's inbox stayed in the queue";
+                    EXPECT_EQ(co_await queued_processes(admin, queue), 1);
+                }
+                released = Clock::now();
+                co_await holder.release();
+            };
+            co_await (run_a() && run_b() && run_holder());
+            EXPECT_TRUE(b_acquired);
+            EXPECT_LT(b_woken - released, 5s) << "B waited for the 30 s poll";
+            std::cout << (release_after_departure ? "after A left: " : "racing A's departure: ")
+                      << "B acquired " << ms_between(released, b_woken) << " ms after the release\n";
+            co_await b.release();
+            // Every queue entry is gone once the background departures ran.
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return (co_await admin.command("EXISTS", queue)).integer == 0;
+                },
+                5s));
+        });
+    }
+}
+
+// A waiting process dies (SIGKILL: no departure script, its subscriber connection just closes)
+// while queued ahead of B. The release pops the dead inbox, PUBLISH reaches nobody, and the
+// release script moves on to B.
+TEST(Wakeup, AQueuedProcessThatDiedIsSkippedByTheRelease) {
+    dlock::test::OwnRedis server;
+    const std::string name = dlock::test::unique_name();
+    const std::string queue = queue_of(name);
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    // Forked before this process creates any io_context or thread: the child shares no state.
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::close(go[1]);
+        char byte = 0;
+        if (::read(go[0], &byte, 1) != 1) ::_exit(2);  // the parent holds the lock now
+        asio::io_context child_io;
+        dlock::Redis client(child_io.get_executor(), server.url());
+        dlock::Lock lock(client, name, waiter_options(60s));
+        asio::co_spawn(child_io, lock.acquire(), asio::detached);
+        child_io.run();
+        ::_exit(3);  // not reached: the parent kills this process while it waits
+    }
+    ::close(go[0]);
+    struct Reap {  // the child never outlives the test, whatever fails
+        pid_t pid;
+        ~Reap() {
+            if (pid > 0) {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+            }
+        }
+    } reap{child};
+
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis b_client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name);
+        dlock::Lock b(b_client, name, waiter_options(20s));
+        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        const char byte = 'g';
+        EXPECT_EQ(::write(go[1], &byte, 1), 1);
+        ::close(go[1]);
+        auto queued = [&](long long count) {
+            return eventually(
+                [&, count]() -> asio::awaitable<bool> {
+                    co_return co_await queued_processes(admin, queue) == count;
+                },
+                5s);
+        };
+        EXPECT_TRUE(co_await queued(1)) << "the child process did not queue";
+        const dlock::Reply members = co_await admin.command("ZRANGE", queue, "0", "-1");
+        EXPECT_EQ(members.elements.size(), 1u);
+        const std::string dead_inbox = members.elements.empty() ? "" : members.elements[0].str;
+
+        ::kill(child, SIGKILL);
+        ::waitpid(child, nullptr, 0);
+        reap.pid = 0;
+        // The server noticed: the dead process's inbox has no subscriber; its entry stays queued.
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, dead_inbox) == 0; },
+            5s));
+
+        bool b_acquired = false;
+        Clock::time_point released{}, b_woken{};
+        auto run_b = [&]() -> asio::awaitable<void> {
+            b_acquired = co_await b.acquire();
+            b_woken = Clock::now();
+        };
+        auto run_holder = [&]() -> asio::awaitable<void> {
+            EXPECT_TRUE(co_await queued(2));
+            const dlock::Reply first = co_await admin.command("ZRANGE", queue, "0", "0");
+            EXPECT_EQ(first.elements.at(0).str, dead_inbox) << "the dead process is not first";
+            released = Clock::now();
+            co_await holder.release();
+        };
+        co_await (run_b() && run_holder());
+        EXPECT_TRUE(b_acquired);
+        EXPECT_LT(b_woken - released, 5s) << "B waited for the 30 s poll";
+        std::cout << "B acquired " << ms_between(released, b_woken)
+                  << " ms after the release, past a dead process's inbox\n";
+        EXPECT_EQ(b_client.subscriber_for(name).messages_received(), 1u);
+        co_await b.release();
+        EXPECT_EQ((co_await admin.command("EXISTS", queue)).integer, 0);
+    });
+}
+
 }  // namespace

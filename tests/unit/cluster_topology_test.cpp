@@ -1,12 +1,13 @@
 // The cluster router's decisions that need no server: slot map, redirections, routing keys,
 // ASKING, and the replication factor a Lock derives from a shard's replica count.
+#include "cluster_topology.hpp"
+
 #include <gtest/gtest.h>
 
 #include <asio/io_context.hpp>
 #include <stdexcept>
 
 #include "cluster_routing.hpp"
-#include "cluster_topology.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/lock.hpp"
 
@@ -86,8 +87,9 @@ TEST(ClusterTopology, ReadsClusterSlots) {
 
 TEST(ClusterTopology, MergesRangesOfOneShardAndLeavesGapsUnassigned) {
     // Slot 100 is not served (e.g. mid-failover); shard A serves two ranges.
-    const Reply reply = array({range(0, 99, {node("a", 1)}), range(101, 200, {node("b", 2), node("c", 3)}),
-                               range(201, 16383, {node("a", 1)})});
+    const Reply reply =
+        array({range(0, 99, {node("a", 1)}), range(101, 200, {node("b", 2), node("c", 3)}),
+               range(201, 16383, {node("a", 1)})});
     const Topology topology = Topology::from_cluster_slots(reply, "seed");
     EXPECT_EQ(topology.shards().size(), 2u);
     EXPECT_EQ(topology.covered_slots(), 16383u);
@@ -97,7 +99,8 @@ TEST(ClusterTopology, MergesRangesOfOneShardAndLeavesGapsUnassigned) {
 }
 
 TEST(ClusterTopology, EmptyHostMeansTheQueriedHostAndUnknownEndpointsAreSkipped) {
-    const Reply reply = array({range(0, 16383, {node("", 7000), node("?", 7001), node("10.0.0.3", 7002)})});
+    const Reply reply =
+        array({range(0, 16383, {node("", 7000), node("?", 7001), node("10.0.0.3", 7002)})});
     const Topology topology = Topology::from_cluster_slots(reply, "seed.example");
     ASSERT_NE(topology.shard_of(0), nullptr);
     EXPECT_EQ(topology.shard_of(0)->primary, (NodeAddress{"seed.example", 7000}));
@@ -107,12 +110,17 @@ TEST(ClusterTopology, EmptyHostMeansTheQueriedHostAndUnknownEndpointsAreSkipped)
 
 TEST(ClusterTopology, RejectsMalformedReplies) {
     EXPECT_THROW(Topology::from_cluster_slots(bulk("nope"), "h"), ProtocolError);
-    EXPECT_THROW(Topology::from_cluster_slots(array({array({integer(0), integer(5)})}), "h"), ProtocolError);
-    EXPECT_THROW(Topology::from_cluster_slots(array({range(5, 4, {node("a", 1)})}), "h"), ProtocolError);
-    EXPECT_THROW(Topology::from_cluster_slots(array({range(0, 16384, {node("a", 1)})}), "h"), ProtocolError);
-    EXPECT_THROW(Topology::from_cluster_slots(array({range(0, 1, {node("a", 0)})}), "h"), ProtocolError);
-    EXPECT_THROW(Topology::from_cluster_slots(error("ERR This instance has cluster support disabled"), "h"),
-                 ServerError);
+    EXPECT_THROW(Topology::from_cluster_slots(array({array({integer(0), integer(5)})}), "h"),
+                 ProtocolError);
+    EXPECT_THROW(Topology::from_cluster_slots(array({range(5, 4, {node("a", 1)})}), "h"),
+                 ProtocolError);
+    EXPECT_THROW(Topology::from_cluster_slots(array({range(0, 16384, {node("a", 1)})}), "h"),
+                 ProtocolError);
+    EXPECT_THROW(Topology::from_cluster_slots(array({range(0, 1, {node("a", 0)})}), "h"),
+                 ProtocolError);
+    EXPECT_THROW(
+        Topology::from_cluster_slots(error("ERR This instance has cluster support disabled"), "h"),
+        ServerError);
     EXPECT_TRUE(Topology::from_cluster_slots(array({}), "h").empty());
 }
 
@@ -133,7 +141,8 @@ TEST(ClusterTopology, MovedToAPromotedReplicaKeepsTheOtherReplicas) {
     EXPECT_EQ(topology.shard_of(0)->replicas[0].port, 7101);
     EXPECT_EQ(topology.shards().size(), 4u);
     // Every slot of the old shard moves: the old shard disappears.
-    for (unsigned slot = 1; slot <= 5460; ++slot) topology.set_primary(static_cast<std::uint16_t>(slot), promoted);
+    for (unsigned slot = 1; slot <= 5460; ++slot)
+        topology.set_primary(static_cast<std::uint16_t>(slot), promoted);
     EXPECT_EQ(topology.shards().size(), 3u);
     EXPECT_EQ(topology.shard_of(5460)->primary, promoted);
     EXPECT_EQ(topology.shard_of(16383)->primary.port, 7002);
@@ -177,10 +186,12 @@ TEST(ClusterRouting, ParsesRedirections) {
 }
 
 TEST(ClusterRouting, RetriesOnlyTransientErrors) {
-    EXPECT_TRUE(should_retry_later({error("TRYAGAIN Multiple keys request during rehashing of slot")}));
+    EXPECT_TRUE(
+        should_retry_later({error("TRYAGAIN Multiple keys request during rehashing of slot")}));
     EXPECT_TRUE(should_retry_later({bulk("ok"), error("CLUSTERDOWN The cluster is down")}));
     EXPECT_TRUE(should_retry_later({error("LOADING Redis is loading the dataset in memory")}));
-    EXPECT_FALSE(should_retry_later({error("CROSSSLOT Keys in request don't hash to the same slot")}));
+    EXPECT_FALSE(
+        should_retry_later({error("CROSSSLOT Keys in request don't hash to the same slot")}));
     EXPECT_FALSE(should_retry_later({error("ERR unknown command")}));
     EXPECT_EQ(retry_backoff(0).count(), 10);
     EXPECT_EQ(retry_backoff(1).count(), 20);
@@ -228,7 +239,7 @@ namespace {
 
 // A client that only knows how many replicas a shard has: enough for Lock's arithmetic.
 class FakeShardClient : public Client {
-public:
+  public:
     explicit FakeShardClient(std::size_t replicas) : replicas_(replicas) {}
     asio::any_io_executor get_executor() const override { return io_.get_executor(); }
     asio::awaitable<std::vector<Reply>> execute_for_key(std::string_view, const Request&, Deadline,
@@ -236,10 +247,12 @@ public:
         throw std::logic_error("no I/O in this test");
     }
     std::size_t replicas_of(std::string_view) const override { return replicas_; }
-    Subscriber& subscriber_for(std::string_view) override { throw std::logic_error("no I/O in this test"); }
+    Subscriber& subscriber_for(std::string_view) override {
+        throw std::logic_error("no I/O in this test");
+    }
     bool is_cluster() const noexcept override { return true; }
 
-private:
+  private:
     mutable asio::io_context io_;
     std::size_t replicas_;
 };

@@ -13,8 +13,8 @@
 // next request reconnects, re-running AUTH, SELECT and CLIENT SETNAME.
 #pragma once
 
-#include <asio/awaitable.hpp>
 #include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
@@ -45,7 +45,7 @@ class Stream;
 
 // Commands sent back to back; execute() returns one reply per command, in order.
 class Request {
-public:
+  public:
     Request() = default;
     Request(std::initializer_list<std::string_view> args) { push(args); }
 
@@ -61,14 +61,14 @@ public:
     std::size_t size() const noexcept { return commands_ - unanswered_; }
     const std::string& payload() const noexcept { return payload_; }
 
-private:
+  private:
     std::string payload_;
     std::size_t commands_ = 0;
     std::size_t unanswered_ = 0;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
-public:
+  public:
     Connection(asio::any_io_executor executor, ConnectionOptions options);
     ~Connection();
     Connection(const Connection&) = delete;
@@ -85,7 +85,9 @@ public:
 
     // Subscriber connections: replies that are pub/sub messages ("message", "smessage") are
     // passed here instead of being matched with a request. Set before the first execute().
-    void set_push_handler(std::function<void(Reply&&)> handler) { push_handler_ = std::move(handler); }
+    void set_push_handler(std::function<void(Reply&&)> handler) {
+        push_handler_ = std::move(handler);
+    }
     // Called after every successful (re)connect, e.g. to re-subscribe. Runs on the executor.
     void set_on_connect(std::function<void()> handler) { on_connect_ = std::move(handler); }
     // Called when an established connection is lost or closed (nothing reconnects by itself:
@@ -98,7 +100,7 @@ public:
     const ConnectionOptions& options() const noexcept { return options_; }
     const asio::any_io_executor& get_executor() const noexcept { return executor_; }
 
-private:
+  private:
     struct Pending;
     enum class State { disconnected, connecting, connected };
 
@@ -121,7 +123,8 @@ private:
     std::deque<std::shared_ptr<Pending>> pending_;  // front = the next reply's owner
     std::string out_;                               // encoded, not yet handed to the writer
     asio::steady_timer writer_wake_;
-    std::vector<std::shared_ptr<asio::steady_timer>> connect_waiters_;  // of the attempt in progress
+    std::vector<std::shared_ptr<asio::steady_timer>>
+        connect_waiters_;  // of the attempt in progress
     std::function<void(Reply&&)> push_handler_;
     std::function<void()> on_connect_;
     std::function<void()> on_disconnect_;

@@ -43,7 +43,7 @@
 namespace dlock::detail {
 
 class Subscriber {
-public:
+  public:
     struct Waiter {
         explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
         std::string lock_name;
@@ -100,11 +100,12 @@ public:
     std::size_t waiter_count() const noexcept { return waiters_.size(); }
     std::size_t messages_received() const noexcept { return messages_; }
 
-private:
+  private:
     struct Inbox {
         bool confirmed = false;
-        std::size_t users = 0;            // waiters registered on it
-        std::uint64_t idle_since_gen = 0;  // linger generation: a newer one cancels the pending drop
+        std::size_t users = 0;  // waiters registered on it
+        std::uint64_t idle_since_gen =
+            0;  // linger generation: a newer one cancels the pending drop
     };
     void on_message(Reply&& message);
     void on_reconnect();
@@ -114,8 +115,10 @@ private:
     // Keep the connection up while waiters need it; re-subscribe after a reconnect; drop an
     // idle inbox after the linger. They take `alive` and check it after every suspension:
     // they may outlive the subscriber.
-    asio::awaitable<void> reconnect(std::shared_ptr<bool> alive, std::shared_ptr<Connection> connection);
-    asio::awaitable<void> resubscribe(std::shared_ptr<bool> alive, std::shared_ptr<Connection> connection);
+    asio::awaitable<void> reconnect(std::shared_ptr<bool> alive,
+                                    std::shared_ptr<Connection> connection);
+    asio::awaitable<void> resubscribe(std::shared_ptr<bool> alive,
+                                      std::shared_ptr<Connection> connection);
     asio::awaitable<void> drop_after_linger(std::shared_ptr<bool> alive, std::string inbox,
                                             std::uint64_t generation);
 
@@ -123,7 +126,8 @@ private:
     bool sharded_;
     std::string id_;  // random: makes this process's inbox names unique
     std::map<std::string, Inbox, std::less<>> inboxes_;
-    std::map<std::string, std::list<WaiterPtr>, std::less<>> waiters_;  // by lock name, oldest first
+    std::map<std::string, std::list<WaiterPtr>, std::less<>>
+        waiters_;  // by lock name, oldest first
     UnclaimedHandler unclaimed_;
     std::size_t messages_ = 0;
     std::uint64_t linger_generation_ = 0;
