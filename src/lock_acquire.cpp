@@ -1,0 +1,127 @@
+// One acquisition attempt of a Lock: SET NX or the acquire script, WAIT on a cluster, and
+// the token-checked roll-back of an attempt that must not count; leaving the wait queue.
+#include <asio.hpp>
+
+#include "lock_state.hpp"
+
+namespace dlock::detail {
+
+namespace {
+
+// Token-checked delete used to undo an acquisition that must not count. Best effort: if it
+// fails, the key still expires by its PX. Sent as EVAL: after a timed-out SET it is queued
+// behind that SET on the same connection and may run long after we stopped waiting, when a
+// NOSCRIPT reply could no longer be answered with a retry (the key would stay, unknown to all).
+asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
+    try {
+        const std::vector<std::string_view> keys{state.name},
+            args{token, state.publish(), state.name, state.queue_key};
+        co_await run_script(state, release_script(), keys, args, state.command_deadline(), nullptr,
+                            true);
+    } catch (const std::exception&) {
+    }
+}
+
+}  // namespace
+
+// Takes this process's inbox out of the lock's wait queue, in the background (called from a
+// destructor). Best effort: a stale entry is skipped by the next release (nobody receives the
+// wake-up) and the queue expires with its TTL.
+void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox,
+                       bool unused_wakeup) {
+    asio::co_spawn(
+        state->client->get_executor(),
+        [state, inbox = std::move(inbox), unused_wakeup]() -> asio::awaitable<void> {
+            try {
+                const std::vector<std::string_view> keys{state->name},
+                    args{inbox, state->publish(), state->name,
+                         unused_wakeup ? wakeup_unused : wakeup_none, state->queue_key};
+                co_await run_script(*state, leave_queue_script(), keys, args,
+                                    state->command_deadline());
+            } catch (const std::exception&) {
+            }
+        },
+        asio::detached);
+}
+
+// One acquisition attempt, then WAIT on a cluster. A plain SET NX when nobody waits and
+// fencing is off (the uncontended path); otherwise the acquire script, which also queues the
+// waiter's process when the lock is held.
+asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
+                                  std::optional<Deadline> deadline, const QueueTicket* ticket) {
+    const std::string px = state.timeout ? std::to_string(state.timeout->count()) : "0";
+    std::shared_ptr<Connection> used;
+    Reply reply;
+    std::exception_ptr failure;
+    try {
+        if (state.options.fencing || ticket) {
+            std::vector<std::string_view> keys{state.name};
+            if (state.options.fencing) keys.push_back(state.fence_key);
+            const std::vector<std::string_view> args{
+                token,
+                px,
+                state.options.fencing ? fencing_on : fencing_off,
+                ticket ? ticket->inbox : not_queueing,
+                state.queue_ttl,
+                ticket && ticket->others_waiting ? stay_queued : leave_queue,
+                state.queue_key};
+            reply = co_await run_script(state, acquire_script(), keys, args,
+                                        state.command_deadline(), &used);
+        } else {
+            Request request;
+            if (state.timeout) {
+                request.push({"SET", state.name, token, "NX", "PX", px});
+            } else {
+                request.push({"SET", state.name, token, "NX"});
+            }
+            auto replies = co_await state.client->execute_for_key(state.name, request,
+                                                                  state.command_deadline(), &used);
+            reply = std::move(replies.front());
+            reply.value();
+        }
+    } catch (const ServerError&) {
+        throw;  // the server refused the command: nothing was written
+    } catch (const std::exception&) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        // Timed out or dropped: the SET may have been applied. Remove it if it is ours, so no
+        // lock nobody knows about is left behind (with no timeout it would never expire).
+        co_await roll_back(state, token);
+        std::rethrow_exception(failure);
+    }
+    if (reply.is_nil()) co_return false;  // held by someone else: never WAIT after a failed SET
+    if (state.options.fencing) state.fence = reply.integer;
+
+    const std::size_t needed = (state.client->replicas_of(state.name) + 1) / 2;
+    if (needed > 0 && used) {
+        milliseconds wait_for = state.replication_timeout;
+        if (deadline) {
+            const auto left = std::chrono::duration_cast<milliseconds>(*deadline - Clock::now());
+            wait_for = std::min(wait_for, left);
+        }
+        wait_for = std::max(wait_for, milliseconds(1));  // WAIT n 0 would block forever
+        Request wait({"WAIT", std::to_string(needed), std::to_string(wait_for.count())});
+        long long confirmed = -1;
+        try {
+            auto replies =
+                co_await used->execute(wait, Clock::now() + wait_for + state.command_timeout);
+            confirmed = replies.front().value().integer;
+        } catch (const std::exception&) {
+            failure = std::current_exception();
+        }
+        if (failure || confirmed < static_cast<long long>(needed)) {
+            co_await roll_back(state, token);
+            state.fence.reset();
+            if (failure) std::rethrow_exception(failure);
+            ++state.shortfalls;
+            if (state.options.on_replication_shortfall) {
+                state.options.on_replication_shortfall({state.name, needed, confirmed});
+            }
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
+}  // namespace dlock::detail

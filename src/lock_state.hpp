@@ -1,0 +1,122 @@
+// lock_state.hpp (private): the state behind a dlock::Lock, and the steps its operations are
+// made of. lock.cpp holds the public operations; lock_acquire.cpp one acquisition attempt
+// (SET or script, WAIT, roll-back, wait queue); lock_renewal.cpp auto-renewal.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dlock/client.hpp"
+#include "dlock/detail/scripts.hpp"
+#include "dlock/errors.hpp"
+#include "dlock/lock_options.hpp"
+
+namespace dlock::detail {
+
+using std::chrono::milliseconds;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Script arguments as named views: GCC 12 cannot keep string-literal temporaries alive across
+// co_await ("array used as initializer"), so literals never appear in awaited expressions.
+constexpr std::string_view not_queueing = "";
+constexpr std::string_view fencing_on = "1";
+constexpr std::string_view fencing_off = "0";
+constexpr std::string_view stay_queued = "stay";
+constexpr std::string_view leave_queue = "leave";
+constexpr std::string_view wakeup_unused = "1";
+constexpr std::string_view wakeup_none = "0";
+constexpr std::string_view mode_add = "add";
+constexpr std::string_view mode_replace = "replace";
+
+struct LockState {
+    Client* client = nullptr;
+    std::string name;
+    LockOptions options;
+    std::optional<milliseconds> timeout;
+    milliseconds sleep{100};
+    milliseconds command_timeout{5000};
+    milliseconds replication_timeout{100};
+    milliseconds renew_interval{0};
+    std::string fence_key;  // fencing counter, same slot as the key
+    std::string queue_key;  // wait queue of processes (see subscriber.hpp), same slot
+    std::string queue_ttl;  // ms: a queue whose waiters all died expires by itself
+
+    std::optional<std::string> token;
+    std::optional<std::int64_t> fence;
+    bool busy = false;
+    bool lost = false;
+    std::uint64_t shortfalls = 0;
+    std::uint64_t hold_generation = 0;  // bumped on acquire/release/destroy: stops renewals
+    std::shared_ptr<asio::steady_timer> renew_timer;
+    std::vector<std::shared_ptr<asio::steady_timer>> lost_waiters;
+
+    Deadline command_deadline() const { return Clock::now() + command_timeout; }
+    std::string_view publish() const { return publish_command(client->is_cluster()); }
+};
+
+// Where a blocked acquire stands in the wait queue: its process's inbox, and whether other
+// local waiters on the same lock stay queued after it succeeds.
+struct QueueTicket {
+    std::string_view inbox;
+    bool others_waiting = false;
+};
+
+// Marks the object busy for one operation (see the concurrency contract in lock.hpp).
+class BusyGuard {
+  public:
+    explicit BusyGuard(LockState& state) : state_(state) {
+        if (state_.busy) {
+            throw std::logic_error("dlock::Lock '" + state_.name +
+                                   "': another operation on this object is in progress");
+        }
+        state_.busy = true;
+    }
+    ~BusyGuard() { state_.busy = false; }
+    BusyGuard(const BusyGuard&) = delete;
+    BusyGuard& operator=(const BusyGuard&) = delete;
+
+  private:
+    LockState& state_;
+};
+
+// Validates a duration option and converts it to whole milliseconds (rounded up, so a
+// positive duration never becomes 0). Throws std::invalid_argument naming `field`.
+milliseconds to_ms(Seconds value, const char* field);
+
+// EVALSHA, and EVAL once on NOSCRIPT. Error replies throw ServerError. `send_source`: EVAL
+// straight away, for calls whose effect matters even when nobody waits for the reply (a
+// NOSCRIPT that arrives after the deadline would leave the work undone, with no retry).
+asio::awaitable<Reply> run_script(LockState& state, const Script& script,
+                                  const std::vector<std::string_view>& keys,
+                                  const std::vector<std::string_view>& args, Deadline deadline,
+                                  std::shared_ptr<Connection>* used = nullptr,
+                                  bool send_source = false);
+
+// Hold bookkeeping: wake wait_lost() callers; stop a renewal loop (bumps hold_generation);
+// report a lost lock (lost(), wait_lost(), on_lost).
+void wake_lost_waiters(LockState& state);
+void stop_renewal(LockState& state);
+void mark_lost(LockState& state);
+
+// lock_acquire.cpp
+asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
+                                  std::optional<Deadline> deadline, const QueueTicket* ticket);
+void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox,
+                       bool unused_wakeup);
+
+// lock_renewal.cpp: extends the lock to its full timeout every renew_interval while
+// hold_generation stays `generation`.
+asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t generation,
+                                 std::string token);
+
+}  // namespace dlock::detail
