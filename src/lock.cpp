@@ -82,6 +82,7 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         s.token.reset();
     }
     s.lost = false;
+    s.release_in_doubt = false;
     s.fence.reset();
 
     const std::string token = detail::make_token();
@@ -168,19 +169,30 @@ asio::awaitable<void> Lock::release() {
     }
     detail::stop_renewal(s);  // no renewal is sent after this point
     // The token is forgotten only once the server answered: a release that fails on the
-    // network can be retried.
-    // Whatever this object's own wait mode, the release wakes the first queued process.
+    // network can be retried. Whatever this object's own wait mode, the release wakes the
+    // first queued process.
     const std::vector<std::string_view> keys{s.name},
         args{*s.token, s.publish(), s.name, s.queue_key};
-    Reply reply =
-        co_await detail::run_script(s, detail::release_script(), keys, args, s.command_deadline());
+    Reply reply;
+    try {
+        reply = co_await detail::run_script(s, detail::release_script(), keys, args,
+                                            s.command_deadline());
+    } catch (const TimeoutError&) {
+        // The script may still run when the server catches up: a retry may then find the key
+        // gone because of this very attempt.
+        s.release_in_doubt = true;
+        throw;
+    }
+    const bool in_doubt = std::exchange(s.release_in_doubt, false);
     s.token.reset();
     s.fence.reset();
     detail::wake_lost_waiters(s);
     if (reply.integer != 1) {
-        throw LockReleaseError(
-            "cannot release lock '" + s.name + "': no longer owned (it expired or was taken over)",
-            s.name);
+        throw LockReleaseError("cannot release lock '" + s.name + "': no longer owned (" +
+                                   (in_doubt ? "an earlier release() that timed out may have "
+                                               "released it, or it expired or was taken over)"
+                                             : "it expired or was taken over)"),
+                               s.name);
     }
 }
 

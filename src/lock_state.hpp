@@ -55,6 +55,7 @@ struct LockState {
     std::optional<std::int64_t> fence;
     bool busy = false;
     bool lost = false;
+    bool release_in_doubt = false;  // a release() timed out: it may have run after all
     std::uint64_t shortfalls = 0;
     std::uint64_t hold_generation = 0;  // bumped on acquire/release/destroy: stops renewals
     std::shared_ptr<asio::steady_timer> renew_timer;
