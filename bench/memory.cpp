@@ -89,11 +89,13 @@ void run_memory_waiters(const Params& params) {
         co_await redis.command("DEL", name);
         dlock::Lock holder(redis, name, lock_options(60));
         if (!co_await holder.acquire()) throw std::runtime_error("could not take the lock");
-        const auto set_calls = [&]() -> asio::awaitable<long long> {
+        // Acquisition attempts that can queue a waiter run dlock's acquire script, which runs
+        // EXISTS exactly once (a failed attempt runs no SET at all).
+        const auto exists_calls = [&]() -> asio::awaitable<long long> {
             const Reply info = co_await redis.command("INFO", "commandstats");
-            co_return command_calls(info.str)["set"];
+            co_return command_calls(info.str)["exists"];
         };
-        const long long sets_before = co_await set_calls();
+        const long long attempts_before = co_await exists_calls();
         before = trimmed_rss_kib();
         heap_before = heap_in_use();
         Join done(co_await asio::this_coro::executor);
@@ -104,9 +106,10 @@ void run_memory_waiters(const Params& params) {
                 co_await lock.release();
             }(redis, name));
         }
-        // A waiter is blocked once it made its two SET attempts (before and after subscribing).
+        // A waiter is blocked once its attempt through the acquire script (after its process's
+        // inbox was subscribed) failed; its first poll comes only after the lock's `sleep`.
         for (;;) {
-            if (co_await set_calls() - sets_before >= 2LL * params.waiters) break;
+            if (co_await exists_calls() - attempts_before >= params.waiters) break;
             co_await pause(std::chrono::milliseconds(5));
         }
         with = rss_kib();

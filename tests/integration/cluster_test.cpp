@@ -451,15 +451,24 @@ TEST(Cluster, ReleaseWakesTheQueuedProcessOnNamesOverAllShards) {
     });
 
     std::set<std::string> shards;
+    std::set<std::uint16_t> slots;
+    std::set<dlock::detail::Subscriber*> subscribers;  // one per node, each with per-slot inboxes
     Seconds slowest{0};
     for (std::size_t i = 0; i < names; ++i) {
         const std::string name = prefix + std::to_string(i);
         shards.insert(holder_cluster.primary_of(name).value());
+        slots.insert(dlock::detail::key_slot(name));
+        subscribers.insert(&waiter_cluster.subscriber_for(name));
         EXPECT_TRUE(acquired[i]) << name;
         EXPECT_LT(handoffs[i], 5s) << name << ": woken by the poll, not by SPUBLISH";
         slowest = std::max(slowest, handoffs[i]);
     }
     EXPECT_EQ(shards.size(), 3u) << "the names did not cover every shard";
+    EXPECT_GE(slots.size(), names - 2);  // CRC16 spreads them: a collision or two at most
+    EXPECT_EQ(subscribers.size(), 3u);
+    std::size_t wakeups = 0;
+    for (const auto* subscriber : subscribers) wakeups += subscriber->messages_received();
+    EXPECT_EQ(wakeups, names) << "one wake-up per release";
     std::cout << "[ measured ] " << names << " names on " << shards.size()
               << " shards: slowest release-to-acquire " << slowest.count() * 1000 << " ms\n";
     EXPECT_EQ(waiter_cluster.redirections(), 0u);
@@ -493,6 +502,8 @@ TEST(Cluster, FencesStrictlyIncreaseOverContendedAcquisitions) {
         });
     });
     const Seconds took = std::chrono::steady_clock::now() - started;
+    std::cout << "[ measured ] " << fences.size() << " fenced acquisitions by 2 processes on 3x1: "
+              << took.count() * 1000 << " ms, fences " << fences.front() << ".." << fences.back() << "\n";
     EXPECT_FALSE(overlapped);
     ASSERT_EQ(fences.size(), 2u * per_process);
     for (std::size_t i = 1; i < fences.size(); ++i) {

@@ -619,14 +619,25 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
 }
 
 // Two processes wait, A first. A gives up (blocking_timeout) before the release: B must be woken
-// by the release all the same. Released once A's departure reached the server (leave_queue_script
-// took A out of the queue), and right after A gave up, racing it: then the release may pop A's
-// inbox, still subscribed for the linger, and A's process must hand the wake-up on to B.
+// by the release all the same, whatever the order in which A's departure (leave_queue_script,
+// sent in the background) and the release reach the server:
+//  - departure first: A's entry is gone, the release pops B;
+//  - release racing the departure (either order, as it happens);
+//  - release first. Forced by putting A's inbox back at the head of the queue once A left, which
+//    is the server state that order produces (A's departure cannot be held back on its own: A's
+//    last attempt, at its deadline, runs on the same connection just before it). The release
+//    pops A's inbox, still subscribed for the linger; PUBLISH reaches A's process, which has no
+//    waiter left and must hand the wake-up on to B (unclaimed handler -> leave_queue_script with
+//    an unused wake-up, which pops the next process since the lock is free).
+enum class Departure { before_release, racing, after_release };
+
 TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
     dlock::test::OwnRedis server;
-    for (const bool release_after_departure : {true, false}) {
-        SCOPED_TRACE(release_after_departure ? "released after A left the queue"
-                                             : "released right after A gave up");
+    for (const Departure order : {Departure::before_release, Departure::racing, Departure::after_release}) {
+        const char* label = order == Departure::before_release ? "A's departure before the release"
+                            : order == Departure::racing       ? "A's departure racing the release"
+                                                               : "A's departure after the release";
+        SCOPED_TRACE(label);
         asio::io_context io;
         dlock::Redis holder_client(io.get_executor(), server.url());
         dlock::Redis a_client(io.get_executor(), server.url());
@@ -663,7 +674,7 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
                 EXPECT_TRUE(co_await queued(2));
                 EXPECT_TRUE(co_await a_done.all_done(5s));
                 EXPECT_FALSE(a_acquired);
-                if (release_after_departure) {
+                if (order != Departure::racing) {
                     EXPECT_TRUE(co_await eventually(
                         [&]() -> asio::awaitable<bool> {
                             co_return (co_await admin.command("ZSCORE", queue, a_inbox)).is_nil();
@@ -672,14 +683,26 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
                         << "A's inbox stayed in the queue";
                     EXPECT_EQ(co_await queued_processes(admin, queue), 1);
                 }
+                if (order == Departure::after_release) {
+                    const dlock::Reply b_entry = co_await admin.command("ZRANGE", queue, "0", "0", "WITHSCORES");
+                    const long long ahead_of_b = std::stoll(b_entry.elements.at(1).str) - 1;
+                    co_await admin.command("ZADD", queue, std::to_string(ahead_of_b), a_inbox);
+                    const dlock::Reply head = co_await admin.command("ZRANGE", queue, "0", "0");
+                    EXPECT_EQ(head.elements.at(0).str, a_inbox);
+                    EXPECT_EQ(co_await subscribers_of(admin, a_inbox), 1) << "A's inbox no longer lingers";
+                }
                 released = Clock::now();
                 co_await holder.release();
             };
             co_await (run_a() && run_b() && run_holder());
             EXPECT_TRUE(b_acquired);
             EXPECT_LT(b_woken - released, 5s) << "B waited for the 30 s poll";
-            std::cout << (release_after_departure ? "after A left: " : "racing A's departure: ")
-                      << "B acquired " << ms_between(released, b_woken) << " ms after the release\n";
+            if (order == Departure::after_release) {
+                EXPECT_EQ(a_client.subscriber_for(name).messages_received(), 1u) << "the release skipped A";
+            }
+            std::cout << label << ": B acquired " << ms_between(released, b_woken)
+                      << " ms after the release (A's process got "
+                      << a_client.subscriber_for(name).messages_received() << " wake-up)\n";
             co_await b.release();
             // Every queue entry is gone once the background departures ran.
             EXPECT_TRUE(co_await eventually(
