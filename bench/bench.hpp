@@ -21,32 +21,36 @@ using Clock = std::chrono::steady_clock;
 // Command-line parameters; each scenario reads the ones it needs.
 struct Params {
     std::string url = "redis://127.0.0.1:6379";
-    std::string cluster_url;    // S5: one node of a cluster (empty: S5 is skipped)
-    double duration_s = 3.0;    // measured time per scenario (after warm-up)
-    int tasks = 64;             // S2/S5: concurrent coroutines, each on its own lock name
-    int workers = 8;            // S3/S4: contending worker processes
-    double hold_ms = 0.0;       // S3/S4: time the lock is held
-    double step_aside_ms = 1.0; // S3/S4: pause after a release before trying again
-    double sleep_s = 0.1;       // LockOptions::sleep (S4: the polling interval)
-    int locks = 10000;          // mem-held: locks held at once
-    int waiters = 1000;         // mem-waiters: coroutines blocked on one lock
-    int pairs = 200000;         // pipe-file: SET NX PX + release pairs
+    std::string cluster_url;     // S5: one node of a cluster (empty: S5 is skipped)
+    double duration_s = 3.0;     // measured time per scenario (after warm-up)
+    int tasks = 64;              // S2/S5: concurrent coroutines, each on its own lock name
+    int workers = 8;             // S3/S4: contending worker processes
+    double hold_ms = 0.0;        // S3/S4: time the lock is held
+    double step_aside_ms = 1.0;  // S3/S4: pause after a release before trying again
+    double sleep_s = 0.1;        // LockOptions::sleep (S4: the polling interval)
+    int locks = 10000;           // mem-held: locks held at once
+    int waiters = 1000;          // mem-waiters: coroutines blocked on one lock
+    int pairs = 200000;          // pipe-file: SET NX PX + release pairs
 };
 
 // Builds one JSON object, fields in insertion order.
 class JsonLine {
-public:
+  public:
     JsonLine& add(std::string_view key, std::string_view text);
-    JsonLine& add(std::string_view key, const char* text) { return add(key, std::string_view(text)); }
+    JsonLine& add(std::string_view key, const char* text) {
+        return add(key, std::string_view(text));
+    }
     JsonLine& add(std::string_view key, double number);
     JsonLine& add(std::string_view key, long long number);
-    JsonLine& add(std::string_view key, int number) { return add(key, static_cast<long long>(number)); }
+    JsonLine& add(std::string_view key, int number) {
+        return add(key, static_cast<long long>(number));
+    }
     JsonLine& add(std::string_view key, bool flag);
     // `json` must already be valid JSON (a nested object built by another JsonLine).
     JsonLine& add_raw(std::string_view key, std::string_view json);
     std::string str() const { return "{" + body_ + "}"; }
 
-private:
+  private:
     void key(std::string_view name);
     std::string body_;
 };
@@ -83,12 +87,13 @@ inline double micros(Clock::duration d) {
 }
 
 // The scenarios. Each prints its JSON line; a failure throws (main prints it as JSON).
-void run_sequential(const Params& params);           // S1
-void run_concurrent(const Params& params);           // S2
-void run_cluster(const Params& params);              // S5
-void run_contention(const Params& params, bool wake_on_release, std::string_view scenario);  // S3/S4
+void run_sequential(const Params& params);  // S1
+void run_concurrent(const Params& params);  // S2
+void run_cluster(const Params& params);     // S5
+void run_contention(const Params& params, bool wake_on_release,
+                    std::string_view scenario);  // S3/S4
 void run_memory_held(const Params& params);
 void run_memory_waiters(const Params& params);
-void write_pipe_file(const Params& params);          // the S2 ceiling's input for redis-cli --pipe
+void write_pipe_file(const Params& params);  // the S2 ceiling's input for redis-cli --pipe
 
 }  // namespace dlock::bench

@@ -18,7 +18,9 @@ void run_cluster(const Params& params) {
 #if __has_include(<dlock/redis_cluster.hpp>)
     if (params.cluster_url.empty()) {
         JsonLine line;
-        line.add("scenario", "S5").add("impl", "dlock").add("skipped", "no cluster (--cluster-url)");
+        line.add("scenario", "S5")
+            .add("impl", "dlock")
+            .add("skipped", "no cluster (--cluster-url)");
         std::cout << line.str() << std::endl;
         return;
     }
@@ -28,13 +30,18 @@ void run_cluster(const Params& params) {
     run_to_end(io, cluster.refresh());
     PairStats stats = measure_pairs(io, cluster, params.tasks, "bench:s5:", params);
     JsonLine p;
-    p.add("tasks", params.tasks).add("duration_s", params.duration_s).add("op", "acquire+release")
-        .add("cluster", "3 primaries x 1 replica").add("wait_replicas", 1);
+    p.add("tasks", params.tasks)
+        .add("duration_s", params.duration_s)
+        .add("op", "acquire+release")
+        .add("cluster", "3 primaries x 1 replica")
+        .add("wait_replicas", 1);
     print_pairs("S5", p, stats);
 #else
     (void)params;
     JsonLine line;
-    line.add("scenario", "S5").add("impl", "dlock").add("skipped", "dlock::RedisCluster is not in this build");
+    line.add("scenario", "S5")
+        .add("impl", "dlock")
+        .add("skipped", "dlock::RedisCluster is not in this build");
     std::cout << line.str() << std::endl;
 #endif
 }

@@ -38,21 +38,23 @@ struct Board {
     std::atomic<int> ready;
     std::atomic<std::int64_t> start_ns;  // 0 until the parent says go
     std::int64_t end_ns;
-    std::size_t capacity;  // events per worker
+    std::size_t capacity;              // events per worker
     std::atomic<std::int64_t> cpu_us;  // CPU time of the workers from the start line to the end
     // followed by `workers` counters and workers * capacity events
 };
 
 std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
 }
 
 Clock::duration from_ms(double ms) {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(ms));
+    return std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double, std::milli>(ms));
 }
 
 class SharedBoard {
-public:
+  public:
     SharedBoard(int workers, std::size_t capacity) : workers_(workers) {
         bytes_ = sizeof(Board) + sizeof(std::size_t) * static_cast<std::size_t>(workers) +
                  sizeof(Event) * capacity * static_cast<std::size_t>(workers);
@@ -72,7 +74,8 @@ public:
     Board& board() { return *board_; }
     void record(int worker, const Event& event) {
         std::size_t& n = counts_[worker];
-        if (n < board_->capacity) events_[static_cast<std::size_t>(worker) * board_->capacity + n++] = event;
+        if (n < board_->capacity)
+            events_[static_cast<std::size_t>(worker) * board_->capacity + n++] = event;
     }
     std::size_t count(int worker) const { return counts_[worker]; }
     const Event& event(int worker, std::size_t i) const {
@@ -80,7 +83,7 @@ public:
     }
     int workers() const { return workers_; }
 
-private:
+  private:
     int workers_;
     std::size_t bytes_ = 0;
     char* base_ = nullptr;
@@ -98,8 +101,7 @@ asio::awaitable<void> worker_loop(dlock::Redis& redis, SharedBoard& shared, int 
         co_await pause(std::chrono::microseconds(200));
     }
     const double cpu_at_start = cpu_us();
-    dlock::Lock lock(redis, "bench:contended",
-                     lock_options(10, params.sleep_s, wake_on_release));
+    dlock::Lock lock(redis, "bench:contended", lock_options(10, params.sleep_s, wake_on_release));
     const auto hold = from_ms(params.hold_ms);
     const auto step_aside = from_ms(params.step_aside_ms);
     while (now_ns() < board.end_ns) {
@@ -183,8 +185,9 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
     for (int w = 0; w < workers; ++w) {
         for (std::size_t i = 0; i < shared.count(w); ++i) all.push_back({shared.event(w, i), w});
     }
-    std::sort(all.begin(), all.end(),
-              [](const Acquisition& a, const Acquisition& b) { return a.event.acquired_ns < b.event.acquired_ns; });
+    std::sort(all.begin(), all.end(), [](const Acquisition& a, const Acquisition& b) {
+        return a.event.acquired_ns < b.event.acquired_ns;
+    });
 
     const std::int64_t measure_from = start + static_cast<std::int64_t>(warm_up_s * 1e9);
     std::vector<double> wait_us, handoff_us;
@@ -198,19 +201,25 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
         wait_us.push_back(static_cast<double>(e.acquired_ns - e.asked_ns) / 1e3);
         // A hand-off: the next holder was already waiting when the previous release returned.
         if (i > 0 && e.asked_ns < all[i - 1].event.released_ns) {
-            handoff_us.push_back(static_cast<double>(e.acquired_ns - all[i - 1].event.released_ns) / 1e3);
+            handoff_us.push_back(static_cast<double>(e.acquired_ns - all[i - 1].event.released_ns) /
+                                 1e3);
         }
     }
     const CommandDelta commands = command_delta(before, after);
     const auto total = static_cast<double>(all.size());
 
     JsonLine p;
-    p.add("workers", workers).add("model", "processes").add("hold_ms", params.hold_ms)
-        .add("step_aside_ms", params.step_aside_ms).add("wake_on_release", wake_on_release)
-        .add("sleep_s", params.sleep_s).add("duration_s", params.duration_s);
+    p.add("workers", workers)
+        .add("model", "processes")
+        .add("hold_ms", params.hold_ms)
+        .add("step_aside_ms", params.step_aside_ms)
+        .add("wake_on_release", wake_on_release)
+        .add("sleep_s", params.sleep_s)
+        .add("duration_s", params.duration_s);
     JsonLine line;
     line.add("scenario", scenario).add("impl", "dlock").add_raw("params", p.str());
-    line.add("ops_per_s", static_cast<double>(measured) / params.duration_s).add("acquisitions", measured);
+    line.add("ops_per_s", static_cast<double>(measured) / params.duration_s)
+        .add("acquisitions", measured);
     add_percentiles(line, wait_us);  // time from acquire() called to acquired
     line.add("acq_per_worker_min", *std::min_element(per_worker.begin(), per_worker.end()));
     line.add("acq_per_worker_max", *std::max_element(per_worker.begin(), per_worker.end()));

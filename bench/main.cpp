@@ -23,36 +23,51 @@ int main(int argc, char** argv) {
     CLI::App app{"dlock benchmarks: prints one JSON line per run"};
     Params params;
     std::string scenario;
-    const std::vector<std::string> scenarios = {"S1", "S2", "S3", "S4", "S5", "S6", "mem_held",
-                                                "mem_waiters", "pipe_file"};
-    app.add_option("scenario", scenario, "S1 sequential, S2 concurrent tasks, S3 contention, "
-                                         "S4 contention polling only, S5 cluster, S6 Redlock, "
-                                         "mem_held, mem_waiters, pipe_file (S2 ceiling input)")
-        ->required()->check(CLI::IsMember(scenarios));
+    const std::vector<std::string> scenarios = {"S1", "S2",       "S3",          "S4",       "S5",
+                                                "S6", "mem_held", "mem_waiters", "pipe_file"};
+    app.add_option("scenario", scenario,
+                   "S1 sequential, S2 concurrent tasks, S3 contention, "
+                   "S4 contention polling only, S5 cluster, S6 Redlock, "
+                   "mem_held, mem_waiters, pipe_file (S2 ceiling input)")
+        ->required()
+        ->check(CLI::IsMember(scenarios));
     app.add_option("--url", params.url, "server URL");
     app.add_option("--cluster-url", params.cluster_url, "S5: URL of one cluster node");
     app.add_option("--duration", params.duration_s, "measured seconds")->check(CLI::PositiveNumber);
     app.add_option("--tasks", params.tasks, "S2/S5: concurrent tasks")->check(CLI::PositiveNumber);
-    app.add_option("--workers", params.workers, "S3/S4: worker processes")->check(CLI::Range(2, 256));
+    app.add_option("--workers", params.workers, "S3/S4: worker processes")
+        ->check(CLI::Range(2, 256));
     app.add_option("--hold-ms", params.hold_ms, "S3/S4: hold time")->check(CLI::NonNegativeNumber);
     app.add_option("--step-aside-ms", params.step_aside_ms, "S3/S4: pause after release")
         ->check(CLI::NonNegativeNumber);
-    app.add_option("--sleep", params.sleep_s, "LockOptions::sleep in seconds")->check(CLI::PositiveNumber);
+    app.add_option("--sleep", params.sleep_s, "LockOptions::sleep in seconds")
+        ->check(CLI::PositiveNumber);
     app.add_option("--locks", params.locks, "mem_held: locks held")->check(CLI::PositiveNumber);
-    app.add_option("--waiters", params.waiters, "mem_waiters: blocked coroutines")->check(CLI::PositiveNumber);
-    app.add_option("--pairs", params.pairs, "pipe_file: SET+release pairs")->check(CLI::PositiveNumber);
+    app.add_option("--waiters", params.waiters, "mem_waiters: blocked coroutines")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--pairs", params.pairs, "pipe_file: SET+release pairs")
+        ->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
 
     try {
-        if (scenario == "S1") run_sequential(params);
-        else if (scenario == "S2") run_concurrent(params);
-        else if (scenario == "S3") run_contention(params, true, "S3");
-        else if (scenario == "S4") run_contention(params, false, "S4");
-        else if (scenario == "S5") run_cluster(params);
-        else if (scenario == "S6") print_skipped("S6", "Redlock is not implemented in dlock yet");
-        else if (scenario == "mem_held") run_memory_held(params);
-        else if (scenario == "mem_waiters") run_memory_waiters(params);
-        else write_pipe_file(params);
+        if (scenario == "S1")
+            run_sequential(params);
+        else if (scenario == "S2")
+            run_concurrent(params);
+        else if (scenario == "S3")
+            run_contention(params, true, "S3");
+        else if (scenario == "S4")
+            run_contention(params, false, "S4");
+        else if (scenario == "S5")
+            run_cluster(params);
+        else if (scenario == "S6")
+            print_skipped("S6", "Redlock is not implemented in dlock yet");
+        else if (scenario == "mem_held")
+            run_memory_held(params);
+        else if (scenario == "mem_waiters")
+            run_memory_waiters(params);
+        else
+            write_pipe_file(params);
     } catch (const std::exception& error) {
         JsonLine line;
         line.add("scenario", scenario).add("impl", "dlock").add("error", error.what());

@@ -59,7 +59,8 @@ void run_memory_held(const Params& params) {
         Join acquired(co_await asio::this_coro::executor);
         for (auto& lock : locks) {
             acquired.spawn([](dlock::Lock& l) -> asio::awaitable<void> {
-                if (!co_await l.acquire(false, std::nullopt)) throw std::runtime_error("lock was taken");
+                if (!co_await l.acquire(false, std::nullopt))
+                    throw std::runtime_error("lock was taken");
             }(*lock));
         }
         co_await acquired.wait();
@@ -73,7 +74,8 @@ void run_memory_held(const Params& params) {
     }());
     JsonLine p;
     p.add("locks", params.locks).add("connections", 1);
-    JsonLine line = memory_line("mem_held", p, before, with, with_trimmed, heap_with - heap_before, params.locks);
+    JsonLine line = memory_line("mem_held", p, before, with, with_trimmed, heap_with - heap_before,
+                                params.locks);
     line.add("acquire_all_s", acquire_s);
     std::cout << line.str() << std::endl;
 }
@@ -102,7 +104,8 @@ void run_memory_waiters(const Params& params) {
         for (int i = 0; i < params.waiters; ++i) {
             done.spawn([](dlock::Redis& r, std::string n) -> asio::awaitable<void> {
                 dlock::Lock lock(r, n, lock_options(60));
-                if (!co_await lock.acquire()) throw std::runtime_error("blocking acquire returned false");
+                if (!co_await lock.acquire())
+                    throw std::runtime_error("blocking acquire returned false");
                 co_await lock.release();
             }(redis, name));
         }
@@ -122,7 +125,8 @@ void run_memory_waiters(const Params& params) {
     }());
     JsonLine p;
     p.add("waiters", params.waiters).add("model", "coroutines on one client");
-    JsonLine line = memory_line("mem_waiters", p, before, with, with_trimmed, heap_with - heap_before, params.waiters);
+    JsonLine line = memory_line("mem_waiters", p, before, with, with_trimmed,
+                                heap_with - heap_before, params.waiters);
     line.add("drain_s", drain_s);
     line.add("ops_per_s", drain_s > 0 ? params.waiters / drain_s : 0.0);
     std::cout << line.str() << std::endl;

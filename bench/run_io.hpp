@@ -3,10 +3,9 @@
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <dlock/lock_options.hpp>
 #include <exception>
 #include <utility>
-
-#include <dlock/lock_options.hpp>
 
 #include "bench.hpp"
 
@@ -30,8 +29,9 @@ inline void run_to_end(asio::io_context& io, asio::awaitable<void> work) {
 // Counts spawned coroutines and lets one coroutine wait until all have finished; keeps the
 // first exception. An event (timer cancelled by the last one), not a poll.
 class Join {
-public:
-    explicit Join(const asio::any_io_executor& executor) : done_(executor, Clock::time_point::max()) {}
+  public:
+    explicit Join(const asio::any_io_executor& executor)
+        : done_(executor, Clock::time_point::max()) {}
 
     // Spawns `work` and counts it.
     void spawn(asio::awaitable<void> work) {
@@ -50,7 +50,7 @@ public:
 
     long pending() const noexcept { return pending_; }
 
-private:
+  private:
     asio::steady_timer done_;
     long pending_ = 0;
     std::exception_ptr failure_;
@@ -59,7 +59,8 @@ private:
 // Lock options of the scenarios: a timeout (a crashed bench leaves no lock behind for long),
 // the rest default unless given. (Assignments, not designated initializers: -Wextra flags
 // the fields those leave out.)
-inline dlock::LockOptions lock_options(double timeout_s, double sleep_s = 0.1, bool wake_on_release = true) {
+inline dlock::LockOptions lock_options(double timeout_s, double sleep_s = 0.1,
+                                       bool wake_on_release = true) {
     dlock::LockOptions options;
     options.timeout = dlock::Seconds(timeout_s);
     options.sleep = dlock::Seconds(sleep_s);

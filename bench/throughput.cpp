@@ -1,14 +1,15 @@
 // S1 (one task, acquire + release in sequence) and S2 (many tasks on distinct names sharing
 // one multiplexed dlock::Redis): how many uncontended acquire+release pairs per second.
+#include "throughput.hpp"
+
 #include <dlock/lock.hpp>
 #include <dlock/redis.hpp>
 #include <dlock/sync.hpp>
 #include <iostream>
-#include <sstream>
 #include <memory>
+#include <sstream>
 
 #include "run_io.hpp"
-#include "throughput.hpp"
 
 namespace dlock::bench {
 
@@ -59,7 +60,8 @@ PairStats measure_pairs(asio::io_context& io, dlock::Client& client, int tasks,
     }());
     PairStats stats;
     stats.all_pairs = all_pairs;
-    stats.cpu_us_per_op = all_pairs > 0 ? (cpu_us() - cpu_before) / static_cast<double>(all_pairs) : 0.0;
+    stats.cpu_us_per_op =
+        all_pairs > 0 ? (cpu_us() - cpu_before) / static_cast<double>(all_pairs) : 0.0;
     for (auto& samples : per_task) {
         stats.samples_us.insert(stats.samples_us.end(), samples.begin(), samples.end());
     }
@@ -103,8 +105,10 @@ void add_server_fields(JsonLine& line, const ServerSample& before, const ServerS
     line.add("server_cpu_us_per_op", ops > 0 ? cpu_us / static_cast<double>(ops) : 0.0);
     line.add("server_busy", wall_us > 0 ? cpu_us / wall_us : 0.0);
     const long long reads = after.reads - before.reads;
-    line.add("cmds_per_server_read",
-             reads > 0 ? static_cast<double>(after.commands - before.commands) / static_cast<double>(reads) : 0.0);
+    line.add("cmds_per_server_read", reads > 0
+                                         ? static_cast<double>(after.commands - before.commands) /
+                                               static_cast<double>(reads)
+                                         : 0.0);
 }
 
 // S1/S2 on one server, with the server's side sampled around the run.
@@ -118,7 +122,8 @@ void run_standalone(std::string_view scenario, int tasks, const std::string& pre
     const ServerSample after = sample_server(observer);
     JsonLine line;
     line.add("scenario", scenario).add("impl", "dlock").add_raw("params", p.str());
-    line.add("ops_per_s", stats.ops_per_s).add("ops", static_cast<long long>(stats.samples_us.size()));
+    line.add("ops_per_s", stats.ops_per_s)
+        .add("ops", static_cast<long long>(stats.samples_us.size()));
     add_percentiles(line, stats.samples_us);
     line.add("cpu_us_per_op", stats.cpu_us_per_op);
     add_server_fields(line, before, after, stats.all_pairs);
@@ -130,7 +135,8 @@ void run_standalone(std::string_view scenario, int tasks, const std::string& pre
 void print_pairs(std::string_view scenario, const JsonLine& params_json, PairStats& stats) {
     JsonLine line;
     line.add("scenario", scenario).add("impl", "dlock").add_raw("params", params_json.str());
-    line.add("ops_per_s", stats.ops_per_s).add("ops", static_cast<long long>(stats.samples_us.size()));
+    line.add("ops_per_s", stats.ops_per_s)
+        .add("ops", static_cast<long long>(stats.samples_us.size()));
     add_percentiles(line, stats.samples_us);
     line.add("cpu_us_per_op", stats.cpu_us_per_op);
     std::cout << line.str() << std::endl;
@@ -144,7 +150,9 @@ void run_sequential(const Params& params) {
 
 void run_concurrent(const Params& params) {
     JsonLine p;
-    p.add("tasks", params.tasks).add("duration_s", params.duration_s).add("op", "acquire+release")
+    p.add("tasks", params.tasks)
+        .add("duration_s", params.duration_s)
+        .add("op", "acquire+release")
         .add("connections", 1);
     run_standalone("S2", params.tasks, "bench:s2:", params, p);
 }

@@ -11,7 +11,7 @@
 namespace dlock::bench {
 
 struct PairStats {
-    double ops_per_s = 0;           // acquire+release pairs per second
+    double ops_per_s = 0;            // acquire+release pairs per second
     std::vector<double> samples_us;  // one per measured pair
     long long all_pairs = 0;         // warm-up included
     double cpu_us_per_op = 0;        // this process's CPU time / every pair, warm-up included

@@ -44,7 +44,9 @@ std::vector<std::string> split(const std::string& text, char separator) {
     return out;
 }
 
-std::vector<std::string> seeds(const std::string& kind) { return split(server(kind + "_SEEDS"), ','); }
+std::vector<std::string> seeds(const std::string& kind) {
+    return split(server(kind + "_SEEDS"), ',');
+}
 
 // Unique per run: the clusters are shared with tests running in parallel.
 std::string unique_prefix() {
@@ -56,7 +58,9 @@ std::string unique_prefix() {
 // `cmdstat_wait` calls on the node at `url` (0 when WAIT never ran there).
 long long wait_calls(asio::io_context& io, const std::string& url) {
     dlock::Redis node(io.get_executor(), url);
-    const Reply info = run(io, [&]() -> asio::awaitable<Reply> { co_return co_await node.command("INFO", "commandstats"); });
+    const Reply info = run(io, [&]() -> asio::awaitable<Reply> {
+        co_return co_await node.command("INFO", "commandstats");
+    });
     const auto at = info.str.find("cmdstat_wait:calls=");
     if (at == std::string::npos) return 0;
     return std::stoll(info.str.substr(at + std::string("cmdstat_wait:calls=").size()));
@@ -89,8 +93,9 @@ asio::awaitable<void> all(std::size_t count, Make make) {
 // Set once, awaited once: a flag plus a timer, so a set() before wait() is not missed (a bare
 // timer's cancel() affects only a wait already pending).
 class Event {
-public:
-    explicit Event(const asio::any_io_executor& executor) : timer_(executor, asio::steady_timer::time_point::max()) {}
+  public:
+    explicit Event(const asio::any_io_executor& executor)
+        : timer_(executor, asio::steady_timer::time_point::max()) {}
     void set() {
         set_ = true;
         timer_.cancel();
@@ -99,7 +104,7 @@ public:
         while (!set_) co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     }
 
-private:
+  private:
     asio::steady_timer timer_;
     bool set_ = false;
 };
@@ -112,7 +117,8 @@ TEST(Cluster, LocksOnManyNamesSpreadOverAllSlotsAndShards) {
     std::vector<std::unique_ptr<Lock>> locks;
     std::set<std::uint16_t> slots;
     for (std::size_t i = 0; i < count; ++i) {
-        locks.push_back(std::make_unique<Lock>(cluster, prefix + std::to_string(i), LockOptions{.timeout = 60s, .blocking = false}));
+        locks.push_back(std::make_unique<Lock>(cluster, prefix + std::to_string(i),
+                                               LockOptions{.timeout = 60s, .blocking = false}));
         slots.insert(dlock::detail::key_slot(locks.back()->name()));
     }
     // Sequential names do not spread like random ones (CRC16), but widely enough: 1,600-1,900
@@ -125,12 +131,14 @@ TEST(Cluster, LocksOnManyNamesSpreadOverAllSlotsAndShards) {
     const auto started = std::chrono::steady_clock::now();
     run(io, [&]() -> asio::awaitable<void> {
         co_await all(count, [&](std::size_t i) -> asio::awaitable<void> {
-            if (!co_await locks[i]->acquire()) throw std::runtime_error("not acquired: " + locks[i]->name());
+            if (!co_await locks[i]->acquire())
+                throw std::runtime_error("not acquired: " + locks[i]->name());
         });
     });
     const Seconds took = std::chrono::steady_clock::now() - started;
     RecordProperty("acquire_2000_with_wait_s", std::to_string(took.count()));
-    std::cout << "[ measured ] 2,000 concurrent acquisitions (SET + WAIT 1) on 3x1: " << took.count() << " s\n";
+    std::cout << "[ measured ] 2,000 concurrent acquisitions (SET + WAIT 1) on 3x1: "
+              << took.count() << " s\n";
     std::map<std::string, std::size_t> per_primary;
     for (const auto& lock : locks) {
         ASSERT_TRUE(lock->token());
@@ -143,14 +151,16 @@ TEST(Cluster, LocksOnManyNamesSpreadOverAllSlotsAndShards) {
     // Each key is really on the node the client routed it to, holding this lock's token.
     run(io, [&]() -> asio::awaitable<void> {
         for (std::size_t i = 0; i < count; i += 97) {
-            dlock::Redis node(io.get_executor(), "redis://" + cluster.primary_of(locks[i]->name()).value());
+            dlock::Redis node(io.get_executor(),
+                              "redis://" + cluster.primary_of(locks[i]->name()).value());
             const Reply value = co_await node.command("GET", locks[i]->name());
             EXPECT_EQ(value.str, *locks[i]->token());
         }
     });
 
     run(io, [&]() -> asio::awaitable<void> {
-        co_await all(count, [&](std::size_t i) -> asio::awaitable<void> { co_await locks[i]->release(); });
+        co_await all(count,
+                     [&](std::size_t i) -> asio::awaitable<void> { co_await locks[i]->release(); });
         for (const auto& lock : locks) {
             const Reply exists = co_await cluster.command("EXISTS", lock->name());
             EXPECT_EQ(exists.integer, 0) << lock->name();
@@ -166,20 +176,24 @@ TEST(Cluster, HashTaggedNamesShareOneSlot) {
     const std::uint16_t slot = dlock::detail::key_slot(tag);
     std::vector<std::unique_ptr<Lock>> locks;
     for (int i = 0; i < 50; ++i) {
-        locks.push_back(std::make_unique<Lock>(cluster, tag + ":job" + std::to_string(i), LockOptions{.timeout = 30s}));
+        locks.push_back(std::make_unique<Lock>(cluster, tag + ":job" + std::to_string(i),
+                                               LockOptions{.timeout = 30s}));
         EXPECT_EQ(dlock::detail::key_slot(locks.back()->name()), slot);
     }
     run(io, [&]() -> asio::awaitable<void> {
         for (auto& lock : locks) EXPECT_TRUE(co_await lock->acquire());
         const std::string node_url = "redis://" + cluster.primary_of(tag).value();
         dlock::Redis node(io.get_executor(), node_url);
-        const Reply in_slot = co_await node.command("CLUSTER", "COUNTKEYSINSLOT", std::to_string(slot));
+        const Reply in_slot =
+            co_await node.command("CLUSTER", "COUNTKEYSINSLOT", std::to_string(slot));
         EXPECT_EQ(in_slot.integer, 50);
         // A multi-key command over the tagged names is served by that one node.
-        const Reply exist = co_await cluster.command("EXISTS", locks[0]->name(), locks[1]->name(), locks[49]->name());
+        const Reply exist = co_await cluster.command("EXISTS", locks[0]->name(), locks[1]->name(),
+                                                     locks[49]->name());
         EXPECT_EQ(exist.integer, 3);
         for (auto& lock : locks) co_await lock->release();
-        EXPECT_EQ((co_await node.command("CLUSTER", "COUNTKEYSINSLOT", std::to_string(slot))).integer, 0);
+        EXPECT_EQ(
+            (co_await node.command("CLUSTER", "COUNTKEYSINSLOT", std::to_string(slot))).integer, 0);
     });
 }
 
@@ -212,8 +226,11 @@ TEST(Cluster, WaitIsSentOnlyWhenThereAreReplicas) {
         std::size_t shortfalls = 0;
         for (int i = 0; i < 30; ++i) {
             LockOptions options{.timeout = 30s};
-            options.on_replication_shortfall = [&](const dlock::ReplicationShortfall&) { ++shortfalls; };
-            locks.push_back(std::make_unique<Lock>(cluster, unique_prefix() + std::to_string(i), options));
+            options.on_replication_shortfall = [&](const dlock::ReplicationShortfall&) {
+                ++shortfalls;
+            };
+            locks.push_back(
+                std::make_unique<Lock>(cluster, unique_prefix() + std::to_string(i), options));
         }
         run(io, [&]() -> asio::awaitable<void> {
             for (auto& lock : locks) EXPECT_TRUE(co_await lock->acquire());
@@ -261,7 +278,8 @@ TEST(Cluster, ReleaseWakesAWaiterThroughShardedPubSub) {
     const std::string name = unique_prefix() + "handoff";
     // A 5 s poll: only the release notification can wake the waiter early.
     Lock holder(cluster, name, {.timeout = 30s, .sleep = Seconds(5)});
-    Lock waiter(cluster, name, {.timeout = 30s, .sleep = Seconds(5), .blocking_timeout = Seconds(10)});
+    Lock waiter(cluster, name,
+                {.timeout = 30s, .sleep = Seconds(5), .blocking_timeout = Seconds(10)});
     run(io, [&]() -> asio::awaitable<void> {
         EXPECT_TRUE(co_await holder.acquire());
         auto executor = co_await asio::this_coro::executor;
@@ -269,11 +287,14 @@ TEST(Cluster, ReleaseWakesAWaiterThroughShardedPubSub) {
         std::chrono::steady_clock::duration handoff{};
         bool got = false;
         Event waiting(executor);
-        asio::co_spawn(executor, [&]() -> asio::awaitable<void> {
-            got = co_await waiter.acquire();
-            if (released_at) handoff = std::chrono::steady_clock::now() - *released_at;
-            waiting.set();
-        }, asio::detached);
+        asio::co_spawn(
+            executor,
+            [&]() -> asio::awaitable<void> {
+                got = co_await waiter.acquire();
+                if (released_at) handoff = std::chrono::steady_clock::now() - *released_at;
+                waiting.set();
+            },
+            asio::detached);
         // Release once the waiter is subscribed (its channel shows up on the primary).
         auto& subscriber = cluster.subscriber_for(name);
         for (int i = 0; i < 500 && subscriber.channel_count() == 0; ++i) {
@@ -315,14 +336,17 @@ TEST(Cluster, CommandRoutesByTheFirstKey) {
     run(io, [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 50; ++i) {
             const std::string key = prefix + std::to_string(i);
-            EXPECT_TRUE((co_await cluster.command("SET", key, "v" + std::to_string(i), "PX", "30000")).is_ok());
+            EXPECT_TRUE(
+                (co_await cluster.command("SET", key, "v" + std::to_string(i), "PX", "30000"))
+                    .is_ok());
         }
         for (int i = 0; i < 50; ++i) {
             const std::vector<std::string> get{"GET", prefix + std::to_string(i)};
             EXPECT_EQ((co_await cluster.command(get)).str, "v" + std::to_string(i));
         }
         // EVAL routes by its first key; keyless commands go anywhere.
-        const Reply eval = co_await cluster.command("EVAL", "return redis.call('get', KEYS[1])", "1", prefix + "7");
+        const Reply eval = co_await cluster.command("EVAL", "return redis.call('get', KEYS[1])",
+                                                    "1", prefix + "7");
         EXPECT_EQ(eval.str, "v7");
         EXPECT_EQ((co_await cluster.command("PING")).str, "PONG");
         EXPECT_EQ((co_await cluster.command("CLUSTER", "INFO")).str.find("cluster_state:ok"), 0u);
@@ -341,10 +365,14 @@ TEST(Cluster, CommandRoutesByTheFirstKey) {
 
 TEST(Cluster, SeedsAreValidatedAndBadSeedsFailClearly) {
     asio::io_context io;
-    EXPECT_THROW(RedisCluster(io.get_executor(), std::vector<std::string>{}), std::invalid_argument);
-    EXPECT_THROW(RedisCluster(io.get_executor(), std::vector<std::string>{"unix:///tmp/x.sock"}), std::invalid_argument);
-    EXPECT_THROW(RedisCluster(io.get_executor(), std::vector<std::string>{"redis://127.0.0.1:1/2"}), std::invalid_argument);
-    EXPECT_THROW(RedisCluster(io.get_executor(), std::vector<std::string>{"http://x"}), std::invalid_argument);
+    EXPECT_THROW(RedisCluster(io.get_executor(), std::vector<std::string>{}),
+                 std::invalid_argument);
+    EXPECT_THROW(RedisCluster(io.get_executor(), std::vector<std::string>{"unix:///tmp/x.sock"}),
+                 std::invalid_argument);
+    EXPECT_THROW(RedisCluster(io.get_executor(), std::vector<std::string>{"redis://127.0.0.1:1/2"}),
+                 std::invalid_argument);
+    EXPECT_THROW(RedisCluster(io.get_executor(), std::vector<std::string>{"http://x"}),
+                 std::invalid_argument);
 
     // One dead seed among live ones: the map is read from the next.
     std::vector<std::string> some = seeds("CLUSTER3X0");
@@ -355,9 +383,11 @@ TEST(Cluster, SeedsAreValidatedAndBadSeedsFailClearly) {
 
     // Only dead seeds: ConnectionError, from refresh() and from a Lock alike.
     RedisCluster dead(io.get_executor(), std::vector<std::string>{"redis://127.0.0.1:1"});
-    EXPECT_THROW(run(io, [&]() -> asio::awaitable<void> { co_await dead.refresh(); }), dlock::ConnectionError);
+    EXPECT_THROW(run(io, [&]() -> asio::awaitable<void> { co_await dead.refresh(); }),
+                 dlock::ConnectionError);
     Lock lock(dead, "x", {.blocking = false});
-    EXPECT_THROW(run(io, [&]() -> asio::awaitable<bool> { co_return co_await lock.acquire(); }), dlock::ConnectionError);
+    EXPECT_THROW(run(io, [&]() -> asio::awaitable<bool> { co_return co_await lock.acquire(); }),
+                 dlock::ConnectionError);
 
     // A standalone server is not a cluster: its refusal comes through.
     RedisCluster standalone(io.get_executor(), std::vector<std::string>{server("PLAIN_URL")});
@@ -365,7 +395,8 @@ TEST(Cluster, SeedsAreValidatedAndBadSeedsFailClearly) {
         run(io, [&]() -> asio::awaitable<void> { co_await standalone.refresh(); });
         ADD_FAILURE() << "refresh() on a standalone server succeeded";
     } catch (const dlock::ServerError& e) {
-        EXPECT_NE(std::string(e.what()).find("cluster support disabled"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("cluster support disabled"), std::string::npos)
+            << e.what();
     }
 }
 
@@ -489,21 +520,26 @@ TEST(Cluster, FencesStrictlyIncreaseOverContendedAcquisitions) {
         RedisCluster* clients[] = {&first, &second};
         co_await all(2, [&](std::size_t p) -> asio::awaitable<void> {
             Lock lock(*clients[p], name,
-                      {.timeout = 60s, .sleep = Seconds(30), .blocking_timeout = Seconds(20), .fencing = true});
+                      {.timeout = 60s,
+                       .sleep = Seconds(30),
+                       .blocking_timeout = Seconds(20),
+                       .fencing = true});
             for (int i = 0; i < per_process; ++i) {
                 if (!co_await lock.acquire()) throw std::runtime_error("not acquired");
                 if (std::exchange(holding, true)) overlapped = true;
                 fences.push_back(lock.fence().value());
+                // Hold briefly: the other process queues meanwhile.
                 asio::steady_timer hold(co_await asio::this_coro::executor, 2ms);
-                co_await hold.async_wait(asio::use_awaitable);  // the other process queues meanwhile
+                co_await hold.async_wait(asio::use_awaitable);
                 holding = false;
                 co_await lock.release();
             }
         });
     });
     const Seconds took = std::chrono::steady_clock::now() - started;
-    std::cout << "[ measured ] " << fences.size() << " fenced acquisitions by 2 processes on 3x1: "
-              << took.count() * 1000 << " ms, fences " << fences.front() << ".." << fences.back() << "\n";
+    std::cout << "[ measured ] " << fences.size()
+              << " fenced acquisitions by 2 processes on 3x1: " << took.count() * 1000
+              << " ms, fences " << fences.front() << ".." << fences.back() << "\n";
     EXPECT_FALSE(overlapped);
     ASSERT_EQ(fences.size(), 2u * per_process);
     for (std::size_t i = 1; i < fences.size(); ++i) {
@@ -513,7 +549,8 @@ TEST(Cluster, FencesStrictlyIncreaseOverContendedAcquisitions) {
     run(io, [&]() -> asio::awaitable<void> {
         const std::string fence_key = dlock::detail::companion_key("dlock:fence:", name);
         EXPECT_EQ(std::stoll((co_await first.command("GET", fence_key)).str), fences.back());
-        EXPECT_EQ((co_await first.command("EXISTS", dlock::detail::wait_queue_key(name))).integer, 0);
+        const std::string queue = dlock::detail::wait_queue_key(name);
+        EXPECT_EQ((co_await first.command("EXISTS", queue)).integer, 0);
         co_await first.command("DEL", fence_key);
     });
 }

@@ -34,7 +34,9 @@ using Clock = std::chrono::steady_clock;
 
 // A waiter is waiting once its process is queued in the lock's wait queue (it subscribed to
 // its inbox before queueing).
-std::string queue_of(const std::string& name) { return dlock::detail::wait_queue_key(name); }
+std::string queue_of(const std::string& name) {
+    return dlock::detail::wait_queue_key(name);
+}
 
 asio::awaitable<void> pause_for(Clock::duration duration) {
     asio::steady_timer timer(co_await asio::this_coro::executor, duration);
@@ -80,7 +82,7 @@ asio::awaitable<long long> set_calls(dlock::Redis& admin) {
 
 // Counts finished tasks; `all_done()` returns once `expected` have finished or `bound` passed.
 class Countdown {
-public:
+  public:
     Countdown(asio::any_io_executor executor, std::size_t expected)
         : expected_(expected), timer_(std::move(executor)) {}
     void finished() {
@@ -95,7 +97,7 @@ public:
     }
     std::size_t done() const { return done_; }
 
-private:
+  private:
     std::size_t expected_;
     std::size_t done_ = 0;
     asio::steady_timer timer_;
@@ -140,7 +142,9 @@ TEST(Wakeup, NoLostWakeupWhateverTheReleaseMoment) {
                 if (i % 4 == 0) {
                     const std::string queue = queue_of(name);
                     EXPECT_TRUE(co_await eventually(
-                        [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; },
+                        [&]() -> asio::awaitable<bool> {
+                            co_return co_await queued_processes(admin, queue) == 1;
+                        },
                         5s));
                 } else {
                     co_await pause_for(std::chrono::microseconds((i * 10) % 1500));
@@ -148,12 +152,15 @@ TEST(Wakeup, NoLostWakeupWhateverTheReleaseMoment) {
                 co_await holder.release();
             };
             const Clock::duration took = co_await (wait() && release());
-            slowest_ms = std::max(slowest_ms, std::chrono::duration<double, std::milli>(took).count());
-            EXPECT_LT(took, 5s) << "iteration " << i << ": the waiter was woken by the poll, not the release";
+            slowest_ms =
+                std::max(slowest_ms, std::chrono::duration<double, std::milli>(took).count());
+            EXPECT_LT(took, 5s) << "iteration " << i
+                                << ": the waiter was woken by the poll, not the release";
             if (waiter.token()) co_await waiter.release();
         }
     });
-    std::cout << "slowest wake-up over " << iterations << " release moments: " << slowest_ms << " ms\n";
+    std::cout << "slowest wake-up over " << iterations << " release moments: " << slowest_ms
+              << " ms\n";
 }
 
 TEST(Wakeup, HandOffIsTriggeredByTheReleaseNotThePoll) {
@@ -173,7 +180,10 @@ TEST(Wakeup, HandOffIsTriggeredByTheReleaseNotThePoll) {
                 // Only once the waiter is subscribed does the release find it waiting.
                 const std::string queue = queue_of(name);
                 EXPECT_TRUE(co_await eventually(
-                    [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; }, 5s));
+                    [&]() -> asio::awaitable<bool> {
+                        co_return co_await queued_processes(admin, queue) == 1;
+                    },
+                    5s));
                 co_await holder.release();
                 released = Clock::now();
             };
@@ -203,7 +213,10 @@ TEST(Wakeup, HandOffLatency) {
             Clock::time_point released;
             auto release = [&]() -> asio::awaitable<void> {
                 EXPECT_TRUE(co_await eventually(
-                    [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; }, 5s));
+                    [&]() -> asio::awaitable<bool> {
+                        co_return co_await queued_processes(admin, queue) == 1;
+                    },
+                    5s));
                 co_await holder.release();
                 released = Clock::now();
             };
@@ -216,8 +229,9 @@ TEST(Wakeup, HandOffLatency) {
     ASSERT_EQ(latencies_us.size(), static_cast<std::size_t>(handoffs));
     std::sort(latencies_us.begin(), latencies_us.end());
     const double p50 = latencies_us[handoffs / 2], p99 = latencies_us[handoffs * 99 / 100];
-    std::cout << "hand-off latency over " << handoffs << " hand-offs (loopback, no CPU pinning): p50 "
-              << p50 << " us, p99 " << p99 << " us, max " << latencies_us.back() << " us\n";
+    std::cout << "hand-off latency over " << handoffs
+              << " hand-offs (loopback, no CPU pinning): p50 " << p50 << " us, p99 " << p99
+              << " us, max " << latencies_us.back() << " us\n";
     RecordProperty("handoff_p50_us", std::to_string(p50));
     RecordProperty("handoff_p99_us", std::to_string(p99));
     EXPECT_LT(latencies_us.back(), 2e6);  // every one of them by the release, none by the poll
@@ -239,19 +253,24 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
         dlock::Lock holder(holder_client, name);
         EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
         for (long long i = 0; i < waiters; ++i) {
-            asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-                dlock::Lock lock(waiter_client, name, waiter_options(40s));
-                if (co_await lock.acquire()) {
-                    ++acquired;
-                    co_await lock.release();
-                }
-                finished.finished();
-            }, asio::detached);
+            asio::co_spawn(
+                io,
+                [&]() -> asio::awaitable<void> {
+                    dlock::Lock lock(waiter_client, name, waiter_options(40s));
+                    if (co_await lock.acquire()) {
+                        ++acquired;
+                        co_await lock.release();
+                    }
+                    finished.finished();
+                },
+                asio::detached);
         }
         // Every waiter makes exactly one failed queueing attempt (the acquire script, whose
         // first step is EXISTS) before it waits; some also a plain SET before subscribing.
         const bool all_waiting = co_await eventually(
-            [&]() -> asio::awaitable<bool> { co_return co_await calls_of(admin, "exists") == waiters; },
+            [&]() -> asio::awaitable<bool> {
+                co_return co_await calls_of(admin, "exists") == waiters;
+            },
             20s);
         EXPECT_TRUE(all_waiting) << "queueing attempts: " << co_await calls_of(admin, "exists");
         // One process: one inbox subscription and one queue entry, whatever the waiter count.
@@ -289,66 +308,78 @@ TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
     constexpr int names = 10'000, in_parallel = 200;
     int acquired = 0, gave_up = 0, quitter_acquired = 0;
     std::mt19937 random(12345);
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        const long long keys_before = (co_await admin.command("DBSIZE")).integer;
-        for (int first = 0; first < names; first += in_parallel) {
-            Countdown batch(io.get_executor(), in_parallel);
-            for (int i = first; i < first + in_parallel; ++i) {
-                const auto hold = std::chrono::microseconds(random() % 3000);
-                asio::co_spawn(io, [&, i, hold]() -> asio::awaitable<void> {
-                    const std::string name = "wakeup-test:leak:" + std::to_string(i);
-                    dlock::Lock holder(holder_client, name);
-                    EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
-                    dlock::Lock waiter(waiter_client, name, waiter_options());
-                    // Every 10th name also has a waiter that gives up while the lock is held.
-                    dlock::Lock quitter(waiter_client, name, waiter_options(0.002s));
-                    auto wait = [&]() -> asio::awaitable<void> {
-                        if (co_await waiter.acquire()) {
-                            ++acquired;
-                            co_await waiter.release();
-                        }
-                    };
-                    auto quit = [&]() -> asio::awaitable<void> {
-                        if (i % 10 != 0) co_return;
-                        if (!co_await quitter.acquire()) {
-                            ++gave_up;
-                        } else {  // it was scheduled late: still no leak allowed
-                            ++quitter_acquired;
-                            co_await quitter.release();
-                        }
-                    };
-                    auto release = [&]() -> asio::awaitable<void> {
-                        co_await pause_for(i % 10 == 0 ? 5ms : Clock::duration(hold));
-                        co_await holder.release();
-                    };
-                    co_await (wait() && quit() && release());
-                    batch.finished();
-                }, asio::detached);
+    dlock::test::run(
+        io, [&]() -> asio::awaitable<void> {
+            const long long keys_before = (co_await admin.command("DBSIZE")).integer;
+            for (int first = 0; first < names; first += in_parallel) {
+                Countdown batch(io.get_executor(), in_parallel);
+                for (int i = first; i < first + in_parallel; ++i) {
+                    const auto hold = std::chrono::microseconds(random() % 3000);
+                    asio::co_spawn(
+                        io,
+                        [&, i, hold]() -> asio::awaitable<void> {
+                            const std::string name = "wakeup-test:leak:" + std::to_string(i);
+                            dlock::Lock holder(holder_client, name);
+                            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+                            dlock::Lock waiter(waiter_client, name, waiter_options());
+                            // Every 10th name also has a waiter that gives up while the lock is
+                            // held.
+                            dlock::Lock quitter(waiter_client, name, waiter_options(0.002s));
+                            auto wait = [&]() -> asio::awaitable<void> {
+                                if (co_await waiter.acquire()) {
+                                    ++acquired;
+                                    co_await waiter.release();
+                                }
+                            };
+                            auto quit = [&]() -> asio::awaitable<void> {
+                                if (i % 10 != 0) co_return;
+                                if (!co_await quitter.acquire()) {
+                                    ++gave_up;
+                                } else {  // it was scheduled late: still no leak allowed
+                                    ++quitter_acquired;
+                                    co_await quitter.release();
+                                }
+                            };
+                            auto release = [&]() -> asio::awaitable<void> {
+                                co_await pause_for(i % 10 == 0 ? 5ms : Clock::duration(hold));
+                                co_await holder.release();
+                            };
+                            co_await (wait() && quit() && release());
+                            batch.finished();
+                        },
+                        asio::detached);
+                }
+                EXPECT_TRUE(co_await batch.all_done(30s));
             }
-            EXPECT_TRUE(co_await batch.all_done(30s));
-        }
-        EXPECT_EQ(acquired, names);
-        EXPECT_EQ(gave_up + quitter_acquired, names / 10);
-        std::cout << gave_up << " waiters gave up (blocking_timeout), " << quitter_acquired
-                  << " of them acquired first\n";
-        EXPECT_EQ(waiter_client.subscriber_for("any").waiter_count(), 0u);
-        // The inbox lingers (Subscriber::linger) and UNSUBSCRIBE runs in the background: give
-        // them a bounded time.
-        EXPECT_TRUE(co_await eventually(
-            [&]() -> asio::awaitable<bool> { co_return waiter_client.subscriber_for("any").channel_count() == 0; },
-            dlock::detail::Subscriber::linger + 5s));
-        const bool unsubscribed = co_await eventually(
-            [&]() -> asio::awaitable<bool> {
-                co_return (co_await admin.command("PUBSUB", "CHANNELS", "dlock:*")).elements.empty();
-            },
-            5s);
-        EXPECT_TRUE(unsubscribed) << (co_await admin.command("PUBSUB", "CHANNELS", "dlock:*")).elements.size()
-                                  << " channels left";
-        // Queues of waiters that gave up are removed in the background too.
-        EXPECT_TRUE(co_await eventually(
-            [&]() -> asio::awaitable<bool> { co_return (co_await admin.command("DBSIZE")).integer == keys_before; },
-            5s)) << (co_await admin.command("DBSIZE")).integer - keys_before << " keys left";
-    });
+            EXPECT_EQ(acquired, names);
+            EXPECT_EQ(gave_up + quitter_acquired, names / 10);
+            std::cout << gave_up << " waiters gave up (blocking_timeout), " << quitter_acquired
+                      << " of them acquired first\n";
+            EXPECT_EQ(waiter_client.subscriber_for("any").waiter_count(), 0u);
+            // The inbox lingers (Subscriber::linger) and UNSUBSCRIBE runs in the background: give
+            // them a bounded time.
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return waiter_client.subscriber_for("any").channel_count() == 0;
+                },
+                dlock::detail::Subscriber::linger + 5s));
+            const bool unsubscribed = co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return (co_await admin.command("PUBSUB", "CHANNELS", "dlock:*"))
+                        .elements.empty();
+                },
+                5s);
+            EXPECT_TRUE(unsubscribed)
+                << (co_await admin.command("PUBSUB", "CHANNELS", "dlock:*")).elements.size()
+                << " channels left";
+            // Queues of waiters that gave up are removed in the background too.
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return (co_await admin.command("DBSIZE")).integer == keys_before;
+                },
+                5s))
+                << (co_await admin.command("DBSIZE")).integer - keys_before << " keys left";
+        });
 }
 
 // Redis 7 gives new ACL users no channel rights (acl-pubsub-default resetchannels): SUBSCRIBE
@@ -359,7 +390,8 @@ TEST(Wakeup, WithoutChannelRightsReleaseStillWorksAndWaitersPoll) {
     asio::io_context io;
     dlock::Redis admin(io.get_executor(), server.url());
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        co_await admin.command("ACL", "SETUSER", "no-channels", "on", ">pw", "~*", "+@all", "resetchannels");
+        co_await admin.command("ACL", "SETUSER", "no-channels", "on", ">pw", "~*", "+@all",
+                               "resetchannels");
     });
     const std::string url = "redis://no-channels:pw@127.0.0.1:" + std::to_string(server.port());
     dlock::Redis holder_client(io.get_executor(), url);
@@ -389,7 +421,7 @@ TEST(Wakeup, WithoutChannelRightsReleaseStillWorksAndWaitersPoll) {
 
 // Runs /usr/bin/python3 with a pipe to its stdin and one from its stdout.
 class Python {
-public:
+  public:
     explicit Python(const std::vector<std::string>& args) {
         int to_child[2], from_child[2];
         if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) throw std::runtime_error("pipe");
@@ -424,7 +456,8 @@ public:
         std::string line;
         char c = 0;
         pollfd readable{out_, POLLIN, 0};
-        while (::poll(&readable, 1, 10'000) == 1 && ::read(out_, &c, 1) == 1 && c != '\n') line += c;
+        while (::poll(&readable, 1, 10'000) == 1 && ::read(out_, &c, 1) == 1 && c != '\n')
+            line += c;
         return line;
     }
     void write_line(const std::string& line) {
@@ -440,7 +473,7 @@ public:
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     }
 
-private:
+  private:
     pid_t pid_ = -1;
     int in_ = -1, out_ = -1;
 };
@@ -474,7 +507,10 @@ print("released", flush=True)
         auto release = [&]() -> asio::awaitable<void> {
             const std::string queue = queue_of(name);
             EXPECT_TRUE(co_await eventually(
-                [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; }, 5s));
+                [&]() -> asio::awaitable<bool> {
+                    co_return co_await queued_processes(admin, queue) == 1;
+                },
+                5s));
             holder.write_line("release");
             released = Clock::now();
         };
@@ -501,7 +537,8 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
         // Release right after the kill (racing the re-subscription), and once the server shows
         // the subscription again.
         for (const bool release_after_resubscribe : {false, true}) {
-            const std::string name = dlock::test::unique_name(release_after_resubscribe ? ":kill-later" : ":kill-now");
+            const std::string name =
+                dlock::test::unique_name(release_after_resubscribe ? ":kill-later" : ":kill-now");
             const std::string queue = queue_of(name);
             dlock::Lock holder(holder_client, name);
             EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
@@ -509,29 +546,39 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
             Countdown finished(io.get_executor(), waiters);
             int acquired = 0;
             for (int i = 0; i < waiters; ++i) {
-                asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-                    dlock::Lock lock(waiter_client, name, waiter_options(8s));
-                    if (co_await lock.acquire()) {
-                        ++acquired;
-                        co_await lock.release();
-                    }
-                    finished.finished();
-                }, asio::detached);
+                asio::co_spawn(
+                    io,
+                    [&]() -> asio::awaitable<void> {
+                        dlock::Lock lock(waiter_client, name, waiter_options(8s));
+                        if (co_await lock.acquire()) {
+                            ++acquired;
+                            co_await lock.release();
+                        }
+                        finished.finished();
+                    },
+                    asio::detached);
             }
             const std::string inbox = waiter_client.subscriber_for(name).inbox_for(name);
-            auto subscribed = [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, inbox) == 1; };
+            auto subscribed = [&]() -> asio::awaitable<bool> {
+                co_return co_await subscribers_of(admin, inbox) == 1;
+            };
             EXPECT_TRUE(co_await eventually(
-                [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, queue) == 1; }, 5s));
+                [&]() -> asio::awaitable<bool> {
+                    co_return co_await queued_processes(admin, queue) == 1;
+                },
+                5s));
             EXPECT_TRUE(co_await eventually(subscribed, 5s));
             const dlock::Reply killed = co_await admin.command("CLIENT", "KILL", "TYPE", "pubsub");
             EXPECT_EQ(killed.integer, 1);
             if (release_after_resubscribe) {
-                EXPECT_TRUE(co_await eventually(subscribed, 5s)) << "the subscriber did not come back";
+                EXPECT_TRUE(co_await eventually(subscribed, 5s))
+                    << "the subscriber did not come back";
             }
             const auto start = Clock::now();
             co_await holder.release();
             EXPECT_TRUE(co_await finished.all_done(10s));  // after the waiters' blocking_timeout
-            EXPECT_EQ(acquired, waiters) << (release_after_resubscribe ? "after" : "before") << " re-subscription";
+            EXPECT_EQ(acquired, waiters)
+                << (release_after_resubscribe ? "after" : "before") << " re-subscription";
             EXPECT_LT(Clock::now() - start, 5s);
         }
     });
@@ -596,9 +643,9 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
         const long long attempts = co_await calls_of(admin, "exists") - attempts_before;
         const long long sets = co_await set_calls(admin) - sets_before;
         std::cout << processes << " processes: " << attempts << " acquisition attempts for "
-                  << processes << " hand-offs ("
-                  << static_cast<double>(attempts) / processes << " per hand-off), " << sets
-                  << " SETs, " << took_ms / processes << " ms per hand-off (5 ms hold)\n";
+                  << processes << " hand-offs (" << static_cast<double>(attempts) / processes
+                  << " per hand-off), " << sets << " SETs, " << took_ms / processes
+                  << " ms per hand-off (5 ms hold)\n";
         RecordProperty("attempts_per_handoff_across_processes",
                        std::to_string(static_cast<double>(attempts) / processes));
         EXPECT_GE(attempts, processes);
@@ -633,7 +680,8 @@ enum class Departure { before_release, racing, after_release };
 
 TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
     dlock::test::OwnRedis server;
-    for (const Departure order : {Departure::before_release, Departure::racing, Departure::after_release}) {
+    for (const Departure order :
+         {Departure::before_release, Departure::racing, Departure::after_release}) {
         const char* label = order == Departure::before_release ? "A's departure before the release"
                             : order == Departure::racing       ? "A's departure racing the release"
                                                                : "A's departure after the release";
@@ -684,12 +732,14 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
                     EXPECT_EQ(co_await queued_processes(admin, queue), 1);
                 }
                 if (order == Departure::after_release) {
-                    const dlock::Reply b_entry = co_await admin.command("ZRANGE", queue, "0", "0", "WITHSCORES");
+                    const dlock::Reply b_entry =
+                        co_await admin.command("ZRANGE", queue, "0", "0", "WITHSCORES");
                     const long long ahead_of_b = std::stoll(b_entry.elements.at(1).str) - 1;
                     co_await admin.command("ZADD", queue, std::to_string(ahead_of_b), a_inbox);
                     const dlock::Reply head = co_await admin.command("ZRANGE", queue, "0", "0");
                     EXPECT_EQ(head.elements.at(0).str, a_inbox);
-                    EXPECT_EQ(co_await subscribers_of(admin, a_inbox), 1) << "A's inbox no longer lingers";
+                    EXPECT_EQ(co_await subscribers_of(admin, a_inbox), 1)
+                        << "A's inbox no longer lingers";
                 }
                 released = Clock::now();
                 co_await holder.release();
@@ -698,7 +748,8 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
             EXPECT_TRUE(b_acquired);
             EXPECT_LT(b_woken - released, 5s) << "B waited for the 30 s poll";
             if (order == Departure::after_release) {
-                EXPECT_EQ(a_client.subscriber_for(name).messages_received(), 1u) << "the release skipped A";
+                EXPECT_EQ(a_client.subscriber_for(name).messages_received(), 1u)
+                    << "the release skipped A";
             }
             std::cout << label << ": B acquired " << ms_between(released, b_woken)
                       << " ms after the release (A's process got "
@@ -776,7 +827,9 @@ TEST(Wakeup, AQueuedProcessThatDiedIsSkippedByTheRelease) {
         reap.pid = 0;
         // The server noticed: the dead process's inbox has no subscriber; its entry stays queued.
         EXPECT_TRUE(co_await eventually(
-            [&]() -> asio::awaitable<bool> { co_return co_await subscribers_of(admin, dead_inbox) == 0; },
+            [&]() -> asio::awaitable<bool> {
+                co_return co_await subscribers_of(admin, dead_inbox) == 0;
+            },
             5s));
 
         bool b_acquired = false;
