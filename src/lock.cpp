@@ -118,10 +118,12 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         }
     }
 
+    bool woken = false;  // the last wait ended with a wake-up
     for (;;) {
         std::optional<detail::QueueTicket> ticket;
-        if (waiter)
-            ticket = detail::QueueTicket{waiter->inbox, subscriber->others_waiting(*waiter)};
+        if (waiter) {
+            ticket = detail::QueueTicket{waiter->inbox, subscriber->others_waiting(*waiter), woken};
+        }
         if (co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr)) {
             acquired = true;
             s.token = token;
@@ -151,7 +153,7 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         auto wake_at = now + s.sleep;
         if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
         if (waiter) {
-            co_await subscriber->wait(*waiter, wake_at);
+            woken = co_await subscriber->wait(*waiter, wake_at);
         } else {
             poll.expires_at(wake_at);
             co_await poll.async_wait(detail::use_tuple);

@@ -64,7 +64,8 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
                 ticket ? ticket->inbox : not_queueing,
                 state.queue_ttl,
                 ticket && ticket->others_waiting ? stay_queued : leave_queue,
-                state.queue_key};
+                state.queue_key,
+                ticket && ticket->woken ? queue_front : queue_back};
             reply = co_await run_script(state, acquire_script(), keys, args,
                                         state.command_deadline(), &used);
         } else {

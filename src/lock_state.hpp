@@ -33,6 +33,8 @@ constexpr std::string_view fencing_on = "1";
 constexpr std::string_view fencing_off = "0";
 constexpr std::string_view stay_queued = "stay";
 constexpr std::string_view leave_queue = "leave";
+constexpr std::string_view queue_front = "front";
+constexpr std::string_view queue_back = "back";
 constexpr std::string_view wakeup_unused = "1";
 constexpr std::string_view wakeup_none = "0";
 constexpr std::string_view mode_add = "add";
@@ -70,6 +72,7 @@ struct LockState {
 struct QueueTicket {
     std::string_view inbox;
     bool others_waiting = false;
+    bool woken = false;  // this attempt follows a wake-up (see acquire_script's 'front')
 };
 
 // Marks the object busy for one operation (see the concurrency contract in lock.hpp).

@@ -94,7 +94,14 @@ end
 local queue = ARGV[7]
 if redis.call('exists', KEYS[1]) == 1 then
   if ARGV[4] ~= '' then
-    redis.pcall('zadd', queue, 'NX', now(), ARGV[4])
+    local score = now()
+    if ARGV[8] == 'front' then
+      -- Woken (so popped from the head) but someone else took the lock first: back to the
+      -- head, not the tail, so being overtaken does not cost the place in line.
+      local head = redis.pcall('zrange', queue, 0, 0, 'WITHSCORES')
+      if type(head) == 'table' and #head == 2 then score = tonumber(head[2]) - 1 end
+    end
+    redis.pcall('zadd', queue, 'NX', score, ARGV[4])
     redis.pcall('pexpire', queue, ARGV[5])
   end
   return false

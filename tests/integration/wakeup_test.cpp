@@ -678,6 +678,68 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
 //    an unused wake-up, which pops the next process since the lock is free).
 enum class Departure { before_release, racing, after_release };
 
+// FIFO survives being overtaken: the release pops A (first in line) and wakes it, but another
+// client takes the free lock before A's attempt (here inside the same MULTI, so the order is
+// certain). A must queue again at the head, ahead of B, and get the next release.
+TEST(Wakeup, AWokenProcessOvertakenKeepsItsPlaceInLine) {
+    dlock::test::OwnRedis server;
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis a_client(io.get_executor(), server.url());
+    dlock::Redis b_client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    const std::string name = dlock::test::unique_name();
+    const std::string queue = queue_of(name);
+    std::vector<char> order;
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name);
+        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        dlock::Lock a(a_client, name, waiter_options());
+        dlock::Lock b(b_client, name, waiter_options());
+        Countdown finished(io.get_executor(), 2);
+        auto take = [&](dlock::Lock& lock, char who) -> asio::awaitable<void> {
+            if (co_await lock.acquire()) {
+                order.push_back(who);
+                co_await lock.release();
+            }
+            finished.finished();
+        };
+        auto queued = [&](long long n) {
+            return [&, n]() -> asio::awaitable<bool> {
+                co_return co_await queued_processes(admin, queue) == n;
+            };
+        };
+        asio::co_spawn(io, take(a, 'A'), asio::detached);
+        EXPECT_TRUE(co_await eventually(queued(1), 5s));
+        asio::co_spawn(io, take(b, 'B'), asio::detached);
+        EXPECT_TRUE(co_await eventually(queued(2), 5s));
+        const std::string a_inbox = a_client.subscriber_for(name).inbox_for(name);
+
+        // The holder's release (waking A) and an intruder's SET, atomically.
+        const std::vector<std::string_view> release_keys{name},
+            release_args{*holder.token(), "publish", name, queue};
+        dlock::detail::Request barge({"MULTI"});
+        dlock::detail::push_script(barge, dlock::detail::release_script(), release_keys,
+                                   release_args, true);
+        barge.push({"SET", name, "intruder"});
+        barge.push({"EXEC"});
+        const auto replies = co_await admin.pipeline(barge);
+        EXPECT_EQ(replies.back().elements.at(0).integer, 1) << "the holder's release";
+        EXPECT_TRUE(co_await eventually(queued(2), 5s)) << "A never queued again";
+        const dlock::Reply line = co_await admin.command("ZRANGE", queue, "0", "0");
+        EXPECT_EQ(line.elements.at(0).str, a_inbox) << "A lost its place to B";
+
+        // The intruder leaves the way dlock does, waking the head of the line.
+        const std::vector<std::string_view> intruder_args{"intruder", "publish", name, queue};
+        dlock::detail::Request leave;
+        dlock::detail::push_script(leave, dlock::detail::release_script(), release_keys,
+                                   intruder_args, true);
+        co_await admin.pipeline(leave);
+        EXPECT_TRUE(co_await finished.all_done(10s));
+    });
+    EXPECT_EQ(order, (std::vector<char>{'A', 'B'}));
+}
+
 TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
     dlock::test::OwnRedis server;
     for (const Departure order :

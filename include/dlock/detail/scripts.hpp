@@ -36,7 +36,8 @@ const Script& leave_queue_script();
 const Script& extend_script();
 // KEYS[1] lock, KEYS[2] fence counter (only with fencing); ARGV[1] token, ARGV[2] ms ('0' = no
 // expiry), ARGV[3] '1' = fencing, ARGV[4] inbox ('' = not queueing), ARGV[5] queue TTL ms,
-// ARGV[6] 'stay' (this process has more waiters) or 'leave', ARGV[7] wait queue.
+// ARGV[6] 'stay' (this process has more waiters) or 'leave', ARGV[7] wait queue, ARGV[8]
+// 'front' when the caller was just woken (it queues again at the head if it lost the race).
 // SET NX [PX] (+ INCR of the fence counter) atomically; on failure queues the inbox. Returns
 // the fence (0 without fencing), or nil when the lock is held.
 const Script& acquire_script();
