@@ -1,0 +1,365 @@
+// Redlock: the group's fan-out to all nodes, and the lock's quorum logic (see redlock.hpp).
+#include "dlock/redlock.hpp"
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <cmath>
+#include <random>
+#include <stdexcept>
+#include <utility>
+
+#include "dlock/detail/scripts.hpp"
+#include "dlock/detail/token.hpp"
+
+namespace dlock {
+
+namespace {
+
+using detail::Clock;
+using detail::Deadline;
+using std::chrono::milliseconds;
+
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+// Named views: GCC 12 cannot keep string-literal temporaries alive across co_await.
+constexpr std::string_view mode_add = "add";
+constexpr std::string_view mode_replace = "replace";
+constexpr std::string_view wake_nobody = "";
+// The fixed part of the drift allowance (SEMANTICS.md §5): timer granularity and the like.
+constexpr Seconds drift_floor{0.002};
+
+// A duration option as whole milliseconds (rounded up, so a positive value never becomes 0).
+// The same checks as dlock::Lock's options, whose helper is private to the Lock.
+milliseconds checked_ms(Seconds value, const char* field) {
+    const double seconds = value.count();
+    if (std::isnan(seconds) || std::isinf(seconds)) {
+        throw std::invalid_argument(std::string(field) + " must be a finite duration");
+    }
+    if (seconds < 0) throw std::invalid_argument(std::string(field) + " must not be negative");
+    if (seconds > 1e9) throw std::invalid_argument(std::string(field) + " is too large");
+    return milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0 - 1e-9)));
+}
+
+std::vector<std::unique_ptr<Redis>> connect_all(const asio::any_io_executor& executor,
+                                                std::vector<ConnectionOptions> nodes) {
+    if (nodes.size() < 3) {
+        throw std::invalid_argument("urls: Redlock needs at least 3 independent primaries");
+    }
+    std::vector<std::unique_ptr<Redis>> out;
+    for (auto& options : nodes)
+        out.push_back(std::make_unique<Redis>(executor, std::move(options)));
+    return out;
+}
+
+std::vector<ConnectionOptions> parse_all(const std::vector<std::string>& urls) {
+    if (urls.size() < 3) {
+        throw std::invalid_argument("urls: Redlock needs at least 3 independent primaries");
+    }
+    std::vector<ConnectionOptions> out;
+    for (const auto& url : urls) out.push_back(parse_url(url));
+    return out;
+}
+
+// Results of one fan-out, shared by the per-node coroutines so that none outlives what it
+// writes to, even if the waiting caller is gone.
+struct Gather {
+    explicit Gather(const asio::any_io_executor& executor, std::size_t nodes,
+                    Redlock::NodeCall node_call)
+        : results(nodes), left(nodes), call(std::move(node_call)), done(executor) {}
+    std::vector<Redlock::NodeResult> results;
+    std::size_t left;
+    Redlock::NodeCall call;
+    asio::steady_timer done;
+};
+
+asio::awaitable<void> run_on_node(std::shared_ptr<Gather> gather, Redis& node, std::size_t index) {
+    try {
+        gather->results[index].reply = co_await gather->call(node);
+    } catch (...) {
+        gather->results[index].failure = std::current_exception();
+    }
+    if (--gather->left == 0) gather->done.cancel();
+}
+
+// One script call on one node: EVALSHA, then EVAL once if the node does not have it cached.
+// Parameters by value: they live in the coroutine frame.
+asio::awaitable<Reply> script_on_node(Redis& node, const detail::Script& script, std::string key,
+                                      std::vector<std::string> args, Deadline deadline) {
+    const std::vector<std::string_view> keys{key};
+    const std::vector<std::string_view> arg_views(args.begin(), args.end());
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        const bool full = attempt == 1;
+        detail::Request request;
+        detail::push_script(request, script, keys, arg_views, full);
+        auto replies = co_await node.execute_for_key(key, request, deadline);
+        Reply& reply = replies.front();
+        if (!full && reply.is_error() && reply.str.rfind("NOSCRIPT", 0) == 0) continue;
+        co_return std::move(reply);
+    }
+    throw ProtocolError("unreachable: script retry loop");
+}
+
+asio::awaitable<Reply> command_on_node(Redis& node, std::string key, detail::Request request,
+                                       Deadline deadline) {
+    auto replies = co_await node.execute_for_key(key, request, deadline);
+    co_return std::move(replies.front());
+}
+
+std::size_t count_replies(const std::vector<Redlock::NodeResult>& results,
+                          const std::function<bool(const Reply&)>& wanted) {
+    std::size_t count = 0;
+    for (const auto& result : results) count += result.reply && wanted(*result.reply);
+    return count;
+}
+
+bool all_failed_in_transport(const std::vector<Redlock::NodeResult>& results) {
+    for (const auto& result : results) {
+        if (!result.failure) return false;
+    }
+    return true;
+}
+
+// For queries: an answer from fewer than a quorum says nothing, so it is an error.
+void require_answers(const std::vector<Redlock::NodeResult>& results, std::size_t quorum) {
+    const std::size_t answered =
+        count_replies(results, [](const Reply& reply) { return !reply.is_error(); });
+    if (answered >= quorum) return;
+    for (const auto& result : results) {
+        if (result.failure) std::rethrow_exception(result.failure);
+        if (result.reply) result.reply->value();  // throws ServerError
+    }
+    throw ConnectionError("fewer than a quorum of Redlock nodes answered");
+}
+
+Seconds jittered(milliseconds mean) {
+    // Seeded from the kernel's CSPRNG: clients started together must not share a sequence.
+    static thread_local std::mt19937 random{std::random_device{}()};
+    std::uniform_real_distribution<double> factor(0.5, 1.5);
+    return Seconds(std::chrono::duration<double, std::milli>(mean)) * factor(random);
+}
+
+}  // namespace
+
+// ---- Redlock ----------------------------------------------------------------------------------
+
+Redlock::Redlock(asio::any_io_executor executor, const std::vector<std::string>& urls)
+    : Redlock(std::move(executor), parse_all(urls)) {}
+
+Redlock::Redlock(asio::any_io_executor executor, std::vector<ConnectionOptions> nodes)
+    : executor_(executor), nodes_(connect_all(executor, std::move(nodes))) {}
+
+Redlock::~Redlock() = default;
+
+asio::awaitable<std::vector<Redlock::NodeResult>> Redlock::on_all_nodes(NodeCall call) {
+    auto gather = std::make_shared<Gather>(executor_, nodes_.size(), std::move(call));
+    gather->done.expires_at(asio::steady_timer::time_point::max());
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        asio::co_spawn(executor_, run_on_node(gather, *nodes_[i], i), asio::detached);
+    }
+    // The nodes may all have finished already (co_spawn can run them inline): then the cancel
+    // found no waiter, and waiting would never end.
+    if (gather->left > 0) co_await gather->done.async_wait(use_tuple);
+    co_return std::move(gather->results);
+}
+
+// ---- RedlockLock ------------------------------------------------------------------------------
+
+class RedlockLock::Busy {
+  public:
+    explicit Busy(RedlockLock& lock) : lock_(lock) {
+        if (lock_.busy_) {
+            throw std::logic_error("dlock::RedlockLock '" + lock_.name_ +
+                                   "': another operation on this object is in progress");
+        }
+        lock_.busy_ = true;
+    }
+    ~Busy() { lock_.busy_ = false; }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+
+  private:
+    RedlockLock& lock_;
+};
+
+RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions options)
+    : group_(group), name_(std::move(name)), options_(std::move(options)) {
+    if (name_.empty()) throw std::invalid_argument("name must not be empty");
+    if (!options_.timeout) {
+        throw std::invalid_argument("timeout: Redlock needs a TTL (keys must expire)");
+    }
+    ttl_ = checked_ms(*options_.timeout, "timeout");
+    if (ttl_ < milliseconds(1)) throw std::invalid_argument("timeout must be at least 1 ms");
+    retry_delay_ = checked_ms(options_.retry_delay, "retry_delay");
+    node_timeout_ = checked_ms(options_.node_timeout, "node_timeout");
+    if (node_timeout_ < milliseconds(1)) {
+        throw std::invalid_argument("node_timeout must be at least 1 ms");
+    }
+    if (node_timeout_ >= ttl_) {
+        throw std::invalid_argument("node_timeout must be less than timeout");
+    }
+    if (options_.blocking_timeout) {
+        blocking_timeout_ = checked_ms(*options_.blocking_timeout, "blocking_timeout");
+    }
+    const double drift_factor = options_.clock_drift_factor;
+    if (!std::isfinite(drift_factor) || drift_factor < 0 || drift_factor >= 1) {
+        throw std::invalid_argument("clock_drift_factor must be in [0, 1)");
+    }
+}
+
+Seconds RedlockLock::drift(Seconds ttl) const {
+    return ttl * options_.clock_drift_factor + drift_floor;
+}
+
+asio::awaitable<std::vector<Redlock::NodeResult>> RedlockLock::run_script_on_all(
+    const detail::Script& script, std::vector<std::string> args) {
+    const Deadline deadline = Clock::now() + node_timeout_;
+    Redlock::NodeCall call = [&script, key = name_, args = std::move(args), deadline](Redis& node) {
+        return script_on_node(node, script, key, args, deadline);
+    };
+    co_return co_await group_.on_all_nodes(std::move(call));
+}
+
+asio::awaitable<bool> RedlockLock::try_once(const std::string& token) {
+    const auto start = Clock::now();
+    const Deadline deadline = start + node_timeout_;
+    const std::string ttl_text = std::to_string(ttl_.count());
+    detail::Request set({"SET", name_, token, "NX", "PX", ttl_text});
+    Redlock::NodeCall call = [key = name_, set = std::move(set), deadline](Redis& node) {
+        return command_on_node(node, key, set, deadline);
+    };
+    auto results = co_await group_.on_all_nodes(std::move(call));
+    const auto elapsed = Clock::now() - start;
+    const std::size_t successes =
+        count_replies(results, [](const Reply& reply) { return reply.is_ok(); });
+    const Seconds validity = Seconds(ttl_) - elapsed - drift(Seconds(ttl_));
+    if (successes >= group_.quorum() && validity > Seconds(0)) {
+        validity_ = validity;
+        validity_start_ = start;
+        co_return true;
+    }
+    // Roll back everywhere, not only where SET said OK: a node that timed out may still have
+    // set the key. Token-checked, so other holders' keys stay.
+    std::vector<std::string> release_args{token, std::string(wake_nobody), name_,
+                                          detail::wait_queue_key(name_)};
+    co_await run_script_on_all(detail::release_script(), std::move(release_args));
+    co_return false;
+}
+
+asio::awaitable<bool> RedlockLock::acquire() {
+    Busy busy(*this);
+    if (token_) {
+        throw LockError("lock '" + name_ + "' is already acquired by this object", name_);
+    }
+    std::optional<Deadline> deadline;
+    if (blocking_timeout_) deadline = Clock::now() + *blocking_timeout_;
+    asio::steady_timer pause(group_.get_executor());
+    for (;;) {
+        // A fresh token per attempt: a late SET from a rolled-back attempt must not count
+        // for a later one.
+        std::string token = detail::make_token();
+        if (co_await try_once(token)) {
+            token_ = std::move(token);
+            co_return true;
+        }
+        if (!options_.blocking) co_return false;
+        const auto now = Clock::now();
+        if (deadline && now >= *deadline) co_return false;
+        auto wake_at = now + std::chrono::duration_cast<Clock::duration>(jittered(retry_delay_));
+        if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
+        pause.expires_at(wake_at);
+        co_await pause.async_wait(use_tuple);
+    }
+}
+
+asio::awaitable<void> RedlockLock::release() {
+    Busy busy(*this);
+    if (!token_) {
+        throw LockReleaseError("cannot release lock '" + name_ + "': not acquired by this object",
+                               name_);
+    }
+    std::vector<std::string> args{*token_, std::string(wake_nobody), name_,
+                                  detail::wait_queue_key(name_)};
+    auto results = co_await run_script_on_all(detail::release_script(), std::move(args));
+    if (all_failed_in_transport(results)) {
+        std::rethrow_exception(results.front().failure);  // token kept: release() may be retried
+    }
+    token_.reset();
+    validity_ = Seconds(0);
+    const std::size_t released = count_replies(
+        results, [](const Reply& reply) { return reply.is_integer() && reply.integer == 1; });
+    if (released < group_.quorum()) {
+        throw LockReleaseError("cannot release lock '" + name_ + "': only " +
+                                   std::to_string(released) + " of " +
+                                   std::to_string(group_.size()) +
+                                   " nodes still held it (it expired or was taken over)",
+                               name_);
+    }
+}
+
+asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mode) {
+    Busy busy(*this);
+    const milliseconds ms = checked_ms(additional_time, "additional_time");
+    if (mode == ExtendMode::replace && ms < milliseconds(1)) {
+        throw std::invalid_argument(
+            "additional_time must be at least 1 ms with ExtendMode::replace");
+    }
+    if (!token_) {
+        throw LockExtensionError("cannot extend lock '" + name_ + "': not acquired by this object",
+                                 name_);
+    }
+    const auto start = Clock::now();
+    std::vector<std::string> args{*token_, std::to_string(ms.count()),
+                                  std::string(mode == ExtendMode::add ? mode_add : mode_replace)};
+    auto results = co_await run_script_on_all(detail::extend_script(), std::move(args));
+    const auto elapsed = Clock::now() - start;
+    const std::size_t extended = count_replies(
+        results, [](const Reply& reply) { return reply.is_integer() && reply.integer == 1; });
+    // With `add`, the nodes' TTLs grow by `ms` from what they had; what this client knew of
+    // that is the validity left, which already had its drift taken off.
+    const Seconds base =
+        mode == ExtendMode::add ? Seconds(validity_ - (start - validity_start_)) : Seconds(0);
+    const Seconds validity =
+        base + Seconds(ms) - elapsed -
+        (mode == ExtendMode::add ? Seconds(ms) * options_.clock_drift_factor : drift(Seconds(ms)));
+    if (extended < group_.quorum() || validity <= Seconds(0)) {
+        throw LockExtensionError("cannot extend lock '" + name_ + "': only " +
+                                     std::to_string(extended) + " of " +
+                                     std::to_string(group_.size()) +
+                                     " nodes took the extension (it expired or was taken over)",
+                                 name_);
+    }
+    validity_ = validity;
+    validity_start_ = start;
+    co_return true;
+}
+
+asio::awaitable<bool> RedlockLock::locked() {
+    Busy busy(*this);
+    detail::Request exists({"EXISTS", name_});
+    const Deadline deadline = Clock::now() + node_timeout_;
+    Redlock::NodeCall call = [key = name_, exists = std::move(exists), deadline](Redis& node) {
+        return command_on_node(node, key, exists, deadline);
+    };
+    auto results = co_await group_.on_all_nodes(std::move(call));
+    require_answers(results, group_.quorum());
+    co_return count_replies(results, [](const Reply& reply) {
+        return reply.is_integer() && reply.integer == 1;
+    }) >= group_.quorum();
+}
+
+asio::awaitable<bool> RedlockLock::owned() {
+    Busy busy(*this);
+    if (!token_) co_return false;
+    detail::Request get({"GET", name_});
+    const Deadline deadline = Clock::now() + node_timeout_;
+    Redlock::NodeCall call = [key = name_, get = std::move(get), deadline](Redis& node) {
+        return command_on_node(node, key, get, deadline);
+    };
+    auto results = co_await group_.on_all_nodes(std::move(call));
+    require_answers(results, group_.quorum());
+    const std::string& token = *token_;
+    co_return count_replies(results, [&token](const Reply& reply) {
+        return reply.is_string() && reply.str == token;
+    }) >= group_.quorum();
+}
+
+}  // namespace dlock
