@@ -6,16 +6,6 @@
 
 namespace dlock::detail {
 
-milliseconds to_ms(Seconds value, const char* field) {
-    const double seconds = value.count();
-    if (std::isnan(seconds) || std::isinf(seconds)) {
-        throw std::invalid_argument(std::string(field) + " must be a finite duration");
-    }
-    if (seconds < 0) throw std::invalid_argument(std::string(field) + " must not be negative");
-    if (seconds > 1e9) throw std::invalid_argument(std::string(field) + " is too large");
-    return milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0 - 1e-9)));
-}
-
 asio::awaitable<Reply> run_script(LockState& state, const Script& script,
                                   const std::vector<std::string_view>& keys,
                                   const std::vector<std::string_view>& args, Deadline deadline,

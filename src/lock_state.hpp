@@ -20,6 +20,7 @@
 #include "dlock/detail/scripts.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/lock_options.hpp"
+#include "durations.hpp"
 
 namespace dlock::detail {
 
@@ -92,10 +93,6 @@ class BusyGuard {
   private:
     LockState& state_;
 };
-
-// Validates a duration option and converts it to whole milliseconds (rounded up, so a
-// positive duration never becomes 0). Throws std::invalid_argument naming `field`.
-milliseconds to_ms(Seconds value, const char* field);
 
 // EVALSHA, and EVAL once on NOSCRIPT. Error replies throw ServerError. `send_source`: EVAL
 // straight away, for calls whose effect matters even when nobody waits for the reply (a

@@ -10,6 +10,7 @@
 
 #include "dlock/detail/scripts.hpp"
 #include "dlock/detail/token.hpp"
+#include "durations.hpp"
 
 namespace dlock {
 
@@ -26,18 +27,6 @@ constexpr std::string_view mode_replace = "replace";
 constexpr std::string_view wake_nobody = "";
 // The fixed part of the drift allowance (SEMANTICS.md §5): timer granularity and the like.
 constexpr Seconds drift_floor{0.002};
-
-// A duration option as whole milliseconds (rounded up, so a positive value never becomes 0).
-// The same checks as dlock::Lock's options, whose helper is private to the Lock.
-milliseconds checked_ms(Seconds value, const char* field) {
-    const double seconds = value.count();
-    if (std::isnan(seconds) || std::isinf(seconds)) {
-        throw std::invalid_argument(std::string(field) + " must be a finite duration");
-    }
-    if (seconds < 0) throw std::invalid_argument(std::string(field) + " must not be negative");
-    if (seconds > 1e9) throw std::invalid_argument(std::string(field) + " is too large");
-    return milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0 - 1e-9)));
-}
 
 std::vector<std::unique_ptr<Redis>> connect_all(const asio::any_io_executor& executor,
                                                 std::vector<ConnectionOptions> nodes) {
@@ -186,10 +175,10 @@ RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions option
     if (!options_.timeout) {
         throw std::invalid_argument("timeout: Redlock needs a TTL (keys must expire)");
     }
-    ttl_ = checked_ms(*options_.timeout, "timeout");
+    ttl_ = detail::to_ms(*options_.timeout, "timeout");
     if (ttl_ < milliseconds(1)) throw std::invalid_argument("timeout must be at least 1 ms");
-    retry_delay_ = checked_ms(options_.retry_delay, "retry_delay");
-    node_timeout_ = checked_ms(options_.node_timeout, "node_timeout");
+    retry_delay_ = detail::to_ms(options_.retry_delay, "retry_delay");
+    node_timeout_ = detail::to_ms(options_.node_timeout, "node_timeout");
     if (node_timeout_ < milliseconds(1)) {
         throw std::invalid_argument("node_timeout must be at least 1 ms");
     }
@@ -197,7 +186,7 @@ RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions option
         throw std::invalid_argument("node_timeout must be less than timeout");
     }
     if (options_.blocking_timeout) {
-        blocking_timeout_ = checked_ms(*options_.blocking_timeout, "blocking_timeout");
+        blocking_timeout_ = detail::to_ms(*options_.blocking_timeout, "blocking_timeout");
     }
     const double drift_factor = options_.clock_drift_factor;
     if (!std::isfinite(drift_factor) || drift_factor < 0 || drift_factor >= 1) {
@@ -297,7 +286,7 @@ asio::awaitable<void> RedlockLock::release() {
 
 asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mode) {
     Busy busy(*this);
-    const milliseconds ms = checked_ms(additional_time, "additional_time");
+    const milliseconds ms = detail::to_ms(additional_time, "additional_time");
     if (mode == ExtendMode::replace && ms < milliseconds(1)) {
         throw std::invalid_argument(
             "additional_time must be at least 1 ms with ExtendMode::replace");
