@@ -3,8 +3,8 @@
 // what an uncontended dlock acquire + release sends: SET name token NX PX 10000, and EVALSHA of
 // the release script (lock key + wait queue).
 #include <dlock/detail/connection.hpp>
-#include <dlock/detail/scripts.hpp>
-#include <dlock/detail/slots.hpp>
+#include "lock/scripts.hpp"
+#include "protocol/slots.hpp"
 #include <iostream>
 
 #include "bench.hpp"

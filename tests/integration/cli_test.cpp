@@ -33,8 +33,8 @@
 #include <utility>
 #include <vector>
 
-#include "dlock/detail/scripts.hpp"
-#include "dlock/detail/slots.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/slots.hpp"
 #include "dlock/sync.hpp"
 #include "lock_test_support.hpp"
 #include "servers.hpp"

@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "cluster_topology.hpp"
-#include "dlock/detail/slots.hpp"
-#include "dlock/detail/subscriber.hpp"
+#include "client/cluster_topology.hpp"
+#include "protocol/slots.hpp"
+#include "net/subscriber.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"

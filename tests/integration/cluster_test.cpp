@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "cluster_topology.hpp"
-#include "dlock/detail/scripts.hpp"
-#include "dlock/detail/slots.hpp"
-#include "dlock/detail/subscriber.hpp"
+#include "client/cluster_topology.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/slots.hpp"
+#include "net/subscriber.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"

@@ -28,7 +28,7 @@
 #include <thread>
 #include <vector>
 
-#include "dlock/detail/slots.hpp"
+#include "protocol/slots.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/sync.hpp"

@@ -6,7 +6,7 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <optional>
 
-#include "dlock/detail/slots.hpp"
+#include "protocol/slots.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "lock_test_support.hpp"

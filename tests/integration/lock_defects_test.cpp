@@ -12,7 +12,7 @@
 #include <set>
 #include <string>
 
-#include "dlock/detail/scripts.hpp"
+#include "lock/scripts.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/sync.hpp"

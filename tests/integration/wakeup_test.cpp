@@ -18,9 +18,9 @@
 #include <iostream>
 #include <random>
 
-#include "dlock/detail/scripts.hpp"
-#include "dlock/detail/slots.hpp"
-#include "dlock/detail/subscriber.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/slots.hpp"
+#include "net/subscriber.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "lock_test_support.hpp"

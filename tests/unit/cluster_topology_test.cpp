@@ -1,13 +1,13 @@
 // The cluster router's decisions that need no server: slot map, redirections, routing keys,
 // ASKING, and the replication factor a Lock derives from a shard's replica count.
-#include "cluster_topology.hpp"
+#include "client/cluster_topology.hpp"
 
 #include <gtest/gtest.h>
 
 #include <asio/io_context.hpp>
 #include <stdexcept>
 
-#include "cluster_routing.hpp"
+#include "client/cluster_routing.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/lock.hpp"
 

@@ -1,5 +1,5 @@
 // RESP framing without a server: encoding, and replies split or coalesced across reads.
-#include "dlock/detail/resp.hpp"
+#include "protocol/resp.hpp"
 
 #include <gtest/gtest.h>
 

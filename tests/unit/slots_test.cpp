@@ -1,11 +1,11 @@
 // Cluster slots and the companion keys that must share the lock key's slot.
-#include "dlock/detail/slots.hpp"
+#include "protocol/slots.hpp"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-#include "dlock/detail/token.hpp"
+#include "protocol/token.hpp"
 
 using namespace dlock::detail;
 

@@ -2,7 +2,7 @@
 // the token-checked roll-back of an attempt that must not count; leaving the wait queue.
 #include <asio.hpp>
 
-#include "lock_state.hpp"
+#include "lock/lock_state.hpp"
 
 namespace dlock::detail {
 

@@ -1,10 +1,10 @@
-#include "dlock/detail/subscriber.hpp"
+#include "net/subscriber.hpp"
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
-#include "dlock/detail/slots.hpp"
-#include "dlock/detail/token.hpp"
+#include "protocol/slots.hpp"
+#include "protocol/token.hpp"
 #include "dlock/errors.hpp"
 
 namespace dlock::detail {

@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "dlock/detail/scripts.hpp"
-#include "dlock/detail/slots.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/slots.hpp"
 #include "dlock/errors.hpp"
 
 namespace dlock {

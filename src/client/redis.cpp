@@ -1,7 +1,7 @@
 #include "dlock/redis.hpp"
 
-#include "dlock/detail/scripts.hpp"
-#include "dlock/detail/subscriber.hpp"
+#include "lock/scripts.hpp"
+#include "net/subscriber.hpp"
 
 namespace dlock {
 

@@ -1,4 +1,4 @@
-#include "dlock/detail/resp.hpp"
+#include "protocol/resp.hpp"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>

@@ -7,11 +7,11 @@
 #include <map>
 #include <stdexcept>
 
-#include "cluster_routing.hpp"
-#include "cluster_topology.hpp"
-#include "dlock/detail/scripts.hpp"
-#include "dlock/detail/slots.hpp"
-#include "dlock/detail/subscriber.hpp"
+#include "client/cluster_routing.hpp"
+#include "client/cluster_topology.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/slots.hpp"
+#include "net/subscriber.hpp"
 #include "dlock/errors.hpp"
 
 namespace dlock::detail {

@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "dlock/client.hpp"
-#include "dlock/detail/scripts.hpp"
+#include "lock/scripts.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/lock_options.hpp"
-#include "durations.hpp"
+#include "lock/durations.hpp"
 
 namespace dlock::detail {
 

@@ -1,4 +1,4 @@
-#include "dlock/detail/slots.hpp"
+#include "protocol/slots.hpp"
 
 #include <array>
 #include <vector>

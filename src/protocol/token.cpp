@@ -1,4 +1,4 @@
-#include "dlock/detail/token.hpp"
+#include "protocol/token.hpp"
 
 #include <sys/random.h>
 

@@ -4,9 +4,9 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
 
-#include "dlock/detail/resp.hpp"
+#include "protocol/resp.hpp"
 #include "dlock/errors.hpp"
-#include "stream.hpp"
+#include "net/stream.hpp"
 
 namespace dlock::detail {
 

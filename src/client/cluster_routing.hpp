@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "cluster_topology.hpp"
+#include "client/cluster_topology.hpp"
 #include "dlock/detail/connection.hpp"
 #include "dlock/reply.hpp"
 

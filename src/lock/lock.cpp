@@ -5,10 +5,10 @@
 
 #include <asio.hpp>
 
-#include "dlock/detail/slots.hpp"
-#include "dlock/detail/subscriber.hpp"
-#include "dlock/detail/token.hpp"
-#include "lock_state.hpp"
+#include "protocol/slots.hpp"
+#include "net/subscriber.hpp"
+#include "protocol/token.hpp"
+#include "lock/lock_state.hpp"
 
 namespace dlock {
 

@@ -8,9 +8,9 @@
 #include <stdexcept>
 #include <utility>
 
-#include "dlock/detail/scripts.hpp"
-#include "dlock/detail/token.hpp"
-#include "durations.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/token.hpp"
+#include "lock/durations.hpp"
 
 namespace dlock {
 

@@ -1,5 +1,5 @@
 // Small steps shared by the Lock's operations (see lock_state.hpp).
-#include "lock_state.hpp"
+#include "lock/lock_state.hpp"
 
 #include <asio.hpp>
 #include <cmath>

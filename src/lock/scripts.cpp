@@ -1,10 +1,10 @@
-#include "dlock/detail/scripts.hpp"
+#include "lock/scripts.hpp"
 
 #include <openssl/sha.h>
 
 #include <asio.hpp>
 
-#include "dlock/detail/slots.hpp"
+#include "protocol/slots.hpp"
 
 namespace dlock::detail {
 

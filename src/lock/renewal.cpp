@@ -1,7 +1,7 @@
 // Auto-renewal of a held Lock, and how a lost lock is reported.
 #include <asio.hpp>
 
-#include "lock_state.hpp"
+#include "lock/lock_state.hpp"
 
 namespace dlock::detail {
 

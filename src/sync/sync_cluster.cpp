@@ -2,7 +2,7 @@
 
 #include <asio.hpp>
 
-#include "dlock/detail/io_thread.hpp"
+#include "net/io_thread.hpp"
 
 namespace dlock::sync {
 

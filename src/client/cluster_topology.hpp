@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dlock/detail/slots.hpp"
+#include "protocol/slots.hpp"
 #include "dlock/reply.hpp"
 
 namespace dlock::detail {

@@ -1,4 +1,4 @@
-#include "cluster_topology.hpp"
+#include "client/cluster_topology.hpp"
 
 #include <algorithm>
 #include <charconv>

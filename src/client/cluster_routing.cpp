@@ -1,4 +1,4 @@
-#include "cluster_routing.hpp"
+#include "client/cluster_routing.hpp"
 
 #include <algorithm>
 #include <array>
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <string>
 
-#include "dlock/detail/resp.hpp"
+#include "protocol/resp.hpp"
 #include "dlock/errors.hpp"
 
 namespace dlock::detail {

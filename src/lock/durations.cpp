@@ -1,4 +1,4 @@
-#include "durations.hpp"
+#include "lock/durations.hpp"
 
 #include <cmath>
 #include <stdexcept>
