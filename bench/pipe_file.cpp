@@ -3,11 +3,12 @@
 // what an uncontended dlock acquire + release sends: SET name token NX PX 10000, and EVALSHA of
 // the release script (lock key + wait queue).
 #include <dlock/detail/connection.hpp>
-#include "lock/scripts.hpp"
-#include "protocol/slots.hpp"
 #include <iostream>
 
 #include "bench.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/slots.hpp"
 
 namespace dlock::bench {
 

@@ -4,9 +4,10 @@
 #include <cmath>
 #include <vector>
 
-#include "lock/scripts.hpp"
-#include "protocol/slots.hpp"
 #include "dlock/errors.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/slots.hpp"
 
 namespace dlock::cli {
 

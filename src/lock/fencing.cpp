@@ -6,14 +6,14 @@
 #include <stdexcept>
 #include <vector>
 
-#include "lock/scripts.hpp"
-#include "protocol/slots.hpp"
 #include "dlock/errors.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/keys.hpp"
 
 namespace dlock {
 
 std::string last_fence_key(std::string_view resource_key) {
-    return detail::companion_key("dlock:last-fence:", resource_key);
+    return detail::last_fence_key(resource_key);
 }
 
 asio::awaitable<bool> fenced_write(Client& resource, std::string_view resource_key,
@@ -25,7 +25,7 @@ asio::awaitable<bool> fenced_write(Client& resource, std::string_view resource_k
     }
     const auto deadline =
         detail::Clock::now() + std::chrono::duration_cast<detail::Clock::duration>(timeout);
-    const std::string fence_key = last_fence_key(resource_key);
+    const std::string fence_key = detail::last_fence_key(resource_key);
     const std::string fence_text = std::to_string(fence);
     const std::vector<std::string_view> keys{resource_key, fence_key}, args{fence_text, value};
     // EVALSHA first; EVAL once when the server does not know the script yet.

@@ -5,10 +5,11 @@
 
 #include <asio.hpp>
 
-#include "protocol/slots.hpp"
-#include "net/subscriber.hpp"
-#include "protocol/token.hpp"
 #include "lock/lock_state.hpp"
+#include "net/subscriber.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/slots.hpp"
+#include "protocol/token.hpp"
 
 namespace dlock {
 
@@ -50,7 +51,7 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
     }
     s.queue_key = detail::wait_queue_key(s.name);
     s.queue_ttl = std::to_string(std::max(milliseconds(60000), s.sleep * 3).count());
-    s.fence_key = detail::companion_key("dlock:fence:", s.name);
+    s.fence_key = detail::fence_key(s.name);
     s.options = std::move(options);
 }
 

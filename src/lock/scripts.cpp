@@ -4,6 +4,7 @@
 
 #include <asio.hpp>
 
+#include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
 
 namespace dlock::detail {
@@ -124,10 +125,6 @@ end
 return fence
 )lua");
     return script;
-}
-
-std::string wait_queue_key(std::string_view name) {
-    return companion_key("dlock:queue:", name);
 }
 
 std::string_view publish_command(bool cluster) {

@@ -42,8 +42,6 @@ const Script& extend_script();
 // the fence (0 without fencing), or nil when the lock is held.
 const Script& acquire_script();
 
-std::string wait_queue_key(std::string_view name);
-
 // For a Subscriber's unclaimed handler: a wake-up reached this process after its waiters on
 // `lock_name` left. Takes `inbox` out of the lock's queue and wakes the next process if the
 // lock is free, on `connection` (the server that owns the lock's key). Best effort, in the

@@ -3,9 +3,10 @@
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
+#include "dlock/errors.hpp"
+#include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
 #include "protocol/token.hpp"
-#include "dlock/errors.hpp"
 
 namespace dlock::detail {
 
@@ -34,8 +35,8 @@ Subscriber::~Subscriber() {
 }
 
 std::string Subscriber::inbox_for(std::string_view lock_name) const {
-    if (!sharded_) return "dlock:inbox:" + id_;
-    return "dlock:inbox:{" + slot_tag(key_slot(lock_name)) + "}:" + id_;
+    if (!sharded_) return inbox_channel(id_, std::nullopt);
+    return inbox_channel(id_, key_slot(lock_name));
 }
 
 bool Subscriber::ready_for(std::string_view lock_name) const {

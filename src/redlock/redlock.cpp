@@ -8,9 +8,10 @@
 #include <stdexcept>
 #include <utility>
 
-#include "lock/scripts.hpp"
-#include "protocol/token.hpp"
 #include "lock/durations.hpp"
+#include "lock/scripts.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/token.hpp"
 
 namespace dlock {
 

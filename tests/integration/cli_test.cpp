@@ -33,10 +33,11 @@
 #include <utility>
 #include <vector>
 
-#include "lock/scripts.hpp"
-#include "protocol/slots.hpp"
 #include "dlock/sync.hpp"
+#include "lock/scripts.hpp"
 #include "lock_test_support.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/slots.hpp"
 #include "servers.hpp"
 
 extern char** environ;

@@ -14,13 +14,14 @@
 #include <vector>
 
 #include "client/cluster_topology.hpp"
-#include "lock/scripts.hpp"
-#include "protocol/slots.hpp"
-#include "net/subscriber.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
 #include "dlock/sync_cluster.hpp"
+#include "lock/scripts.hpp"
+#include "net/subscriber.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/slots.hpp"
 #include "servers.hpp"
 
 namespace {
@@ -325,7 +326,7 @@ TEST(Cluster, FencingTokensGrowOnACluster) {
             last = *lock.fence();
             co_await lock.release();
         }
-        co_await cluster.command("DEL", dlock::detail::companion_key("dlock:fence:", name));
+        co_await cluster.command("DEL", dlock::detail::fence_key(name));
     });
 }
 
@@ -547,7 +548,7 @@ TEST(Cluster, FencesStrictlyIncreaseOverContendedAcquisitions) {
     }
     EXPECT_LT(took, 15s) << "a hand-off waited for the 30 s poll";
     run(io, [&]() -> asio::awaitable<void> {
-        const std::string fence_key = dlock::detail::companion_key("dlock:fence:", name);
+        const std::string fence_key = dlock::detail::fence_key(name);
         EXPECT_EQ(std::stoll((co_await first.command("GET", fence_key)).str), fences.back());
         const std::string queue = dlock::detail::wait_queue_key(name);
         EXPECT_EQ((co_await first.command("EXISTS", queue)).integer, 0);

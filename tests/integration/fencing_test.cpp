@@ -6,17 +6,19 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <optional>
 
-#include "protocol/slots.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "lock_test_support.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/slots.hpp"
 #include "servers.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using dlock::detail::companion_key;
+using dlock::detail::fence_key;
 using dlock::detail::key_slot;
+using dlock::detail::wait_queue_key;
 
 dlock::LockOptions fenced(std::optional<dlock::Seconds> timeout = {}) {
     dlock::LockOptions options;
@@ -38,8 +40,8 @@ TEST(FencingKeys, CounterChannelAndLastFenceShareTheSlotOfTheirKey) {
                                          "{tag}rest",
                                          std::string(300, 'z')};
     for (const auto& name : names) {
-        EXPECT_EQ(key_slot(companion_key("dlock:fence:", name)), key_slot(name)) << name;
-        EXPECT_EQ(key_slot(companion_key("dlock:queue:", name)), key_slot(name)) << name;
+        EXPECT_EQ(key_slot(fence_key(name)), key_slot(name)) << name;
+        EXPECT_EQ(key_slot(wait_queue_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(dlock::last_fence_key(name)), key_slot(name)) << name;
     }
 }
@@ -72,14 +74,13 @@ TEST(Fencing, EveryAcquisitionGetsALargerFenceThanAllBefore) {
         }
         // The counter lives on after the lock key is gone.
         EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0);
-        const dlock::Reply counter =
-            co_await admin.command("GET", companion_key("dlock:fence:", name));
+        const dlock::Reply counter = co_await admin.command("GET", fence_key(name));
         EXPECT_EQ(counter.str, std::to_string(previous));
         dlock::Lock after(first, name, fenced());
         EXPECT_TRUE(co_await after.acquire());
         EXPECT_EQ(after.fence(), previous + 1);
         co_await after.release();
-        co_await admin.command("DEL", companion_key("dlock:fence:", name));
+        co_await admin.command("DEL", fence_key(name));
     });
 }
 
@@ -91,8 +92,7 @@ TEST(Fencing, WithoutTheOptionThereIsNoFence) {
         dlock::Lock lock(redis, name);
         EXPECT_TRUE(co_await lock.acquire());
         EXPECT_FALSE(lock.fence().has_value());
-        const dlock::Reply counter =
-            co_await redis.command("EXISTS", companion_key("dlock:fence:", name));
+        const dlock::Reply counter = co_await redis.command("EXISTS", fence_key(name));
         EXPECT_EQ(counter.integer, 0);
         co_await lock.release();
     });
@@ -140,8 +140,7 @@ TEST(Fencing, APausedHolderHasItsStaleWriteRefused) {
         EXPECT_TRUE(release_refused);
 
         co_await next.release();
-        co_await resource.command("DEL", resource_key, last_fence_key,
-                                  companion_key("dlock:fence:", name));
+        co_await resource.command("DEL", resource_key, last_fence_key, fence_key(name));
     });
 }
 

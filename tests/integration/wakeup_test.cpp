@@ -18,12 +18,13 @@
 #include <iostream>
 #include <random>
 
-#include "lock/scripts.hpp"
-#include "protocol/slots.hpp"
-#include "net/subscriber.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
+#include "lock/scripts.hpp"
 #include "lock_test_support.hpp"
+#include "net/subscriber.hpp"
+#include "protocol/keys.hpp"
+#include "protocol/slots.hpp"
 #include "servers.hpp"
 
 namespace {

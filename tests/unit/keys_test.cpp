@@ -1,0 +1,33 @@
+// The names dlock writes are a wire contract (src/protocol/keys.hpp): other processes and other
+// dlock versions must find the same fence counter, wait queue, inbox and last fence.
+#include "protocol/keys.hpp"
+
+#include <gtest/gtest.h>
+
+#include "protocol/slots.hpp"
+
+namespace {
+
+using namespace dlock::detail;
+
+TEST(Keys, DerivedNamesAreFixed) {
+    // Literal strings on purpose: a change here breaks compatibility with running dlock
+    // processes of the previous version. ("reports" is in slot 5152; "8jc" is its tag.)
+    ASSERT_EQ(key_slot("reports"), 5152u);
+    EXPECT_EQ(fence_key("reports"), "dlock:fence:{8jc}:reports");
+    EXPECT_EQ(wait_queue_key("reports"), "dlock:queue:{8jc}:reports");
+    EXPECT_EQ(last_fence_key("reports"), "dlock:last-fence:{8jc}:reports");
+    EXPECT_EQ(inbox_channel("abc", std::nullopt), "dlock:inbox:abc");
+    EXPECT_EQ(inbox_channel("abc", std::uint16_t{5152}), "dlock:inbox:{8jc}:abc");
+}
+
+TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
+    for (const std::string name : {"a", "reports", "{user1}:job", "x{}y", "", "\xff\x00z"}) {
+        EXPECT_EQ(key_slot(fence_key(name)), key_slot(name)) << name;
+        EXPECT_EQ(key_slot(wait_queue_key(name)), key_slot(name)) << name;
+        EXPECT_EQ(key_slot(last_fence_key(name)), key_slot(name)) << name;
+        EXPECT_EQ(key_slot(inbox_channel("id", key_slot(name))), key_slot(name)) << name;
+    }
+}
+
+}  // namespace
