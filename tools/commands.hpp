@@ -10,7 +10,7 @@
 
 namespace dlock::cli {
 
-// Returns the process exit status. Throws UsageError, std::invalid_argument, Unsupported or
+// Returns the process exit status. Throws UsageError, std::invalid_argument or
 // dlock::Error; main() turns them into messages and exit statuses.
 using Action = std::function<int()>;
 

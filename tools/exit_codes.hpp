@@ -27,11 +27,4 @@ class UsageError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// A feature this build of dlock lacks (e.g. --cluster before RedisCluster exists): exits with
-// exit_code::unavailable.
-class Unsupported : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
-
 }  // namespace dlock::cli

@@ -2,8 +2,8 @@
 
 #include <iostream>
 
-#include "durations.hpp"
 #include "exit_codes.hpp"
+#include "seconds_arg.hpp"
 
 namespace dlock::cli {
 

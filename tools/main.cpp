@@ -51,9 +51,6 @@ int report_failure(const std::string& subcommand) {
         return usage_error(subcommand, error.what());
     } catch (const std::invalid_argument& error) {
         return usage_error(subcommand, error.what());
-    } catch (const Unsupported& error) {
-        std::cerr << "dlock: " << error.what() << '\n';
-        return exit_code::unavailable;
     } catch (const dlock::ServerError& error) {
         std::cerr << "dlock: Redis answered with an error: " << error.what() << '\n';
         return exit_code::unavailable;

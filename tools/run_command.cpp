@@ -21,13 +21,13 @@
 #include <memory>
 
 #include "child.hpp"
+#include "client_args.hpp"
 #include "commands.hpp"
-#include "connection.hpp"
 #include "dlock/lock.hpp"
-#include "durations.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
 #include "lock_args.hpp"
+#include "seconds_arg.hpp"
 
 namespace dlock::cli {
 

@@ -45,6 +45,12 @@ enum class ExtendMode {
     replace,  // TTL := additional_time
 };
 
+// What the server says of a lock's key, whoever holds it (Lock::ttl()).
+struct LockTtl {
+    bool held = false;                   // a key of this name exists
+    std::optional<Seconds> remaining{};  // its remaining life; empty when held with no expiry
+};
+
 class Lock {
   public:
     // Throws std::invalid_argument: empty name, negative/NaN/infinite durations (naming the
@@ -76,6 +82,15 @@ class Lock {
     // Whether anyone holds a lock of this name / whether this object holds it (asks the server).
     asio::awaitable<bool> locked();
     asio::awaitable<bool> owned();
+    // The key's remaining life (PTTL), whoever holds it.
+    asio::awaitable<LockTtl> ttl();
+
+    // Takes over a hold this object did not make: `token` is what another Lock (or
+    // `dlock acquire`, in another process) got for this name. No I/O: release(), extend() and
+    // owned() then check the token on the server as for an own acquisition. No auto-renewal
+    // and no fence. Throws std::invalid_argument for an empty token, LockError when this object
+    // holds the lock already.
+    void adopt(std::string token);
 
     // Runs `body` (a callable returning asio::awaitable<T>) under the lock: acquires or throws
     // LockAcquisitionError; releases afterwards. If the body throws, its exception propagates

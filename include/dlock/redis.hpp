@@ -7,15 +7,18 @@
 //       dlock::Reply pong = co_await redis.command({"PING"});
 //   }, asio::detached);
 //
-// All commands share one pipelined connection (see detail/connection.hpp), which reconnects by
-// itself after a drop. Calls must be made from the client's executor (single-threaded
-// io_context or strand); for threads, use dlock::sync::Redis.
+// All commands share one pipelined connection, which reconnects by itself after a drop. Calls must
+// be made from the client's executor (single-threaded io_context or strand); for threads, use
+// dlock::sync::Redis.
 #pragma once
 
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
 #include <chrono>
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -23,6 +26,8 @@
 
 #include "dlock/client.hpp"
 #include "dlock/options.hpp"
+#include "dlock/reply.hpp"
+#include "dlock/request.hpp"
 
 namespace dlock {
 
@@ -32,8 +37,6 @@ class Redis : public Client {
     // Parses `url` with parse_url(); throws std::invalid_argument on a bad URL.
     Redis(asio::any_io_executor executor, std::string_view url);
     ~Redis() override;
-    Redis(const Redis&) = delete;
-    Redis& operator=(const Redis&) = delete;
 
     // Runs one command: co_await redis.command("SET", key, value). Arguments are anything a
     // std::string_view can be made from. Throws ServerError on an error reply, ConnectionError,
@@ -45,7 +48,7 @@ class Redis : public Client {
     requires(std::is_convertible_v<const Args&, std::string_view>&&...)
         asio::awaitable<Reply> command(const Args&... args) {
         const std::string_view views[] = {std::string_view(args)...};
-        detail::Request request;
+        Request request;
         request.push(std::span<const std::string_view>(views));
         return run(std::move(request), {});
     }
@@ -54,31 +57,16 @@ class Redis : public Client {
 
     // Runs several commands back to back in one write; error replies are returned, not thrown.
     asio::awaitable<std::vector<Reply>> pipeline(
-        const detail::Request& request, std::optional<std::chrono::milliseconds> timeout = {});
+        const Request& request, std::optional<std::chrono::milliseconds> timeout = {});
 
     // Drops the connection (requests in flight fail with ConnectionError); the next command
     // reconnects.
     void close();
 
     const ConnectionOptions& options() const noexcept;
-    std::shared_ptr<detail::Connection> connection() const noexcept { return connection_; }
-
-    // Client
-    asio::any_io_executor get_executor() const override;
-    asio::awaitable<std::vector<Reply>> execute_for_key(
-        std::string_view key, const detail::Request& request, detail::Deadline deadline,
-        std::shared_ptr<detail::Connection>* used = nullptr) override;
-    std::size_t replicas_of(std::string_view) const override { return 0; }
-    detail::Subscriber& subscriber_for(std::string_view key) override;
-    bool is_cluster() const noexcept override { return false; }
 
   private:
-    asio::awaitable<Reply> run(detail::Request request,
-                               std::optional<std::chrono::milliseconds> timeout);
-    detail::Deadline deadline_after(std::optional<std::chrono::milliseconds> timeout) const;
-
-    std::shared_ptr<detail::Connection> connection_;
-    std::unique_ptr<detail::Subscriber> subscriber_;
+    asio::awaitable<Reply> run(Request request, std::optional<std::chrono::milliseconds> timeout);
 };
 
 }  // namespace dlock

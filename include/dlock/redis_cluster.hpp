@@ -28,6 +28,8 @@
 // threads, use dlock::sync::RedisCluster (dlock/sync_cluster.hpp).
 #pragma once
 
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -41,12 +43,10 @@
 
 #include "dlock/client.hpp"
 #include "dlock/options.hpp"
+#include "dlock/reply.hpp"
+#include "dlock/request.hpp"
 
 namespace dlock {
-
-namespace detail {
-struct ClusterState;
-}
 
 struct ClusterOptions {
     // Redirections (MOVED/ASK) one command may follow before its last reply is returned as is
@@ -74,8 +74,6 @@ class RedisCluster : public Client {
     RedisCluster(asio::any_io_executor executor, std::initializer_list<std::string_view> seed_urls,
                  ClusterOptions options = {});
     ~RedisCluster() override;
-    RedisCluster(const RedisCluster&) = delete;
-    RedisCluster& operator=(const RedisCluster&) = delete;
 
     // Reads the slot map now (CLUSTER SLOTS from the first node that answers: known nodes
     // first, then the seeds). Concurrent calls share one read. Throws the last node's error
@@ -113,25 +111,12 @@ class RedisCluster : public Client {
 
     const ConnectionOptions& seed_options() const noexcept;
 
-    // Client
-    asio::any_io_executor get_executor() const override;
-    asio::awaitable<std::vector<Reply>> execute_for_key(
-        std::string_view key, const detail::Request& request, detail::Deadline deadline,
-        std::shared_ptr<detail::Connection>* used = nullptr) override;
-    // Replicas of the key's shard listed by CLUSTER SLOTS at the last read (0 before any).
-    std::size_t replicas_of(std::string_view key) const override;
-    // One sharded-pub/sub subscriber (SSUBSCRIBE) per primary, for the primary serving `key`.
-    detail::Subscriber& subscriber_for(std::string_view key) override;
-    bool is_cluster() const noexcept override { return true; }
-
   private:
     // Not coroutines: they read `args` before returning, so temporaries may be passed.
     asio::awaitable<Reply> command_views(std::span<const std::string_view> args,
                                          std::optional<std::chrono::milliseconds> timeout);
-    asio::awaitable<Reply> run(detail::Request request, std::optional<std::uint16_t> slot,
+    asio::awaitable<Reply> run(Request request, std::optional<std::uint16_t> slot,
                                std::optional<std::chrono::milliseconds> timeout);
-
-    std::shared_ptr<detail::ClusterState> state_;
 };
 
 }  // namespace dlock

@@ -54,7 +54,7 @@
 namespace dlock {
 
 namespace detail {
-struct Script;
+struct ScriptCall;
 }
 
 // The set of independent primaries a RedlockLock runs on. Owns one dlock::Redis per node.
@@ -157,8 +157,7 @@ class RedlockLock {
   private:
     class Busy;
     asio::awaitable<bool> try_once(const std::string& token);
-    asio::awaitable<std::vector<Redlock::NodeResult>> run_script_on_all(
-        const detail::Script& script, std::vector<std::string> args);
+    asio::awaitable<std::vector<Redlock::NodeResult>> run_script_on_all(detail::ScriptCall script);
     // What clock drift may take off a key living `ttl` on the nodes.
     Seconds drift(Seconds ttl) const;
 

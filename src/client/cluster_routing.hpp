@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "client/cluster_topology.hpp"
-#include "dlock/detail/connection.hpp"
 #include "dlock/reply.hpp"
+#include "net/connection.hpp"
 
 namespace dlock::detail {
 

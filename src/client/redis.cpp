@@ -1,12 +1,61 @@
+// dlock::Redis: one server behind one multiplexed connection, plus a subscriber for
+// release notifications (see dlock/redis.hpp).
 #include "dlock/redis.hpp"
 
-#include "lock/scripts.hpp"
+#include "client/standalone.hpp"
 #include "net/subscriber.hpp"
+
+namespace dlock::detail {
+
+StandaloneBackend::StandaloneBackend(asio::any_io_executor executor, ConnectionOptions options)
+    : connection_(std::make_shared<Connection>(std::move(executor), std::move(options))) {}
+
+StandaloneBackend::~StandaloneBackend() = default;
+
+asio::any_io_executor StandaloneBackend::get_executor() const {
+    return connection_->get_executor();
+}
+
+asio::awaitable<std::vector<Reply>> StandaloneBackend::execute_for_key(
+    std::string_view, const Request& request, Deadline deadline,
+    std::shared_ptr<Connection>* used) {
+    if (used) *used = connection_;
+    return connection_->execute(request, deadline);
+}
+
+Subscriber& StandaloneBackend::subscriber_for(std::string_view) {
+    if (!subscriber_) {
+        subscriber_ = std::make_unique<Subscriber>(connection_->get_executor(),
+                                                   connection_->options(), false);
+    }
+    return *subscriber_;
+}
+
+void StandaloneBackend::close() {
+    connection_->close();
+    if (subscriber_) subscriber_->close();
+}
+
+std::shared_ptr<Connection> connection_of(Redis& redis) {
+    return static_cast<StandaloneBackend&>(backend_of(redis)).connection();
+}
+
+}  // namespace dlock::detail
 
 namespace dlock {
 
+namespace {
+detail::StandaloneBackend& standalone(Client& client) {
+    return static_cast<detail::StandaloneBackend&>(detail::backend_of(client));
+}
+const detail::StandaloneBackend& standalone(const Client& client) {
+    return static_cast<const detail::StandaloneBackend&>(detail::BackendAccess::of(client));
+}
+}  // namespace
+
 Redis::Redis(asio::any_io_executor executor, ConnectionOptions options)
-    : connection_(std::make_shared<detail::Connection>(std::move(executor), std::move(options))) {}
+    : Client(std::make_shared<detail::StandaloneBackend>(std::move(executor), std::move(options))) {
+}
 
 Redis::Redis(asio::any_io_executor executor, std::string_view url)
     : Redis(std::move(executor), parse_url(url)) {}
@@ -16,58 +65,34 @@ Redis::~Redis() {
 }
 
 const ConnectionOptions& Redis::options() const noexcept {
-    return connection_->options();
-}
-
-asio::any_io_executor Redis::get_executor() const {
-    return connection_->get_executor();
+    return standalone(*this).connection()->options();
 }
 
 void Redis::close() {
-    connection_->close();
-    if (subscriber_) subscriber_->close();
+    standalone(*this).close();
 }
 
-detail::Deadline Redis::deadline_after(std::optional<std::chrono::milliseconds> timeout) const {
-    return detail::Clock::now() + timeout.value_or(options().command_timeout);
-}
-
-asio::awaitable<Reply> Redis::run(detail::Request request,
+asio::awaitable<Reply> Redis::run(Request request,
                                   std::optional<std::chrono::milliseconds> timeout) {
-    auto replies = co_await connection_->execute(request, deadline_after(timeout));
+    auto connection = standalone(*this).connection();
+    auto replies = co_await connection->execute(
+        request, detail::Clock::now() + timeout.value_or(connection->options().command_timeout));
     replies.front().value();  // throws ServerError on an error reply
     co_return std::move(replies.front());
 }
 
 asio::awaitable<Reply> Redis::command(std::vector<std::string> args,
                                       std::optional<std::chrono::milliseconds> timeout) {
-    detail::Request request;
+    Request request;
     request.push(std::span<const std::string>(args));
     return run(std::move(request), timeout);
 }
 
 asio::awaitable<std::vector<Reply>> Redis::pipeline(
-    const detail::Request& request, std::optional<std::chrono::milliseconds> timeout) {
-    return connection_->execute(request, deadline_after(timeout));
-}
-
-asio::awaitable<std::vector<Reply>> Redis::execute_for_key(
-    std::string_view, const detail::Request& request, detail::Deadline deadline,
-    std::shared_ptr<detail::Connection>* used) {
-    if (used) *used = connection_;
-    return connection_->execute(request, deadline);
-}
-
-detail::Subscriber& Redis::subscriber_for(std::string_view) {
-    if (!subscriber_) {
-        subscriber_ =
-            std::make_unique<detail::Subscriber>(connection_->get_executor(), options(), false);
-        subscriber_->set_unclaimed_handler(
-            [connection = connection_](const std::string& lock_name, const std::string& inbox) {
-                detail::pass_on_wakeup(connection, lock_name, inbox, false);
-            });
-    }
-    return *subscriber_;
+    const Request& request, std::optional<std::chrono::milliseconds> timeout) {
+    auto connection = standalone(*this).connection();
+    return connection->execute(
+        request, detail::Clock::now() + timeout.value_or(connection->options().command_timeout));
 }
 
 }  // namespace dlock

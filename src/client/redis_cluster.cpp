@@ -7,17 +7,17 @@
 #include <map>
 #include <stdexcept>
 
+#include "client/backend.hpp"
 #include "client/cluster_routing.hpp"
 #include "client/cluster_topology.hpp"
-#include "lock/scripts.hpp"
-#include "protocol/slots.hpp"
-#include "net/subscriber.hpp"
 #include "dlock/errors.hpp"
+#include "net/asio.hpp"
+#include "net/subscriber.hpp"
+#include "protocol/slots.hpp"
 
 namespace dlock::detail {
 
 namespace {
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::string_view cluster_slots_command[] = {"CLUSTER", "SLOTS"};
 constexpr std::string_view ping_command[] = {"PING"};
 
@@ -39,7 +39,7 @@ struct ClusterNode {
 
 // Shared with background slot-map reads, which may outlive the RedisCluster object by the
 // length of one bounded read.
-struct ClusterState : std::enable_shared_from_this<ClusterState> {
+struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> {
     asio::any_io_executor executor;
     std::vector<NodeAddress> seeds;
     ConnectionOptions node_options;  // the first seed's; host and port are set per node
@@ -262,6 +262,34 @@ struct ClusterState : std::enable_shared_from_this<ClusterState> {
         }
     }
 
+    // Backend
+    asio::any_io_executor get_executor() const override { return executor; }
+    asio::awaitable<std::vector<Reply>> execute_for_key(
+        std::string_view key, const Request& request, Deadline deadline,
+        std::shared_ptr<Connection>* used) override {
+        // Not a coroutine: the slot is computed while `key` is certainly alive.
+        return execute(key_slot(key), request, deadline, used);
+    }
+    // Replicas of the key's shard listed by CLUSTER SLOTS at the last read (0 before any).
+    std::size_t replicas_of(std::string_view key) override {
+        refresh_if_stale();
+        const Shard* shard = topology.shard_of(key_slot(key));
+        return shard ? shard->replicas.size() : 0;
+    }
+    // One sharded-pub/sub subscriber (SSUBSCRIBE) per primary, for the primary serving `key`.
+    Subscriber& subscriber_for(std::string_view key) override {
+        const NodeAddress address = route(key_slot(key));
+        ClusterNode& entry = node(address);
+        if (!entry.subscriber) {
+            entry.subscriber = std::make_unique<Subscriber>(executor, options_for(address), true);
+        }
+        return *entry.subscriber;
+    }
+    std::shared_ptr<Connection> connection_for(std::string_view key) override {
+        return node(route(key_slot(key))).connection;
+    }
+    std::string_view notify_command() const noexcept override { return "spublish"; }
+
     void close_all() {
         for (auto& [key, node] : nodes) {
             node.connection->close();
@@ -281,12 +309,12 @@ std::vector<ConnectionOptions> parse_seed_urls(const std::vector<std::string>& u
     for (const std::string& url : urls) out.push_back(parse_url(url));
     return out;
 }
-}  // namespace
 
-RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<ConnectionOptions> seeds,
-                           ClusterOptions options)
-    : state_(std::make_shared<detail::ClusterState>()) {
+std::shared_ptr<detail::ClusterState> make_state(asio::any_io_executor executor,
+                                                 std::vector<ConnectionOptions> seeds,
+                                                 ClusterOptions options) {
     if (seeds.empty()) throw std::invalid_argument("seeds must name at least one cluster node");
+    auto state = std::make_shared<detail::ClusterState>();
     for (const ConnectionOptions& seed : seeds) {
         if (!seed.unix_path.empty()) {
             throw std::invalid_argument(
@@ -294,12 +322,26 @@ RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<Connectio
         }
         if (seed.db != 0)
             throw std::invalid_argument("seeds must use database 0 (a cluster has no other)");
-        state_->seeds.push_back(detail::NodeAddress{seed.host, seed.port});
+        state->seeds.push_back(detail::NodeAddress{seed.host, seed.port});
     }
-    state_->executor = std::move(executor);
-    state_->node_options = std::move(seeds.front());
-    state_->options = options;
+    state->executor = std::move(executor);
+    state->node_options = std::move(seeds.front());
+    state->options = options;
+    return state;
 }
+
+detail::ClusterState& cluster_state(Client& client) {
+    return static_cast<detail::ClusterState&>(detail::backend_of(client));
+}
+const detail::ClusterState& cluster_state(const Client& client) {
+    return static_cast<const detail::ClusterState&>(detail::BackendAccess::of(client));
+}
+
+}  // namespace
+
+RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<ConnectionOptions> seeds,
+                           ClusterOptions options)
+    : Client(make_state(std::move(executor), std::move(seeds), options)) {}
 
 RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<std::string> seed_urls,
                            ClusterOptions options)
@@ -312,12 +354,12 @@ RedisCluster::RedisCluster(asio::any_io_executor executor,
                    std::vector<std::string>(seed_urls.begin(), seed_urls.end()), options) {}
 
 RedisCluster::~RedisCluster() {
-    state_->closed = true;
-    state_->close_all();
+    cluster_state(*this).closed = true;
+    cluster_state(*this).close_all();
 }
 
 asio::awaitable<void> RedisCluster::refresh() {
-    auto state = state_;
+    auto state = cluster_state(*this).shared_from_this();
     co_await state->refresh(detail::Deadline::max());
 }
 
@@ -330,16 +372,16 @@ asio::awaitable<Reply> RedisCluster::command(std::vector<std::string> args,
 asio::awaitable<Reply> RedisCluster::command_views(
     std::span<const std::string_view> args, std::optional<std::chrono::milliseconds> timeout) {
     if (args.empty()) throw std::invalid_argument("args must not be empty");
-    detail::Request request;
+    Request request;
     request.push(args);
     std::optional<std::uint16_t> slot;
     if (auto index = detail::routing_key_index(args)) slot = detail::key_slot(args[*index]);
     return run(std::move(request), slot, timeout);
 }
 
-asio::awaitable<Reply> RedisCluster::run(detail::Request request, std::optional<std::uint16_t> slot,
+asio::awaitable<Reply> RedisCluster::run(Request request, std::optional<std::uint16_t> slot,
                                          std::optional<std::chrono::milliseconds> timeout) {
-    auto state = state_;
+    auto state = cluster_state(*this).shared_from_this();
     const auto deadline =
         detail::Clock::now() + timeout.value_or(state->node_options.command_timeout);
     auto replies = co_await state->execute(slot, request, deadline, nullptr);
@@ -348,60 +390,29 @@ asio::awaitable<Reply> RedisCluster::run(detail::Request request, std::optional<
 }
 
 void RedisCluster::close() {
-    state_->close_all();
+    cluster_state(*this).close_all();
 }
 
 std::optional<std::string> RedisCluster::primary_of(std::string_view key) const {
-    if (const detail::Shard* shard = state_->topology.shard_of(detail::key_slot(key)))
+    if (const detail::Shard* shard = cluster_state(*this).topology.shard_of(detail::key_slot(key)))
         return shard->primary.key();
     return std::nullopt;
 }
 
 std::vector<std::string> RedisCluster::primaries() const {
     std::vector<std::string> out;
-    for (const detail::Shard& shard : state_->topology.shards()) out.push_back(shard.primary.key());
+    for (const detail::Shard& shard : cluster_state(*this).topology.shards())
+        out.push_back(shard.primary.key());
     return out;
 }
 
 std::uint64_t RedisCluster::topology_refreshes() const noexcept {
-    return state_->refreshes;
+    return cluster_state(*this).refreshes;
 }
 std::uint64_t RedisCluster::redirections() const noexcept {
-    return state_->redirections;
+    return cluster_state(*this).redirections;
 }
 const ConnectionOptions& RedisCluster::seed_options() const noexcept {
-    return state_->node_options;
+    return cluster_state(*this).node_options;
 }
-asio::any_io_executor RedisCluster::get_executor() const {
-    return state_->executor;
-}
-
-asio::awaitable<std::vector<Reply>> RedisCluster::execute_for_key(
-    std::string_view key, const detail::Request& request, detail::Deadline deadline,
-    std::shared_ptr<detail::Connection>* used) {
-    // Not a coroutine: the slot is computed while `key` is certainly alive.
-    return state_->execute(detail::key_slot(key), request, deadline, used);
-}
-
-std::size_t RedisCluster::replicas_of(std::string_view key) const {
-    state_->refresh_if_stale();
-    const detail::Shard* shard = state_->topology.shard_of(detail::key_slot(key));
-    return shard ? shard->replicas.size() : 0;
-}
-
-detail::Subscriber& RedisCluster::subscriber_for(std::string_view key) {
-    const detail::NodeAddress address = state_->route(detail::key_slot(key));
-    detail::ClusterNode& node = state_->node(address);
-    if (!node.subscriber) {
-        node.subscriber = std::make_unique<detail::Subscriber>(state_->executor,
-                                                               state_->options_for(address), true);
-        // The node that serves the lock's slot also runs the hand-on (a MOVED just drops it).
-        node.subscriber->set_unclaimed_handler(
-            [connection = node.connection](const std::string& lock_name, const std::string& inbox) {
-                detail::pass_on_wakeup(connection, lock_name, inbox, true);
-            });
-    }
-    return *node.subscriber;
-}
-
 }  // namespace dlock

@@ -3,6 +3,8 @@
 #include <asio.hpp>
 
 #include "lock/lock_state.hpp"
+#include "lock/replication.hpp"
+#include "net/connection.hpp"
 
 namespace dlock::detail {
 
@@ -14,10 +16,8 @@ namespace {
 // NOSCRIPT reply could no longer be answered with a retry (the key would stay, unknown to all).
 asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
     try {
-        const std::vector<std::string_view> keys{state.name},
-            args{token, state.publish(), state.name, state.queue_key};
-        co_await run_script(state, release_script(), keys, args, state.command_deadline(), nullptr,
-                            true);
+        co_await eval(*state.client, release_call(state.name, token, state.publish()),
+                      state.command_deadline(), EvalMode::source_only);
     } catch (const std::exception&) {
     }
 }
@@ -33,11 +33,9 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
         state->client->get_executor(),
         [state, inbox = std::move(inbox), unused_wakeup]() -> asio::awaitable<void> {
             try {
-                const std::vector<std::string_view> keys{state->name},
-                    args{inbox, state->publish(), state->name,
-                         unused_wakeup ? wakeup_unused : wakeup_none, state->queue_key};
-                co_await run_script(*state, leave_queue_script(), keys, args,
-                                    state->command_deadline());
+                co_await eval(*state->client,
+                              leave_queue_call(state->name, inbox, state->publish(), unused_wakeup),
+                              state->command_deadline());
             } catch (const std::exception&) {
             }
         },
@@ -49,28 +47,20 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
 // waiter's process when the lock is held.
 asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
                                   std::optional<Deadline> deadline, const QueueTicket* ticket) {
-    const std::string px = state.timeout ? std::to_string(state.timeout->count()) : "0";
     std::shared_ptr<Connection> used;
     Reply reply;
     std::exception_ptr failure;
     try {
         if (state.options.fencing || ticket) {
-            std::vector<std::string_view> keys{state.name};
-            if (state.options.fencing) keys.push_back(state.fence_key);
-            const std::vector<std::string_view> args{
-                token,
-                px,
-                state.options.fencing ? fencing_on : fencing_off,
-                ticket ? ticket->inbox : not_queueing,
-                state.queue_ttl,
-                ticket && ticket->others_waiting ? stay_queued : leave_queue,
-                state.queue_key,
-                ticket && ticket->woken ? queue_front : queue_back};
-            reply = co_await run_script(state, acquire_script(), keys, args,
-                                        state.command_deadline(), &used);
+            const ScriptCall call = acquire_call(state.name, token, state.timeout,
+                                                 state.options.fencing, ticket, state.queue_ttl);
+            reply = co_await eval(*state.client, call, state.command_deadline(),
+                                  EvalMode::cached_first, &used);
+            reply.value();
         } else {
             Request request;
             if (state.timeout) {
+                const std::string px = std::to_string(state.timeout->count());
                 request.push({"SET", state.name, token, "NX", "PX", px});
             } else {
                 request.push({"SET", state.name, token, "NX"});
@@ -94,7 +84,7 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
     if (reply.is_nil()) co_return false;  // held by someone else: never WAIT after a failed SET
     if (state.options.fencing) state.fence = reply.integer;
 
-    const std::size_t needed = (state.client->replicas_of(state.name) + 1) / 2;
+    const std::size_t needed = replication_factor(state.client->replicas_of(state.name));
     if (needed > 0 && used) {
         milliseconds wait_for = state.replication_timeout;
         if (deadline) {

@@ -6,8 +6,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "client/backend.hpp"
 #include "dlock/errors.hpp"
-#include "lock/scripts.hpp"
+#include "lock/eval.hpp"
 #include "protocol/keys.hpp"
 
 namespace dlock {
@@ -25,20 +26,9 @@ asio::awaitable<bool> fenced_write(Client& resource, std::string_view resource_k
     }
     const auto deadline =
         detail::Clock::now() + std::chrono::duration_cast<detail::Clock::duration>(timeout);
-    const std::string fence_key = detail::last_fence_key(resource_key);
-    const std::string fence_text = std::to_string(fence);
-    const std::vector<std::string_view> keys{resource_key, fence_key}, args{fence_text, value};
-    // EVALSHA first; EVAL once when the server does not know the script yet.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        const bool full = attempt == 1;
-        detail::Request request;
-        detail::push_script(request, detail::fenced_write_script(), keys, args, full);
-        auto replies = co_await resource.execute_for_key(resource_key, request, deadline);
-        const Reply& reply = replies.front();
-        if (!full && reply.is_error() && reply.str.rfind("NOSCRIPT", 0) == 0) continue;
-        co_return reply.value().integer == 1;
-    }
-    throw ProtocolError("unreachable: script retry loop");
+    const detail::ScriptCall call = detail::fenced_write_call(resource_key, fence, value);
+    const Reply reply = co_await detail::eval(detail::backend_of(resource), call, deadline);
+    co_return reply.value().integer == 1;
 }
 
 }  // namespace dlock

@@ -6,6 +6,8 @@
 #include <asio.hpp>
 
 #include "lock/lock_state.hpp"
+#include "lock/replication.hpp"
+#include "lock/wakeups.hpp"
 #include "net/subscriber.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
@@ -22,7 +24,7 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
     : state_(std::make_shared<LockState>()) {
     if (name.empty()) throw std::invalid_argument("name must not be empty");
     LockState& s = *state_;
-    s.client = &client;
+    s.client = &detail::backend_of(client);
     s.name = std::move(name);
     if (options.timeout) {
         s.timeout = detail::to_ms(*options.timeout, "timeout");
@@ -50,7 +52,7 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
             throw std::invalid_argument("renew_interval must be at least 1 ms");
     }
     s.queue_key = detail::wait_queue_key(s.name);
-    s.queue_ttl = std::to_string(std::max(milliseconds(60000), s.sleep * 3).count());
+    s.queue_ttl = std::max(milliseconds(60000), s.sleep * 3);
     s.fence_key = detail::fence_key(s.name);
     s.options = std::move(options);
 }
@@ -73,7 +75,7 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         deadline = Clock::now() + detail::to_ms(*blocking_timeout, "blocking_timeout");
 
     if (s.token) {
-        const detail::Request get({"GET", s.name});
+        const Request get({"GET", s.name});
         Reply current =
             (co_await s.client->execute_for_key(s.name, get, s.command_deadline())).front();
         if (current.is_string() && current.str == *s.token && !s.lost) {
@@ -112,7 +114,7 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
     if (use_wakeups) {
         // Already listening (another wait in this process, or a recent one): queue from the
         // first attempt on, saving the plain SET that would fail.
-        detail::Subscriber& candidate = s.client->subscriber_for(s.name);
+        detail::Subscriber& candidate = detail::wakeup_subscriber(*s.client, s.name);
         if (candidate.ready_for(s.name)) {
             subscriber = &candidate;
             waiter = co_await subscriber->watch(s.name, s.command_deadline());
@@ -141,7 +143,7 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
             // Subscribe, then try again (queueing) before waiting: a release in between is
             // not missed.
             try {
-                subscriber = &s.client->subscriber_for(s.name);
+                subscriber = &detail::wakeup_subscriber(*s.client, s.name);
                 auto watch_deadline = s.command_deadline();
                 if (deadline) watch_deadline = std::min(watch_deadline, *deadline);
                 waiter = co_await subscriber->watch(s.name, watch_deadline);
@@ -174,12 +176,11 @@ asio::awaitable<void> Lock::release() {
     // The token is forgotten only once the server answered: a release that fails on the
     // network can be retried. Whatever this object's own wait mode, the release wakes the
     // first queued process.
-    const std::vector<std::string_view> keys{s.name},
-        args{*s.token, s.publish(), s.name, s.queue_key};
+    const detail::ScriptCall call = detail::release_call(s.name, *s.token, s.publish());
     Reply reply;
     try {
-        reply = co_await detail::run_script(s, detail::release_script(), keys, args,
-                                            s.command_deadline());
+        reply = co_await detail::eval(*s.client, call, s.command_deadline());
+        reply.value();
     } catch (const TimeoutError&) {
         // The script may still run when the server catches up: a retry may then find the key
         // gone because of this very attempt.
@@ -215,11 +216,11 @@ asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {
     if (!s.timeout) {
         throw LockExtensionError("cannot extend lock '" + s.name + "': it has no timeout", s.name);
     }
-    const std::string ms_text = std::to_string(ms.count());
-    const std::vector<std::string_view> keys{s.name},
-        args{*s.token, ms_text, mode == ExtendMode::add ? detail::mode_add : detail::mode_replace};
-    Reply reply =
-        co_await detail::run_script(s, detail::extend_script(), keys, args, s.command_deadline());
+    const detail::ScriptCall call = detail::extend_call(
+        s.name, *s.token, ms,
+        mode == ExtendMode::add ? detail::TtlChange::add : detail::TtlChange::replace);
+    Reply reply = co_await detail::eval(*s.client, call, s.command_deadline());
+    reply.value();
     if (reply.integer != 1) {
         throw LockExtensionError(
             "cannot extend lock '" + s.name + "': no longer owned (it expired or was taken over)",
@@ -239,7 +240,7 @@ asio::awaitable<bool> Lock::reacquire() {
 asio::awaitable<bool> Lock::locked() {
     auto state = state_;
     detail::BusyGuard busy(*state);
-    const detail::Request exists({"EXISTS", state->name});
+    const Request exists({"EXISTS", state->name});
     auto replies =
         co_await state->client->execute_for_key(state->name, exists, state->command_deadline());
     co_return replies.front().value().integer == 1;
@@ -249,11 +250,36 @@ asio::awaitable<bool> Lock::owned() {
     auto state = state_;
     detail::BusyGuard busy(*state);
     if (!state->token || state->lost) co_return false;
-    const detail::Request get({"GET", state->name});
+    const Request get({"GET", state->name});
     auto replies =
         co_await state->client->execute_for_key(state->name, get, state->command_deadline());
     const Reply& value = replies.front().value();
     co_return value.is_string() && state->token&& value.str == *state->token;
+}
+
+asio::awaitable<LockTtl> Lock::ttl() {
+    auto state = state_;
+    detail::BusyGuard busy(*state);
+    const Request pttl({"PTTL", state->name});
+    auto replies =
+        co_await state->client->execute_for_key(state->name, pttl, state->command_deadline());
+    const long long ms = replies.front().value().integer;
+    LockTtl out;
+    out.held = ms != -2;
+    if (ms >= 0) out.remaining = std::chrono::duration_cast<Seconds>(milliseconds(ms));
+    co_return out;
+}
+
+void Lock::adopt(std::string token) {
+    if (token.empty()) throw std::invalid_argument("token must not be empty");
+    LockState& s = *state_;
+    detail::BusyGuard busy(s);
+    if (s.token) throw LockError("lock '" + s.name + "' is already held by this object", s.name);
+    detail::stop_renewal(s);
+    s.lost = false;
+    s.release_in_doubt = false;
+    s.fence.reset();
+    s.token = std::move(token);
 }
 
 asio::awaitable<bool> Lock::wait_lost() {
@@ -268,7 +294,7 @@ asio::awaitable<bool> Lock::wait_lost() {
 }
 
 std::size_t Lock::replication_factor() const {
-    return (state_->client->replicas_of(state_->name) + 1) / 2;
+    return detail::replication_factor(state_->client->replicas_of(state_->name));
 }
 const std::string& Lock::name() const noexcept {
     return state_->name;

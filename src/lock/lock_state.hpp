@@ -16,33 +16,20 @@
 #include <string_view>
 #include <vector>
 
+#include "client/backend.hpp"
 #include "dlock/client.hpp"
-#include "lock/scripts.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/lock_options.hpp"
 #include "lock/durations.hpp"
+#include "lock/eval.hpp"
+#include "lock/scripts.hpp"
 
 namespace dlock::detail {
 
 using std::chrono::milliseconds;
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-
-// Script arguments as named views: GCC 12 cannot keep string-literal temporaries alive across
-// co_await ("array used as initializer"), so literals never appear in awaited expressions.
-constexpr std::string_view not_queueing = "";
-constexpr std::string_view fencing_on = "1";
-constexpr std::string_view fencing_off = "0";
-constexpr std::string_view stay_queued = "stay";
-constexpr std::string_view leave_queue = "leave";
-constexpr std::string_view queue_front = "front";
-constexpr std::string_view queue_back = "back";
-constexpr std::string_view wakeup_unused = "1";
-constexpr std::string_view wakeup_none = "0";
-constexpr std::string_view mode_add = "add";
-constexpr std::string_view mode_replace = "replace";
 
 struct LockState {
-    Client* client = nullptr;
+    Backend* client = nullptr;
     std::string name;
     LockOptions options;
     std::optional<milliseconds> timeout;
@@ -50,9 +37,9 @@ struct LockState {
     milliseconds command_timeout{5000};
     milliseconds replication_timeout{100};
     milliseconds renew_interval{0};
-    std::string fence_key;  // fencing counter, same slot as the key
-    std::string queue_key;  // wait queue of processes (see subscriber.hpp), same slot
-    std::string queue_ttl;  // ms: a queue whose waiters all died expires by itself
+    std::string fence_key;          // fencing counter, same slot as the key
+    std::string queue_key;          // wait queue of processes (see subscriber.hpp), same slot
+    milliseconds queue_ttl{60000};  // a queue whose waiters all died expires by itself
 
     std::optional<std::string> token;
     std::optional<std::int64_t> fence;
@@ -65,15 +52,7 @@ struct LockState {
     std::vector<std::shared_ptr<asio::steady_timer>> lost_waiters;
 
     Deadline command_deadline() const { return Clock::now() + command_timeout; }
-    std::string_view publish() const { return publish_command(client->is_cluster()); }
-};
-
-// Where a blocked acquire stands in the wait queue: its process's inbox, and whether other
-// local waiters on the same lock stay queued after it succeeds.
-struct QueueTicket {
-    std::string_view inbox;
-    bool others_waiting = false;
-    bool woken = false;  // this attempt follows a wake-up (see acquire_script's 'front')
+    std::string_view publish() const { return client->notify_command(); }
 };
 
 // Marks the object busy for one operation (see the concurrency contract in lock.hpp).
@@ -93,15 +72,6 @@ class BusyGuard {
   private:
     LockState& state_;
 };
-
-// EVALSHA, and EVAL once on NOSCRIPT. Error replies throw ServerError. `send_source`: EVAL
-// straight away, for calls whose effect matters even when nobody waits for the reply (a
-// NOSCRIPT that arrives after the deadline would leave the work undone, with no retry).
-asio::awaitable<Reply> run_script(LockState& state, const Script& script,
-                                  const std::vector<std::string_view>& keys,
-                                  const std::vector<std::string_view>& args, Deadline deadline,
-                                  std::shared_ptr<Connection>* used = nullptr,
-                                  bool send_source = false);
 
 // Hold bookkeeping: wake wait_lost() callers; stop a renewal loop (bumps hold_generation);
 // report a lost lock (lost(), wait_lost(), on_lost).

@@ -7,24 +7,15 @@ namespace dlock::detail {
 
 namespace {
 
-// One renewal (extend to the full timeout). Not run_script(): its NOSCRIPT retry could reach
+// One renewal (extend to the full timeout). Sent with the source: a NOSCRIPT retry could reach
 // the server after release() returned. Returns nothing when the hold ended meanwhile.
 asio::awaitable<std::optional<Reply>> renew_once(LockState& state, std::uint64_t generation,
                                                  const std::string& token, Deadline deadline) {
-    const std::string ms = std::to_string(state.timeout->count());
-    const std::vector<std::string_view> keys{state.name}, args{token, ms, mode_replace};
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        const bool full = attempt == 1;
-        Request request;
-        push_script(request, extend_script(), keys, args, full);
-        auto replies = co_await state.client->execute_for_key(state.name, request, deadline);
-        if (state.hold_generation != generation) co_return std::nullopt;
-        Reply& reply = replies.front();
-        if (!full && reply.is_error() && reply.str.rfind("NOSCRIPT", 0) == 0) continue;
-        reply.value();
-        co_return std::move(reply);
-    }
-    throw ProtocolError("unreachable: script retry loop");
+    const ScriptCall call = extend_call(state.name, token, *state.timeout, TtlChange::replace);
+    Reply reply = co_await eval(*state.client, call, deadline, EvalMode::source_only);
+    if (state.hold_generation != generation) co_return std::nullopt;
+    reply.value();
+    co_return std::move(reply);
 }
 
 }  // namespace

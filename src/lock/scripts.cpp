@@ -56,7 +56,7 @@ const Script& release_script() {
     return script;
 }
 
-const Script& leave_queue_script() {
+static const Script& leave_queue_script() {
     static const Script script(
         "redis.pcall('zrem', ARGV[5], ARGV[1])\n"
         "if ARGV[4] == '1' and redis.call('exists', KEYS[1]) == 0 then\n"
@@ -86,7 +86,7 @@ return 1
 // processes are woken in arrival order. ZADD NX keeps a waiter's place across retries; after
 // a success with other waiters left in this process, the inbox goes to the back (plain ZADD),
 // so one busy process cannot keep the lock from the others.
-const Script& acquire_script() {
+static const Script& acquire_script() {
     static const Script script(R"lua(
 local function now()
   local t = redis.call('time')
@@ -127,31 +127,7 @@ return fence
     return script;
 }
 
-std::string_view publish_command(bool cluster) {
-    return cluster ? "spublish" : "publish";
-}
-
-void pass_on_wakeup(const std::shared_ptr<Connection>& connection, const std::string& lock_name,
-                    const std::string& inbox, bool cluster) {
-    // EVAL with the source: nobody would be there to answer a NOSCRIPT with a retry.
-    Request request;
-    const std::string queue = wait_queue_key(lock_name);
-    const std::vector<std::string_view> keys{lock_name},
-        args{inbox, publish_command(cluster), lock_name, "1", queue};
-    push_script(request, leave_queue_script(), keys, args, true);
-    asio::co_spawn(
-        connection->get_executor(),
-        [connection, request = std::move(request)]() -> asio::awaitable<void> {
-            try {
-                co_await connection->execute(request,
-                                             Clock::now() + connection->options().command_timeout);
-            } catch (const std::exception&) {
-            }
-        },
-        asio::detached);
-}
-
-const Script& fenced_write_script() {
+static const Script& fenced_write_script() {
     static const Script script(R"lua(
 local last = tonumber(redis.call('get', KEYS[2]) or '-1')
 local fence = tonumber(ARGV[1])
@@ -163,17 +139,73 @@ return 1
     return script;
 }
 
-void push_script(Request& request, const Script& script, const std::vector<std::string_view>& keys,
-                 const std::vector<std::string_view>& args, bool full) {
+// ---- Typed calls: each script's KEYS and ARGV, in one place ----------------------------
+
+void ScriptCall::push_to(Request& request, bool full) const {
     const std::string key_count = std::to_string(keys.size());
     std::vector<std::string_view> command;
     command.reserve(3 + keys.size() + args.size());
     command.push_back(full ? "EVAL" : "EVALSHA");
-    command.push_back(full ? script.source : std::string_view(script.sha1));
+    command.push_back(full ? script->source : std::string_view(script->sha1));
     command.push_back(key_count);
     command.insert(command.end(), keys.begin(), keys.end());
     command.insert(command.end(), args.begin(), args.end());
     request.push(std::span<const std::string_view>(command));
+}
+
+ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify) {
+    // KEYS[1] lock; ARGV[1] token, ARGV[2] notify command ('' = wake no one), ARGV[3] lock
+    // name, ARGV[4] wait queue.
+    return {&release_script(),
+            {std::string(name)},
+            {std::string(token), std::string(notify), std::string(name), wait_queue_key(name)}};
+}
+
+ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
+                            bool unused_wakeup) {
+    // KEYS[1] lock; ARGV[1] inbox, ARGV[2] notify command, ARGV[3] lock name, ARGV[4] '1' when
+    // the caller drops an unused wake-up, ARGV[5] wait queue.
+    return {&leave_queue_script(),
+            {std::string(name)},
+            {std::string(inbox), std::string(notify), std::string(name), unused_wakeup ? "1" : "0",
+             wait_queue_key(name)}};
+}
+
+ScriptCall extend_call(std::string_view name, std::string_view token, std::chrono::milliseconds ms,
+                       TtlChange change) {
+    // KEYS[1] lock; ARGV[1] token, ARGV[2] ms, ARGV[3] 'add' or 'replace'.
+    return {&extend_script(),
+            {std::string(name)},
+            {std::string(token), std::to_string(ms.count()),
+             change == TtlChange::add ? "add" : "replace"}};
+}
+
+ScriptCall acquire_call(std::string_view name, std::string_view token,
+                        std::optional<std::chrono::milliseconds> ttl, bool fencing,
+                        const QueueTicket* ticket, std::chrono::milliseconds queue_ttl) {
+    // KEYS[1] lock, KEYS[2] fence counter (only with fencing); ARGV[1] token, ARGV[2] ms ('0' =
+    // no expiry), ARGV[3] '1' = fencing, ARGV[4] inbox ('' = not queueing), ARGV[5] queue TTL
+    // ms, ARGV[6] 'stay' (this process has more waiters) or 'leave', ARGV[7] wait queue,
+    // ARGV[8] 'front' when the caller was just woken.
+    ScriptCall call{&acquire_script(), {std::string(name)}, {}};
+    if (fencing) call.keys.push_back(fence_key(name));
+    call.args = {std::string(token),
+                 ttl ? std::to_string(ttl->count()) : "0",
+                 fencing ? "1" : "0",
+                 ticket ? std::string(ticket->inbox) : "",
+                 std::to_string(queue_ttl.count()),
+                 ticket && ticket->others_waiting ? "stay" : "leave",
+                 wait_queue_key(name),
+                 ticket && ticket->woken ? "front" : "back"};
+    return call;
+}
+
+ScriptCall fenced_write_call(std::string_view resource, std::int64_t fence,
+                             std::string_view value) {
+    // KEYS[1] resource, KEYS[2] its last-fence key; ARGV[1] fence, ARGV[2] value.
+    return {&fenced_write_script(),
+            {std::string(resource), last_fence_key(resource)},
+            {std::to_string(fence), std::string(value)}};
 }
 
 }  // namespace dlock::detail

@@ -1,16 +1,18 @@
-// dlock/detail/scripts.hpp: the server-side Lua scripts a Lock runs, and how they are called.
+// scripts.hpp (private): the server-side Lua scripts dlock runs, and one typed call per script.
 //
-// Scripts run by EVALSHA; on NOSCRIPT (a fresh or flushed server) the same call is retried
-// once with EVAL, which also caches the script. So a script crosses the wire once per server,
-// not once per call, and no SCRIPT LOAD round trip is spent up front.
+// A script's KEYS/ARGV order is written once, in its *_call() function next to its source;
+// lock/eval.hpp sends calls (EVALSHA, EVAL on NOSCRIPT).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "dlock/detail/connection.hpp"
+#include "dlock/request.hpp"
 
 namespace dlock::detail {
 
@@ -20,44 +22,60 @@ struct Script {
     std::string sha1;  // lowercase hex
 };
 
+// One call of a script: which script, its KEYS and ARGV. Built only by the *_call() functions
+// below, so a script's argument order is written once, next to its source.
+struct ScriptCall {
+    const Script* script = nullptr;
+    std::vector<std::string> keys;  // keys[0] routes the call (the lock's key)
+    std::vector<std::string> args;
+
+    // Appends EVALSHA (or EVAL with the source, when `full`) of this call to `request`.
+    void push_to(Request& request, bool full) const;
+};
+
 // Waiting processes queue on the server: the lock's wait queue, wait_queue_key(name), is a
-// sorted set of inbox channels (one per waiting process, see subscriber.hpp) in arrival order;
-// a release wakes only the first. Scripts get the queue's name in ARGV (why: scripts.cpp).
+// sorted set of inbox channels (one per waiting process, see net/subscriber.hpp) in arrival
+// order; a release wakes only the first. Scripts get the queue's name in ARGV, not KEYS (why:
+// scripts.cpp). `notify` is Backend::notify_command() ("publish"/"spublish"), or empty to wake
+// no one (Redlock, which has no wait queue).
 
-// KEYS[1] lock; ARGV[1] token, ARGV[2] publish_command() ('' = wake no one), ARGV[3] lock
-// name, ARGV[4] wait queue. Deletes the key only if it holds the token, then wakes the first
-// queued process. Returns 1 or 0.
+// Deletes the lock's key only if it holds `token`, then wakes the first queued process.
+// Returns 1 or 0.
+ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify);
+
+// Takes `inbox` out of the lock's queue and, when the caller drops a wake-up it did not use
+// (`unused_wakeup`) and the lock is free, wakes the next process instead. Returns 1.
+ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
+                            bool unused_wakeup);
+
+// How extend_call applies `ms`: added to the remaining TTL, or replacing it.
+enum class TtlChange { add, replace };
+// Changes the TTL of the lock's key if it holds `token`. Returns 1 or 0 (not held, or `add`
+// on a key without expiry).
+ScriptCall extend_call(std::string_view name, std::string_view token, std::chrono::milliseconds ms,
+                       TtlChange change);
+
+// Where a blocked acquire stands in the wait queue: its process's inbox, whether other local
+// waiters on the same lock stay queued after it succeeds, and whether this attempt follows a
+// wake-up (then, overtaken, it queues again at the head, not the tail).
+struct QueueTicket {
+    std::string_view inbox;
+    bool others_waiting = false;
+    bool woken = false;
+};
+// SET NX [PX ttl] (+ INCR of the fence counter when `fencing`) atomically; when the lock is
+// held and a ticket is given, queues the ticket's inbox (the queue expires after `queue_ttl`).
+// Returns the fence (0 without fencing), or nil when the lock is held.
+ScriptCall acquire_call(std::string_view name, std::string_view token,
+                        std::optional<std::chrono::milliseconds> ttl, bool fencing,
+                        const QueueTicket* ticket, std::chrono::milliseconds queue_ttl);
+
+// For a Redis-backed protected resource: writes `value` to `resource` only if `fence` is >= the
+// last fence seen for it (kept in last_fence_key(resource)). Returns 1 (written) or 0 (stale).
+ScriptCall fenced_write_call(std::string_view resource, std::int64_t fence, std::string_view value);
+
+// The scripts themselves (tests replay them; the bench's ceiling sends release's bytes).
 const Script& release_script();
-// KEYS[1] lock; ARGV[1] inbox, ARGV[2] publish command, ARGV[3] lock name, ARGV[4] '1' when the
-// caller drops a wake-up it did not use, ARGV[5] wait queue. Takes the inbox out of the queue
-// and, for an unused wake-up on a free lock, wakes the next process instead.
-const Script& leave_queue_script();
-// KEYS[1] lock, ARGV[1] token, ARGV[2] ms, ARGV[3] 'add' or 'replace'. Returns 1 or 0.
 const Script& extend_script();
-// KEYS[1] lock, KEYS[2] fence counter (only with fencing); ARGV[1] token, ARGV[2] ms ('0' = no
-// expiry), ARGV[3] '1' = fencing, ARGV[4] inbox ('' = not queueing), ARGV[5] queue TTL ms,
-// ARGV[6] 'stay' (this process has more waiters) or 'leave', ARGV[7] wait queue, ARGV[8]
-// 'front' when the caller was just woken (it queues again at the head if it lost the race).
-// SET NX [PX] (+ INCR of the fence counter) atomically; on failure queues the inbox. Returns
-// the fence (0 without fencing), or nil when the lock is held.
-const Script& acquire_script();
-
-// For a Subscriber's unclaimed handler: a wake-up reached this process after its waiters on
-// `lock_name` left. Takes `inbox` out of the lock's queue and wakes the next process if the
-// lock is free, on `connection` (the server that owns the lock's key). Best effort, in the
-// background: the poll covers a failure.
-void pass_on_wakeup(const std::shared_ptr<Connection>& connection, const std::string& lock_name,
-                    const std::string& inbox, bool cluster);
-// "publish" on a standalone server, "spublish" (sharded pub/sub) on a cluster.
-std::string_view publish_command(bool cluster);
-
-// For a Redis-backed protected resource: KEYS[1] resource, KEYS[2] its last-fence key,
-// ARGV[1] fence, ARGV[2] value. Writes only if the fence is >= the last one seen.
-// Returns 1 (written) or 0 (stale fence: refused).
-const Script& fenced_write_script();
-
-// Appends EVALSHA (or EVAL when `full`) of `script` with keys and args to `request`.
-void push_script(Request& request, const Script& script, const std::vector<std::string_view>& keys,
-                 const std::vector<std::string_view>& args, bool full);
 
 }  // namespace dlock::detail

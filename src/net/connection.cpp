@@ -1,17 +1,16 @@
-#include "dlock/detail/connection.hpp"
+#include "net/connection.hpp"
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
 
-#include "protocol/resp.hpp"
 #include "dlock/errors.hpp"
 #include "net/stream.hpp"
+#include "protocol/resp.hpp"
 
 namespace dlock::detail {
 
 namespace {
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_chunk = 16 * 1024;
 
 bool is_push_message(const Reply& reply) {
@@ -22,29 +21,6 @@ bool is_push_message(const Reply& reply) {
     return kind == "message" || kind == "smessage" || kind == "pmessage" || kind == "sunsubscribe";
 }
 }  // namespace
-
-// ---- Request ----------------------------------------------------------------------------
-
-Request& Request::push(std::initializer_list<std::string_view> args) {
-    return push(std::span<const std::string_view>(args.begin(), args.size()));
-}
-
-Request& Request::push_unanswered(std::initializer_list<std::string_view> args) {
-    push(args);
-    ++unanswered_;
-    return *this;
-}
-
-Request& Request::push(std::span<const std::string_view> args) {
-    encode_command(payload_, args);
-    ++commands_;
-    return *this;
-}
-
-Request& Request::push(std::span<const std::string> args) {
-    std::vector<std::string_view> views(args.begin(), args.end());
-    return push(std::span<const std::string_view>(views));
-}
 
 // ---- Connection -------------------------------------------------------------------------
 

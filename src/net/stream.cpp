@@ -5,12 +5,11 @@
 #include <asio/experimental/as_tuple.hpp>
 
 #include "dlock/errors.hpp"
+#include "net/asio.hpp"
 
 namespace dlock::detail {
 
 namespace {
-
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 [[noreturn]] void fail_connect(const ConnectionOptions& options, const Watchdog& watchdog,
                                const std::string& step, const std::error_code& ec) {

@@ -4,6 +4,7 @@
 #include <asio/experimental/as_tuple.hpp>
 
 #include "dlock/errors.hpp"
+#include "net/asio.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
 #include "protocol/token.hpp"
@@ -11,7 +12,6 @@
 namespace dlock::detail {
 
 namespace {
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto unsubscribe_timeout = std::chrono::seconds(5);
 constexpr auto first_reconnect_delay = std::chrono::milliseconds(10);
 constexpr auto max_reconnect_delay = std::chrono::milliseconds(1000);

@@ -38,7 +38,7 @@
 #include <string>
 #include <string_view>
 
-#include "dlock/detail/connection.hpp"
+#include "net/connection.hpp"
 
 namespace dlock::detail {
 
@@ -91,6 +91,7 @@ class Subscriber {
     bool others_waiting(const Waiter& waiter) const;
 
     void set_unclaimed_handler(UnclaimedHandler handler) { unclaimed_ = std::move(handler); }
+    bool has_unclaimed_handler() const noexcept { return static_cast<bool>(unclaimed_); }
 
     // Drops the connection; with waiters registered it reconnects and re-subscribes at once.
     void close() { connection_->close(); }

@@ -8,8 +8,11 @@
 #include <stdexcept>
 #include <utility>
 
+#include "client/backend.hpp"
 #include "lock/durations.hpp"
+#include "lock/eval.hpp"
 #include "lock/scripts.hpp"
+#include "net/asio.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/token.hpp"
 
@@ -19,12 +22,10 @@ namespace {
 
 using detail::Clock;
 using detail::Deadline;
+using detail::use_tuple;
 using std::chrono::milliseconds;
 
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-// Named views: GCC 12 cannot keep string-literal temporaries alive across co_await.
-constexpr std::string_view mode_add = "add";
-constexpr std::string_view mode_replace = "replace";
+// Redlock has no wait queue: its releases wake nobody.
 constexpr std::string_view wake_nobody = "";
 // The fixed part of the drift allowance (SEMANTICS.md §5): timer granularity and the like.
 constexpr Seconds drift_floor{0.002};
@@ -70,27 +71,9 @@ asio::awaitable<void> run_on_node(std::shared_ptr<Gather> gather, Redis& node, s
     if (--gather->left == 0) gather->done.cancel();
 }
 
-// One script call on one node: EVALSHA, then EVAL once if the node does not have it cached.
-// Parameters by value: they live in the coroutine frame.
-asio::awaitable<Reply> script_on_node(Redis& node, const detail::Script& script, std::string key,
-                                      std::vector<std::string> args, Deadline deadline) {
-    const std::vector<std::string_view> keys{key};
-    const std::vector<std::string_view> arg_views(args.begin(), args.end());
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        const bool full = attempt == 1;
-        detail::Request request;
-        detail::push_script(request, script, keys, arg_views, full);
-        auto replies = co_await node.execute_for_key(key, request, deadline);
-        Reply& reply = replies.front();
-        if (!full && reply.is_error() && reply.str.rfind("NOSCRIPT", 0) == 0) continue;
-        co_return std::move(reply);
-    }
-    throw ProtocolError("unreachable: script retry loop");
-}
-
-asio::awaitable<Reply> command_on_node(Redis& node, std::string key, detail::Request request,
+asio::awaitable<Reply> command_on_node(Redis& node, std::string key, Request request,
                                        Deadline deadline) {
-    auto replies = co_await node.execute_for_key(key, request, deadline);
+    auto replies = co_await detail::backend_of(node).execute_for_key(key, request, deadline);
     co_return std::move(replies.front());
 }
 
@@ -200,10 +183,10 @@ Seconds RedlockLock::drift(Seconds ttl) const {
 }
 
 asio::awaitable<std::vector<Redlock::NodeResult>> RedlockLock::run_script_on_all(
-    const detail::Script& script, std::vector<std::string> args) {
+    detail::ScriptCall script) {
     const Deadline deadline = Clock::now() + node_timeout_;
-    Redlock::NodeCall call = [&script, key = name_, args = std::move(args), deadline](Redis& node) {
-        return script_on_node(node, script, key, args, deadline);
+    Redlock::NodeCall call = [script = std::move(script), deadline](Redis& node) {
+        return detail::eval(detail::backend_of(node), script, deadline);
     };
     co_return co_await group_.on_all_nodes(std::move(call));
 }
@@ -212,7 +195,7 @@ asio::awaitable<bool> RedlockLock::try_once(const std::string& token) {
     const auto start = Clock::now();
     const Deadline deadline = start + node_timeout_;
     const std::string ttl_text = std::to_string(ttl_.count());
-    detail::Request set({"SET", name_, token, "NX", "PX", ttl_text});
+    Request set({"SET", name_, token, "NX", "PX", ttl_text});
     Redlock::NodeCall call = [key = name_, set = std::move(set), deadline](Redis& node) {
         return command_on_node(node, key, set, deadline);
     };
@@ -228,9 +211,7 @@ asio::awaitable<bool> RedlockLock::try_once(const std::string& token) {
     }
     // Roll back everywhere, not only where SET said OK: a node that timed out may still have
     // set the key. Token-checked, so other holders' keys stay.
-    std::vector<std::string> release_args{token, std::string(wake_nobody), name_,
-                                          detail::wait_queue_key(name_)};
-    co_await run_script_on_all(detail::release_script(), std::move(release_args));
+    co_await run_script_on_all(detail::release_call(name_, token, wake_nobody));
     co_return false;
 }
 
@@ -266,9 +247,7 @@ asio::awaitable<void> RedlockLock::release() {
         throw LockReleaseError("cannot release lock '" + name_ + "': not acquired by this object",
                                name_);
     }
-    std::vector<std::string> args{*token_, std::string(wake_nobody), name_,
-                                  detail::wait_queue_key(name_)};
-    auto results = co_await run_script_on_all(detail::release_script(), std::move(args));
+    auto results = co_await run_script_on_all(detail::release_call(name_, *token_, wake_nobody));
     if (all_failed_in_transport(results)) {
         std::rethrow_exception(results.front().failure);  // token kept: release() may be retried
     }
@@ -297,9 +276,9 @@ asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mo
                                  name_);
     }
     const auto start = Clock::now();
-    std::vector<std::string> args{*token_, std::to_string(ms.count()),
-                                  std::string(mode == ExtendMode::add ? mode_add : mode_replace)};
-    auto results = co_await run_script_on_all(detail::extend_script(), std::move(args));
+    auto results = co_await run_script_on_all(detail::extend_call(
+        name_, *token_, ms,
+        mode == ExtendMode::add ? detail::TtlChange::add : detail::TtlChange::replace));
     const auto elapsed = Clock::now() - start;
     const std::size_t extended = count_replies(
         results, [](const Reply& reply) { return reply.is_integer() && reply.integer == 1; });
@@ -324,7 +303,7 @@ asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mo
 
 asio::awaitable<bool> RedlockLock::locked() {
     Busy busy(*this);
-    detail::Request exists({"EXISTS", name_});
+    Request exists({"EXISTS", name_});
     const Deadline deadline = Clock::now() + node_timeout_;
     Redlock::NodeCall call = [key = name_, exists = std::move(exists), deadline](Redis& node) {
         return command_on_node(node, key, exists, deadline);
@@ -339,7 +318,7 @@ asio::awaitable<bool> RedlockLock::locked() {
 asio::awaitable<bool> RedlockLock::owned() {
     Busy busy(*this);
     if (!token_) co_return false;
-    detail::Request get({"GET", name_});
+    Request get({"GET", name_});
     const Deadline deadline = Clock::now() + node_timeout_;
     Redlock::NodeCall call = [key = name_, get = std::move(get), deadline](Redis& node) {
         return command_on_node(node, key, get, deadline);

@@ -21,12 +21,13 @@
 #include <string>
 #include <vector>
 
+#include "client/backend.hpp"
 #include "client/cluster_topology.hpp"
-#include "protocol/slots.hpp"
-#include "net/subscriber.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
+#include "net/subscriber.hpp"
+#include "protocol/slots.hpp"
 #include "servers.hpp"
 
 namespace {
@@ -162,7 +163,7 @@ int port_of(const std::string& host_port) {
 // One command on one node (from inside a coroutine), errors returned as replies.
 asio::awaitable<Reply> on_node_args(int port, std::vector<std::string> args) {
     dlock::Redis node(co_await asio::this_coro::executor, url(port));
-    dlock::detail::Request request;
+    dlock::Request request;
     request.push(std::span<const std::string>(args));
     auto replies = co_await node.pipeline(request);
     co_return std::move(replies.front());
@@ -323,7 +324,7 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
         const int replica = shard->replicas.at(0).port;
         EXPECT_TRUE(co_await every_node_lists(own, slot_of_name, 0, replica));
         co_await cluster.refresh();
-        EXPECT_EQ(cluster.replicas_of(name), 0u);
+        EXPECT_EQ(dlock::detail::backend_of(cluster).replicas_of(name), 0u);
         EXPECT_TRUE(co_await once.acquire());
         co_await once.release();
 
@@ -388,7 +389,7 @@ TEST(ClusterFaults, FailoverKeepsReplicatedLocksAndTheClientRecovers) {
         const Seconds recovered = Clock::now() - killed_at;
         record("failover_first_acquisition_s", recovered.count());
         EXPECT_EQ(cluster.primary_of(probe.name()), "127.0.0.1:" + std::to_string(heir));
-        EXPECT_EQ(cluster.replicas_of(probe.name()),
+        EXPECT_EQ(dlock::detail::backend_of(cluster).replicas_of(probe.name()),
                   0u);  // the old primary is gone: R = 0 until it returns
         co_await probe.release();
 
@@ -454,7 +455,7 @@ asio::awaitable<std::vector<std::string>> keys_in_slot(int port, std::uint16_t s
 // Does `port` hold `key`? (ASKING: the node may be importing the key's slot.)
 asio::awaitable<bool> holds(int port, const std::string& key) {
     dlock::Redis node(co_await asio::this_coro::executor, url(port));
-    dlock::detail::Request request;
+    dlock::Request request;
     request.push({"ASKING"});
     request.push({"EXISTS", key});
     auto replies = co_await node.pipeline(request);
@@ -505,7 +506,7 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
                 waiter_done.set();
             },
             asio::detached);
-        auto& source_subscriber = cluster.subscriber_for(tag);
+        auto& source_subscriber = dlock::detail::backend_of(cluster).subscriber_for(tag);
         for (int i = 0; i < 500 && source_subscriber.channel_count() == 0; ++i)
             co_await sleep_for(10ms);
         EXPECT_EQ(source_subscriber.channel_count(), 1u);
@@ -615,7 +616,7 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
                 next_done.set();
             },
             asio::detached);
-        auto& kept_subscriber = cluster.subscriber_for(kept);
+        auto& kept_subscriber = dlock::detail::backend_of(cluster).subscriber_for(kept);
         EXPECT_EQ(&kept_subscriber, &source_subscriber);
         for (int i = 0; i < 500 && kept_subscriber.channel_count() == 0; ++i)
             co_await sleep_for(10ms);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "client/backend.hpp"
 #include "client/cluster_topology.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
@@ -211,7 +212,7 @@ TEST(Cluster, ReplicationFactorFollowsTheTopology) {
         EXPECT_EQ(cluster.primaries().size(), 3u);
         for (int i = 0; i < 20; ++i) {
             Lock lock(cluster, unique_prefix() + std::to_string(i));
-            EXPECT_EQ(cluster.replicas_of(lock.name()), figures.first);
+            EXPECT_EQ(dlock::detail::backend_of(cluster).replicas_of(lock.name()), figures.first);
             EXPECT_EQ(lock.replication_factor(), figures.second);
         }
     }
@@ -297,7 +298,7 @@ TEST(Cluster, ReleaseWakesAWaiterThroughShardedPubSub) {
             },
             asio::detached);
         // Release once the waiter is subscribed (its channel shows up on the primary).
-        auto& subscriber = cluster.subscriber_for(name);
+        auto& subscriber = dlock::detail::backend_of(cluster).subscriber_for(name);
         for (int i = 0; i < 500 && subscriber.channel_count() == 0; ++i) {
             asio::steady_timer tick(executor, 10ms);
             co_await tick.async_wait(asio::use_awaitable);
@@ -490,7 +491,7 @@ TEST(Cluster, ReleaseWakesTheQueuedProcessOnNamesOverAllShards) {
         const std::string name = prefix + std::to_string(i);
         shards.insert(holder_cluster.primary_of(name).value());
         slots.insert(dlock::detail::key_slot(name));
-        subscribers.insert(&waiter_cluster.subscriber_for(name));
+        subscribers.insert(&dlock::detail::backend_of(waiter_cluster).subscriber_for(name));
         EXPECT_TRUE(acquired[i]) << name;
         EXPECT_LT(handoffs[i], 5s) << name << ": woken by the poll, not by SPUBLISH";
         slowest = std::max(slowest, handoffs[i]);

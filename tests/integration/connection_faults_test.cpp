@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "client/standalone.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/redis.hpp"
 #include "fake_server.hpp"
@@ -63,7 +64,7 @@ TEST(Faults, GarbageIsProtocolErrorAndTheClientRecovers) {
     ASSERT_TRUE(error) << "garbage was accepted as a reply";
     // The broken connection is dropped by the client, not left open.
     EXPECT_TRUE(fake.wait_for("client closed", 5s));
-    EXPECT_FALSE(redis.connection()->connected());
+    EXPECT_FALSE(dlock::detail::connection_of(redis)->connected());
 
     fake.set_behaviour(dlock::test::answer_correctly);
     EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");

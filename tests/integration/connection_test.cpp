@@ -28,10 +28,11 @@
 #include <thread>
 #include <vector>
 
-#include "protocol/slots.hpp"
+#include "client/standalone.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/sync.hpp"
+#include "protocol/slots.hpp"
 #include "servers.hpp"
 
 extern char** environ;
@@ -383,11 +384,12 @@ TEST(Reconnect, HandshakeIsRepeatedAfterReconnect) {
     dlock::Redis redis(io.get_executor(), options);
     const std::string key = unique_key("rehandshake");
     ASSERT_TRUE(call(io, redis, {"SET", key, "in-db-5"}).is_ok());
-    const auto first_generation = redis.connection()->generation();
+    const auto first_generation = dlock::detail::connection_of(redis)->generation();
 
     redis.close();
     EXPECT_EQ(call(io, redis, {"ACL", "WHOAMI"}).str, server("ACL_USER"));
-    EXPECT_GT(redis.connection()->generation(), first_generation) << "no reconnect happened";
+    EXPECT_GT(dlock::detail::connection_of(redis)->generation(), first_generation)
+        << "no reconnect happened";
     EXPECT_EQ(call(io, redis, {"GET", key}).str, "in-db-5");
     EXPECT_EQ(call(io, redis, {"CLIENT", "GETNAME"}).str, options.client_name);
     call(io, redis, {"DEL", key});
@@ -461,7 +463,7 @@ TEST(Pipelining, ThousandCoroutinesShareOneConnection) {
         ++named;
     }
     EXPECT_EQ(named, 1u) << list;
-    EXPECT_EQ(redis.connection()->generation(), 1u);
+    EXPECT_EQ(dlock::detail::connection_of(redis)->generation(), 1u);
 
     std::vector<std::string> del = {"DEL"};
     for (int id = 0; id < coroutines; ++id)
@@ -493,7 +495,8 @@ TEST(Timeout, LateReplyOfTimedOutCommandIsNotHandedToTheNext) {
     // dropped, then "b".
     EXPECT_EQ(call(io, redis, {"ECHO", "b"}, 5s).str, "b");
     EXPECT_EQ(call(io, redis, {"ECHO", "c"}).str, "c");
-    EXPECT_EQ(redis.connection()->generation(), 1u) << "a timeout must not drop the connection";
+    EXPECT_EQ(dlock::detail::connection_of(redis)->generation(), 1u)
+        << "a timeout must not drop the connection";
 }
 
 TEST(Timeout, PipelineTimesOutAsAWhole) {
@@ -503,10 +506,10 @@ TEST(Timeout, PipelineTimesOutAsAWhole) {
     dlock::Redis admin(io.get_executor(), own.url());
     ASSERT_EQ(call(io, redis, {"PING"}).str, "PONG");
     ASSERT_TRUE(call(io, admin, {"CLIENT", "PAUSE", "1000", "ALL"}).is_ok());
-    dlock::detail::Request request;
+    dlock::Request request;
     request.push({"ECHO", "x"}).push({"ECHO", "y"});
     EXPECT_THROW(run(io, [&] { return redis.pipeline(request, 200ms); }), dlock::TimeoutError);
-    dlock::detail::Request next;
+    dlock::Request next;
     next.push({"ECHO", "p"}).push({"ECHO", "q"});
     const auto replies = run(io, [&] { return redis.pipeline(next, 5s); });
     ASSERT_EQ(replies.size(), 2u);
@@ -568,12 +571,13 @@ TEST(Reconnect, ConnectionKilledByServerThenNextCommandWorks) {
     dlock::Redis redis(io.get_executor(), own.url());
     dlock::Redis admin(io.get_executor(), own.url());
     ASSERT_EQ(call(io, redis, {"PING"}).str, "PONG");
-    const auto generation = redis.connection()->generation();
+    const auto generation = dlock::detail::connection_of(redis)->generation();
 
     // SKIPME defaults to yes: everyone but `admin` is disconnected.
     EXPECT_GE(call(io, admin, {"CLIENT", "KILL", "TYPE", "normal"}).integer, 1);
     EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
-    EXPECT_GT(redis.connection()->generation(), generation) << "the dropped connection was reused";
+    EXPECT_GT(dlock::detail::connection_of(redis)->generation(), generation)
+        << "the dropped connection was reused";
 }
 
 TEST(Reconnect, CloseFailsInFlightWithConnectionErrorAndNextCommandReconnects) {
@@ -660,7 +664,7 @@ TEST(ServerErrors, ErrorRepliesInsidePipelineAreReturnedNotThrown) {
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
     const std::string key = unique_key("pipeline-errors");
-    dlock::detail::Request request;
+    dlock::Request request;
     request.push({"SET", key, "not-a-number"})
         .push({"INCR", key})
         .push({"NO-SUCH-COMMAND"})

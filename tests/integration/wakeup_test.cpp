@@ -18,6 +18,7 @@
 #include <iostream>
 #include <random>
 
+#include "client/backend.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "lock/scripts.hpp"
@@ -275,10 +276,12 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
             20s);
         EXPECT_TRUE(all_waiting) << "queueing attempts: " << co_await calls_of(admin, "exists");
         // One process: one inbox subscription and one queue entry, whatever the waiter count.
-        const std::string inbox = waiter_client.subscriber_for(name).inbox_for(name);
+        const std::string inbox =
+            dlock::detail::backend_of(waiter_client).subscriber_for(name).inbox_for(name);
         EXPECT_EQ(co_await subscribers_of(admin, inbox), 1);
         EXPECT_EQ(co_await queued_processes(admin, queue), 1);
-        EXPECT_EQ(waiter_client.subscriber_for(name).channel_count(), 1u);
+        EXPECT_EQ(dlock::detail::backend_of(waiter_client).subscriber_for(name).channel_count(),
+                  1u);
 
         const long long attempts_before = co_await calls_of(admin, "exists");
         const long long sets_before = co_await set_calls(admin);
@@ -356,12 +359,15 @@ TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
             EXPECT_EQ(gave_up + quitter_acquired, names / 10);
             std::cout << gave_up << " waiters gave up (blocking_timeout), " << quitter_acquired
                       << " of them acquired first\n";
-            EXPECT_EQ(waiter_client.subscriber_for("any").waiter_count(), 0u);
+            EXPECT_EQ(dlock::detail::backend_of(waiter_client).subscriber_for("any").waiter_count(),
+                      0u);
             // The inbox lingers (Subscriber::linger) and UNSUBSCRIBE runs in the background: give
             // them a bounded time.
             EXPECT_TRUE(co_await eventually(
                 [&]() -> asio::awaitable<bool> {
-                    co_return waiter_client.subscriber_for("any").channel_count() == 0;
+                    co_return dlock::detail::backend_of(waiter_client)
+                            .subscriber_for("any")
+                            .channel_count() == 0;
                 },
                 dlock::detail::Subscriber::linger + 5s));
             const bool unsubscribed = co_await eventually(
@@ -414,7 +420,8 @@ TEST(Wakeup, WithoutChannelRightsReleaseStillWorksAndWaitersPoll) {
         };
         EXPECT_TRUE(co_await (wait() && release()));
         EXPECT_LT(Clock::now() - released, 2s);
-        EXPECT_EQ(waiter_client.subscriber_for(name).channel_count(), 0u);
+        EXPECT_EQ(dlock::detail::backend_of(waiter_client).subscriber_for(name).channel_count(),
+                  0u);
         co_await waiter.release();
         EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0);
     });
@@ -521,7 +528,8 @@ print("released", flush=True)
         std::cout << "acquired " << ms_between(released, Clock::now())
                   << " ms after redis-py was told to release (poll every 100 ms)\n";
         // redis-py published nothing: the poll did it.
-        EXPECT_EQ(waiter_client.subscriber_for(name).messages_received(), 0u);
+        EXPECT_EQ(dlock::detail::backend_of(waiter_client).subscriber_for(name).messages_received(),
+                  0u);
         co_await waiter.release();
     });
     EXPECT_EQ(holder.read_line(), "released");
@@ -559,7 +567,8 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
                     },
                     asio::detached);
             }
-            const std::string inbox = waiter_client.subscriber_for(name).inbox_for(name);
+            const std::string inbox =
+                dlock::detail::backend_of(waiter_client).subscriber_for(name).inbox_for(name);
             auto subscribed = [&]() -> asio::awaitable<bool> {
                 co_return co_await subscribers_of(admin, inbox) == 1;
             };
@@ -659,7 +668,9 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
         EXPECT_EQ(acquisition_order, arrival) << "not served in arrival order";
         // Exactly one wake-up per process: each release woke one process, never a second one.
         for (int i = 0; i < processes; ++i) {
-            EXPECT_EQ(clients[i]->subscriber_for(name).messages_received(), 1u) << "process " << i;
+            EXPECT_EQ(
+                dlock::detail::backend_of(*clients[i]).subscriber_for(name).messages_received(), 1u)
+                << "process " << i;
         }
         EXPECT_EQ((co_await admin.command("EXISTS", queue)).integer, 0) << "wait queue left behind";
         EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0);
@@ -714,14 +725,12 @@ TEST(Wakeup, AWokenProcessOvertakenKeepsItsPlaceInLine) {
         EXPECT_TRUE(co_await eventually(queued(1), 5s));
         asio::co_spawn(io, take(b, 'B'), asio::detached);
         EXPECT_TRUE(co_await eventually(queued(2), 5s));
-        const std::string a_inbox = a_client.subscriber_for(name).inbox_for(name);
+        const std::string a_inbox =
+            dlock::detail::backend_of(a_client).subscriber_for(name).inbox_for(name);
 
         // The holder's release (waking A) and an intruder's SET, atomically.
-        const std::vector<std::string_view> release_keys{name},
-            release_args{*holder.token(), "publish", name, queue};
-        dlock::detail::Request barge({"MULTI"});
-        dlock::detail::push_script(barge, dlock::detail::release_script(), release_keys,
-                                   release_args, true);
+        dlock::Request barge({"MULTI"});
+        dlock::detail::release_call(name, *holder.token(), "publish").push_to(barge, true);
         barge.push({"SET", name, "intruder"});
         barge.push({"EXEC"});
         const auto replies = co_await admin.pipeline(barge);
@@ -731,10 +740,8 @@ TEST(Wakeup, AWokenProcessOvertakenKeepsItsPlaceInLine) {
         EXPECT_EQ(line.elements.at(0).str, a_inbox) << "A lost its place to B";
 
         // The intruder leaves the way dlock does, waking the head of the line.
-        const std::vector<std::string_view> intruder_args{"intruder", "publish", name, queue};
-        dlock::detail::Request leave;
-        dlock::detail::push_script(leave, dlock::detail::release_script(), release_keys,
-                                   intruder_args, true);
+        dlock::Request leave;
+        dlock::detail::release_call(name, "intruder", "publish").push_to(leave, true);
         co_await admin.pipeline(leave);
         EXPECT_TRUE(co_await finished.all_done(10s));
     });
@@ -756,7 +763,8 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
         dlock::Redis admin(io.get_executor(), server.url());
         const std::string name = dlock::test::unique_name();
         const std::string queue = queue_of(name);
-        const std::string a_inbox = a_client.subscriber_for(name).inbox_for(name);
+        const std::string a_inbox =
+            dlock::detail::backend_of(a_client).subscriber_for(name).inbox_for(name);
         dlock::test::run(io, [&]() -> asio::awaitable<void> {
             dlock::Lock holder(holder_client, name);
             dlock::Lock a(a_client, name, waiter_options(1s));
@@ -811,12 +819,16 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
             EXPECT_TRUE(b_acquired);
             EXPECT_LT(b_woken - released, 5s) << "B waited for the 30 s poll";
             if (order == Departure::after_release) {
-                EXPECT_EQ(a_client.subscriber_for(name).messages_received(), 1u)
+                EXPECT_EQ(
+                    dlock::detail::backend_of(a_client).subscriber_for(name).messages_received(),
+                    1u)
                     << "the release skipped A";
             }
-            std::cout << label << ": B acquired " << ms_between(released, b_woken)
-                      << " ms after the release (A's process got "
-                      << a_client.subscriber_for(name).messages_received() << " wake-up)\n";
+            std::cout
+                << label << ": B acquired " << ms_between(released, b_woken)
+                << " ms after the release (A's process got "
+                << dlock::detail::backend_of(a_client).subscriber_for(name).messages_received()
+                << " wake-up)\n";
             co_await b.release();
             // Every queue entry is gone once the background departures ran.
             EXPECT_TRUE(co_await eventually(
@@ -913,7 +925,7 @@ TEST(Wakeup, AQueuedProcessThatDiedIsSkippedByTheRelease) {
         EXPECT_LT(b_woken - released, 5s) << "B waited for the 30 s poll";
         std::cout << "B acquired " << ms_between(released, b_woken)
                   << " ms after the release, past a dead process's inbox\n";
-        EXPECT_EQ(b_client.subscriber_for(name).messages_received(), 1u);
+        EXPECT_EQ(dlock::detail::backend_of(b_client).subscriber_for(name).messages_received(), 1u);
         co_await b.release();
         EXPECT_EQ((co_await admin.command("EXISTS", queue)).integer, 0);
     });

@@ -10,6 +10,7 @@
 #include "client/cluster_routing.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/lock.hpp"
+#include "lock/replication.hpp"
 
 using namespace dlock;
 using namespace dlock::detail;
@@ -235,37 +236,12 @@ TEST(ClusterRouting, AskingPrecedesEveryCommand) {
     EXPECT_EQ(replies[1].str, "b");
 }
 
-namespace {
-
-// A client that only knows how many replicas a shard has: enough for Lock's arithmetic.
-class FakeShardClient : public Client {
-  public:
-    explicit FakeShardClient(std::size_t replicas) : replicas_(replicas) {}
-    asio::any_io_executor get_executor() const override { return io_.get_executor(); }
-    asio::awaitable<std::vector<Reply>> execute_for_key(std::string_view, const Request&, Deadline,
-                                                        std::shared_ptr<Connection>*) override {
-        throw std::logic_error("no I/O in this test");
-    }
-    std::size_t replicas_of(std::string_view) const override { return replicas_; }
-    Subscriber& subscriber_for(std::string_view) override {
-        throw std::logic_error("no I/O in this test");
-    }
-    bool is_cluster() const noexcept override { return true; }
-
-  private:
-    mutable asio::io_context io_;
-    std::size_t replicas_;
-};
-
-}  // namespace
-
 TEST(ClusterReplication, FactorIsHalfTheReplicasRoundedUp) {
     // SEMANTICS.md 3.1: ceil(R/2), right for any number of replicas (coredis's formula gives 0
     // for R >= 2).
     const std::size_t expected[] = {0, 1, 1, 2, 2, 3};
     for (std::size_t replicas = 0; replicas < 6; ++replicas) {
-        FakeShardClient client(replicas);
-        Lock lock(client, "name");
-        EXPECT_EQ(lock.replication_factor(), expected[replicas]) << "R = " << replicas;
+        EXPECT_EQ(dlock::detail::replication_factor(replicas), expected[replicas])
+            << "R = " << replicas;
     }
 }

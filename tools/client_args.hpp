@@ -41,7 +41,7 @@ void add_connection_options(CLI::App& command, ConnectionArgs& args);
 std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args);
 
 // Connects lazily to what `args` describe (nothing is sent until the first command). Throws
-// UsageError like resolve_servers(), and Unsupported for --cluster in a build without it.
+// UsageError like resolve_servers().
 std::unique_ptr<Client> make_client(asio::any_io_executor executor, const ConnectionArgs& args);
 
 // Runs `body` with a client built from `args` on a fresh io_context, and returns what it

@@ -1,4 +1,4 @@
-#include "connection.hpp"
+#include "client_args.hpp"
 
 #include <unistd.h>
 
@@ -11,12 +11,8 @@
 #include <fstream>
 
 #include "dlock/redis.hpp"
-#include "exit_codes.hpp"
-
-#if __has_include("dlock/redis_cluster.hpp")
 #include "dlock/redis_cluster.hpp"
-#define DLOCK_CLI_HAVE_CLUSTER 1
-#endif
+#include "exit_codes.hpp"
 
 namespace dlock::cli {
 
@@ -120,13 +116,8 @@ std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args) {
 
 std::unique_ptr<Client> make_client(asio::any_io_executor executor, const ConnectionArgs& args) {
     std::vector<ConnectionOptions> servers = resolve_servers(args);
-    if (args.cluster) {
-#ifdef DLOCK_CLI_HAVE_CLUSTER
+    if (args.cluster)
         return std::make_unique<RedisCluster>(std::move(executor), std::move(servers));
-#else
-        throw Unsupported("cluster support not built");
-#endif
-    }
     return std::make_unique<Redis>(std::move(executor), std::move(servers.front()));
 }
 

@@ -1,17 +1,18 @@
 // `dlock acquire`, `release`, `extend` and `status`: one Redis call each (or one wait for
 // acquire), for shell scripts that manage a lock across several commands.
+#include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <sstream>
 
+#include "client_args.hpp"
 #include "commands.hpp"
-#include "connection.hpp"
 #include "dlock/lock.hpp"
-#include "durations.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
 #include "lock_args.hpp"
-#include "token_scripts.hpp"
+#include "seconds_arg.hpp"
 
 namespace dlock::cli {
 
@@ -71,7 +72,15 @@ struct ReleaseArgs {
 int release(const ReleaseArgs& args) {
     require_name(args.name);
     return run_with_client(args.connection, [&](Client& client) -> asio::awaitable<int> {
-        if (co_await release_with_token(client, args.name, args.token)) co_return exit_code::ok;
+        // The same release as the library's own, so the first queued waiter (a `dlock run` or a
+        // library waiter) wakes up at once.
+        Lock lock(client, args.name);
+        lock.adopt(args.token);
+        try {
+            co_await lock.release();
+            co_return exit_code::ok;
+        } catch (const LockReleaseError&) {
+        }
         std::cerr << "dlock: lock '" << args.name
                   << "' is not held with this token (expired, released or "
                   << "taken by someone else); nothing was changed\n";
@@ -91,8 +100,14 @@ int extend(const ExtendArgs& args) {
     require_name(args.name);
     const Seconds time = parse_seconds(args.seconds, "SEC", false);
     return run_with_client(args.connection, [&](Client& client) -> asio::awaitable<int> {
-        if (co_await extend_with_token(client, args.name, args.token, time, args.replace)) {
+        // A timeout (any) lets the Lock accept extend(); the server decides whether the key
+        // has one (`add` fails on a key without expiry).
+        Lock lock(client, args.name, {.timeout = std::max(time, Seconds(0.001))});
+        lock.adopt(args.token);
+        try {
+            co_await lock.extend(time, args.replace ? ExtendMode::replace : ExtendMode::add);
             co_return exit_code::ok;
+        } catch (const LockExtensionError&) {
         }
         std::cerr << "dlock: lock '" << args.name << "' is not held with this token"
                   << (args.replace ? "" : " (or has no expiry: use --replace)")
@@ -110,18 +125,22 @@ struct StatusArgs {
 int status(const StatusArgs& args) {
     require_name(args.name);
     return run_with_client(args.connection, [&](Client& client) -> asio::awaitable<int> {
-        const long long ttl = co_await lock_ttl_ms(client, args.name);
-        const bool held = ttl != -2;
+        Lock lock(client, args.name);
+        const LockTtl ttl = co_await lock.ttl();
+        const std::string ttl_ms = ttl.remaining
+                                       ? std::to_string(static_cast<long long>(
+                                             std::llround(ttl.remaining->count() * 1000.0)))
+                                       : (ttl.held ? "-1" : "null");
         if (args.json) {
             std::cout << "{\"name\":" << json_string(args.name)
-                      << ",\"held\":" << (held ? "true" : "false")
-                      << ",\"ttl_ms\":" << (held ? std::to_string(ttl) : "null") << "}\n";
-        } else if (!held) {
+                      << ",\"held\":" << (ttl.held ? "true" : "false") << ",\"ttl_ms\":" << ttl_ms
+                      << "}\n";
+        } else if (!ttl.held) {
             std::cout << "free\n";
-        } else if (ttl == -1) {
+        } else if (!ttl.remaining) {
             std::cout << "held, no expiry\n";
         } else {
-            std::cout << "held, expires in " << ttl << " ms\n";
+            std::cout << "held, expires in " << ttl_ms << " ms\n";
         }
         co_return exit_code::ok;
     });

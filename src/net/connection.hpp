@@ -1,4 +1,4 @@
-// dlock/detail/connection.hpp: one multiplexed connection to one Redis server.
+// connection.hpp (private): one multiplexed connection to one Redis server.
 //
 // Many coroutines share one socket: each request's commands are appended to an output buffer
 // that a single writer flushes, and a single reader hands replies back in order (Redis answers
@@ -21,15 +21,15 @@
 #include <deque>
 #include <exception>
 #include <functional>
-#include <initializer_list>
 #include <memory>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "dlock/options.hpp"
 #include "dlock/reply.hpp"
+#include "dlock/request.hpp"
+#include "net/asio.hpp"
 
 namespace asio::ssl {
 class context;
@@ -37,35 +37,8 @@ class context;
 
 namespace dlock::detail {
 
-using Clock = std::chrono::steady_clock;
-using Deadline = Clock::time_point;
-
 class ReplyParser;
 class Stream;
-
-// Commands sent back to back; execute() returns one reply per command, in order.
-class Request {
-  public:
-    Request() = default;
-    Request(std::initializer_list<std::string_view> args) { push(args); }
-
-    Request& push(std::initializer_list<std::string_view> args);
-    Request& push(std::span<const std::string_view> args);
-    Request& push(std::span<const std::string> args);
-
-    // A command whose reply the server sends as a push (an unsubscribe confirmation, which
-    // Redis also sends unasked when a slot moves): it is not matched with this request.
-    Request& push_unanswered(std::initializer_list<std::string_view> args);
-
-    // Replies this request waits for (its commands, less the unanswered ones).
-    std::size_t size() const noexcept { return commands_ - unanswered_; }
-    const std::string& payload() const noexcept { return payload_; }
-
-  private:
-    std::string payload_;
-    std::size_t commands_ = 0;
-    std::size_t unanswered_ = 0;
-};
 
 class Connection : public std::enable_shared_from_this<Connection> {
   public:

@@ -1,4 +1,4 @@
-#include "durations.hpp"
+#include "seconds_arg.hpp"
 
 #include <cerrno>
 #include <cmath>

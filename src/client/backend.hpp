@@ -1,0 +1,63 @@
+// backend.hpp (private): what a lock needs from a Redis deployment.
+//
+// One server, a Redis Cluster (and Sentinel) differ only here: where a key's commands run, how
+// many replicas hold the key, where release notifications arrive and how they are sent. Lock,
+// fenced_write and Redlock talk to this interface; dlock::Client is its public, opaque handle.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "dlock/client.hpp"
+#include "dlock/reply.hpp"
+#include "dlock/request.hpp"
+#include "net/asio.hpp"
+
+namespace dlock::detail {
+
+class Connection;
+class Subscriber;
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+
+    virtual asio::any_io_executor get_executor() const = 0;
+
+    // Runs `request` on the server that owns `key` (following redirections on a cluster) and
+    // returns one reply per command. When `used` is given it receives the connection that ran
+    // the request, so a WAIT can follow on the same connection.
+    virtual asio::awaitable<std::vector<Reply>> execute_for_key(
+        std::string_view key, const Request& request, Deadline deadline,
+        std::shared_ptr<Connection>* used = nullptr) = 0;
+
+    // Number of replicas of the shard that owns `key`, from the last known topology (0 on a
+    // standalone server).
+    virtual std::size_t replicas_of(std::string_view key) = 0;
+
+    // The subscriber that receives release notifications for `key` (one shared connection per
+    // server), created on first use, and the connection of the server that owns `key` (where
+    // a wake-up nobody here can use is passed on).
+    virtual Subscriber& subscriber_for(std::string_view key) = 0;
+    virtual std::shared_ptr<Connection> connection_for(std::string_view key) = 0;
+
+    // How a script notifies the inbox subscribed by subscriber_for(): "publish" on one
+    // server, "spublish" (sharded pub/sub, from the key's shard) on a cluster.
+    virtual std::string_view notify_command() const noexcept = 0;
+};
+
+// The backend behind a public Client handle.
+struct BackendAccess {
+    static Backend& of(Client& client) noexcept { return *client.backend_; }
+    static const Backend& of(const Client& client) noexcept { return *client.backend_; }
+};
+
+inline Backend& backend_of(Client& client) noexcept {
+    return BackendAccess::of(client);
+}
+
+}  // namespace dlock::detail

@@ -1,0 +1,14 @@
+#include "dlock/client.hpp"
+
+#include "client/backend.hpp"
+
+namespace dlock {
+
+Client::Client(std::shared_ptr<detail::Backend> backend) : backend_(std::move(backend)) {}
+Client::~Client() = default;
+
+asio::any_io_executor Client::get_executor() const {
+    return backend_->get_executor();
+}
+
+}  // namespace dlock

@@ -1,0 +1,39 @@
+#include "lock/wakeups.hpp"
+
+#include <asio.hpp>
+
+#include "lock/scripts.hpp"
+
+namespace dlock::detail {
+
+Subscriber& wakeup_subscriber(Backend& backend, std::string_view lock_name) {
+    Subscriber& subscriber = backend.subscriber_for(lock_name);
+    if (!subscriber.has_unclaimed_handler()) {
+        // The server that owns the lock's slot runs the hand-on (a MOVED just drops it).
+        subscriber.set_unclaimed_handler(
+            [connection = backend.connection_for(lock_name), notify = backend.notify_command()](
+                const std::string& name, const std::string& inbox) {
+                pass_on_wakeup(connection, name, inbox, notify);
+            });
+    }
+    return subscriber;
+}
+
+void pass_on_wakeup(const std::shared_ptr<Connection>& connection, const std::string& lock_name,
+                    const std::string& inbox, std::string_view notify_command) {
+    // EVAL with the source: nobody would be there to answer a NOSCRIPT with a retry.
+    Request request;
+    leave_queue_call(lock_name, inbox, notify_command, true).push_to(request, true);
+    asio::co_spawn(
+        connection->get_executor(),
+        [connection, request = std::move(request)]() -> asio::awaitable<void> {
+            try {
+                co_await connection->execute(request,
+                                             Clock::now() + connection->options().command_timeout);
+            } catch (const std::exception&) {
+            }
+        },
+        asio::detached);
+}
+
+}  // namespace dlock::detail
