@@ -59,7 +59,7 @@ void run_memory_held(const Params& params) {
         Join acquired(co_await asio::this_coro::executor);
         for (auto& lock : locks) {
             acquired.spawn([](dlock::Lock& l) -> asio::awaitable<void> {
-                if (!co_await l.acquire(false, std::nullopt))
+                if (!co_await l.acquire({.blocking = false}))
                     throw std::runtime_error("lock was taken");
             }(*lock));
         }

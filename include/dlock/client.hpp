@@ -26,11 +26,12 @@ class Client {
     // The executor every call on this client (and on its locks) must be made from.
     asio::any_io_executor get_executor() const;
 
-  protected:
-    explicit Client(std::shared_ptr<detail::Backend> backend);
-
   private:
+    // Only dlock's own clients have a backend to give.
+    friend class Redis;
+    friend class RedisCluster;
     friend struct detail::BackendAccess;
+    explicit Client(std::shared_ptr<detail::Backend> backend);
     std::shared_ptr<detail::Backend> backend_;
 };
 

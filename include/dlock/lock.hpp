@@ -31,6 +31,7 @@
 
 #include "dlock/client.hpp"
 #include "dlock/errors.hpp"
+#include "dlock/lock_concept.hpp"
 #include "dlock/lock_options.hpp"
 
 namespace dlock {
@@ -38,12 +39,6 @@ namespace dlock {
 namespace detail {
 struct LockState;
 }
-
-// How extend() applies the additional time.
-enum class ExtendMode {
-    add,      // remaining TTL + additional_time (the seed's behaviour)
-    replace,  // TTL := additional_time
-};
 
 // What the server says of a lock's key, whoever holds it (Lock::ttl()).
 struct LockTtl {
@@ -53,6 +48,8 @@ struct LockTtl {
 
 class Lock {
   public:
+    using Options = LockOptions;
+
     // Throws std::invalid_argument: empty name, negative/NaN/infinite durations (naming the
     // field), timeout under 1 ms, sleep > timeout, auto_renew without timeout.
     Lock(Client& client, std::string name, LockOptions options = {});
@@ -64,8 +61,8 @@ class Lock {
     // Returns false when it is held by someone else and the wait is over. Throws LockError if
     // this object already holds it; ConnectionError/TimeoutError/ServerError when Redis fails.
     asio::awaitable<bool> acquire();
-    // The same with the blocking mode given here instead of in the options.
-    asio::awaitable<bool> acquire(bool blocking, std::optional<Seconds> blocking_timeout);
+    // The same, waiting as `wait` says instead of the options' blocking/blocking_timeout.
+    asio::awaitable<bool> acquire(WaitPolicy wait);
 
     // Releases the lock. Throws LockReleaseError when this object does not hold it (never
     // acquired, expired, or overwritten). When the server cannot be reached the token is kept
@@ -92,9 +89,7 @@ class Lock {
     // holds the lock already.
     void adopt(std::string token);
 
-    // Runs `body` (a callable returning asio::awaitable<T>) under the lock: acquires or throws
-    // LockAcquisitionError; releases afterwards. If the body throws, its exception propagates
-    // (the lock is still released). If the lock was lost meanwhile, throws LockReleaseError.
+    // The scoped form: with_lock(*this, body) (dlock/lock_concept.hpp).
     template <class Body>
     auto with(Body body) -> std::invoke_result_t<Body&>;
 
@@ -119,32 +114,9 @@ class Lock {
 
 template <class Body>
 auto Lock::with(Body body) -> std::invoke_result_t<Body&> {
-    using Awaitable = std::invoke_result_t<Body&>;
-    using Value = typename Awaitable::value_type;
-    if (!co_await acquire()) {
-        throw LockAcquisitionError("could not acquire lock '" + name() + "'", name());
-    }
-    std::exception_ptr failure;
-    std::conditional_t<std::is_void_v<Value>, bool, std::optional<Value>> result{};
-    try {
-        if constexpr (std::is_void_v<Value>) {
-            co_await body();
-        } else {
-            result.emplace(co_await body());
-        }
-    } catch (...) {
-        failure = std::current_exception();
-    }
-    if (failure) {
-        try {
-            co_await release();
-        } catch (const std::exception&) {
-            // The body's exception is the one the caller must see.
-        }
-        std::rethrow_exception(failure);
-    }
-    co_await release();  // LockReleaseError when the lock was lost while the body ran
-    if constexpr (!std::is_void_v<Value>) co_return std::move(*result);
+    return with_lock(*this, std::move(body));
 }
+
+static_assert(AsyncLock<Lock>);
 
 }  // namespace dlock

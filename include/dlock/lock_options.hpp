@@ -1,8 +1,10 @@
 // dlock/lock_options.hpp: how a Lock behaves. Plain struct; every field has a documented default.
 //
-// Durations are std::chrono::duration<double> (seconds), so both `10s`, `1500ms` and the seed's
-// float seconds (`dlock::Seconds(1.5)`) fit. They are validated when the Lock is built:
-// negative, NaN or infinite values throw std::invalid_argument naming the field.
+// One duration vocabulary in the whole public API: dlock::Seconds (options.hpp), a
+// std::chrono::duration<double>, so `10s`, `1500ms` and the seed's float seconds
+// (`dlock::Seconds(1.5)`) all fit, here as in ConnectionOptions, ClusterOptions, command
+// timeouts and the sync facade. Durations are validated when the object that takes them is
+// built: negative, NaN or infinite values throw std::invalid_argument naming the field.
 #pragma once
 
 #include <chrono>
@@ -11,15 +13,24 @@
 #include <optional>
 #include <string>
 
-namespace dlock {
+#include "dlock/options.hpp"
 
-using Seconds = std::chrono::duration<double>;
+namespace dlock {
 
 // Told when an acquisition was rolled back because too few replicas confirmed it (cluster).
 struct ReplicationShortfall {
     std::string lock_name{};
     std::size_t needed = 0;   // replication_factor()
     long long confirmed = 0;  // what WAIT reported
+};
+
+// How one acquire() call waits, instead of LockOptions::blocking and blocking_timeout:
+//   co_await lock.acquire({.blocking = false});             // one attempt
+//   co_await lock.acquire({.blocking_timeout = 2s});        // wait at most 2 s
+//   co_await lock.acquire(dlock::WaitPolicy{});             // wait without limit
+struct WaitPolicy {
+    bool blocking = true;
+    std::optional<Seconds> blocking_timeout{};  // None: no limit
 };
 
 // Every member has an initializer (`{}` at least) so that designated initializers such as

@@ -13,6 +13,10 @@
 
 namespace dlock {
 
+// Every duration in dlock's public API (see lock_options.hpp): seconds as a double, so `10s`,
+// `1500ms` and the seed's float seconds (`dlock::Seconds(1.5)`) all fit.
+using Seconds = std::chrono::duration<double>;
+
 struct TlsOptions {
     bool enabled = false;
     std::string ca_file;      // PEM bundle to verify the server with; empty = system store
@@ -31,10 +35,11 @@ struct ConnectionOptions {
     int db = 0;                         // SELECT db when non-zero
     std::string client_name = "dlock";  // CLIENT SETNAME; empty = skip
     TlsOptions tls;
-    // Bound on TCP connect + TLS handshake + AUTH/SELECT.
-    std::chrono::milliseconds connect_timeout{2000};
+    // Bound on TCP connect + TLS handshake + AUTH/SELECT. Validated (like every duration) when
+    // a client is built: negative, NaN or infinite values throw std::invalid_argument.
+    Seconds connect_timeout{2.0};
     // Default deadline of a command that was given none. Every command has one.
-    std::chrono::milliseconds command_timeout{5000};
+    Seconds command_timeout{5.0};
 
     // "host:port", "unix:/path" or "tls:host:port": for messages.
     std::string endpoint() const;

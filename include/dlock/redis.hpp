@@ -53,11 +53,11 @@ class Redis : public Client {
         return run(std::move(request), {});
     }
     asio::awaitable<Reply> command(std::vector<std::string> args,
-                                   std::optional<std::chrono::milliseconds> timeout = {});
+                                   std::optional<Seconds> timeout = {});
 
     // Runs several commands back to back in one write; error replies are returned, not thrown.
-    asio::awaitable<std::vector<Reply>> pipeline(
-        const Request& request, std::optional<std::chrono::milliseconds> timeout = {});
+    asio::awaitable<std::vector<Reply>> pipeline(const Request& request,
+                                                 std::optional<Seconds> timeout = {});
 
     // Drops the connection (requests in flight fail with ConnectionError); the next command
     // reconnects.
@@ -66,7 +66,7 @@ class Redis : public Client {
     const ConnectionOptions& options() const noexcept;
 
   private:
-    asio::awaitable<Reply> run(Request request, std::optional<std::chrono::milliseconds> timeout);
+    asio::awaitable<Reply> run(Request request, std::optional<Seconds> timeout);
 };
 
 }  // namespace dlock

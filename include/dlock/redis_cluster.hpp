@@ -56,7 +56,7 @@ struct ClusterOptions {
     // it is older than this, the next look-up starts a background re-read, so a replica that
     // failed (and is no longer listed) or was added is taken into account. None: re-read only
     // on redirections, connection failures, timeouts and refresh().
-    std::optional<std::chrono::milliseconds> topology_max_age = std::chrono::seconds(10);
+    std::optional<Seconds> topology_max_age = Seconds(10);
 };
 
 class RedisCluster : public Client {
@@ -94,7 +94,7 @@ class RedisCluster : public Client {
         return command_views(std::span<const std::string_view>(views), {});
     }
     asio::awaitable<Reply> command(std::vector<std::string> args,
-                                   std::optional<std::chrono::milliseconds> timeout = {});
+                                   std::optional<Seconds> timeout = {});
 
     // Drops every connection (requests in flight fail with ConnectionError); the next command
     // reconnects. The slot map is kept.
@@ -114,9 +114,9 @@ class RedisCluster : public Client {
   private:
     // Not coroutines: they read `args` before returning, so temporaries may be passed.
     asio::awaitable<Reply> command_views(std::span<const std::string_view> args,
-                                         std::optional<std::chrono::milliseconds> timeout);
+                                         std::optional<Seconds> timeout);
     asio::awaitable<Reply> run(Request request, std::optional<std::uint16_t> slot,
-                               std::optional<std::chrono::milliseconds> timeout);
+                               std::optional<Seconds> timeout);
 };
 
 }  // namespace dlock

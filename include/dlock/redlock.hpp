@@ -43,19 +43,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "dlock/errors.hpp"
-#include "dlock/lock.hpp"
+#include "dlock/lock_concept.hpp"
 #include "dlock/lock_options.hpp"
 #include "dlock/options.hpp"
 #include "dlock/redis.hpp"
 
 namespace dlock {
-
-namespace detail {
-struct ScriptCall;
-}
 
 // The set of independent primaries a RedlockLock runs on. Owns one dlock::Redis per node.
 class Redlock {
@@ -113,6 +111,8 @@ struct RedlockOptions {
 
 class RedlockLock {
   public:
+    using Options = RedlockOptions;
+
     // Throws std::invalid_argument: empty name, no timeout, bad durations (naming the field),
     // timeout under 1 ms or not above node_timeout, clock_drift_factor outside [0, 1).
     RedlockLock(Redlock& group, std::string name, RedlockOptions options);
@@ -124,6 +124,8 @@ class RedlockLock {
     // Node failures (down, slow, error replies) count as refusals, they do not throw. Throws
     // LockError if this object already holds the lock.
     asio::awaitable<bool> acquire();
+    // The same, waiting as `wait` says instead of the options' blocking/blocking_timeout.
+    asio::awaitable<bool> acquire(WaitPolicy wait);
 
     // Releases the lock on all nodes. Throws LockReleaseError when fewer than a quorum of nodes
     // still held this object's token (all nodes are tried regardless). When every node failed
@@ -154,10 +156,14 @@ class RedlockLock {
     }
     const RedlockOptions& options() const noexcept { return options_; }
 
+    // The scoped form: with_lock(*this, body) (dlock/lock_concept.hpp).
+    template <class Body>
+    auto with(Body body) -> std::invoke_result_t<Body&> {
+        return with_lock(*this, std::move(body));
+    }
+
   private:
-    class Busy;
     asio::awaitable<bool> try_once(const std::string& token);
-    asio::awaitable<std::vector<Redlock::NodeResult>> run_script_on_all(detail::ScriptCall script);
     // What clock drift may take off a key living `ttl` on the nodes.
     Seconds drift(Seconds ttl) const;
 
@@ -167,11 +173,12 @@ class RedlockLock {
     std::chrono::milliseconds ttl_{};
     std::chrono::milliseconds retry_delay_{};
     std::chrono::milliseconds node_timeout_{};
-    std::optional<std::chrono::milliseconds> blocking_timeout_{};
     std::optional<std::string> token_{};
     Seconds validity_{0};
     std::chrono::steady_clock::time_point validity_start_{};
     bool busy_ = false;
 };
+
+static_assert(AsyncLock<RedlockLock>);
 
 }  // namespace dlock

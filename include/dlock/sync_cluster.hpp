@@ -8,10 +8,7 @@
 //   std::unique_lock guard(lock);
 #pragma once
 
-#include <chrono>
 #include <initializer_list>
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,28 +18,21 @@
 
 namespace dlock::sync {
 
-class RedisCluster : public Client {
+class RedisCluster : public BasicClient<dlock::RedisCluster> {
   public:
     // Same arguments and validation as dlock::RedisCluster; no I/O happens here.
-    explicit RedisCluster(std::vector<ConnectionOptions> seeds, ClusterOptions options = {});
-    explicit RedisCluster(std::vector<std::string> seed_urls, ClusterOptions options = {});
+    explicit RedisCluster(std::vector<ConnectionOptions> seeds, ClusterOptions options = {})
+        : BasicClient(std::move(seeds), options) {}
+    explicit RedisCluster(std::vector<std::string> seed_urls, ClusterOptions options = {})
+        : BasicClient(std::move(seed_urls), options) {}
     explicit RedisCluster(std::initializer_list<std::string_view> seed_urls,
-                          ClusterOptions options = {});
-    ~RedisCluster() override;
+                          ClusterOptions options = {})
+        : BasicClient(std::vector<std::string>(seed_urls.begin(), seed_urls.end()), options) {}
 
-    // Runs one command on the node serving its key and waits. Routing and errors as in
-    // dlock::RedisCluster::command.
-    Reply command(std::vector<std::string> args,
-                  std::optional<std::chrono::milliseconds> timeout = {});
     // Reads the slot map now. Throws like dlock::RedisCluster::refresh.
-    void refresh();
-    // Closes every connection; the next command reconnects.
-    void close();
-
-    dlock::RedisCluster& async_client() override { return *cluster_; }
-
-  private:
-    std::unique_ptr<dlock::RedisCluster> cluster_;
+    void refresh() {
+        io().run([this] { return async_client().refresh(); });
+    }
 };
 
 }  // namespace dlock::sync

@@ -4,6 +4,7 @@
 
 #include "client/standalone.hpp"
 #include "net/subscriber.hpp"
+#include "protocol/durations.hpp"
 
 namespace dlock::detail {
 
@@ -45,6 +46,12 @@ std::shared_ptr<Connection> connection_of(Redis& redis) {
 namespace dlock {
 
 namespace {
+detail::Deadline deadline_after(const detail::Connection& connection,
+                                std::optional<Seconds> timeout) {
+    if (!timeout) return connection.command_deadline();
+    return detail::Clock::now() + detail::to_ms(*timeout, "timeout");
+}
+
 detail::StandaloneBackend& standalone(Client& client) {
     return static_cast<detail::StandaloneBackend&>(detail::backend_of(client));
 }
@@ -72,27 +79,24 @@ void Redis::close() {
     standalone(*this).close();
 }
 
-asio::awaitable<Reply> Redis::run(Request request,
-                                  std::optional<std::chrono::milliseconds> timeout) {
+asio::awaitable<Reply> Redis::run(Request request, std::optional<Seconds> timeout) {
     auto connection = standalone(*this).connection();
-    auto replies = co_await connection->execute(
-        request, detail::Clock::now() + timeout.value_or(connection->options().command_timeout));
+    auto replies = co_await connection->execute(request, deadline_after(*connection, timeout));
     replies.front().value();  // throws ServerError on an error reply
     co_return std::move(replies.front());
 }
 
 asio::awaitable<Reply> Redis::command(std::vector<std::string> args,
-                                      std::optional<std::chrono::milliseconds> timeout) {
+                                      std::optional<Seconds> timeout) {
     Request request;
     request.push(std::span<const std::string>(args));
     return run(std::move(request), timeout);
 }
 
-asio::awaitable<std::vector<Reply>> Redis::pipeline(
-    const Request& request, std::optional<std::chrono::milliseconds> timeout) {
+asio::awaitable<std::vector<Reply>> Redis::pipeline(const Request& request,
+                                                    std::optional<Seconds> timeout) {
     auto connection = standalone(*this).connection();
-    return connection->execute(
-        request, detail::Clock::now() + timeout.value_or(connection->options().command_timeout));
+    return connection->execute(request, deadline_after(*connection, timeout));
 }
 
 }  // namespace dlock

@@ -13,6 +13,7 @@
 #include "dlock/errors.hpp"
 #include "net/asio.hpp"
 #include "net/subscriber.hpp"
+#include "protocol/durations.hpp"
 #include "protocol/slots.hpp"
 
 namespace dlock::detail {
@@ -86,7 +87,8 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
 
     void refresh_if_stale() {
         if (have_topology && options.topology_max_age &&
-            Clock::now() - topology_read_at > *options.topology_max_age) {
+            Clock::now() - topology_read_at >
+                to_ms(*options.topology_max_age, "topology_max_age")) {
             refresh_in_background();
         }
     }
@@ -147,7 +149,7 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
                 request.push(std::span<const std::string_view>(cluster_slots_command));
                 auto connection = node(address).connection;
                 auto replies = co_await connection->execute(
-                    request, Clock::now() + node_options.command_timeout);
+                    request, Clock::now() + to_ms(node_options.command_timeout, "command_timeout"));
                 Topology fresh = Topology::from_cluster_slots(replies.front(), address.host);
                 if (fresh.empty())
                     throw ServerError("CLUSTERDOWN " + address.key() +
@@ -324,6 +326,10 @@ std::shared_ptr<detail::ClusterState> make_state(asio::any_io_executor executor,
             throw std::invalid_argument("seeds must use database 0 (a cluster has no other)");
         state->seeds.push_back(detail::NodeAddress{seed.host, seed.port});
     }
+    // Validated now (std::invalid_argument naming the field), not when a node is first used.
+    detail::to_ms(seeds.front().connect_timeout, "connect_timeout");
+    detail::to_ms(seeds.front().command_timeout, "command_timeout");
+    if (options.topology_max_age) detail::to_ms(*options.topology_max_age, "topology_max_age");
     state->executor = std::move(executor);
     state->node_options = std::move(seeds.front());
     state->options = options;
@@ -364,13 +370,13 @@ asio::awaitable<void> RedisCluster::refresh() {
 }
 
 asio::awaitable<Reply> RedisCluster::command(std::vector<std::string> args,
-                                             std::optional<std::chrono::milliseconds> timeout) {
+                                             std::optional<Seconds> timeout) {
     const std::vector<std::string_view> views(args.begin(), args.end());
     return command_views(views, timeout);
 }
 
-asio::awaitable<Reply> RedisCluster::command_views(
-    std::span<const std::string_view> args, std::optional<std::chrono::milliseconds> timeout) {
+asio::awaitable<Reply> RedisCluster::command_views(std::span<const std::string_view> args,
+                                                   std::optional<Seconds> timeout) {
     if (args.empty()) throw std::invalid_argument("args must not be empty");
     Request request;
     request.push(args);
@@ -380,10 +386,11 @@ asio::awaitable<Reply> RedisCluster::command_views(
 }
 
 asio::awaitable<Reply> RedisCluster::run(Request request, std::optional<std::uint16_t> slot,
-                                         std::optional<std::chrono::milliseconds> timeout) {
+                                         std::optional<Seconds> timeout) {
     auto state = cluster_state(*this).shared_from_this();
     const auto deadline =
-        detail::Clock::now() + timeout.value_or(state->node_options.command_timeout);
+        detail::Clock::now() +
+        detail::to_ms(timeout.value_or(state->node_options.command_timeout), "timeout");
     auto replies = co_await state->execute(slot, request, deadline, nullptr);
     replies.front().value();  // throws ServerError on an error reply
     co_return std::move(replies.front());

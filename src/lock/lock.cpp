@@ -63,13 +63,15 @@ Lock::~Lock() {
 }
 
 asio::awaitable<bool> Lock::acquire() {
-    return acquire(state_->options.blocking, state_->options.blocking_timeout);
+    return acquire(WaitPolicy{state_->options.blocking, state_->options.blocking_timeout});
 }
 
-asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocking_timeout) {
+asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
+    const bool blocking = wait.blocking;
+    const std::optional<Seconds> blocking_timeout = wait.blocking_timeout;
     auto state = state_;  // keeps the state alive across suspensions
     LockState& s = *state;
-    detail::BusyGuard busy(s);
+    detail::LockBusy busy(s);
     std::optional<Deadline> deadline;
     if (blocking_timeout)
         deadline = Clock::now() + detail::to_ms(*blocking_timeout, "blocking_timeout");
@@ -167,7 +169,7 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
 asio::awaitable<void> Lock::release() {
     auto state = state_;
     LockState& s = *state;
-    detail::BusyGuard busy(s);
+    detail::LockBusy busy(s);
     if (!s.token) {
         throw LockReleaseError("cannot release lock '" + s.name + "': not acquired by this object",
                                s.name);
@@ -203,7 +205,7 @@ asio::awaitable<void> Lock::release() {
 asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {
     auto state = state_;
     LockState& s = *state;
-    detail::BusyGuard busy(s);
+    detail::LockBusy busy(s);
     const milliseconds ms = detail::to_ms(additional_time, "additional_time");
     if (mode == ExtendMode::replace && ms < milliseconds(1)) {
         throw std::invalid_argument(
@@ -239,7 +241,7 @@ asio::awaitable<bool> Lock::reacquire() {
 
 asio::awaitable<bool> Lock::locked() {
     auto state = state_;
-    detail::BusyGuard busy(*state);
+    detail::LockBusy busy(*state);
     const Request exists({"EXISTS", state->name});
     auto replies =
         co_await state->client->execute_for_key(state->name, exists, state->command_deadline());
@@ -248,7 +250,7 @@ asio::awaitable<bool> Lock::locked() {
 
 asio::awaitable<bool> Lock::owned() {
     auto state = state_;
-    detail::BusyGuard busy(*state);
+    detail::LockBusy busy(*state);
     if (!state->token || state->lost) co_return false;
     const Request get({"GET", state->name});
     auto replies =
@@ -259,7 +261,7 @@ asio::awaitable<bool> Lock::owned() {
 
 asio::awaitable<LockTtl> Lock::ttl() {
     auto state = state_;
-    detail::BusyGuard busy(*state);
+    detail::LockBusy busy(*state);
     const Request pttl({"PTTL", state->name});
     auto replies =
         co_await state->client->execute_for_key(state->name, pttl, state->command_deadline());
@@ -273,7 +275,7 @@ asio::awaitable<LockTtl> Lock::ttl() {
 void Lock::adopt(std::string token) {
     if (token.empty()) throw std::invalid_argument("token must not be empty");
     LockState& s = *state_;
-    detail::BusyGuard busy(s);
+    detail::LockBusy busy(s);
     if (s.token) throw LockError("lock '" + s.name + "' is already held by this object", s.name);
     detail::stop_renewal(s);
     s.lost = false;

@@ -20,9 +20,10 @@
 #include "dlock/client.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/lock_options.hpp"
-#include "lock/durations.hpp"
+#include "lock/busy.hpp"
 #include "lock/eval.hpp"
 #include "lock/scripts.hpp"
+#include "protocol/durations.hpp"
 
 namespace dlock::detail {
 
@@ -56,21 +57,9 @@ struct LockState {
 };
 
 // Marks the object busy for one operation (see the concurrency contract in lock.hpp).
-class BusyGuard {
+class LockBusy : public BusyGuard {
   public:
-    explicit BusyGuard(LockState& state) : state_(state) {
-        if (state_.busy) {
-            throw std::logic_error("dlock::Lock '" + state_.name +
-                                   "': another operation on this object is in progress");
-        }
-        state_.busy = true;
-    }
-    ~BusyGuard() { state_.busy = false; }
-    BusyGuard(const BusyGuard&) = delete;
-    BusyGuard& operator=(const BusyGuard&) = delete;
-
-  private:
-    LockState& state_;
+    explicit LockBusy(LockState& state) : BusyGuard(state.busy, "dlock::Lock", state.name) {}
 };
 
 // Hold bookkeeping: wake wait_lost() callers; stop a renewal loop (bumps hold_generation);

@@ -28,8 +28,7 @@ void pass_on_wakeup(const std::shared_ptr<Connection>& connection, const std::st
         connection->get_executor(),
         [connection, request = std::move(request)]() -> asio::awaitable<void> {
             try {
-                co_await connection->execute(request,
-                                             Clock::now() + connection->options().command_timeout);
+                co_await connection->execute(request, connection->command_deadline());
             } catch (const std::exception&) {
             }
         },

@@ -6,12 +6,23 @@
 
 #include "dlock/errors.hpp"
 #include "net/stream.hpp"
+#include "protocol/durations.hpp"
 #include "protocol/resp.hpp"
 
 namespace dlock::detail {
 
 namespace {
 constexpr std::size_t read_chunk = 16 * 1024;
+
+// A validated timeout option (std::invalid_argument naming it when negative, NaN, infinite or
+// under 1 ms: a zero deadline would fail every command).
+Clock::duration positive(Seconds value, const char* field) {
+    const auto ms = to_ms(value, field);
+    if (ms < std::chrono::milliseconds(1)) {
+        throw std::invalid_argument(std::string(field) + " must be at least 1 ms");
+    }
+    return ms;
+}
 
 bool is_push_message(const Reply& reply) {
     if (!reply.is_array() || reply.elements.empty() || !reply.elements[0].is_string()) return false;
@@ -41,7 +52,11 @@ struct Connection::Pending {
 };
 
 Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
-    : executor_(std::move(executor)), options_(std::move(options)), writer_wake_(executor_) {
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      connect_timeout_(positive(options_.connect_timeout, "connect_timeout")),
+      command_timeout_(positive(options_.command_timeout, "command_timeout")),
+      writer_wake_(executor_) {
     if (options_.tls.enabled && options_.unix_path.empty()) tls_ = make_tls_context(options_.tls);
 }
 
@@ -106,7 +121,7 @@ asio::awaitable<void> Connection::ensure_connected(Deadline deadline) {
 }
 
 asio::awaitable<void> Connection::connect_task() {
-    const Deadline deadline = Clock::now() + options_.connect_timeout;
+    const Deadline deadline = Clock::now() + connect_timeout_;
     try {
         auto stream = co_await Stream::open(options_, tls_.get(), deadline);
         stream_ = stream;

@@ -71,6 +71,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Increases every time the connection is established or lost.
     std::uint64_t generation() const noexcept { return generation_; }
     const ConnectionOptions& options() const noexcept { return options_; }
+    // options().command_timeout, validated: the deadline of a command that was given none.
+    Clock::duration command_timeout() const noexcept { return command_timeout_; }
+    Deadline command_deadline() const { return Clock::now() + command_timeout_; }
     const asio::any_io_executor& get_executor() const noexcept { return executor_; }
 
   private:
@@ -87,6 +90,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     asio::any_io_executor executor_;
     ConnectionOptions options_;
+    Clock::duration connect_timeout_;
+    Clock::duration command_timeout_;
     std::unique_ptr<asio::ssl::context> tls_;
     State state_ = State::disconnected;
     std::uint64_t generation_ = 0;

@@ -5,6 +5,7 @@
 
 #include "dlock/errors.hpp"
 #include "net/asio.hpp"
+#include "protocol/durations.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
 #include "protocol/token.hpp"
@@ -207,9 +208,10 @@ asio::awaitable<void> Subscriber::reconnect(std::shared_ptr<bool> alive,
     while (*alive && !waiters_.empty() && !connection->connected()) {
         bool failed = false;
         try {
-            co_await connection->execute(ping, Clock::now() +
-                                                   connection->options().connect_timeout +
-                                                   connection->options().command_timeout);
+            co_await connection->execute(
+                ping, Clock::now() +
+                          to_ms(connection->options().connect_timeout, "connect_timeout") +
+                          connection->command_timeout());
         } catch (const std::exception&) {
             failed = true;  // unreachable for now: back off
         }

@@ -9,10 +9,11 @@
 #include <utility>
 
 #include "client/backend.hpp"
-#include "lock/durations.hpp"
+#include "lock/busy.hpp"
 #include "lock/eval.hpp"
 #include "lock/scripts.hpp"
 #include "net/asio.hpp"
+#include "protocol/durations.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/token.hpp"
 
@@ -103,6 +104,17 @@ void require_answers(const std::vector<Redlock::NodeResult>& results, std::size_
     throw ConnectionError("fewer than a quorum of Redlock nodes answered");
 }
 
+// One script call on every node at once, each bounded by `node_timeout`.
+asio::awaitable<std::vector<Redlock::NodeResult>> run_script_on_all(Redlock& group,
+                                                                    detail::ScriptCall script,
+                                                                    milliseconds node_timeout) {
+    const Deadline deadline = Clock::now() + node_timeout;
+    Redlock::NodeCall call = [script = std::move(script), deadline](Redis& node) {
+        return detail::eval(detail::backend_of(node), script, deadline);
+    };
+    co_return co_await group.on_all_nodes(std::move(call));
+}
+
 Seconds jittered(milliseconds mean) {
     // Seeded from the kernel's CSPRNG: clients started together must not share a sequence.
     static thread_local std::mt19937 random{std::random_device{}()};
@@ -136,23 +148,6 @@ asio::awaitable<std::vector<Redlock::NodeResult>> Redlock::on_all_nodes(NodeCall
 
 // ---- RedlockLock ------------------------------------------------------------------------------
 
-class RedlockLock::Busy {
-  public:
-    explicit Busy(RedlockLock& lock) : lock_(lock) {
-        if (lock_.busy_) {
-            throw std::logic_error("dlock::RedlockLock '" + lock_.name_ +
-                                   "': another operation on this object is in progress");
-        }
-        lock_.busy_ = true;
-    }
-    ~Busy() { lock_.busy_ = false; }
-    Busy(const Busy&) = delete;
-    Busy& operator=(const Busy&) = delete;
-
-  private:
-    RedlockLock& lock_;
-};
-
 RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions options)
     : group_(group), name_(std::move(name)), options_(std::move(options)) {
     if (name_.empty()) throw std::invalid_argument("name must not be empty");
@@ -169,9 +164,7 @@ RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions option
     if (node_timeout_ >= ttl_) {
         throw std::invalid_argument("node_timeout must be less than timeout");
     }
-    if (options_.blocking_timeout) {
-        blocking_timeout_ = detail::to_ms(*options_.blocking_timeout, "blocking_timeout");
-    }
+    if (options_.blocking_timeout) detail::to_ms(*options_.blocking_timeout, "blocking_timeout");
     const double drift_factor = options_.clock_drift_factor;
     if (!std::isfinite(drift_factor) || drift_factor < 0 || drift_factor >= 1) {
         throw std::invalid_argument("clock_drift_factor must be in [0, 1)");
@@ -180,15 +173,6 @@ RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions option
 
 Seconds RedlockLock::drift(Seconds ttl) const {
     return ttl * options_.clock_drift_factor + drift_floor;
-}
-
-asio::awaitable<std::vector<Redlock::NodeResult>> RedlockLock::run_script_on_all(
-    detail::ScriptCall script) {
-    const Deadline deadline = Clock::now() + node_timeout_;
-    Redlock::NodeCall call = [script = std::move(script), deadline](Redis& node) {
-        return detail::eval(detail::backend_of(node), script, deadline);
-    };
-    co_return co_await group_.on_all_nodes(std::move(call));
 }
 
 asio::awaitable<bool> RedlockLock::try_once(const std::string& token) {
@@ -211,17 +195,24 @@ asio::awaitable<bool> RedlockLock::try_once(const std::string& token) {
     }
     // Roll back everywhere, not only where SET said OK: a node that timed out may still have
     // set the key. Token-checked, so other holders' keys stay.
-    co_await run_script_on_all(detail::release_call(name_, token, wake_nobody));
+    co_await run_script_on_all(group_, detail::release_call(name_, token, wake_nobody),
+                               node_timeout_);
     co_return false;
 }
 
 asio::awaitable<bool> RedlockLock::acquire() {
-    Busy busy(*this);
+    return acquire(WaitPolicy{options_.blocking, options_.blocking_timeout});
+}
+
+asio::awaitable<bool> RedlockLock::acquire(WaitPolicy wait) {
+    detail::BusyGuard busy(busy_, "dlock::RedlockLock", name_);
     if (token_) {
         throw LockError("lock '" + name_ + "' is already acquired by this object", name_);
     }
     std::optional<Deadline> deadline;
-    if (blocking_timeout_) deadline = Clock::now() + *blocking_timeout_;
+    if (wait.blocking_timeout) {
+        deadline = Clock::now() + detail::to_ms(*wait.blocking_timeout, "blocking_timeout");
+    }
     asio::steady_timer pause(group_.get_executor());
     for (;;) {
         // A fresh token per attempt: a late SET from a rolled-back attempt must not count
@@ -231,7 +222,7 @@ asio::awaitable<bool> RedlockLock::acquire() {
             token_ = std::move(token);
             co_return true;
         }
-        if (!options_.blocking) co_return false;
+        if (!wait.blocking) co_return false;
         const auto now = Clock::now();
         if (deadline && now >= *deadline) co_return false;
         auto wake_at = now + std::chrono::duration_cast<Clock::duration>(jittered(retry_delay_));
@@ -242,12 +233,13 @@ asio::awaitable<bool> RedlockLock::acquire() {
 }
 
 asio::awaitable<void> RedlockLock::release() {
-    Busy busy(*this);
+    detail::BusyGuard busy(busy_, "dlock::RedlockLock", name_);
     if (!token_) {
         throw LockReleaseError("cannot release lock '" + name_ + "': not acquired by this object",
                                name_);
     }
-    auto results = co_await run_script_on_all(detail::release_call(name_, *token_, wake_nobody));
+    auto results = co_await run_script_on_all(
+        group_, detail::release_call(name_, *token_, wake_nobody), node_timeout_);
     if (all_failed_in_transport(results)) {
         std::rethrow_exception(results.front().failure);  // token kept: release() may be retried
     }
@@ -265,7 +257,7 @@ asio::awaitable<void> RedlockLock::release() {
 }
 
 asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mode) {
-    Busy busy(*this);
+    detail::BusyGuard busy(busy_, "dlock::RedlockLock", name_);
     const milliseconds ms = detail::to_ms(additional_time, "additional_time");
     if (mode == ExtendMode::replace && ms < milliseconds(1)) {
         throw std::invalid_argument(
@@ -276,9 +268,12 @@ asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mo
                                  name_);
     }
     const auto start = Clock::now();
-    auto results = co_await run_script_on_all(detail::extend_call(
-        name_, *token_, ms,
-        mode == ExtendMode::add ? detail::TtlChange::add : detail::TtlChange::replace));
+    auto results = co_await run_script_on_all(
+        group_,
+        detail::extend_call(
+            name_, *token_, ms,
+            mode == ExtendMode::add ? detail::TtlChange::add : detail::TtlChange::replace),
+        node_timeout_);
     const auto elapsed = Clock::now() - start;
     const std::size_t extended = count_replies(
         results, [](const Reply& reply) { return reply.is_integer() && reply.integer == 1; });
@@ -302,7 +297,7 @@ asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mo
 }
 
 asio::awaitable<bool> RedlockLock::locked() {
-    Busy busy(*this);
+    detail::BusyGuard busy(busy_, "dlock::RedlockLock", name_);
     Request exists({"EXISTS", name_});
     const Deadline deadline = Clock::now() + node_timeout_;
     Redlock::NodeCall call = [key = name_, exists = std::move(exists), deadline](Redis& node) {
@@ -316,7 +311,7 @@ asio::awaitable<bool> RedlockLock::locked() {
 }
 
 asio::awaitable<bool> RedlockLock::owned() {
-    Busy busy(*this);
+    detail::BusyGuard busy(busy_, "dlock::RedlockLock", name_);
     if (!token_) co_return false;
     Request get({"GET", name_});
     const Deadline deadline = Clock::now() + node_timeout_;

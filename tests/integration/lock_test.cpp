@@ -195,7 +195,7 @@ TEST_F(LockTest, CompetingLockCannotBeAcquiredWithoutBlocking) {
         Lock other(redis_, name_, {.blocking = false});
         EXPECT_TRUE(co_await holder.acquire());
         EXPECT_FALSE(co_await other.acquire());
-        EXPECT_FALSE(co_await other.acquire(false, std::nullopt));
+        EXPECT_FALSE(co_await other.acquire({.blocking = false}));
         EXPECT_FALSE(other.token());
         EXPECT_EQ(co_await get(name_), holder.token());  // the holder's key is untouched
         co_await holder.release();
@@ -220,7 +220,7 @@ TEST_F(LockTest, BlockingTimeoutGivesUpAfterAtLeastThatLong) {
         // The same given as an argument instead of an option.
         Lock other(redis_, name_, {.sleep = 0.05s});
         Stopwatch watch;
-        EXPECT_FALSE(co_await other.acquire(true, 0.3s));
+        EXPECT_FALSE(co_await other.acquire({.blocking_timeout = 0.3s}));
         EXPECT_GE(watch.seconds(), 0.3);
         EXPECT_LT(watch.seconds(), 1.3);
         co_await holder.release();
@@ -383,8 +383,8 @@ TEST_F(LockTest, InvalidDurationsGivenToOperationsAreRejectedNamingTheField) {
         Lock lock(redis_, name_, {.timeout = 10s});
         for (const double bad : {-1.0, std::numeric_limits<double>::quiet_NaN(),
                                  std::numeric_limits<double>::infinity()}) {
-            auto error =
-                as<std::invalid_argument>(co_await thrown_by(lock.acquire(true, Seconds(bad))));
+            auto error = as<std::invalid_argument>(
+                co_await thrown_by(lock.acquire({.blocking_timeout = Seconds(bad)})));
             CO_ASSERT(error);
             EXPECT_TRUE(names_field(error->what(), "blocking_timeout")) << error->what();
         }
@@ -752,7 +752,7 @@ TEST_F(LockTest, NonBlockingAcquireMakesExactlyOneAttempt) {
         const long long before = dlock::test::command_calls(admin, "set");
         EXPECT_FALSE(co_await option.acquire());
         EXPECT_EQ(dlock::test::command_calls(admin, "set"), before + 1);
-        EXPECT_FALSE(co_await argument.acquire(false, 10s));
+        EXPECT_FALSE(co_await argument.acquire({.blocking = false, .blocking_timeout = 10s}));
         EXPECT_EQ(dlock::test::command_calls(admin, "set"), before + 2);
         co_await holder.release();
     });

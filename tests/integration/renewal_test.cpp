@@ -71,7 +71,7 @@ TEST(Renewal, KeepsAOneSecondLockThroughFiveSecondsOfWork) {
             const long long ttl = (co_await other_client.command("PTTL", name)).integer;
             EXPECT_GT(ttl, 0) << "after " << checks << " checks";
             EXPECT_LE(ttl, 1000);
-            EXPECT_FALSE(co_await other.acquire(false, std::nullopt));
+            EXPECT_FALSE(co_await other.acquire({.blocking = false}));
             ++checks;
         }
         EXPECT_GE(checks, 40);

@@ -128,7 +128,7 @@ TEST(Wakeup, NoLostWakeupWhateverTheReleaseMoment) {
         for (int i = 0; i < iterations; ++i) {
             const std::string name = dlock::test::unique_name(":lost-" + std::to_string(i));
             dlock::Lock holder(holder_client, name);
-            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
             dlock::Lock waiter(waiter_client, name, waiter_options());
 
             auto wait = [&]() -> asio::awaitable<Clock::duration> {
@@ -174,7 +174,7 @@ TEST(Wakeup, HandOffIsTriggeredByTheReleaseNotThePoll) {
         for (int round = 0; round < 20; ++round) {
             const std::string name = dlock::test::unique_name(":handoff-" + std::to_string(round));
             dlock::Lock holder(holder_client, name);
-            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
             dlock::Lock waiter(waiter_client, name, waiter_options());
             Clock::time_point released;
             auto wait = [&]() -> asio::awaitable<bool> { co_return co_await waiter.acquire(); };
@@ -211,7 +211,7 @@ TEST(Wakeup, HandOffLatency) {
         dlock::Lock holder(holder_client, name);
         dlock::Lock waiter(waiter_client, name, waiter_options());
         for (int i = 0; i < handoffs; ++i) {
-            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
             Clock::time_point released;
             auto release = [&]() -> asio::awaitable<void> {
                 EXPECT_TRUE(co_await eventually(
@@ -253,7 +253,7 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
 
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
-        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         for (long long i = 0; i < waiters; ++i) {
             asio::co_spawn(
                 io,
@@ -324,7 +324,7 @@ TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
                         [&, i, hold]() -> asio::awaitable<void> {
                             const std::string name = "wakeup-test:leak:" + std::to_string(i);
                             dlock::Lock holder(holder_client, name);
-                            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+                            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
                             dlock::Lock waiter(waiter_client, name, waiter_options());
                             // Every 10th name also has a waiter that gives up while the lock is
                             // held.
@@ -410,7 +410,7 @@ TEST(Wakeup, WithoutChannelRightsReleaseStillWorksAndWaitersPoll) {
         options.sleep = 0.05s;
         options.blocking_timeout = 5s;
         dlock::Lock waiter(waiter_client, name, options);
-        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         Clock::time_point released;
         auto wait = [&]() -> asio::awaitable<bool> { co_return co_await waiter.acquire(); };
         auto release = [&]() -> asio::awaitable<void> {
@@ -550,7 +550,7 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
                 dlock::test::unique_name(release_after_resubscribe ? ":kill-later" : ":kill-now");
             const std::string queue = queue_of(name);
             dlock::Lock holder(holder_client, name);
-            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
             constexpr int waiters = 3;
             Countdown finished(io.get_executor(), waiters);
             int acquired = 0;
@@ -614,7 +614,7 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
 
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
-        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         for (int i = 0; i < processes; ++i) {
             asio::co_spawn(
                 io,
@@ -705,7 +705,7 @@ TEST(Wakeup, AWokenProcessOvertakenKeepsItsPlaceInLine) {
     std::vector<char> order;
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
-        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         dlock::Lock a(a_client, name, waiter_options());
         dlock::Lock b(b_client, name, waiter_options());
         Countdown finished(io.get_executor(), 2);
@@ -769,7 +769,7 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
             dlock::Lock holder(holder_client, name);
             dlock::Lock a(a_client, name, waiter_options(1s));
             dlock::Lock b(b_client, name, waiter_options(20s));
-            EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
             bool a_acquired = true, b_acquired = false;
             Countdown a_done(io.get_executor(), 1);
             Clock::time_point released{}, b_woken{};
@@ -881,7 +881,7 @@ TEST(Wakeup, AQueuedProcessThatDiedIsSkippedByTheRelease) {
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
         dlock::Lock b(b_client, name, waiter_options(20s));
-        EXPECT_TRUE(co_await holder.acquire(false, std::nullopt));
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         const char byte = 'g';
         EXPECT_EQ(::write(go[1], &byte, 1), 1);
         ::close(go[1]);

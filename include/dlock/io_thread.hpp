@@ -1,4 +1,4 @@
-// dlock/detail/io_thread.hpp: an io_context on a background thread, for the sync facade.
+// dlock/io_thread.hpp: an io_context on a background thread, for the sync facade (sync.hpp).
 //
 // Every async client of the sync facade lives on this one thread, so its objects are only ever
 // touched from there; callers on any thread block on a future. A call made from the I/O thread
@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace dlock::detail {
+namespace dlock::sync {
 
 class IoThread {
   public:
@@ -46,4 +46,4 @@ class IoThread {
     std::thread thread_;
 };
 
-}  // namespace dlock::detail
+}  // namespace dlock::sync

@@ -1,4 +1,4 @@
-#include "lock/durations.hpp"
+#include "protocol/durations.hpp"
 
 #include <cmath>
 #include <stdexcept>
