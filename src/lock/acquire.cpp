@@ -27,6 +27,13 @@ asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
 // Takes this process's inbox out of the lock's wait queue, in the background (called from a
 // destructor). Best effort: a stale entry is skipped by the next release (nobody receives the
 // wake-up) and the queue expires with its TTL.
+//
+// Sent as EVAL, in one round trip: the request is queued on the connection before the caller
+// goes on, so a new wait of this process on the lock (same inbox, queued by a later script on
+// the same connection) always runs after it. An EVALSHA answered by NOSCRIPT (cold script
+// cache) used to send the ZREM one round trip later, after such a new wait had queued: it
+// deleted the new entry and the next release woke nobody. No retry also means nothing touches
+// state->client after the first suspension (the client may be gone by then).
 void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox,
                        bool unused_wakeup) {
     asio::co_spawn(
@@ -37,7 +44,7 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
                     args{inbox, state->publish(), state->name,
                          unused_wakeup ? wakeup_unused : wakeup_none, state->queue_key};
                 co_await run_script(*state, leave_queue_script(), keys, args,
-                                    state->command_deadline());
+                                    state->command_deadline(), nullptr, true);
             } catch (const std::exception&) {
             }
         },
