@@ -17,7 +17,8 @@
 // started while one is in progress throws std::logic_error. Any number of Lock objects (same or
 // different names) may share one client and its connection. Calls are made on the client's
 // executor. Destroying a Lock does not release it (no I/O in destructors): the key expires by
-// its timeout; auto-renewal stops.
+// its timeout; auto-renewal stops. An acquire() still waiting then gives up and returns false
+// (an acquisition that succeeds meanwhile is rolled back): it never leaves a key behind.
 #pragma once
 
 #include <asio/awaitable.hpp>

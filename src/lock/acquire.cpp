@@ -129,6 +129,12 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
             co_return false;
         }
     }
+    if (state.abandoned) {
+        // The Lock was destroyed while this attempt was in flight: undo it.
+        co_await roll_back(state, token);
+        state.fence.reset();
+        co_return false;
+    }
     co_return true;
 }
 

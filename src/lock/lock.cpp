@@ -5,10 +5,10 @@
 
 #include <asio.hpp>
 
-#include "protocol/slots.hpp"
-#include "net/subscriber.hpp"
-#include "protocol/token.hpp"
 #include "lock/lock_state.hpp"
+#include "net/subscriber.hpp"
+#include "protocol/slots.hpp"
+#include "protocol/token.hpp"
 
 namespace dlock {
 
@@ -55,6 +55,9 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
 }
 
 Lock::~Lock() {
+    // An acquire() still waiting (it keeps the state alive) gives up now, without the lock.
+    state_->abandoned = true;
+    if (state_->waiting) state_->waiting->cancel();
     detail::stop_renewal(*state_);
     detail::wake_lost_waiters(*state_);
 }
@@ -133,7 +136,7 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
             }
             co_return true;
         }
-        if (!blocking) co_return false;
+        if (!blocking || s.abandoned) co_return false;
         const auto now = Clock::now();
         if (deadline && now >= *deadline) co_return false;
         if (!waiter && use_wakeups) {
@@ -153,11 +156,15 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         auto wake_at = now + s.sleep;
         if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
         if (waiter) {
+            s.waiting = &waiter->timer;
             woken = co_await subscriber->wait(*waiter, wake_at);
         } else {
+            s.waiting = &poll;
             poll.expires_at(wake_at);
             co_await poll.async_wait(detail::use_tuple);
         }
+        s.waiting = nullptr;
+        if (s.abandoned) co_return false;
     }
 }
 

@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "dlock/client.hpp"
-#include "lock/scripts.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/lock_options.hpp"
 #include "lock/durations.hpp"
+#include "lock/scripts.hpp"
 
 namespace dlock::detail {
 
@@ -61,6 +61,10 @@ struct LockState {
     bool release_in_doubt = false;  // a release() timed out: it may have run after all
     std::uint64_t shortfalls = 0;
     std::uint64_t hold_generation = 0;  // bumped on acquire/release/destroy: stops renewals
+    // The Lock object is gone: an acquire() still running must not take the lock (nobody could
+    // release it, and auto-renewal would keep it forever). `waiting`: the timer it sleeps on.
+    bool abandoned = false;
+    asio::steady_timer* waiting = nullptr;
     std::shared_ptr<asio::steady_timer> renew_timer;
     std::vector<std::shared_ptr<asio::steady_timer>> lost_waiters;
 
