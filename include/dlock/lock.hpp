@@ -49,7 +49,8 @@ enum class ExtendMode {
 class Lock {
   public:
     // Throws std::invalid_argument: empty name, negative/NaN/infinite durations (naming the
-    // field), timeout under 1 ms, sleep > timeout, auto_renew without timeout.
+    // field), timeout under 1 ms, sleep > timeout, auto_renew without timeout, renew_interval
+    // >= timeout.
     Lock(Client& client, std::string name, LockOptions options = {});
     ~Lock();
     Lock(const Lock&) = delete;

@@ -47,6 +47,12 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
                                : *s.timeout / 3;
         if (s.renew_interval < milliseconds(1))
             throw std::invalid_argument("renew_interval must be at least 1 ms");
+        // The lock would expire before its first renewal.
+        if (s.renew_interval >= *s.timeout) {
+            throw std::invalid_argument(
+                "renew_interval (" + std::to_string(s.renew_interval.count()) +
+                " ms) must be less than timeout (" + std::to_string(s.timeout->count()) + " ms)");
+        }
     }
     s.queue_key = detail::wait_queue_key(s.name);
     s.queue_ttl = std::to_string(std::max(milliseconds(60000), s.sleep * 3).count());
