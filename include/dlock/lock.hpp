@@ -71,6 +71,8 @@ class Lock {
     // Adds `additional_time` to the remaining TTL (or sets the TTL to it with
     // ExtendMode::replace). Returns true. Throws LockExtensionError when the lock is not held
     // by this object or has no timeout; std::invalid_argument for a negative/NaN duration.
+    // Under auto_renew, extend() raises the renewal's floor: a renewal sets the TTL back to
+    // the timeout only when less is left, so what extend() granted is never taken back.
     asio::awaitable<bool> extend(Seconds additional_time, ExtendMode mode = ExtendMode::add);
     // Resets the TTL to the full timeout. Same errors as extend().
     asio::awaitable<bool> reacquire();

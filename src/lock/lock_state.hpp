@@ -40,6 +40,7 @@ constexpr std::string_view wakeup_unused = "1";
 constexpr std::string_view wakeup_none = "0";
 constexpr std::string_view mode_add = "add";
 constexpr std::string_view mode_replace = "replace";
+constexpr std::string_view mode_renew = "renew";
 
 struct LockState {
     Client* client = nullptr;

@@ -7,12 +7,13 @@ namespace dlock::detail {
 
 namespace {
 
-// One renewal (extend to the full timeout). Not run_script(): its NOSCRIPT retry could reach
-// the server after release() returned. Returns nothing when the hold ended meanwhile.
+// One renewal: the TTL goes back up to the full timeout, never down (an extend() beyond the
+// timeout stays in force until that time has run down). Not run_script(): its NOSCRIPT retry could
+// reach the server after release() returned. Returns nothing when the hold ended meanwhile.
 asio::awaitable<std::optional<Reply>> renew_once(LockState& state, std::uint64_t generation,
                                                  const std::string& token, Deadline deadline) {
     const std::string ms = std::to_string(state.timeout->count());
-    const std::vector<std::string_view> keys{state.name}, args{token, ms, mode_replace};
+    const std::vector<std::string_view> keys{state.name}, args{token, ms, mode_renew};
     for (int attempt = 0; attempt < 2; ++attempt) {
         const bool full = attempt == 1;
         Request request;

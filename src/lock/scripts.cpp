@@ -74,6 +74,9 @@ if ARGV[3] == 'add' then
   local ttl = redis.call('pttl', KEYS[1])
   if ttl < 0 then return 0 end
   ms = ms + ttl
+elseif ARGV[3] == 'renew' then
+  -- Auto-renewal never moves the expiry earlier (it would undo an extend()).
+  if redis.call('pttl', KEYS[1]) > ms then return 1 end
 end
 redis.call('pexpire', KEYS[1], ms)
 return 1

@@ -32,7 +32,8 @@ const Script& release_script();
 // caller drops a wake-up it did not use, ARGV[5] wait queue. Takes the inbox out of the queue
 // and, for an unused wake-up on a free lock, wakes the next process instead.
 const Script& leave_queue_script();
-// KEYS[1] lock, ARGV[1] token, ARGV[2] ms, ARGV[3] 'add' or 'replace'. Returns 1 or 0.
+// KEYS[1] lock, ARGV[1] token, ARGV[2] ms, ARGV[3] 'add', 'replace' or 'renew' (TTL := ms
+// unless more is left: auto-renewal). Returns 1 (owned) or 0.
 const Script& extend_script();
 // KEYS[1] lock, KEYS[2] fence counter (only with fencing); ARGV[1] token, ARGV[2] ms ('0' = no
 // expiry), ARGV[3] '1' = fencing, ARGV[4] inbox ('' = not queueing), ARGV[5] queue TTL ms,
