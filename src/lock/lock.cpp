@@ -192,9 +192,12 @@ asio::awaitable<void> Lock::release() {
     try {
         reply = co_await detail::run_script(s, detail::release_script(), keys, args,
                                             s.command_deadline());
-    } catch (const TimeoutError&) {
-        // The script may still run when the server catches up: a retry may then find the key
-        // gone because of this very attempt.
+    } catch (const ServerError&) {
+        throw;  // refused by the server: nothing was done
+    } catch (...) {
+        // Timed out, cancelled, or the connection dropped: the script may have run (or still
+        // run when the server catches up), so a retry may find the key gone because of this
+        // very attempt.
         s.release_in_doubt = true;
         throw;
     }
@@ -204,7 +207,7 @@ asio::awaitable<void> Lock::release() {
     detail::wake_lost_waiters(s);
     if (reply.integer != 1) {
         throw LockReleaseError("cannot release lock '" + s.name + "': no longer owned (" +
-                                   (in_doubt ? "an earlier release() that timed out may have "
+                                   (in_doubt ? "an earlier release() that failed may have "
                                                "released it, or it expired or was taken over)"
                                              : "it expired or was taken over)"),
                                s.name);
