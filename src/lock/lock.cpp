@@ -84,8 +84,16 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         const detail::Request get({"GET", s.name});
         Reply current =
             (co_await s.client->execute_for_key(s.name, get, s.command_deadline())).front();
-        if (current.is_string() && current.str == *s.token && !s.lost) {
-            throw LockError("lock '" + s.name + "' is already held by this object", s.name);
+        if (current.is_string() && current.str == *s.token) {
+            if (!s.lost) {
+                throw LockError("lock '" + s.name + "' is already held by this object", s.name);
+            }
+            // A false "lost" (renewals failed, yet the key is still ours): delete it, token-
+            // checked, rather than wait for our own stale key to expire.
+            const std::vector<std::string_view> keys{s.name},
+                args{*s.token, detail::wake_nobody, s.name, s.queue_key};
+            co_await detail::run_script(s, detail::release_script(), keys, args,
+                                        s.command_deadline());
         }
         detail::stop_renewal(s);
         s.token.reset();

@@ -30,6 +30,7 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 // Script arguments as named views: GCC 12 cannot keep string-literal temporaries alive across
 // co_await ("array used as initializer"), so literals never appear in awaited expressions.
 constexpr std::string_view not_queueing = "";
+constexpr std::string_view wake_nobody = "";
 constexpr std::string_view fencing_on = "1";
 constexpr std::string_view fencing_off = "0";
 constexpr std::string_view stay_queued = "stay";
