@@ -96,7 +96,9 @@ class Lock {
     std::optional<std::int64_t> fence() const noexcept;
     // True once auto-renewal found the lock lost (reset by the next acquire).
     bool lost() const noexcept;
-    // Waits until the lock is lost (auto-renewal) or released; returns true if lost.
+    // Waits until the lock is lost (auto-renewal) or released; returns true if lost. A hold
+    // that ended otherwise (expired without renewal, taken over) answers true when the next
+    // acquire() finds it over: callers are never carried into a later hold.
     asio::awaitable<bool> wait_lost();
     // Acquisitions rolled back because WAIT confirmed too few replicas (cluster).
     std::uint64_t replication_shortfalls() const noexcept;

@@ -65,7 +65,7 @@ Lock::~Lock() {
     state_->abandoned = true;
     if (state_->waiting) state_->waiting->cancel();
     detail::stop_renewal(*state_);
-    detail::wake_lost_waiters(*state_);
+    detail::wake_lost_waiters(*state_, state_->lost);
 }
 
 asio::awaitable<bool> Lock::acquire() {
@@ -97,6 +97,9 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
         }
         detail::stop_renewal(s);
         s.token.reset();
+        // That hold ended without a release (expired, or taken over): it was lost, and its
+        // wait_lost() callers learn it now, not at the end of the new hold.
+        detail::wake_lost_waiters(s, true);
     }
     s.lost = false;
     s.release_in_doubt = false;
@@ -212,7 +215,7 @@ asio::awaitable<void> Lock::release() {
     const bool in_doubt = std::exchange(s.release_in_doubt, false);
     s.token.reset();
     s.fence.reset();
-    detail::wake_lost_waiters(s);
+    detail::wake_lost_waiters(s, false);
     if (reply.integer != 1) {
         throw LockReleaseError("cannot release lock '" + s.name + "': no longer owned (" +
                                    (in_doubt ? "an earlier release() that failed may have "
@@ -283,11 +286,10 @@ asio::awaitable<bool> Lock::wait_lost() {
     auto state = state_;
     if (state->lost) co_return true;
     if (!state->token) co_return false;
-    auto timer = std::make_shared<asio::steady_timer>(state->client->get_executor(),
-                                                      Clock::time_point::max());
-    state->lost_waiters.push_back(timer);
-    co_await timer->async_wait(detail::use_tuple);
-    co_return state->lost;
+    auto waiter = std::make_shared<LockState::LostWaiter>(state->client->get_executor());
+    state->lost_waiters.push_back(waiter);
+    co_await waiter->timer.async_wait(detail::use_tuple);
+    co_return waiter->lost.value_or(state->lost);
 }
 
 std::size_t Lock::replication_factor() const {

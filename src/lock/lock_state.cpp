@@ -23,8 +23,11 @@ asio::awaitable<Reply> run_script(LockState& state, const Script& script,
     throw ProtocolError("unreachable: script retry loop");
 }
 
-void wake_lost_waiters(LockState& state) {
-    for (auto& waiter : std::exchange(state.lost_waiters, {})) waiter->cancel();
+void wake_lost_waiters(LockState& state, bool lost) {
+    for (auto& waiter : std::exchange(state.lost_waiters, {})) {
+        waiter->lost = lost;
+        waiter->timer.cancel();
+    }
 }
 
 void stop_renewal(LockState& state) {
@@ -35,7 +38,7 @@ void stop_renewal(LockState& state) {
 
 void mark_lost(LockState& state) {
     state.lost = true;
-    wake_lost_waiters(state);
+    wake_lost_waiters(state, true);
     if (state.options.on_lost) state.options.on_lost();
 }
 

@@ -68,7 +68,14 @@ struct LockState {
     bool abandoned = false;
     asio::steady_timer* waiting = nullptr;
     std::shared_ptr<asio::steady_timer> renew_timer;
-    std::vector<std::shared_ptr<asio::steady_timer>> lost_waiters;
+    // wait_lost() callers of the current hold, each answered with its own hold's outcome.
+    struct LostWaiter {
+        explicit LostWaiter(const asio::any_io_executor& executor)
+            : timer(executor, Clock::time_point::max()) {}
+        asio::steady_timer timer;
+        std::optional<bool> lost;
+    };
+    std::vector<std::shared_ptr<LostWaiter>> lost_waiters;
 
     Deadline command_deadline() const { return Clock::now() + command_timeout; }
     std::string_view publish() const { return publish_command(client->is_cluster()); }
@@ -109,9 +116,9 @@ asio::awaitable<Reply> run_script(LockState& state, const Script& script,
                                   std::shared_ptr<Connection>* used = nullptr,
                                   bool send_source = false);
 
-// Hold bookkeeping: wake wait_lost() callers; stop a renewal loop (bumps hold_generation);
-// report a lost lock (lost(), wait_lost(), on_lost).
-void wake_lost_waiters(LockState& state);
+// Hold bookkeeping: answer wait_lost() callers (lost or not); stop a renewal loop (bumps
+// hold_generation); report a lost lock (lost(), wait_lost(), on_lost).
+void wake_lost_waiters(LockState& state, bool lost);
 void stop_renewal(LockState& state);
 void mark_lost(LockState& state);
 
