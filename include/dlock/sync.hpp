@@ -69,7 +69,8 @@ class Lock {
   public:
     // Same validation as dlock::Lock.
     Lock(Client& client, std::string name, LockOptions options = {});
-    // Releases the lock if this object holds it (best effort, never throws).
+    // Releases the lock if this object holds it (best effort, never throws). On dlock's I/O
+    // thread (e.g. in on_lost) it cannot wait: the release then runs in the background.
     ~Lock();
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;

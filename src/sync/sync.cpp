@@ -45,6 +45,24 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
                                           std::move(options))) {}
 
 Lock::~Lock() {
+    if (client_.io().in_this_thread()) {
+        // On dlock's I/O thread (a callback such as on_lost): a blocking call would wait for
+        // itself. Release in the background instead (best effort); the async Lock goes along.
+        std::shared_ptr<dlock::Lock> lock(std::move(lock_));
+        if (lock->token()) {
+            asio::co_spawn(
+                client_.io().executor(),
+                [lock]() -> asio::awaitable<void> {
+                    try {
+                        co_await lock->release();
+                    } catch (...) {
+                        // The key expires by its timeout.
+                    }
+                },
+                asio::detached);
+        }
+        return;
+    }
     try {
         if (token()) unlock();
         client_.io().run([this]() -> asio::awaitable<void> {
