@@ -60,6 +60,7 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
     std::shared_ptr<Connection> used;
     Reply reply;
     std::exception_ptr failure;
+    state.attempt_sent = Clock::now();
     try {
         if (state.options.fencing || ticket) {
             std::vector<std::string_view> keys{state.name};

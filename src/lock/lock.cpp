@@ -149,7 +149,8 @@ asio::awaitable<bool> Lock::acquire(bool blocking, std::optional<Seconds> blocki
             s.token = token;
             if (s.options.auto_renew) {
                 asio::co_spawn(s.client->get_executor(),
-                               detail::renew_loop(state, s.hold_generation, token), asio::detached);
+                               detail::renew_loop(state, s.hold_generation, token, s.attempt_sent),
+                               asio::detached);
             }
             co_return true;
         }

@@ -62,6 +62,7 @@ struct LockState {
     bool lost = false;
     bool release_in_doubt = false;  // a release() timed out: it may have run after all
     std::uint64_t shortfalls = 0;
+    Clock::time_point attempt_sent{};   // when the last acquisition attempt was sent
     std::uint64_t hold_generation = 0;  // bumped on acquire/release/destroy: stops renewals
     // The Lock object is gone: an acquire() still running must not take the lock (nobody could
     // release it, and auto-renewal would keep it forever). `waiting`: the timer it sleeps on.
@@ -129,8 +130,9 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
                        bool unused_wakeup);
 
 // lock_renewal.cpp: extends the lock to its full timeout every renew_interval while
-// hold_generation stays `generation`.
+// hold_generation stays `generation`. `sent`: when the acquisition was sent (the key's expiry
+// counts from its execution, which is no earlier).
 asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t generation,
-                                 std::string token);
+                                 std::string token, Clock::time_point sent);
 
 }  // namespace dlock::detail
