@@ -17,7 +17,8 @@
 // started while one is in progress throws std::logic_error. Any number of Lock objects (same or
 // different names) may share one client and its connection. Calls are made on the client's
 // executor. Destroying a Lock does not release it (no I/O in destructors): the key expires by
-// its timeout; auto-renewal stops.
+// its timeout; auto-renewal stops. An acquire() still waiting then gives up and returns false
+// (an acquisition that succeeds meanwhile is rolled back): it never leaves a key behind.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -51,7 +52,8 @@ class Lock {
     using Options = LockOptions;
 
     // Throws std::invalid_argument: empty name, negative/NaN/infinite durations (naming the
-    // field), timeout under 1 ms, sleep > timeout, auto_renew without timeout.
+    // field), timeout under 1 ms, sleep > timeout, auto_renew without timeout, renew_interval
+    // >= timeout.
     Lock(Client& client, std::string name, LockOptions options = {});
     ~Lock();
     Lock(const Lock&) = delete;
@@ -72,6 +74,8 @@ class Lock {
     // Adds `additional_time` to the remaining TTL (or sets the TTL to it with
     // ExtendMode::replace). Returns true. Throws LockExtensionError when the lock is not held
     // by this object or has no timeout; std::invalid_argument for a negative/NaN duration.
+    // Under auto_renew, extend() raises the renewal's floor: a renewal sets the TTL back to
+    // the timeout only when less is left, so what extend() granted is never taken back.
     asio::awaitable<bool> extend(Seconds additional_time, ExtendMode mode = ExtendMode::add);
     // Resets the TTL to the full timeout. Same errors as extend().
     asio::awaitable<bool> reacquire();
@@ -102,7 +106,9 @@ class Lock {
     std::optional<std::int64_t> fence() const noexcept;
     // True once auto-renewal found the lock lost (reset by the next acquire).
     bool lost() const noexcept;
-    // Waits until the lock is lost (auto-renewal) or released; returns true if lost.
+    // Waits until the lock is lost (auto-renewal) or released; returns true if lost. A hold
+    // that ended otherwise (expired without renewal, taken over) answers true when the next
+    // acquire() finds it over: callers are never carried into a later hold.
     asio::awaitable<bool> wait_lost();
     // Acquisitions rolled back because WAIT confirmed too few replicas (cluster).
     std::uint64_t replication_shortfalls() const noexcept;

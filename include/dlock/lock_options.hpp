@@ -50,9 +50,12 @@ struct LockOptions {
     bool wake_on_release = true;
     // Hand out a fencing token (strictly increasing per name) with each acquisition: fence().
     bool fencing = false;
-    // Keep extending the lock to its full timeout while held (needs a timeout). The period is
-    // renew_interval, default timeout/3. When a renewal finds the lock gone, or cannot reach the
-    // server before the lock would expire, on_lost runs and lost() turns true.
+    // Keep extending the lock to its full timeout while held (needs a timeout); a renewal
+    // never shortens the TTL, so an extend() beyond the timeout is kept (see Lock::extend). The
+    // period is renew_interval, default timeout/3; it must be less than timeout
+    // (std::invalid_argument otherwise: the lock would expire before its first renewal). When a
+    // renewal finds the lock gone, or cannot reach the server before the lock would expire, on_lost
+    // runs and lost() turns true.
     bool auto_renew = false;
     std::optional<Seconds> renew_interval{};
     std::function<void()> on_lost{};

@@ -27,6 +27,13 @@ asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
 // Takes this process's inbox out of the lock's wait queue, in the background (called from a
 // destructor). Best effort: a stale entry is skipped by the next release (nobody receives the
 // wake-up) and the queue expires with its TTL.
+//
+// Sent as EVAL, in one round trip: the request is queued on the connection before the caller
+// goes on, so a new wait of this process on the lock (same inbox, queued by a later script on
+// the same connection) always runs after it. An EVALSHA answered by NOSCRIPT (cold script
+// cache) used to send the ZREM one round trip later, after such a new wait had queued: it
+// deleted the new entry and the next release woke nobody. No retry also means nothing touches
+// state->client after the first suspension (the client may be gone by then).
 void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox,
                        bool unused_wakeup) {
     asio::co_spawn(
@@ -35,7 +42,7 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
             try {
                 co_await eval(*state->client,
                               leave_queue_call(state->name, inbox, state->publish(), unused_wakeup),
-                              state->command_deadline());
+                              state->command_deadline(), EvalMode::source_only);
             } catch (const std::exception&) {
             }
         },
@@ -50,6 +57,7 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
     std::shared_ptr<Connection> used;
     Reply reply;
     std::exception_ptr failure;
+    state.attempt_sent = Clock::now();
     try {
         if (state.options.fencing || ticket) {
             const ScriptCall call = acquire_call(state.name, token, state.timeout,
@@ -111,6 +119,12 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
             }
             co_return false;
         }
+    }
+    if (state.abandoned) {
+        // The Lock was destroyed while this attempt was in flight: undo it.
+        co_await roll_back(state, token);
+        state.fence.reset();
+        co_return false;
     }
     co_return true;
 }

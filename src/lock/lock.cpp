@@ -50,6 +50,12 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
                                : *s.timeout / 3;
         if (s.renew_interval < milliseconds(1))
             throw std::invalid_argument("renew_interval must be at least 1 ms");
+        // The lock would expire before its first renewal.
+        if (s.renew_interval >= *s.timeout) {
+            throw std::invalid_argument(
+                "renew_interval (" + std::to_string(s.renew_interval.count()) +
+                " ms) must be less than timeout (" + std::to_string(s.timeout->count()) + " ms)");
+        }
     }
     s.queue_key = detail::wait_queue_key(s.name);
     s.queue_ttl = std::max(milliseconds(60000), s.sleep * 3);
@@ -58,8 +64,11 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
 }
 
 Lock::~Lock() {
+    // An acquire() still waiting (it keeps the state alive) gives up now, without the lock.
+    state_->abandoned = true;
+    if (state_->waiting) state_->waiting->cancel();
     detail::stop_renewal(*state_);
-    detail::wake_lost_waiters(*state_);
+    detail::wake_lost_waiters(*state_, state_->lost);
 }
 
 asio::awaitable<bool> Lock::acquire() {
@@ -80,11 +89,20 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
         const Request get({"GET", s.name});
         Reply current =
             (co_await s.client->execute_for_key(s.name, get, s.command_deadline())).front();
-        if (current.is_string() && current.str == *s.token && !s.lost) {
-            throw LockError("lock '" + s.name + "' is already held by this object", s.name);
+        if (current.is_string() && current.str == *s.token) {
+            if (!s.lost) {
+                throw LockError("lock '" + s.name + "' is already held by this object", s.name);
+            }
+            // A false "lost" (renewals failed, yet the key is still ours): delete it, token-
+            // checked, rather than wait for our own stale key to expire.
+            const detail::ScriptCall call = detail::release_call(s.name, *s.token, "");
+            (co_await detail::eval(*s.client, call, s.command_deadline())).value();
         }
         detail::stop_renewal(s);
         s.token.reset();
+        // That hold ended without a release (expired, or taken over): it was lost, and its
+        // wait_lost() callers learn it now, not at the end of the new hold.
+        detail::wake_lost_waiters(s, true);
     }
     s.lost = false;
     s.release_in_doubt = false;
@@ -134,11 +152,12 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
             s.token = token;
             if (s.options.auto_renew) {
                 asio::co_spawn(s.client->get_executor(),
-                               detail::renew_loop(state, s.hold_generation, token), asio::detached);
+                               detail::renew_loop(state, s.hold_generation, token, s.attempt_sent),
+                               asio::detached);
             }
             co_return true;
         }
-        if (!blocking) co_return false;
+        if (!blocking || s.abandoned) co_return false;
         const auto now = Clock::now();
         if (deadline && now >= *deadline) co_return false;
         if (!waiter && use_wakeups) {
@@ -158,11 +177,15 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
         auto wake_at = now + s.sleep;
         if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
         if (waiter) {
+            s.waiting = &waiter->timer;
             woken = co_await subscriber->wait(*waiter, wake_at);
         } else {
+            s.waiting = &poll;
             poll.expires_at(wake_at);
             co_await poll.async_wait(detail::use_tuple);
         }
+        s.waiting = nullptr;
+        if (s.abandoned) co_return false;
     }
 }
 
@@ -183,19 +206,22 @@ asio::awaitable<void> Lock::release() {
     try {
         reply = co_await detail::eval(*s.client, call, s.command_deadline());
         reply.value();
-    } catch (const TimeoutError&) {
-        // The script may still run when the server catches up: a retry may then find the key
-        // gone because of this very attempt.
+    } catch (const ServerError&) {
+        throw;  // refused by the server: nothing was done
+    } catch (...) {
+        // Timed out, cancelled, or the connection dropped: the script may have run (or still
+        // run when the server catches up), so a retry may find the key gone because of this
+        // very attempt.
         s.release_in_doubt = true;
         throw;
     }
     const bool in_doubt = std::exchange(s.release_in_doubt, false);
     s.token.reset();
     s.fence.reset();
-    detail::wake_lost_waiters(s);
+    detail::wake_lost_waiters(s, false);
     if (reply.integer != 1) {
         throw LockReleaseError("cannot release lock '" + s.name + "': no longer owned (" +
-                                   (in_doubt ? "an earlier release() that timed out may have "
+                                   (in_doubt ? "an earlier release() that failed may have "
                                                "released it, or it expired or was taken over)"
                                              : "it expired or was taken over)"),
                                s.name);
@@ -288,11 +314,10 @@ asio::awaitable<bool> Lock::wait_lost() {
     auto state = state_;
     if (state->lost) co_return true;
     if (!state->token) co_return false;
-    auto timer = std::make_shared<asio::steady_timer>(state->client->get_executor(),
-                                                      Clock::time_point::max());
-    state->lost_waiters.push_back(timer);
-    co_await timer->async_wait(detail::use_tuple);
-    co_return state->lost;
+    auto waiter = std::make_shared<LockState::LostWaiter>(state->client->get_executor());
+    state->lost_waiters.push_back(waiter);
+    co_await waiter->timer.async_wait(detail::use_tuple);
+    co_return waiter->lost.value_or(state->lost);
 }
 
 std::size_t Lock::replication_factor() const {

@@ -6,8 +6,11 @@
 
 namespace dlock::detail {
 
-void wake_lost_waiters(LockState& state) {
-    for (auto& waiter : std::exchange(state.lost_waiters, {})) waiter->cancel();
+void wake_lost_waiters(LockState& state, bool lost) {
+    for (auto& waiter : std::exchange(state.lost_waiters, {})) {
+        waiter->lost = lost;
+        waiter->timer.cancel();
+    }
 }
 
 void stop_renewal(LockState& state) {
@@ -18,7 +21,7 @@ void stop_renewal(LockState& state) {
 
 void mark_lost(LockState& state) {
     state.lost = true;
-    wake_lost_waiters(state);
+    wake_lost_waiters(state, true);
     if (state.options.on_lost) state.options.on_lost();
 }
 

@@ -48,9 +48,21 @@ struct LockState {
     bool lost = false;
     bool release_in_doubt = false;  // a release() timed out: it may have run after all
     std::uint64_t shortfalls = 0;
+    Clock::time_point attempt_sent{};   // when the last acquisition attempt was sent
     std::uint64_t hold_generation = 0;  // bumped on acquire/release/destroy: stops renewals
+    // The Lock object is gone: an acquire() still running must not take the lock (nobody could
+    // release it, and auto-renewal would keep it forever). `waiting`: the timer it sleeps on.
+    bool abandoned = false;
+    asio::steady_timer* waiting = nullptr;
     std::shared_ptr<asio::steady_timer> renew_timer;
-    std::vector<std::shared_ptr<asio::steady_timer>> lost_waiters;
+    // wait_lost() callers of the current hold, each answered with its own hold's outcome.
+    struct LostWaiter {
+        explicit LostWaiter(const asio::any_io_executor& executor)
+            : timer(executor, Clock::time_point::max()) {}
+        asio::steady_timer timer;
+        std::optional<bool> lost;
+    };
+    std::vector<std::shared_ptr<LostWaiter>> lost_waiters;
 
     Deadline command_deadline() const { return Clock::now() + command_timeout; }
     std::string_view publish() const { return client->notify_command(); }
@@ -62,9 +74,9 @@ class LockBusy : public BusyGuard {
     explicit LockBusy(LockState& state) : BusyGuard(state.busy, "dlock::Lock", state.name) {}
 };
 
-// Hold bookkeeping: wake wait_lost() callers; stop a renewal loop (bumps hold_generation);
-// report a lost lock (lost(), wait_lost(), on_lost).
-void wake_lost_waiters(LockState& state);
+// Hold bookkeeping: answer wait_lost() callers (lost or not); stop a renewal loop (bumps
+// hold_generation); report a lost lock (lost(), wait_lost(), on_lost).
+void wake_lost_waiters(LockState& state, bool lost);
 void stop_renewal(LockState& state);
 void mark_lost(LockState& state);
 
@@ -75,8 +87,9 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
                        bool unused_wakeup);
 
 // lock_renewal.cpp: extends the lock to its full timeout every renew_interval while
-// hold_generation stays `generation`.
+// hold_generation stays `generation`. `sent`: when the acquisition was sent (the key's expiry
+// counts from its execution, which is no earlier).
 asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t generation,
-                                 std::string token);
+                                 std::string token, Clock::time_point sent);
 
 }  // namespace dlock::detail

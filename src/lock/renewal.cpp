@@ -7,11 +7,12 @@ namespace dlock::detail {
 
 namespace {
 
-// One renewal (extend to the full timeout). Sent with the source: a NOSCRIPT retry could reach
-// the server after release() returned. Returns nothing when the hold ended meanwhile.
+// One renewal: the TTL goes back up to the full timeout, never down (an extend() beyond the
+// timeout stays in force until that time has run down). Sent with the source: a NOSCRIPT retry
+// could reach the server after release() returned. Returns nothing when the hold ended meanwhile.
 asio::awaitable<std::optional<Reply>> renew_once(LockState& state, std::uint64_t generation,
                                                  const std::string& token, Deadline deadline) {
-    const ScriptCall call = extend_call(state.name, token, *state.timeout, TtlChange::replace);
+    const ScriptCall call = extend_call(state.name, token, *state.timeout, TtlChange::renew);
     Reply reply = co_await eval(*state.client, call, deadline, EvalMode::source_only);
     if (state.hold_generation != generation) co_return std::nullopt;
     reply.value();
@@ -21,20 +22,22 @@ asio::awaitable<std::optional<Reply>> renew_once(LockState& state, std::uint64_t
 }  // namespace
 
 asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t generation,
-                                 std::string token) {
+                                 std::string token, Clock::time_point sent) {
     // Spawned, so it starts later: the lock may already be released or destroyed (then the
     // client may be gone too). Touch nothing and leave no timer behind in that case.
     if (state->hold_generation != generation) co_return;
     const milliseconds ttl = *state->timeout;
-    auto expires = Clock::now() + ttl;  // as far as we know, when the key expires
+    // As far as we know, when the key expires: counted from the acquisition's send time, not
+    // from now (after its round trip, WAIT and this spawn), or on_lost could come too late.
+    auto expires = sent + ttl;
     auto timer = std::make_shared<asio::steady_timer>(state->client->get_executor());
     state->renew_timer = timer;
-    milliseconds interval = state->renew_interval;
+    auto wake_at = sent + state->renew_interval;  // the first renewal too counts from `sent`
     for (;;) {
-        timer->expires_after(interval);
+        timer->expires_at(wake_at);
         co_await timer->async_wait(use_tuple);
         if (state->hold_generation != generation) co_return;
-        const auto sent = Clock::now();
+        sent = Clock::now();
         try {
             const std::optional<Reply> reply = co_await renew_once(
                 *state, generation, token, std::min(state->command_deadline(), expires));
@@ -44,7 +47,7 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
                 co_return;
             }
             expires = sent + ttl;
-            interval = state->renew_interval;
+            wake_at = Clock::now() + state->renew_interval;
         } catch (const std::exception&) {
             if (state->hold_generation != generation) co_return;
             if (Clock::now() >= expires) {
@@ -53,7 +56,8 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
             }
             // Try again soon, while the key may still be alive.
             const auto left = std::chrono::duration_cast<milliseconds>(expires - Clock::now());
-            interval = std::max(milliseconds(1), std::min(state->renew_interval, left / 4));
+            wake_at =
+                Clock::now() + std::max(milliseconds(1), std::min(state->renew_interval, left / 4));
         }
     }
 }

@@ -75,6 +75,9 @@ if ARGV[3] == 'add' then
   local ttl = redis.call('pttl', KEYS[1])
   if ttl < 0 then return 0 end
   ms = ms + ttl
+elseif ARGV[3] == 'renew' then
+  -- Auto-renewal never moves the expiry earlier (it would undo an extend()).
+  if redis.call('pttl', KEYS[1]) > ms then return 1 end
 end
 redis.call('pexpire', KEYS[1], ms)
 return 1
@@ -173,11 +176,13 @@ ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::
 
 ScriptCall extend_call(std::string_view name, std::string_view token, std::chrono::milliseconds ms,
                        TtlChange change) {
-    // KEYS[1] lock; ARGV[1] token, ARGV[2] ms, ARGV[3] 'add' or 'replace'.
+    // KEYS[1] lock; ARGV[1] token, ARGV[2] ms, ARGV[3] 'add', 'replace' or 'renew'.
     return {&extend_script(),
             {std::string(name)},
             {std::string(token), std::to_string(ms.count()),
-             change == TtlChange::add ? "add" : "replace"}};
+             change == TtlChange::add       ? "add"
+             : change == TtlChange::replace ? "replace"
+                                            : "renew"}};
 }
 
 ScriptCall acquire_call(std::string_view name, std::string_view token,

@@ -48,8 +48,9 @@ ScriptCall release_call(std::string_view name, std::string_view token, std::stri
 ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
                             bool unused_wakeup);
 
-// How extend_call applies `ms`: added to the remaining TTL, or replacing it.
-enum class TtlChange { add, replace };
+// How extend_call applies `ms`: added to the remaining TTL, replacing it, or (auto-renewal)
+// replacing it unless more is left, so a renewal never undoes an extend().
+enum class TtlChange { add, replace, renew };
 // Changes the TTL of the lock's key if it holds `token`. Returns 1 or 0 (not held, or `add`
 // on a key without expiry).
 ScriptCall extend_call(std::string_view name, std::string_view token, std::chrono::milliseconds ms,

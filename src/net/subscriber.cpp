@@ -33,6 +33,16 @@ Subscriber::~Subscriber() {
     connection_->set_on_connect({});
     connection_->set_on_disconnect({});
     connection_->close();
+    for (auto& timer : timers_) {
+        if (auto alive = timer.lock()) alive->cancel();
+    }
+}
+
+std::shared_ptr<asio::steady_timer> Subscriber::make_timer() {
+    std::erase_if(timers_, [](const auto& timer) { return timer.expired(); });
+    auto timer = std::make_shared<asio::steady_timer>(connection_->get_executor());
+    timers_.push_back(timer);
+    return timer;
 }
 
 std::string Subscriber::inbox_for(std::string_view lock_name) const {
@@ -126,9 +136,11 @@ void Subscriber::release_inbox(const std::string& name) {
 
 asio::awaitable<void> Subscriber::drop_after_linger(std::shared_ptr<bool> alive, std::string name,
                                                     std::uint64_t generation) {
+    if (!*alive) co_return;
     auto connection = connection_;
-    asio::steady_timer timer(connection->get_executor(), linger);
-    co_await timer.async_wait(use_tuple);
+    const auto timer = make_timer();
+    timer->expires_after(linger);
+    co_await timer->async_wait(use_tuple);
     if (!*alive) co_return;
     auto it = inboxes_.find(name);
     if (it == inboxes_.end() || it->second.users > 0 || it->second.idle_since_gen != generation) {
@@ -201,7 +213,8 @@ void Subscriber::on_disconnect() {
 
 asio::awaitable<void> Subscriber::reconnect(std::shared_ptr<bool> alive,
                                             std::shared_ptr<Connection> connection) {
-    asio::steady_timer backoff(connection->get_executor());
+    if (!*alive) co_return;
+    const auto backoff = make_timer();
     std::chrono::milliseconds delay = first_reconnect_delay;
     // Any command reconnects; on_reconnect() then re-subscribes.
     const Request ping({"PING"});
@@ -216,8 +229,8 @@ asio::awaitable<void> Subscriber::reconnect(std::shared_ptr<bool> alive,
             failed = true;  // unreachable for now: back off
         }
         if (failed && *alive) {
-            backoff.expires_after(delay);
-            co_await backoff.async_wait(use_tuple);
+            backoff->expires_after(delay);
+            co_await backoff->async_wait(use_tuple);
             delay = std::min(delay * 2, max_reconnect_delay);
         }
     }

@@ -37,6 +37,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/connection.hpp"
 
@@ -135,6 +136,11 @@ class Subscriber {
     bool ever_connected_ = false;
     bool reconnecting_ = false;  // a reconnect() loop is running
     std::shared_ptr<bool> alive_;
+    // Timers of the coroutines above (linger, reconnect back-off), cancelled by the
+    // destructor: a pending one would keep the executor busy (~sync::Redis joins its thread
+    // only once no work is left).
+    std::vector<std::weak_ptr<asio::steady_timer>> timers_;
+    std::shared_ptr<asio::steady_timer> make_timer();
 };
 
 }  // namespace dlock::detail

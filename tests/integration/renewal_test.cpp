@@ -240,7 +240,7 @@ class Monitor {
 };
 
 // Many locks release right at their renewal moment (a sweep of -1..+1 ms around it), over
-// several rounds. MONITOR shows, per lock, that no renewal (extend script, mode "replace")
+// several rounds. MONITOR shows, per lock, that no renewal (extend script, mode "renew")
 // reached the server after its release (the script that publishes), and nothing at all in the
 // two renewal periods after the last release.
 TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
@@ -299,7 +299,7 @@ TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
         const auto at = line.find("\"renewal-race:");
         if (at == std::string::npos) continue;
         const std::string name = line.substr(at, line.find('"', at + 1) - at + 1);
-        if (line.ends_with("\"replace\"")) {
+        if (line.ends_with("\"renew\"")) {
             ++renewals;
             if (released[name]) {
                 ++late;
