@@ -37,6 +37,7 @@ inline bool same_reply(const Reply& a, const Reply& b) {
 // there was one. Replies are collected after every feed, as the connection's reader does.
 struct Parsed {
     std::vector<Reply> replies;
+    std::vector<std::size_t> skipped;  // UnsupportedReply before replies[i] (in order)
     bool failed = false;
 };
 
@@ -53,7 +54,15 @@ Parsed parse_in_pieces(std::string_view wire, NextSize next_size) {
             if (n > wire.size() - at) n = wire.size() - at;
             parser.feed(wire.data() + at, n);
             at += n;
-            while (auto reply = parser.next()) parsed.replies.push_back(std::move(*reply));
+            while (true) {
+                try {
+                    auto reply = parser.next();
+                    if (!reply) break;
+                    parsed.replies.push_back(std::move(*reply));
+                } catch (const detail::UnsupportedReply&) {
+                    parsed.skipped.push_back(parsed.replies.size());  // the parser goes on
+                }
+            }
         }
     } catch (const ProtocolError&) {
         parsed.failed = true;
