@@ -4,9 +4,9 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
 
+#include "protocol/resp.hpp"
 #include "dlock/errors.hpp"
 #include "net/stream.hpp"
-#include "protocol/resp.hpp"
 
 namespace dlock::detail {
 
