@@ -1,4 +1,4 @@
-// tools/connection.hpp: the connection options every `dlock` subcommand shares, and the client
+// tools/client_args.hpp: the connection options every `dlock` subcommand shares, and the client
 // they build.
 //
 //   --url URL          (repeatable) redis://, rediss:// or unix:// URL; default $DLOCK_URL,

@@ -1,4 +1,4 @@
-// tools/durations.hpp: seconds given on the command line ("30", "1.5", "0.25").
+// tools/seconds_arg.hpp: seconds given on the command line ("30", "1.5", "0.25").
 #pragma once
 
 #include <string>

@@ -31,7 +31,8 @@ class TimeoutError : public Error {
     using Error::Error;
 };
 
-// The server sent bytes that are not valid RESP. The connection is closed.
+// The server sent bytes that are not valid RESP (the connection is closed), or a valid reply
+// dlock cannot represent, such as a RESP3 type (only that request fails).
 class ProtocolError : public Error {
   public:
     using Error::Error;

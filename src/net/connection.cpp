@@ -201,7 +201,18 @@ asio::awaitable<void> Connection::reader(std::shared_ptr<Stream> stream, std::ui
         }
         try {
             parser_->feed(buffer.data(), n);
-            while (auto reply = parser_->next()) deliver(std::move(*reply));
+            while (true) {
+                std::optional<Reply> reply;
+                try {
+                    reply = parser_->next();
+                } catch (const UnsupportedReply&) {
+                    // Well-formed, skipped by the parser: it fails its own request only.
+                    deliver_failure(std::current_exception());
+                    continue;
+                }
+                if (!reply) break;
+                deliver(std::move(*reply));
+            }
         } catch (const ProtocolError&) {
             fail(generation, std::current_exception());
             co_return;
@@ -218,6 +229,23 @@ void Connection::deliver(Reply&& reply) {
         throw ProtocolError("reply from " + options_.endpoint() + " with no command in flight");
     Pending& front = *pending_.front();
     front.replies.push_back(std::move(reply));
+    if (front.replies.size() == front.expected) {
+        auto done = std::move(pending_.front());
+        pending_.pop_front();
+        done->finish();
+    }
+}
+
+void Connection::deliver_failure(std::exception_ptr error) {
+    // No request to charge it to: a push (a subscriber's connection), or a desynchronised
+    // stream, which deliver() would refuse as well.
+    if (pending_.empty()) {
+        if (push_handler_) return;
+        throw ProtocolError("reply from " + options_.endpoint() + " with no command in flight");
+    }
+    Pending& front = *pending_.front();
+    if (!front.error) front.error = std::move(error);
+    front.replies.emplace_back();  // counted, so the request still ends at its last reply
     if (front.replies.size() == front.expected) {
         auto done = std::move(pending_.front());
         pending_.pop_front();

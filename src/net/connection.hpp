@@ -10,7 +10,9 @@
 // Failures: a request whose deadline passes fails with TimeoutError and its late reply is
 // dropped when it arrives (it is never handed to the next caller). A dropped connection or
 // protocol garbage fails every request in flight (ConnectionError / ProtocolError) and the
-// next request reconnects, re-running AUTH, SELECT and CLIENT SETNAME.
+// next request reconnects, re-running AUTH, SELECT and CLIENT SETNAME. A well-formed reply
+// the client cannot represent (a RESP3 type, arrays nested deeper than 8) fails only the
+// request it answers, with ProtocolError; the connection carries on.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -86,6 +88,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::awaitable<void> writer(std::shared_ptr<Stream> stream, std::uint64_t generation);
     asio::awaitable<std::vector<Reply>> send(const Request& request, Deadline deadline);
     void deliver(Reply&& reply);
+    // A reply the parser skipped (UnsupportedReply): fails the request it answers, alone.
+    void deliver_failure(std::exception_ptr error);
     void fail(std::uint64_t generation, std::exception_ptr error);
 
     asio::any_io_executor executor_;

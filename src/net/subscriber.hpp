@@ -1,4 +1,4 @@
-// dlock/detail/subscriber.hpp: release notifications for waiting lock acquirers.
+// subscriber.hpp (private): release notifications for waiting lock acquirers.
 //
 // Why pub/sub and not a per-lock signal list (BLPOP): a blocking pop ties up one connection per
 // waiter and leaves list keys behind when a waiter dies; a subscription costs one connection per

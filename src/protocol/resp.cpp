@@ -4,6 +4,8 @@
 #include <hiredis/read.h>
 
 #include <charconv>
+#include <limits>
+#include <utility>
 
 #include "dlock/errors.hpp"
 
@@ -52,6 +54,24 @@ Reply convert(const redisReply* r) {
     return out;
 }
 
+// hiredis 0.14 refuses an array inside 8 others ("depth > 7"), whatever its length.
+constexpr std::size_t max_array_depth = 8;
+
+[[noreturn]] void malformed(const std::string& why) {
+    throw ProtocolError("invalid reply from server: " + why);
+}
+
+// A length ("$N", "*N", ...): -1, or digits without sign or leading zero. That is what hiredis
+// accepts (string2ll, then its range check), so the framing here and hiredis's agree.
+std::optional<long long> parse_length(std::string_view text) {
+    if (text == "-1") return -1;
+    if (text.empty() || (text.size() > 1 && text.front() == '0')) return std::nullopt;
+    long long value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+    return value;
+}
+
 }  // namespace
 
 void encode_command(std::string& out, std::span<const std::string_view> args) {
@@ -76,19 +96,102 @@ ReplyParser::ReplyParser() : reader_(redisReaderCreate()) {
 ReplyParser::~ReplyParser() = default;
 
 void ReplyParser::feed(const char* data, std::size_t size) {
-    auto* reader = static_cast<redisReader*>(reader_.get());
-    if (redisReaderFeed(reader, data, size) != REDIS_OK) {
-        throw ProtocolError(std::string("RESP reader: ") + reader->errstr);
+    // Drop what was handed out once it is half the buffer: the move then costs no more than
+    // the appends that led to it.
+    if (head_ > 0 && head_ >= buffer_.size() / 2) {
+        buffer_.erase(0, head_);
+        scan_ -= head_;
+        head_ = 0;
     }
+    buffer_.append(data, size);
+}
+
+bool ReplyParser::frame() {
+    while (scan_ < buffer_.size()) {
+        // Every item opens with a line: the type byte, then text up to CRLF.
+        const char type = buffer_[scan_];
+        if (std::string_view("+-:$*_,#(!=~>%|").find(type) == std::string_view::npos) {
+            malformed(std::string("Protocol error, got \"") + type + "\" as reply type byte");
+        }
+        const std::size_t line_end = buffer_.find("\r\n", scan_ + 1);
+        if (line_end == std::string::npos) return false;
+        const std::string_view line(buffer_.data() + scan_ + 1, line_end - scan_ - 1);
+        std::size_t item_end = line_end + 2;
+        long long children = 0;
+        switch (type) {
+            case '_':  // RESP3 null, double, boolean, big number
+            case ',':
+            case '#':
+            case '(':
+                supported_ = false;
+                break;
+            case '$':
+            case '!':  // RESP3 blob error, verbatim string
+            case '=': {
+                const auto length = parse_length(line);
+                if (!length) malformed("bad bulk string length");
+                if (type != '$') supported_ = false;
+                if (*length >= 0) {
+                    // Its bytes and their CRLF (which hiredis skips unread, and so do we).
+                    const auto needed = static_cast<unsigned long long>(*length) + 2;
+                    if (needed > buffer_.size() - item_end) return false;
+                    item_end += static_cast<std::size_t>(needed);
+                }
+                break;
+            }
+            case '*':
+            case '~':  // RESP3 set, push, map, attribute
+            case '>':
+            case '%':
+            case '|': {
+                const auto length = parse_length(line);
+                if (!length) malformed("bad multi-bulk length");
+                if (type != '*' || expected_.size() >= max_array_depth) supported_ = false;
+                children = *length;
+                if (type == '%' || type == '|') {
+                    if (children > std::numeric_limits<long long>::max() / 2 - 1)
+                        malformed("bad multi-bulk length");
+                    // A map holds pairs; an attribute, its pairs and then the value it annotates.
+                    if (children >= 0) children = children * 2 + (type == '|' ? 1 : 0);
+                }
+                break;
+            }
+            default:  // RESP2 lines; hiredis checks an integer's digits
+                break;
+        }
+        scan_ = item_end;
+        if (children > 0) {
+            expected_.push_back(children);
+            continue;
+        }
+        // A complete item completes each aggregate it is the last element of.
+        while (true) {
+            if (expected_.empty()) return true;
+            if (--expected_.back() > 0) break;
+            expected_.pop_back();
+        }
+    }
+    return false;
 }
 
 std::optional<Reply> ReplyParser::next() {
+    if (!frame()) return std::nullopt;
+    const std::size_t begin = std::exchange(head_, scan_);
+    if (!std::exchange(supported_, true)) {
+        throw UnsupportedReply(
+            "reply not supported (a RESP3 type, or arrays nested deeper than 8): skipped");
+    }
     auto* reader = static_cast<redisReader*>(reader_.get());
     void* raw = nullptr;
-    if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
-        throw ProtocolError(std::string("invalid reply from server: ") + reader->errstr);
+    if (redisReaderFeed(reader, buffer_.data() + begin, scan_ - begin) != REDIS_OK ||
+        redisReaderGetReply(reader, &raw) != REDIS_OK) {
+        malformed(reader->errstr);
     }
-    if (raw == nullptr) return std::nullopt;
+    // hiredis read exactly the reply framed here, or the two disagree on where replies end.
+    if (raw == nullptr || reader->pos != reader->len) {
+        if (raw != nullptr) freeReplyObject(raw);
+        malformed("framing disagrees with hiredis");
+    }
     auto* reply = static_cast<redisReply*>(raw);
     Reply out = convert(reply);
     freeReplyObject(reply);

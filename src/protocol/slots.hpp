@@ -1,4 +1,4 @@
-// dlock/detail/slots.hpp: Redis Cluster key slots (CRC16-CCITT/XMODEM mod 16384, {hash tags}).
+// slots.hpp (private): Redis Cluster key slots (CRC16-CCITT/XMODEM mod 16384, {hash tags}).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// dlock/detail/token.hpp: lock tokens.
+// token.hpp (private): lock tokens.
 #pragma once
 
 #include <string>

@@ -6,6 +6,7 @@
 
 #include <asio.hpp>
 #include <chrono>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -148,6 +149,48 @@ TEST(Faults, SilentTlsHandshakeIsTimeoutErrorWithinConnectTimeout) {
     ASSERT_TRUE(error) << "a TLS handshake that never completes did not time out";
     EXPECT_GE(elapsed, 300ms);
     EXPECT_LT(elapsed, 5s);
+}
+
+// A valid reply the parser cannot represent (arrays nested deeper than hiredis's limit, which a
+// Lua script can return; a RESP3 map) answers one request: that request fails with
+// ProtocolError, and the requests pipelined with it on the shared connection are untouched.
+TEST(Faults, UnrepresentableReplyFailsOnlyItsOwnRequest) {
+    std::string deep;
+    for (int i = 0; i < 9; ++i) deep += "*1\r\n";
+    deep += ":1\r\n";
+    FakeServer fake([&deep](FakeConnection& connection) {
+        while (auto command = connection.read_command()) {
+            if (command->front() == "DEEP") {
+                connection.write(deep);
+            } else if (command->front() == "MAP") {
+                connection.write("%1\r\n+key\r\n:1\r\n");
+            } else {
+                connection.write("+PONG\r\n");
+            }
+        }
+    });
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), fake_options(fake));
+    auto wait = [&io](auto& future) {
+        while (future.wait_for(0s) != std::future_status::ready) {
+            if (io.stopped()) io.restart();
+            io.run_one_for(100ms);
+        }
+        return future.get();
+    };
+
+    for (const std::string odd : {"DEEP", "MAP"}) {
+        // Spawned in this order, so both commands leave in one write, the odd one first.
+        auto odd_reply =
+            asio::co_spawn(io, redis.command(std::vector<std::string>{odd}), asio::use_future);
+        auto pong =
+            asio::co_spawn(io, redis.command(std::vector<std::string>{"PING"}), asio::use_future);
+        EXPECT_EQ(wait(pong).str, "PONG") << "after " << odd;
+        EXPECT_THROW(wait(odd_reply), dlock::ProtocolError) << odd;
+        EXPECT_TRUE(dlock::detail::connection_of(redis)->connected()) << "after " << odd;
+    }
+    EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    EXPECT_EQ(fake.accepted(), 1) << "the shared connection was dropped";
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "dlock/errors.hpp"
 
 using dlock::Reply;
@@ -71,5 +74,117 @@ TEST(ServerError, CodeIsTheFirstWord) {
         FAIL() << "value() of an error reply must throw";
     } catch (const dlock::ServerError& e) {
         EXPECT_EQ(e.code(), "NOSCRIPT");
+    }
+}
+
+// ---- Limits: what the parser refuses or skips, and what it never allocates --------------
+
+using dlock::detail::UnsupportedReply;
+
+namespace {
+std::string nested(int depth, const std::string& inner) {
+    std::string out;
+    for (int i = 0; i < depth; ++i) out += "*1\r\n";
+    return out + inner;
+}
+}  // namespace
+
+// Found by tests/fuzz/resp_fuzz.cpp (corpus/resp/oom-claimed-array-length): hiredis allocates
+// an array's element table from the claimed length before any element arrives, so these 12
+// bytes cost 4.4 GB (and a length of 10^12 failed the connection as "out of memory").
+TEST(Limits, FuzzerInputClaimingAHugeArrayIsRefusedWithoutAllocating) {
+    const std::string wire(
+        "*555555555\r\n1\r\n$\r1\n-*1\r\n*1\r\n*1\r\n*0\r\n*2\r\n*1\r\n*1\r\n:11\r\n:1\xdd\n", 57);
+    ReplyParser parser;
+    parser.feed(wire.data(), wire.size());
+    EXPECT_THROW(parser.next(), dlock::ProtocolError);  // "1" is no reply type
+}
+
+TEST(Limits, ClaimedLengthsAllocateNothingUntilTheBytesArrive) {
+    ReplyParser parser;
+    const std::string header = "*1000000000000\r\n$1000000000000\r\n";
+    parser.feed(header.data(), header.size());
+    EXPECT_FALSE(parser.next());  // incomplete, not "out of memory"
+}
+
+TEST(Limits, EightNestedArraysAreRepresented) {
+    ReplyParser parser;
+    const std::string wire = nested(8, ":1\r\n");
+    parser.feed(wire.data(), wire.size());
+    auto reply = parser.next();
+    ASSERT_TRUE(reply);
+    const Reply* inner = &*reply;
+    for (int i = 0; i < 8; ++i) {
+        ASSERT_TRUE(inner->is_array());
+        inner = &inner->elements.at(0);
+    }
+    EXPECT_EQ(inner->integer, 1);
+}
+
+// Valid RESP that Reply cannot hold is skipped whole, and the parser goes on with the next
+// reply, split anywhere: only the request it answers fails, never the connection.
+TEST(Limits, UnsupportedRepliesAreSkippedAndTheNextReplyParses) {
+    const std::vector<std::string> unsupported = {
+        nested(9, ":1\r\n"),                     // deeper than hiredis's 8
+        nested(8, "*0\r\n"),                     // an empty array is still an array
+        nested(8, "*-1\r\n"),                    // and so is a nil one
+        nested(20, "$3\r\nabc\r\n"),             //
+        "%2\r\n+a\r\n:1\r\n+b\r\n*1\r\n:2\r\n",  // RESP3 map
+        "~2\r\n+a\r\n+b\r\n",                    // set
+        ">3\r\n+message\r\n+ch\r\n+hi\r\n",      // push
+        "|1\r\n+ttl\r\n:3\r\n$2\r\nhi\r\n",      // attribute, then the value it annotates
+        "_\r\n",
+        ",1.5\r\n",
+        "#t\r\n",
+        "(12345678901234567890\r\n",
+        "!9\r\nERR no\r\nx\r\n",  // blob error (with a CRLF inside)
+        "=8\r\ntxt:abcd\r\n",     // verbatim string
+        "*2\r\n:1\r\n_\r\n",      // RESP3 inside a RESP2 array
+    };
+    for (const std::string& odd : unsupported) {
+        const std::string wire = "+before\r\n" + odd + "+after\r\n";
+        for (std::size_t cut = 0; cut <= wire.size(); ++cut) {
+            ReplyParser parser;
+            std::vector<std::string> seen;
+            auto drain = [&] {
+                while (true) {
+                    try {
+                        auto reply = parser.next();
+                        if (!reply) return;
+                        seen.push_back(reply->str);
+                    } catch (const UnsupportedReply&) {
+                        seen.emplace_back("<skipped>");
+                    }
+                }
+            };
+            parser.feed(wire.data(), cut);
+            drain();
+            parser.feed(wire.data() + cut, wire.size() - cut);
+            drain();
+            EXPECT_EQ(seen, (std::vector<std::string>{"before", "<skipped>", "after"}))
+                << odd << " cut at " << cut;
+        }
+    }
+}
+
+TEST(Limits, UnsupportedReplyIsAProtocolErrorForItsCaller) {
+    ReplyParser parser;
+    const std::string wire = "_\r\n";
+    parser.feed(wire.data(), wire.size());
+    EXPECT_THROW(parser.next(), dlock::ProtocolError);
+}
+
+TEST(Limits, MalformedLengthsStayFatal) {
+    for (const std::string wire : {"$-2\r\n", "$01\r\nx\r\n", "$+1\r\nx\r\n", "*x\r\n", "*-0\r\n",
+                                   "%-2\r\n", "$99999999999999999999\r\n", "?\r\n"}) {
+        ReplyParser parser;
+        parser.feed(wire.data(), wire.size());
+        try {
+            parser.next();
+            ADD_FAILURE() << wire << " was accepted";
+        } catch (const UnsupportedReply&) {
+            ADD_FAILURE() << wire << " was skipped as merely unsupported";
+        } catch (const dlock::ProtocolError&) {
+        }
     }
 }
