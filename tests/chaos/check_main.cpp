@@ -1,6 +1,7 @@
 // dlock_chaos_check: judges one scenario's run.
 //
 //   dlock_chaos_check --scenario NAME --dir DIR [--require KEY>=N,...] [--expect-unsafe]
+//   dlock_chaos_check --now
 //
 // Reads DIR/worker-*.log (histories) and DIR/faults.log, prints one table row
 //   ROW|scenario|acquisitions|overlaps explained|overlaps unexplained|stale accepted|
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "history.hpp"
 #include "history_check.hpp"
 #include "options.hpp"
 
@@ -34,6 +36,11 @@ long value_of(const dlock::chaos::Verdict& v, const std::string& key) {
 int main(int argc, char** argv) {
     try {
         dlock::chaos::Args args(argc, argv);
+        // --now: CLOCK_MONOTONIC in ns, for the driver's fault windows (bash has no such clock).
+        if (args.flag("now")) {
+            std::printf("%lld\n", static_cast<long long>(dlock::chaos::now_ns()));
+            return 0;
+        }
         const std::string scenario = args.str("scenario", "?");
         const std::filesystem::path dir = args.str("dir");
         dlock::chaos::HistoryChecker checker;
