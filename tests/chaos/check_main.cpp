@@ -7,9 +7,10 @@
 //   ROW|scenario|acquisitions|overlaps explained|overlaps unexplained|stale accepted|
 //       stale refused|hangs|errors
 // and the violations on stderr. Exit status 1 on any unexplained overlap, accepted stale
-// write, hang or crashed worker, or an unmet --require (KEY: acquisitions, stale_refused,
-// overlaps_explained, or an error key such as release:LockReleaseError). --expect-unsafe
-// (for deliberately broken runs) inverts it: the run passes only if a violation was caught.
+// write, hang, crashed worker, error of an undocumented type, or an unmet --require (KEY:
+// acquisitions, stale_refused, overlaps_explained, or an error key such as
+// release:LockReleaseError). --expect-unsafe (for deliberately broken runs) inverts it: the run
+// passes only if a violation was caught.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -102,7 +103,7 @@ int main(int argc, char** argv) {
                              scenario.c_str());
             return ok && unsafe ? 0 : 1;
         }
-        if (unsafe || v.hangs > 0 || v.crashes > 0) ok = false;
+        if (unsafe || v.hangs > 0 || v.crashes > 0 || v.undocumented_errors > 0) ok = false;
         return ok ? 0 : 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "dlock_chaos_check: %s\n", e.what());

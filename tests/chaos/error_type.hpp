@@ -30,8 +30,13 @@ inline std::string error_type(std::exception_ptr error) {
         return "ServerError:" + e.code();
     } catch (const std::logic_error&) {
         return "logic_error";
-    } catch (const std::exception&) {
-        return "exception";
+    } catch (const std::exception& e) {
+        // Not a dlock error type: keep the message (one word, short) to see what it was.
+        std::string what = std::string(e.what()).substr(0, 60);
+        for (char& c : what) {
+            if (c == ' ' || c == '|' || c == '=') c = '_';
+        }
+        return "exception:" + what;
     } catch (...) {
         return "unknown";
     }

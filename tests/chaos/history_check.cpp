@@ -123,6 +123,13 @@ Verdict HistoryChecker::check() const {
     v.stale_refused = stale_refused_;
     v.errors = errors_;
     v.crashes = crashes_;
+    for (const auto& [key, count] : errors_) {
+        const std::string type = key.substr(key.find(':') + 1);
+        if (type.rfind("exception", 0) == 0 || type == "unknown" || type == "logic_error") {
+            v.undocumented_errors += count;
+            v.details.push_back("UNDOCUMENTED error " + key + " x" + std::to_string(count));
+        }
+    }
 
     // Overlaps: per name, sweep the sections in order of entry.
     std::map<std::string, std::vector<const Section*>> by_name;

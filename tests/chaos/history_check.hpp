@@ -18,7 +18,11 @@ struct Verdict {
     long stale_accepted = 0;
     long stale_refused = 0;
     long hangs = 0;
-    long crashes = 0;  // workers that exited non-zero without being killed by the driver
+    long crashes = 0;
+    // Errors of a type errors.hpp does not document for that call (a bare std::system_error
+    // escaping, std::logic_error...): a broken contract, so the run fails.
+    long undocumented_errors =
+        0;  // workers that exited non-zero without being killed by the driver
     std::map<std::string, long> errors;  // "op:Type" -> count
     std::vector<std::string> details;    // one line per violation (and per explained overlap)
     // How each explained overlap was explained: "expired" (the first holder outlived its TTL:

@@ -87,6 +87,9 @@ TEST(HistoryCheck, ErrorsAreCountedByOperationAndType) {
     auto v = run(p + "A 1/0 n 0 1 TimeoutError\nR 1/0 n 1 2 LockReleaseError\n", "");
     EXPECT_EQ(v.errors["acquire:TimeoutError"], 1);
     EXPECT_EQ(v.errors["release:LockReleaseError"], 1);
+    EXPECT_EQ(v.undocumented_errors, 0);
+    auto w = run(p + "A 1/0 n 0 1 exception:Operation_aborted.\n", "");
+    EXPECT_EQ(w.undocumented_errors, 1);
 }
 
 }  // namespace
