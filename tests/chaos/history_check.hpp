@@ -1,0 +1,83 @@
+// The history checker's model: reads the workers' histories and the driver's fault windows
+// (format in history.hpp) and decides what happened. Kept apart from main() so the checker's
+// own test can feed it hand-made histories.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace dlock::chaos {
+
+struct Verdict {
+    long acquisitions = 0;
+    long overlaps_explained = 0;
+    long overlaps_unexplained = 0;
+    long stale_accepted = 0;
+    long stale_refused = 0;
+    long hangs = 0;
+    long crashes = 0;
+    // Errors of a type errors.hpp does not document for that call (a bare std::system_error
+    // escaping, std::logic_error...): a broken contract, so the run fails.
+    long undocumented_errors =
+        0;  // workers that exited non-zero without being killed by the driver
+    std::map<std::string, long> errors;  // "op:Type" -> count
+    std::vector<std::string> details;    // one line per violation (and per explained overlap)
+    // How each explained overlap was explained: "expired" (the first holder outlived its TTL:
+    // a pause or a slow section, which fencing handles) or the lossy fault's kind.
+    std::map<std::string, long> explanations;
+};
+
+class HistoryChecker {
+  public:
+    // One worker's history (one process).
+    void add_history(std::istream& in);
+    // The driver's fault windows.
+    void add_faults(std::istream& in);
+    Verdict check() const;
+
+  private:
+    struct Section {
+        std::string name, holder;
+        int pid = 0;
+        std::int64_t fence = 0, t_acq = 0, t_enter = 0, t_end = 0, ttl = 0;
+        bool closed = false;
+    };
+    struct Write {
+        std::string holder;
+        std::int64_t fence = 0, t_send = 0, t_recv = 0;
+    };
+    struct Fault {
+        std::string kind, effect;
+        std::int64_t t0 = 0, t1 = 0;
+        int pid = 0;
+    };
+    struct Op {  // a completed operation, for the hang check
+        std::string holder, op;
+        int pid = 0;
+        std::int64_t t0 = 0, t1 = 0, bound = 0;
+    };
+    struct Pending {  // an operation that began and never ended
+        std::string holder, op;
+        int pid = 0;
+        std::int64_t t0 = 0;
+    };
+
+    bool paused(int pid, std::int64_t t0, std::int64_t t1) const;
+    const Fault* lossy_at(std::int64_t t) const;
+
+    std::vector<Section> sections_;
+    std::map<std::string, std::vector<Write>> accepted_;  // per name
+    std::vector<Op> ops_;
+    std::vector<Pending> pending_;
+    std::vector<Fault> faults_;
+    std::map<int, bool> hung_;  // pids the driver had to kill
+    long crashes_ = 0;
+    std::int64_t max_ttl_ = 0;
+    long acquisitions_ = 0, stale_refused_ = 0;
+    std::map<std::string, long> errors_;
+};
+
+}  // namespace dlock::chaos

@@ -1,0 +1,273 @@
+// dlock_chaos_worker: one process of the chaos workload. T tasks (coroutines on one thread)
+// take locks named <prefix>:0..names-1 and, inside each critical section, write twice to a
+// fenced resource on a separate server (never faulted), logging everything (history.hpp).
+//
+//   dlock_chaos_worker --log FILE (--url U | --cluster U1,U2.. | --redlock U1,U2..)
+//       [--resource-url U] [--prefix P] [--names N] [--tasks T] [--ops N] [--duration-ms D]
+//       [--ttl-ms 1000] [--hold-ms 1] [--blocking-timeout-ms 2000] [--command-timeout-ms 500]
+//       [--sleep-ms 50] [--broken lock|fence]
+//
+// --broken deliberately breaks safety, to prove the checker sees it: `lock` gives every task a
+// lock of its own (no exclusion at all), `fence` writes with a plain SET (no fence check).
+#include <signal.h>
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdio>
+#include <dlock/errors.hpp>
+#include <dlock/fencing.hpp>
+#include <dlock/lock.hpp>
+#include <dlock/redis.hpp>
+#include <dlock/redis_cluster.hpp>
+#include <dlock/redlock.hpp>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "error_type.hpp"
+#include "history.hpp"
+#include "options.hpp"
+
+namespace dlock::chaos {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::vector<ConnectionOptions> parse_urls(const std::string& list, milliseconds timeout) {
+    std::vector<ConnectionOptions> out;
+    std::stringstream in(list);
+    for (std::string url; std::getline(in, url, ',');) {
+        if (url.empty()) continue;
+        ConnectionOptions options = parse_url(url);
+        // Connecting is bounded like a command, so a black-holed server costs one deadline.
+        options.connect_timeout = timeout;
+        options.command_timeout = timeout;
+        out.push_back(std::move(options));
+    }
+    return out;
+}
+
+struct Config {
+    std::string prefix;
+    long names, tasks, ops;
+    std::int64_t end_ns;  // stop starting new acquisitions after this (0: no time limit)
+    milliseconds ttl, hold, blocking_timeout, command_timeout, sleep;
+    std::string broken;
+};
+
+class Worker {
+  public:
+    Worker(asio::io_context& io, const Args& args)
+        : io_(io), log_(args.str("log", "/dev/stdout")), pid_(getpid()) {
+        config_.prefix = args.str("prefix", "chaos");
+        config_.names = args.num("names", 1);
+        config_.tasks = args.num("tasks", 4);
+        config_.ops = args.num("ops", 100);
+        const long duration = args.num("duration-ms", 0);
+        config_.end_ns = duration > 0 ? now_ns() + duration * 1'000'000 : 0;
+        config_.ttl = milliseconds(args.num("ttl-ms", 1000));
+        config_.hold = milliseconds(args.num("hold-ms", 1));
+        config_.blocking_timeout = milliseconds(args.num("blocking-timeout-ms", 2000));
+        config_.command_timeout = milliseconds(args.num("command-timeout-ms", 500));
+        config_.sleep = milliseconds(args.num("sleep-ms", 50));
+        config_.broken = args.str("broken");
+        const auto ex = io.get_executor();
+        if (args.flag("url")) {
+            lock_client_ = std::make_unique<Redis>(
+                ex, parse_urls(args.str("url"), config_.command_timeout).at(0));
+        } else if (args.flag("cluster")) {
+            lock_client_ = std::make_unique<RedisCluster>(
+                ex, parse_urls(args.str("cluster"), config_.command_timeout));
+        } else if (args.flag("redlock")) {
+            redlock_ = std::make_unique<Redlock>(
+                ex, parse_urls(args.str("redlock"), config_.command_timeout));
+        } else {
+            throw std::invalid_argument("one of --url, --cluster, --redlock is needed");
+        }
+        if (args.flag("resource-url")) {
+            resource_ = std::make_unique<Redis>(
+                ex, parse_urls(args.str("resource-url"), config_.command_timeout).at(0));
+        }
+        // What the checker calls a hang: an operation that took longer than any deadline it
+        // was given allows (plus scheduling slack on a loaded 2-core box).
+        const auto ns = [](milliseconds m) { return static_cast<long long>(m.count()) * 1000000; };
+        const long long slack = 1'000'000'000;
+        log_.line("P %d %lld %lld %lld", pid_, ns(config_.ttl),
+                  ns(config_.blocking_timeout) + 2 * ns(config_.command_timeout) + slack,
+                  2 * ns(config_.command_timeout) + slack);
+    }
+
+    void start() {
+        for (long t = 0; t < config_.tasks; ++t) {
+            asio::co_spawn(io_, run_task(t), asio::detached);
+        }
+    }
+
+  private:
+    bool more() {
+        if (config_.end_ns != 0 && now_ns() >= config_.end_ns) return false;
+        return started_++ < config_.ops;
+    }
+
+    asio::awaitable<void> pause(milliseconds duration) {
+        asio::steady_timer timer(io_, duration);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+
+    LockOptions lock_options() const {
+        LockOptions o;
+        o.timeout = config_.ttl;
+        o.sleep = std::min(config_.sleep, config_.ttl);
+        o.blocking = true;
+        o.blocking_timeout = config_.blocking_timeout;
+        o.fencing = true;
+        o.command_timeout = config_.command_timeout;
+        return o;
+    }
+
+    RedlockOptions redlock_options() const {
+        RedlockOptions o;
+        o.timeout = config_.ttl;
+        o.blocking_timeout = config_.blocking_timeout;
+        o.retry_delay = config_.sleep;
+        return o;
+    }
+
+    asio::awaitable<void> run_task(long task) {
+        const std::string holder = std::to_string(pid_) + "/" + std::to_string(task);
+        std::mt19937 random(static_cast<unsigned>(pid_ * 1000 + task));
+        while (more()) {
+            const std::string name =
+                config_.prefix + ":" + std::to_string(random() % config_.names);
+            // --broken lock: a lock name of its own, so nothing excludes anybody.
+            const std::string lock_name = config_.broken == "lock" ? name + ":" + holder : name;
+            if (redlock_) {
+                RedlockLock lock(*redlock_, lock_name, redlock_options());
+                co_await section(lock, name, holder);
+            } else {
+                Lock lock(*lock_client_, lock_name, lock_options());
+                co_await section(lock, name, holder);
+            }
+        }
+        if (--running_ == 0) io_.stop();
+    }
+
+    // One acquisition, and if it succeeded the critical section and the release.
+    template <class AnyLock>
+    asio::awaitable<void> section(AnyLock& lock, const std::string& name,
+                                  const std::string& holder) {
+        const char* h = holder.c_str();
+        const char* n = name.c_str();
+        log_.line("B %s acquire %lld", h, now_ns());
+        const std::int64_t t_acq = now_ns();
+        bool held = false;
+        std::string result = "no";
+        try {
+            held = co_await lock.acquire();
+            if (held) result = "ok";
+        } catch (...) {
+            result = error_type(std::current_exception());
+        }
+        log_.line("A %s %s %lld %lld %s", h, n, t_acq, now_ns(), result.c_str());
+        if (!held) {
+            // After an error, do not spin: the server may be down for a while.
+            if (result != "no") co_await pause(milliseconds(20));
+            co_return;
+        }
+        std::int64_t fence = 0;
+        if constexpr (std::is_same_v<AnyLock, Lock>) fence = lock.fence().value_or(0);
+        log_.line("S %s %s %lld %lld %lld", n, h, fence, t_acq, now_ns());
+        co_await write(name, holder, fence);
+        if (config_.hold.count() > 0) co_await pause(config_.hold);
+        co_await write(name, holder, fence);
+        log_.line("X %s %s %lld %lld", n, h, fence, now_ns());
+        // A release that failed on the network keeps the token: retry a few times.
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            log_.line("B %s release %lld", h, now_ns());
+            const std::int64_t t0 = now_ns();
+            std::string outcome = "ok";
+            bool retry = false;
+            try {
+                co_await lock.release();
+            } catch (const ConnectionError&) {
+                outcome = "ConnectionError";
+                retry = true;
+            } catch (const TimeoutError&) {
+                outcome = "TimeoutError";
+                retry = true;
+            } catch (...) {
+                outcome = error_type(std::current_exception());
+            }
+            log_.line("R %s %s %lld %lld %s", h, n, t0, now_ns(), outcome.c_str());
+            if (!retry) break;
+        }
+    }
+
+    asio::awaitable<void> write(const std::string& name, const std::string& holder,
+                                std::int64_t fence) {
+        if (!resource_ || redlock_) co_return;
+        const std::string key = "chaos-resource:" + name;
+        // The value names the writer, so the driver can find the holder's pid to stop it.
+        const std::string value = std::to_string(pid_) + " " + holder + " " + std::to_string(fence);
+        log_.line("B %s write %lld", holder.c_str(), now_ns());
+        const std::int64_t t0 = now_ns();
+        std::string result;
+        try {
+            if (config_.broken == "fence") {
+                co_await resource_->command("SET", key, value);
+                result = "ok";
+            } else {
+                const bool written =
+                    co_await fenced_write(*resource_, key, fence, value, config_.command_timeout);
+                result = written ? "ok" : "stale";
+            }
+        } catch (...) {
+            result = error_type(std::current_exception());
+        }
+        log_.line("W %s %s %lld %lld %lld %s", name.c_str(), holder.c_str(), fence, t0, now_ns(),
+                  result.c_str());
+    }
+
+    asio::io_context& io_;
+    HistoryFile log_;
+    int pid_;
+    Config config_{};
+    std::unique_ptr<Client> lock_client_;
+    std::unique_ptr<Redlock> redlock_;
+    std::unique_ptr<Redis> resource_;
+    long started_ = 0;
+    long running_ = 0;
+
+  public:
+    void set_running(long n) { running_ = n; }
+    long tasks() const { return config_.tasks; }
+};
+
+}  // namespace
+}  // namespace dlock::chaos
+
+int main(int argc, char** argv) {
+    try {
+        // A dropped connection must surface as ConnectionError, not kill the process.
+        signal(SIGPIPE, SIG_IGN);
+        asio::io_context io;
+        dlock::chaos::Args args(argc, argv);
+        dlock::chaos::Worker worker(io, args);
+        worker.set_running(worker.tasks());
+        worker.start();
+        io.run();
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "dlock_chaos_worker: %s\n", e.what());
+        return 2;
+    }
+}
