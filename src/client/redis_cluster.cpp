@@ -12,6 +12,7 @@
 #include "client/cluster_topology.hpp"
 #include "dlock/errors.hpp"
 #include "net/asio.hpp"
+#include "net/notification.hpp"
 #include "net/subscriber.hpp"
 #include "protocol/durations.hpp"
 #include "protocol/slots.hpp"
@@ -51,9 +52,13 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
     Clock::time_point topology_read_at{};
     std::map<std::string, ClusterNode, std::less<>> nodes;  // by "host:port"
 
-    bool refreshing = false;
-    std::exception_ptr refresh_error;  // of the last read, if it failed
-    std::vector<std::shared_ptr<asio::steady_timer>> refresh_waiters;
+    // One slot-map read, shared by everyone waiting for it.
+    struct SlotMapRead {
+        explicit SlotMapRead(const asio::any_io_executor& executor) : done(executor) {}
+        Notification done;
+        std::exception_ptr error;  // set when no node answered
+    };
+    std::shared_ptr<SlotMapRead> reading;  // the read in progress, if any
     std::uint64_t refreshes = 0;
     std::uint64_t redirections = 0;
     bool closed = false;
@@ -94,26 +99,25 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
     }
 
     void refresh_in_background() {
-        if (refreshing || closed) return;
-        refreshing = true;
+        if (reading || closed) return;
+        reading = std::make_shared<SlotMapRead>(executor);
         asio::co_spawn(
-            executor, [self = shared_from_this()] { return self->refresh_task(); }, asio::detached);
+            executor,
+            [self = shared_from_this(), read = reading] { return self->refresh_task(read); },
+            asio::detached);
     }
 
-    // Joins the read in progress (or starts one) and waits for it, until `deadline`.
+    // Joins the read in progress (or starts one) and waits for it, until `deadline`. The
+    // outcome is that read's, even if another read started before this caller resumed.
     asio::awaitable<void> refresh(Deadline deadline) {
         auto self = shared_from_this();
-        if (!refreshing) refresh_in_background();
-        if (!refreshing) throw ConnectionError("the cluster client is closed");
-        auto waiter = std::make_shared<asio::steady_timer>(executor, deadline);
-        refresh_waiters.push_back(waiter);
-        auto [ec] = co_await waiter->async_wait(use_tuple);
-        if (refreshing) {
-            std::erase(refresh_waiters, waiter);
-            if (!ec) throw TimeoutError("reading the cluster's slot map timed out");
-            throw asio::system_error(asio::error::operation_aborted);
+        refresh_in_background();
+        if (!reading) throw ConnectionError("the cluster client is closed");
+        const std::shared_ptr<SlotMapRead> read = reading;
+        if (!co_await read->done.wait(deadline)) {
+            throw TimeoutError("reading the cluster's slot map timed out");
         }
-        if (refresh_error) std::rethrow_exception(refresh_error);
+        if (read->error) std::rethrow_exception(read->error);
     }
 
     // Nodes to read the slot map from: known primaries, known replicas, then the seeds; the
@@ -138,7 +142,7 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
         return out;
     }
 
-    asio::awaitable<void> refresh_task() {
+    asio::awaitable<void> refresh_task(std::shared_ptr<SlotMapRead> read) {
         auto self = shared_from_this();
         std::exception_ptr error;
         bool done = false;
@@ -167,9 +171,9 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
         }
         if (!done && !error)
             error = std::make_exception_ptr(ConnectionError("the cluster client is closed"));
-        refresh_error = done ? nullptr : error;
-        refreshing = false;
-        for (auto& waiter : std::exchange(refresh_waiters, {})) waiter->cancel();
+        if (!done) read->error = error;
+        if (reading == read) reading.reset();
+        read->done.notify();
     }
 
     asio::awaitable<std::vector<Reply>> execute(std::optional<std::uint16_t> slot,

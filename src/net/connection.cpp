@@ -97,30 +97,28 @@ asio::awaitable<std::vector<Reply>> Connection::send(const Request& request, Dea
 }
 
 asio::awaitable<void> Connection::ensure_connected(Deadline deadline) {
-    if (state_ == State::connected) co_return;
-    if (state_ == State::disconnected) {
-        state_ = State::connecting;
-        connect_error_ = nullptr;
-        // Detached: a caller that gives up does not abort the attempt others wait on.
-        asio::co_spawn(
-            executor_, [self = shared_from_this()] { return self->connect_task(); },
-            asio::detached);
+    auto self = shared_from_this();
+    while (state_ != State::connected) {
+        if (state_ == State::disconnected) {
+            state_ = State::connecting;
+            attempt_ = std::make_shared<ConnectAttempt>(executor_);
+            // Detached: a caller that gives up does not abort the attempt others wait on.
+            asio::co_spawn(
+                executor_, [self, attempt = attempt_] { return self->connect_task(attempt); },
+                asio::detached);
+        }
+        // The outcome of the attempt this caller waited for, not of whatever the connection
+        // does by the time it resumes (another caller may have started a new attempt).
+        const std::shared_ptr<ConnectAttempt> attempt = attempt_;
+        if (!co_await attempt->done.wait(deadline)) {
+            throw TimeoutError("connect to " + options_.endpoint() + " timed out");
+        }
+        if (attempt->error) std::rethrow_exception(attempt->error);
+        // Connected, though maybe lost again since: look again (bounded by the deadline).
     }
-    // Each waiter has its own timer (its own deadline); the attempt's end cancels them all.
-    auto waiter = std::make_shared<asio::steady_timer>(executor_, deadline);
-    connect_waiters_.push_back(waiter);
-    auto [ec] = co_await waiter->async_wait(use_tuple);
-    if (state_ == State::connected) co_return;
-    if (state_ == State::connecting) {
-        std::erase(connect_waiters_, waiter);
-        if (!ec) throw TimeoutError("connect to " + options_.endpoint() + " timed out");
-        throw asio::system_error(asio::error::operation_aborted);
-    }
-    if (connect_error_) std::rethrow_exception(connect_error_);
-    throw ConnectionError("connect to " + options_.endpoint() + " failed");
 }
 
-asio::awaitable<void> Connection::connect_task() {
+asio::awaitable<void> Connection::connect_task(std::shared_ptr<ConnectAttempt> attempt) {
     const Deadline deadline = Clock::now() + connect_timeout_;
     try {
         auto stream = co_await Stream::open(options_, tls_.get(), deadline);
@@ -159,14 +157,14 @@ asio::awaitable<void> Connection::connect_task() {
         if (on_connect_) on_connect_();
     } catch (...) {
         // Waiters rethrow this; the connection stays usable for a later attempt.
-        connect_error_ = std::current_exception();
+        attempt->error = std::current_exception();
         // Fails the handshake's own request (if any) now, rather than relying on the old
         // reader's aborted read to clean up before the next attempt.
-        fail(generation_, connect_error_);
+        fail(generation_, attempt->error);
         if (stream_) stream_->close();
         state_ = State::disconnected;
     }
-    for (auto& waiter : std::exchange(connect_waiters_, {})) waiter->cancel();
+    attempt->done.notify();
 }
 
 asio::awaitable<void> Connection::writer(std::shared_ptr<Stream> stream, std::uint64_t generation) {

@@ -32,6 +32,7 @@
 #include "dlock/reply.hpp"
 #include "dlock/request.hpp"
 #include "net/asio.hpp"
+#include "net/notification.hpp"
 
 namespace asio::ssl {
 class context;
@@ -80,10 +81,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   private:
     struct Pending;
+    // One connect attempt, shared by everyone waiting for it.
+    struct ConnectAttempt {
+        explicit ConnectAttempt(const asio::any_io_executor& executor) : done(executor) {}
+        Notification done;
+        std::exception_ptr error;  // set when the attempt failed
+    };
     enum class State { disconnected, connecting, connected };
 
     asio::awaitable<void> ensure_connected(Deadline deadline);
-    asio::awaitable<void> connect_task();
+    asio::awaitable<void> connect_task(std::shared_ptr<ConnectAttempt> attempt);
     asio::awaitable<void> reader(std::shared_ptr<Stream> stream, std::uint64_t generation);
     asio::awaitable<void> writer(std::shared_ptr<Stream> stream, std::uint64_t generation);
     asio::awaitable<std::vector<Reply>> send(const Request& request, Deadline deadline);
@@ -99,14 +106,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::unique_ptr<asio::ssl::context> tls_;
     State state_ = State::disconnected;
     std::uint64_t generation_ = 0;
-    std::exception_ptr connect_error_;  // outcome of the last failed connect attempt
     std::shared_ptr<Stream> stream_;
     std::unique_ptr<ReplyParser> parser_;
     std::deque<std::shared_ptr<Pending>> pending_;  // front = the next reply's owner
     std::string out_;                               // encoded, not yet handed to the writer
     asio::steady_timer writer_wake_;
-    std::vector<std::shared_ptr<asio::steady_timer>>
-        connect_waiters_;  // of the attempt in progress
+    std::shared_ptr<ConnectAttempt> attempt_;  // the attempt in progress, or the last one
     std::function<void(Reply&&)> push_handler_;
     std::function<void()> on_connect_;
     std::function<void()> on_disconnect_;

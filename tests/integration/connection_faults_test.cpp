@@ -194,3 +194,48 @@ TEST(Faults, UnrepresentableReplyFailsOnlyItsOwnRequest) {
 }
 
 }  // namespace
+
+namespace {
+
+// Found by the chaos suite (server restarts): when a connect attempt failed, a caller that
+// resumed after another caller had already started the next attempt judged by the
+// connection's current state ("connecting") and threw a bare asio operation_aborted instead of
+// the failed attempt's ConnectionError. Every caller must get a dlock::Error.
+TEST(Faults, CallersOfAFailedConnectGetItsErrorEvenWhenANewAttemptStarted) {
+    FakeServer fake([](FakeConnection&) {});  // accepts, then closes: every connect fails
+    asio::io_context io;
+    ConnectionOptions options = fake_options(fake);
+    options.client_name = "dlock";  // the handshake's SETNAME fails on the closed socket
+    dlock::Redis redis(io.get_executor(), options);
+    int others = 0;
+    int aborted = 0;
+    constexpr int callers = 16;
+    constexpr int rounds = 8;
+    run(io, [&]() -> asio::awaitable<void> {
+        auto one = [&]() -> asio::awaitable<void> {
+            for (int round = 0; round < rounds; ++round) {
+                try {
+                    co_await redis.command("PING");
+                } catch (const dlock::Error&) {
+                    // what every caller must get
+                } catch (const asio::system_error&) {
+                    ++aborted;
+                } catch (...) {
+                    ++others;
+                }
+            }
+        };
+        auto done = std::make_shared<int>(0);
+        asio::steady_timer all_done(io, std::chrono::steady_clock::time_point::max());
+        for (int i = 0; i < callers; ++i) {
+            asio::co_spawn(io, one(), [&, done](std::exception_ptr) {
+                if (++*done == callers) all_done.cancel();
+            });
+        }
+        co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    });
+    EXPECT_EQ(aborted, 0) << "callers got asio's operation_aborted, not ConnectionError";
+    EXPECT_EQ(others, 0);
+}
+
+}  // namespace
