@@ -63,7 +63,8 @@ pid_t spawn_child(const std::vector<std::string>& argv,
         for (const auto& [key, value] : env) overridden = overridden || key == name;
         if (!overridden) environment.push_back(variable);
     }
-    for (const auto& [key, value] : env) environment.push_back(key + "=" + value);
+    for (const auto& [key, value] : env)
+        environment.push_back(std::string(key).append("=").append(value));
 
     std::vector<char*> argv_pointers, env_pointers;
     for (const std::string& arg : argv) argv_pointers.push_back(const_cast<char*>(arg.c_str()));

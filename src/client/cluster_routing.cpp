@@ -6,8 +6,8 @@
 #include <charconv>
 #include <string>
 
-#include "protocol/resp.hpp"
 #include "dlock/errors.hpp"
+#include "protocol/resp.hpp"
 
 namespace dlock::detail {
 

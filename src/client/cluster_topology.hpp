@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "protocol/slots.hpp"
 #include "dlock/reply.hpp"
+#include "protocol/slots.hpp"
 
 namespace dlock::detail {
 

@@ -12,7 +12,7 @@
 namespace dlock::detail {
 
 namespace {
-constexpr std::size_t read_chunk = 16 * 1024;
+constexpr std::size_t read_chunk = std::size_t{16} * 1024;
 
 // A validated timeout option (std::invalid_argument naming it when negative, NaN, infinite or
 // under 1 ms: a zero deadline would fail every command).

@@ -1,9 +1,9 @@
 // URL parsing for ConnectionOptions. Every rejection names what is wrong, because a URL usually
 // comes from a config file or an environment variable far from the code that uses it.
-#include "dlock/options.hpp"
-
 #include <charconv>
 #include <stdexcept>
+
+#include "dlock/options.hpp"
 
 namespace dlock {
 

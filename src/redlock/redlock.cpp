@@ -37,16 +37,16 @@ std::vector<std::unique_ptr<Redis>> connect_all(const asio::any_io_executor& exe
         throw std::invalid_argument("urls: Redlock needs at least 3 independent primaries");
     }
     std::vector<std::unique_ptr<Redis>> out;
+    out.reserve(nodes.size());
     for (auto& options : nodes)
         out.push_back(std::make_unique<Redis>(executor, std::move(options)));
     return out;
 }
 
+// (connect_all() checks the count, once for both constructors.)
 std::vector<ConnectionOptions> parse_all(const std::vector<std::string>& urls) {
-    if (urls.size() < 3) {
-        throw std::invalid_argument("urls: Redlock needs at least 3 independent primaries");
-    }
     std::vector<ConnectionOptions> out;
+    out.reserve(urls.size());
     for (const auto& url : urls) out.push_back(parse_url(url));
     return out;
 }
@@ -149,7 +149,7 @@ asio::awaitable<std::vector<Redlock::NodeResult>> Redlock::on_all_nodes(NodeCall
 // ---- RedlockLock ------------------------------------------------------------------------------
 
 RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions options)
-    : group_(group), name_(std::move(name)), options_(std::move(options)) {
+    : group_(group), name_(std::move(name)), options_(options) {
     if (name_.empty()) throw std::invalid_argument("name must not be empty");
     if (!options_.timeout) {
         throw std::invalid_argument("timeout: Redlock needs a TTL (keys must expire)");

@@ -12,10 +12,10 @@
 #include <set>
 #include <string>
 
-#include "lock/scripts.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/sync.hpp"
+#include "lock/scripts.hpp"
 #include "lock_test_support.hpp"
 #include "servers.hpp"
 
