@@ -11,12 +11,14 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "dlock/sync.hpp"
+#include "dlock/sync_redlock.hpp"
 #include "lock_test_support.hpp"
 #include "servers.hpp"
 
@@ -427,6 +429,39 @@ TEST_F(RedlockFaultTest, ReleaseKeepsTheTokenWhenNoNodeAnswers) {
     }
     EXPECT_FALSE(lock.token());
     for (std::size_t i = 0; i < admins_.size(); ++i) EXPECT_EQ(get(i), std::nullopt) << i;
+}
+
+}  // namespace
+
+namespace {
+
+// The scoped form and the sync facade are written once over AsyncLock: Redlock gets both.
+TEST_F(RedlockTest, TheScopedFormReleasesOnEveryNode) {
+    RedlockLock lock(*group_, name_, {.timeout = 10s});
+    const int result = go([&] {
+        return lock.with([&]() -> asio::awaitable<int> {
+            EXPECT_EQ(get(0), lock.token());
+            co_return 7;
+        });
+    });
+    EXPECT_EQ(result, 7);
+    for (std::size_t i = 0; i < admins_.size(); ++i) EXPECT_EQ(get(i), std::nullopt) << i;
+}
+
+TEST_F(RedlockTest, TheSyncRedlockLockIsLockableAndTimedLockable) {
+    dlock::sync::Redlock group(urls_);
+    dlock::sync::RedlockLock lock(group, name_, {.timeout = 10s});
+    dlock::sync::RedlockLock other(group, name_, {.timeout = 10s});
+    {
+        std::unique_lock guard(lock);
+        EXPECT_TRUE(get(0));
+        EXPECT_FALSE(other.try_lock());
+        EXPECT_FALSE(other.try_lock_for(50ms));
+    }
+    for (std::size_t i = 0; i < admins_.size(); ++i) EXPECT_EQ(get(i), std::nullopt) << i;
+    EXPECT_TRUE(other.try_lock());
+    other.unlock();
+    EXPECT_FALSE(other.last_unlock_error());
 }
 
 }  // namespace
