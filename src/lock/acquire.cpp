@@ -16,8 +16,9 @@ namespace {
 // NOSCRIPT reply could no longer be answered with a retry (the key would stay, unknown to all).
 asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
     try {
-        co_await eval(*state.client, release_call(state.name, token, state.publish()),
-                      state.command_deadline(), EvalMode::source_only);
+        co_await eval(*state.spec.client,
+                      release_call(state.spec.name, token, state.spec.publish()),
+                      state.spec.command_deadline(), EvalMode::source_only);
     } catch (const std::exception&) {
     }
 }
@@ -33,16 +34,17 @@ asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
 // the same connection) always runs after it. An EVALSHA answered by NOSCRIPT (cold script
 // cache) used to send the ZREM one round trip later, after such a new wait had queued: it
 // deleted the new entry and the next release woke nobody. No retry also means nothing touches
-// state->client after the first suspension (the client may be gone by then).
+// state->spec.client after the first suspension (the client may be gone by then).
 void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox,
                        bool unused_wakeup) {
     asio::co_spawn(
-        state->client->get_executor(),
+        state->spec.client->get_executor(),
         [state, inbox = std::move(inbox), unused_wakeup]() -> asio::awaitable<void> {
             try {
-                co_await eval(*state->client,
-                              leave_queue_call(state->name, inbox, state->publish(), unused_wakeup),
-                              state->command_deadline(), EvalMode::source_only);
+                co_await eval(
+                    *state->spec.client,
+                    leave_queue_call(state->spec.name, inbox, state->spec.publish(), unused_wakeup),
+                    state->spec.command_deadline(), EvalMode::source_only);
             } catch (const std::exception&) {
             }
         },
@@ -52,29 +54,30 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
 // One acquisition attempt, then WAIT on a cluster. A plain SET NX when nobody waits and
 // fencing is off (the uncontended path); otherwise the acquire script, which also queues the
 // waiter's process when the lock is held.
-asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
-                                  std::optional<Deadline> deadline, const QueueTicket* ticket) {
+asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
+                                     std::optional<Deadline> deadline, const QueueTicket* ticket) {
     std::shared_ptr<Connection> used;
     Reply reply;
     std::exception_ptr failure;
     state.attempt_sent = Clock::now();
     try {
-        if (state.options.fencing || ticket) {
-            const ScriptCall call = acquire_call(state.name, token, state.timeout,
-                                                 state.options.fencing, ticket, state.queue_ttl);
-            reply = co_await eval(*state.client, call, state.command_deadline(),
+        if (state.spec.options.fencing || ticket) {
+            const ScriptCall call =
+                acquire_call(state.spec.name, token, state.spec.timeout, state.spec.options.fencing,
+                             ticket, state.spec.queue_ttl);
+            reply = co_await eval(*state.spec.client, call, state.spec.command_deadline(),
                                   EvalMode::cached_first, &used);
             reply.value();
         } else {
             Request request;
-            if (state.timeout) {
-                const std::string px = std::to_string(state.timeout->count());
-                request.push({"SET", state.name, token, "NX", "PX", px});
+            if (state.spec.timeout) {
+                const std::string px = std::to_string(state.spec.timeout->count());
+                request.push({"SET", state.spec.name, token, "NX", "PX", px});
             } else {
-                request.push({"SET", state.name, token, "NX"});
+                request.push({"SET", state.spec.name, token, "NX"});
             }
-            auto replies = co_await state.client->execute_for_key(state.name, request,
-                                                                  state.command_deadline(), &used);
+            auto replies = co_await state.spec.client->execute_for_key(
+                state.spec.name, request, state.spec.command_deadline(), &used);
             reply = std::move(replies.front());
             reply.value();
         }
@@ -89,12 +92,13 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
         co_await roll_back(state, token);
         std::rethrow_exception(failure);
     }
-    if (reply.is_nil()) co_return false;  // held by someone else: never WAIT after a failed SET
-    if (state.options.fencing) state.fence = reply.integer;
+    if (reply.is_nil()) co_return Attempt{};  // held by someone else: never WAIT after a failed SET
+    Attempt attempt{true, std::nullopt};
+    if (state.spec.options.fencing) attempt.fence = reply.integer;
 
-    const std::size_t needed = replication_factor(state.client->replicas_of(state.name));
+    const std::size_t needed = replication_factor(state.spec.client->replicas_of(state.spec.name));
     if (needed > 0 && used) {
-        milliseconds wait_for = state.replication_timeout;
+        milliseconds wait_for = state.spec.replication_timeout;
         if (deadline) {
             const auto left = std::chrono::duration_cast<milliseconds>(*deadline - Clock::now());
             wait_for = std::min(wait_for, left);
@@ -104,29 +108,27 @@ asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
         long long confirmed = -1;
         try {
             auto replies =
-                co_await used->execute(wait, Clock::now() + wait_for + state.command_timeout);
+                co_await used->execute(wait, Clock::now() + wait_for + state.spec.command_timeout);
             confirmed = replies.front().value().integer;
         } catch (const std::exception&) {
             failure = std::current_exception();
         }
         if (failure || confirmed < static_cast<long long>(needed)) {
             co_await roll_back(state, token);
-            state.fence.reset();
             if (failure) std::rethrow_exception(failure);
             ++state.shortfalls;
-            if (state.options.on_replication_shortfall) {
-                state.options.on_replication_shortfall({state.name, needed, confirmed});
+            if (state.spec.options.on_replication_shortfall) {
+                state.spec.options.on_replication_shortfall({state.spec.name, needed, confirmed});
             }
-            co_return false;
+            co_return Attempt{};
         }
     }
     if (state.abandoned) {
         // The Lock was destroyed while this attempt was in flight: undo it.
         co_await roll_back(state, token);
-        state.fence.reset();
-        co_return false;
+        co_return Attempt{};
     }
-    co_return true;
+    co_return attempt;
 }
 
 }  // namespace dlock::detail

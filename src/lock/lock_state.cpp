@@ -1,28 +1,56 @@
-// Small steps shared by the Lock's operations (see lock_state.hpp).
+// LockSpec's validation, and reporting a lost lock (see lock_state.hpp).
 #include "lock/lock_state.hpp"
 
-#include <asio.hpp>
-#include <cmath>
+#include <algorithm>
+#include <stdexcept>
+
+#include "protocol/keys.hpp"
 
 namespace dlock::detail {
 
-void wake_lost_waiters(LockState& state, bool lost) {
-    for (auto& waiter : std::exchange(state.lost_waiters, {})) {
-        waiter->lost = lost;
-        waiter->timer.cancel();
+LockSpec::LockSpec(Backend& backend, std::string lock_name, LockOptions lock_options)
+    : client(&backend), name(std::move(lock_name)) {
+    if (name.empty()) throw std::invalid_argument("name must not be empty");
+    const LockOptions& o = lock_options;
+    if (o.timeout) {
+        timeout = to_ms(*o.timeout, "timeout");
+        if (*timeout < milliseconds(1))
+            throw std::invalid_argument("timeout must be at least 1 ms");
     }
-}
-
-void stop_renewal(LockState& state) {
-    ++state.hold_generation;
-    if (state.renew_timer) state.renew_timer->cancel();
-    state.renew_timer.reset();
+    sleep = to_ms(o.sleep, "sleep");
+    if (timeout && o.sleep > *o.timeout) {
+        throw std::invalid_argument("sleep (" + std::to_string(o.sleep.count()) +
+                                    " s) must not be greater than timeout (" +
+                                    std::to_string(o.timeout->count()) + " s)");
+    }
+    if (o.blocking_timeout) to_ms(*o.blocking_timeout, "blocking_timeout");
+    command_timeout = to_ms(o.command_timeout, "command_timeout");
+    if (command_timeout < milliseconds(1))
+        throw std::invalid_argument("command_timeout must be at least 1 ms");
+    replication_timeout =
+        std::max(milliseconds(1), to_ms(o.replication_timeout, "replication_timeout"));
+    if (o.auto_renew) {
+        if (!timeout) throw std::invalid_argument("auto_renew needs a timeout");
+        renew_interval =
+            o.renew_interval ? to_ms(*o.renew_interval, "renew_interval") : *timeout / 3;
+        if (renew_interval < milliseconds(1))
+            throw std::invalid_argument("renew_interval must be at least 1 ms");
+        // The lock would expire before its first renewal.
+        if (renew_interval >= *timeout) {
+            throw std::invalid_argument(
+                "renew_interval (" + std::to_string(renew_interval.count()) +
+                " ms) must be less than timeout (" + std::to_string(timeout->count()) + " ms)");
+        }
+    }
+    queue_key = wait_queue_key(name);
+    queue_ttl = std::max(milliseconds(60000), sleep * 3);
+    fence_key = detail::fence_key(name);
+    options = std::move(lock_options);
 }
 
 void mark_lost(LockState& state) {
-    state.lost = true;
-    wake_lost_waiters(state, true);
-    if (state.options.on_lost) state.options.on_lost();
+    state.hold.mark_lost();
+    if (state.spec.options.on_lost) state.spec.options.on_lost();
 }
 
 }  // namespace dlock::detail

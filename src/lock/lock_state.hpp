@@ -22,6 +22,7 @@
 #include "dlock/lock_options.hpp"
 #include "lock/busy.hpp"
 #include "lock/eval.hpp"
+#include "lock/hold.hpp"
 #include "lock/scripts.hpp"
 #include "protocol/durations.hpp"
 
@@ -29,8 +30,12 @@ namespace dlock::detail {
 
 using std::chrono::milliseconds;
 
-struct LockState {
-    Backend* client = nullptr;
+// What a lock is: fixed once the Lock is built (validated options, derived key names).
+struct LockSpec {
+    // Validates `options` (std::invalid_argument naming the field) and derives the keys.
+    LockSpec(Backend& backend, std::string name, LockOptions options);
+
+    Backend* client;
     std::string name;
     LockOptions options;
     std::optional<milliseconds> timeout;
@@ -42,52 +47,48 @@ struct LockState {
     std::string queue_key;          // wait queue of processes (see subscriber.hpp), same slot
     milliseconds queue_ttl{60000};  // a queue whose waiters all died expires by itself
 
-    std::optional<std::string> token;
-    std::optional<std::int64_t> fence;
+    Deadline command_deadline() const { return Clock::now() + command_timeout; }
+    std::string_view publish() const { return client->notify_command(); }
+};
+
+// The state behind a dlock::Lock: its spec (const), its hold (changed only by Hold's
+// transitions), and the bookkeeping of the operation in progress.
+struct LockState {
+    LockState(Backend& backend, std::string name, LockOptions options)
+        : spec(backend, std::move(name), std::move(options)), hold(backend.get_executor()) {}
+
+    const LockSpec spec;
+    Hold hold;
     bool busy = false;
-    bool lost = false;
-    bool release_in_doubt = false;  // a release() timed out: it may have run after all
     std::uint64_t shortfalls = 0;
-    Clock::time_point attempt_sent{};   // when the last acquisition attempt was sent
-    std::uint64_t hold_generation = 0;  // bumped on acquire/release/destroy: stops renewals
+    Clock::time_point attempt_sent{};  // when the last acquisition attempt was sent
     // The Lock object is gone: an acquire() still running must not take the lock (nobody could
     // release it, and auto-renewal would keep it forever). `waiting`: the timer it sleeps on.
     bool abandoned = false;
     asio::steady_timer* waiting = nullptr;
-    std::shared_ptr<asio::steady_timer> renew_timer;
-    // wait_lost() callers of the current hold, each answered with its own hold's outcome.
-    struct LostWaiter {
-        explicit LostWaiter(const asio::any_io_executor& executor)
-            : timer(executor, Clock::time_point::max()) {}
-        asio::steady_timer timer;
-        std::optional<bool> lost;
-    };
-    std::vector<std::shared_ptr<LostWaiter>> lost_waiters;
-
-    Deadline command_deadline() const { return Clock::now() + command_timeout; }
-    std::string_view publish() const { return client->notify_command(); }
 };
 
 // Marks the object busy for one operation (see the concurrency contract in lock.hpp).
 class LockBusy : public BusyGuard {
   public:
-    explicit LockBusy(LockState& state) : BusyGuard(state.busy, "dlock::Lock", state.name) {}
+    explicit LockBusy(LockState& state) : BusyGuard(state.busy, "dlock::Lock", state.spec.name) {}
 };
 
-// Hold bookkeeping: answer wait_lost() callers (lost or not); stop a renewal loop (bumps
-// hold_generation); report a lost lock (lost(), wait_lost(), on_lost).
-void wake_lost_waiters(LockState& state, bool lost);
-void stop_renewal(LockState& state);
+// A renewal found the lock lost: lost(), wait_lost(), on_lost.
 void mark_lost(LockState& state);
 
-// lock_acquire.cpp
-asio::awaitable<bool> try_acquire(LockState& state, const std::string& token,
-                                  std::optional<Deadline> deadline, const QueueTicket* ticket);
+// acquire.cpp: one attempt. `acquired` with the fence when fencing.
+struct Attempt {
+    bool acquired = false;
+    std::optional<std::int64_t> fence;
+};
+asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
+                                     std::optional<Deadline> deadline, const QueueTicket* ticket);
 void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox,
                        bool unused_wakeup);
 
-// lock_renewal.cpp: extends the lock to its full timeout every renew_interval while
-// hold_generation stays `generation`. `sent`: when the acquisition was sent (the key's expiry
+// renewal.cpp: extends the lock to its full timeout every renew_interval while
+// hold.generation() stays `generation`. `sent`: when the acquisition was sent (the key's expiry
 // counts from its execution, which is no earlier).
 asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t generation,
                                  std::string token, Clock::time_point sent);

@@ -12,9 +12,10 @@ namespace {
 // could reach the server after release() returned. Returns nothing when the hold ended meanwhile.
 asio::awaitable<std::optional<Reply>> renew_once(LockState& state, std::uint64_t generation,
                                                  const std::string& token, Deadline deadline) {
-    const ScriptCall call = extend_call(state.name, token, *state.timeout, TtlChange::renew);
-    Reply reply = co_await eval(*state.client, call, deadline, EvalMode::source_only);
-    if (state.hold_generation != generation) co_return std::nullopt;
+    const ScriptCall call =
+        extend_call(state.spec.name, token, *state.spec.timeout, TtlChange::renew);
+    Reply reply = co_await eval(*state.spec.client, call, deadline, EvalMode::source_only);
+    if (state.hold.generation() != generation) co_return std::nullopt;
     reply.value();
     co_return std::move(reply);
 }
@@ -25,39 +26,39 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
                                  std::string token, Clock::time_point sent) {
     // Spawned, so it starts later: the lock may already be released or destroyed (then the
     // client may be gone too). Touch nothing and leave no timer behind in that case.
-    if (state->hold_generation != generation) co_return;
-    const milliseconds ttl = *state->timeout;
+    if (state->hold.generation() != generation) co_return;
+    const milliseconds ttl = *state->spec.timeout;
     // As far as we know, when the key expires: counted from the acquisition's send time, not
     // from now (after its round trip, WAIT and this spawn), or on_lost could come too late.
     auto expires = sent + ttl;
-    auto timer = std::make_shared<asio::steady_timer>(state->client->get_executor());
-    state->renew_timer = timer;
-    auto wake_at = sent + state->renew_interval;  // the first renewal too counts from `sent`
+    auto timer = std::make_shared<asio::steady_timer>(state->spec.client->get_executor());
+    state->hold.set_renew_timer(timer);
+    auto wake_at = sent + state->spec.renew_interval;  // the first renewal too counts from `sent`
     for (;;) {
         timer->expires_at(wake_at);
         co_await timer->async_wait(use_tuple);
-        if (state->hold_generation != generation) co_return;
+        if (state->hold.generation() != generation) co_return;
         sent = Clock::now();
         try {
             const std::optional<Reply> reply = co_await renew_once(
-                *state, generation, token, std::min(state->command_deadline(), expires));
+                *state, generation, token, std::min(state->spec.command_deadline(), expires));
             if (!reply) co_return;  // released or destroyed meanwhile
             if (reply->integer != 1) {
                 mark_lost(*state);
                 co_return;
             }
             expires = sent + ttl;
-            wake_at = Clock::now() + state->renew_interval;
+            wake_at = Clock::now() + state->spec.renew_interval;
         } catch (const std::exception&) {
-            if (state->hold_generation != generation) co_return;
+            if (state->hold.generation() != generation) co_return;
             if (Clock::now() >= expires) {
                 mark_lost(*state);
                 co_return;
             }
             // Try again soon, while the key may still be alive.
             const auto left = std::chrono::duration_cast<milliseconds>(expires - Clock::now());
-            wake_at =
-                Clock::now() + std::max(milliseconds(1), std::min(state->renew_interval, left / 4));
+            wake_at = Clock::now() +
+                      std::max(milliseconds(1), std::min(state->spec.renew_interval, left / 4));
         }
     }
 }
