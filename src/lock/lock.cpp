@@ -7,7 +7,7 @@
 
 #include "lock/lock_state.hpp"
 #include "lock/replication.hpp"
-#include "lock/wakeups.hpp"
+#include "lock/wait_room.hpp"
 #include "net/subscriber.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
@@ -68,48 +68,14 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
     s.hold.start_over();
 
     const std::string token = detail::make_token();
-    detail::Subscriber* subscriber = nullptr;
-    detail::Subscriber::WaiterPtr waiter;
-    bool acquired = false;
-    struct Unwatch {  // leaves the wait on every way out, exceptions included
-        std::shared_ptr<LockState>& state;
-        detail::Subscriber*& subscriber;
-        detail::Subscriber::WaiterPtr& waiter;
-        bool& acquired;
-        ~Unwatch() {
-            if (!waiter) return;
-            const auto departure = subscriber->unwatch(waiter);
-            // Our success already updated the queue; otherwise the last local waiter takes this
-            // process out of it (and passes on a wake-up it did not use).
-            if (!acquired && departure.last_for_lock) {
-                detail::leave_queue_later(state, waiter->inbox, departure.unused_wakeup);
-            }
-        }
-    } unwatch{state, subscriber, waiter, acquired};
-    asio::steady_timer poll(s.spec.client->get_executor());
-    // Local: a failed subscription makes this wait poll, but must not stop release() from
-    // waking the waiters of other processes.
-    bool use_wakeups = s.spec.options.wake_on_release && blocking;
-    if (use_wakeups) {
-        // Already listening (another wait in this process, or a recent one): queue from the
-        // first attempt on, saving the plain SET that would fail.
-        detail::Subscriber& candidate = detail::wakeup_subscriber(*s.spec.client, s.spec.name);
-        if (candidate.ready_for(s.spec.name)) {
-            subscriber = &candidate;
-            waiter = co_await subscriber->watch(s.spec.name, s.spec.command_deadline());
-        }
-    }
-
-    bool woken = false;  // the last wait ended with a wake-up
+    detail::WaitRoom room(state, s.spec.options.wake_on_release && blocking);
+    co_await room.enter_if_listening();
     for (;;) {
-        std::optional<detail::QueueTicket> ticket;
-        if (waiter) {
-            ticket = detail::QueueTicket{waiter->inbox, subscriber->others_waiting(*waiter), woken};
-        }
+        const std::optional<detail::QueueTicket> ticket = room.ticket();
         const detail::Attempt attempt =
             co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr);
         if (attempt.acquired) {
-            acquired = true;
+            room.acquired();
             s.hold.begin(token, attempt.fence);
             if (s.spec.options.auto_renew) {
                 asio::co_spawn(
@@ -122,31 +88,10 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
         if (!blocking || s.abandoned) co_return false;
         const auto now = Clock::now();
         if (deadline && now >= *deadline) co_return false;
-        if (!waiter && use_wakeups) {
-            // Subscribe, then try again (queueing) before waiting: a release in between is
-            // not missed.
-            try {
-                subscriber = &detail::wakeup_subscriber(*s.spec.client, s.spec.name);
-                auto watch_deadline = s.spec.command_deadline();
-                if (deadline) watch_deadline = std::min(watch_deadline, *deadline);
-                waiter = co_await subscriber->watch(s.spec.name, watch_deadline);
-                continue;
-            } catch (const Error&) {
-                // No notifications (e.g. pub/sub refused by ACL): fall back to polling.
-                use_wakeups = false;
-            }
-        }
+        if (room.may_enter() && co_await room.enter(deadline)) continue;
         auto wake_at = now + s.spec.sleep;
         if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
-        if (waiter) {
-            s.waiting = &waiter->timer;
-            woken = co_await subscriber->wait(*waiter, wake_at);
-        } else {
-            s.waiting = &poll;
-            poll.expires_at(wake_at);
-            co_await poll.async_wait(detail::use_tuple);
-        }
-        s.waiting = nullptr;
+        co_await room.sleep(wake_at);
         if (s.abandoned) co_return false;
     }
 }

@@ -1,6 +1,6 @@
 // lock_state.hpp (private): the state behind a dlock::Lock, and the steps its operations are
-// made of. lock.cpp holds the public operations; lock_acquire.cpp one acquisition attempt
-// (SET or script, WAIT, roll-back, wait queue); lock_renewal.cpp auto-renewal.
+// made of. lock.cpp holds the public operations; acquire.cpp one acquisition attempt
+// (SET or script, WAIT, roll-back, wait queue); renewal.cpp auto-renewal; hold.hpp the hold.
 #pragma once
 
 #include <asio/awaitable.hpp>
