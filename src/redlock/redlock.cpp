@@ -13,6 +13,7 @@
 #include "lock/eval.hpp"
 #include "lock/scripts.hpp"
 #include "net/asio.hpp"
+#include "net/notification.hpp"
 #include "protocol/durations.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/token.hpp"
@@ -60,7 +61,7 @@ struct Gather {
     std::vector<Redlock::NodeResult> results;
     std::size_t left;
     Redlock::NodeCall call;
-    asio::steady_timer done;
+    detail::Notification done;  // the last node answered
 };
 
 asio::awaitable<void> run_on_node(std::shared_ptr<Gather> gather, Redis& node, std::size_t index) {
@@ -69,7 +70,7 @@ asio::awaitable<void> run_on_node(std::shared_ptr<Gather> gather, Redis& node, s
     } catch (...) {
         gather->results[index].failure = std::current_exception();
     }
-    if (--gather->left == 0) gather->done.cancel();
+    if (--gather->left == 0) gather->done.notify();
 }
 
 asio::awaitable<Reply> command_on_node(Redis& node, std::string key, Request request,
@@ -136,13 +137,11 @@ Redlock::~Redlock() = default;
 
 asio::awaitable<std::vector<Redlock::NodeResult>> Redlock::on_all_nodes(NodeCall call) {
     auto gather = std::make_shared<Gather>(executor_, nodes_.size(), std::move(call));
-    gather->done.expires_at(asio::steady_timer::time_point::max());
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
         asio::co_spawn(executor_, run_on_node(gather, *nodes_[i], i), asio::detached);
     }
-    // The nodes may all have finished already (co_spawn can run them inline): then the cancel
-    // found no waiter, and waiting would never end.
-    if (gather->left > 0) co_await gather->done.async_wait(use_tuple);
+    // Each node call is bounded by its own deadline, so this ends.
+    co_await gather->done.wait(Deadline::max());
     co_return std::move(gather->results);
 }
 
