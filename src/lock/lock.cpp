@@ -173,33 +173,42 @@ asio::awaitable<bool> Lock::reacquire() {
     co_return co_await extend(Seconds(*state_->spec.timeout), ExtendMode::replace);
 }
 
+namespace {
+
+// One query about the lock's key ("EXISTS", "GET", "PTTL"), on the server that owns it.
+// Throws ServerError on an error reply.
+asio::awaitable<Reply> ask_about_key(const LockState& state, std::string_view command) {
+    const Request request({command, state.spec.name});
+    auto replies = co_await state.spec.client->execute_for_key(state.spec.name, request,
+                                                               state.spec.command_deadline());
+    replies.front().value();
+    co_return std::move(replies.front());
+}
+
+constexpr std::string_view exists_command = "EXISTS";
+constexpr std::string_view get_command = "GET";
+constexpr std::string_view pttl_command = "PTTL";
+
+}  // namespace
+
 asio::awaitable<bool> Lock::locked() {
     auto state = state_;
     detail::LockBusy busy(*state);
-    const Request exists({"EXISTS", state->spec.name});
-    auto replies = co_await state->spec.client->execute_for_key(state->spec.name, exists,
-                                                                state->spec.command_deadline());
-    co_return replies.front().value().integer == 1;
+    co_return (co_await ask_about_key(*state, exists_command)).integer == 1;
 }
 
 asio::awaitable<bool> Lock::owned() {
     auto state = state_;
     detail::LockBusy busy(*state);
     if (!state->hold.token() || state->hold.lost()) co_return false;
-    const Request get({"GET", state->spec.name});
-    auto replies = co_await state->spec.client->execute_for_key(state->spec.name, get,
-                                                                state->spec.command_deadline());
-    const Reply& value = replies.front().value();
+    const Reply value = co_await ask_about_key(*state, get_command);
     co_return value.is_string() && state->hold.token() && value.str == *state->hold.token();
 }
 
 asio::awaitable<LockTtl> Lock::ttl() {
     auto state = state_;
     detail::LockBusy busy(*state);
-    const Request pttl({"PTTL", state->spec.name});
-    auto replies = co_await state->spec.client->execute_for_key(state->spec.name, pttl,
-                                                                state->spec.command_deadline());
-    const long long ms = replies.front().value().integer;
+    const long long ms = (co_await ask_about_key(*state, pttl_command)).integer;
     LockTtl out;
     out.held = ms != -2;
     if (ms >= 0) out.remaining = std::chrono::duration_cast<Seconds>(milliseconds(ms));

@@ -295,15 +295,31 @@ asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mo
     co_return true;
 }
 
+namespace {
+
+// One query about the lock's key on every node; fewer than a quorum of answers throws.
+asio::awaitable<std::vector<Redlock::NodeResult>> ask_all_about_key(Redlock& group,
+                                                                    const std::string& name,
+                                                                    std::string_view command,
+                                                                    milliseconds node_timeout) {
+    const Deadline deadline = Clock::now() + node_timeout;
+    Redlock::NodeCall call = [key = name, request = Request({command, name}),
+                              deadline](Redis& node) {
+        return command_on_node(node, key, request, deadline);
+    };
+    auto results = co_await group.on_all_nodes(std::move(call));
+    require_answers(results, group.quorum());
+    co_return results;
+}
+
+constexpr std::string_view exists_command = "EXISTS";
+constexpr std::string_view get_command = "GET";
+
+}  // namespace
+
 asio::awaitable<bool> RedlockLock::locked() {
     detail::BusyGuard busy(busy_, "dlock::RedlockLock", name_);
-    Request exists({"EXISTS", name_});
-    const Deadline deadline = Clock::now() + node_timeout_;
-    Redlock::NodeCall call = [key = name_, exists = std::move(exists), deadline](Redis& node) {
-        return command_on_node(node, key, exists, deadline);
-    };
-    auto results = co_await group_.on_all_nodes(std::move(call));
-    require_answers(results, group_.quorum());
+    auto results = co_await ask_all_about_key(group_, name_, exists_command, node_timeout_);
     co_return count_replies(results, [](const Reply& reply) {
         return reply.is_integer() && reply.integer == 1;
     }) >= group_.quorum();
@@ -312,13 +328,7 @@ asio::awaitable<bool> RedlockLock::locked() {
 asio::awaitable<bool> RedlockLock::owned() {
     detail::BusyGuard busy(busy_, "dlock::RedlockLock", name_);
     if (!token_) co_return false;
-    Request get({"GET", name_});
-    const Deadline deadline = Clock::now() + node_timeout_;
-    Redlock::NodeCall call = [key = name_, get = std::move(get), deadline](Redis& node) {
-        return command_on_node(node, key, get, deadline);
-    };
-    auto results = co_await group_.on_all_nodes(std::move(call));
-    require_answers(results, group_.quorum());
+    auto results = co_await ask_all_about_key(group_, name_, get_command, node_timeout_);
     const std::string& token = *token_;
     co_return count_replies(results, [&token](const Reply& reply) {
         return reply.is_string() && reply.str == token;
