@@ -52,7 +52,8 @@ void remember_inherited_fds() {
 }
 
 pid_t spawn_child(const std::vector<std::string>& argv,
-                  const std::vector<std::pair<std::string, std::string>>& env) {
+                  const std::vector<std::pair<std::string, std::string>>& env,
+                  const std::vector<std::string>& unset) {
     close_own_fds_on_exec();
 
     std::vector<std::string> environment;
@@ -61,6 +62,7 @@ pid_t spawn_child(const std::vector<std::string>& argv,
         const std::string name = variable.substr(0, variable.find('='));
         bool overridden = false;
         for (const auto& [key, value] : env) overridden = overridden || key == name;
+        for (const auto& key : unset) overridden = overridden || key == name;
         if (!overridden) environment.push_back(variable);
     }
     for (const auto& [key, value] : env)

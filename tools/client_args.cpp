@@ -2,16 +2,12 @@
 
 #include <unistd.h>
 
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
 
-#include "dlock/redis.hpp"
-#include "dlock/redis_cluster.hpp"
 #include "exit_codes.hpp"
 
 namespace dlock::cli {
@@ -47,11 +43,16 @@ void add_connection_options(CLI::App& command, ConnectionArgs& args) {
     const std::string group = "Connection";
     command
         .add_option("--url", args.urls,
-                    "Redis URL: redis://[[user]:password@]host[:port][/db], rediss://... (TLS) or "
-                    "unix:///path. Default: $DLOCK_URL, else redis://127.0.0.1:6379")
+                    "Redis URL: redis://[user[:password]@]host[:port][/db], rediss://... (TLS) or "
+                    "unix:///path; user and password percent-decoded. Repeat it for Redlock over "
+                    "3 or more independent primaries. Default: $DLOCK_URL, else "
+                    "redis://127.0.0.1:6379")
         ->type_name("URL")
+        ->allow_extra_args(false)  // one value per --url: the next word is NAME
         ->group(group);
-    command.add_flag("--cluster", args.cluster, "The URL is a seed node of a Redis Cluster")
+    command
+        .add_flag("--cluster", args.cluster,
+                  "The URL(s) are seed nodes of a Redis Cluster (else several --url = Redlock)")
         ->group(group);
     command
         .add_option("--cacert", args.cacert, "CA bundle (PEM) to verify the server's certificate")
@@ -78,8 +79,9 @@ void add_connection_options(CLI::App& command, ConnectionArgs& args) {
 std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args) {
     std::vector<std::string> urls = args.urls;
     if (urls.empty()) urls.push_back(env_or("DLOCK_URL", default_url));
-    if (urls.size() > 1 && !args.cluster) {
-        throw UsageError("Redlock (several --url) is not supported yet");
+    if (urls.size() == 2 && !args.cluster) {
+        throw UsageError("two --url: Redlock needs 3 or more independent primaries (or add "
+                         "--cluster for seeds of one Redis Cluster)");
     }
     const bool tls_options =
         !args.cacert.empty() || !args.cert.empty() || !args.key.empty() || args.insecure;
@@ -95,7 +97,7 @@ std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args) {
         ConnectionOptions options = parse_url(url);  // std::invalid_argument names the problem
         if (tls_options && !options.tls.enabled) {
             throw UsageError("--cacert, --cert, --key and --insecure need a rediss:// URL, got '" +
-                             url + "'");
+                             redacted_url(url) + "'");
         }
         if (!options.password.empty() && !file_password.empty()) {
             throw UsageError("password given twice: in the URL and with --password-file");
@@ -114,30 +116,12 @@ std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args) {
     return servers;
 }
 
-std::unique_ptr<Client> make_client(asio::any_io_executor executor, const ConnectionArgs& args) {
-    std::vector<ConnectionOptions> servers = resolve_servers(args);
-    if (args.cluster)
-        return std::make_unique<RedisCluster>(std::move(executor), std::move(servers));
-    return std::make_unique<Redis>(std::move(executor), std::move(servers.front()));
-}
-
-int run_with_client(const ConnectionArgs& args,
-                    const std::function<asio::awaitable<int>(Client&)>& body) {
-    asio::io_context io;
-    std::unique_ptr<Client> client = make_client(io.get_executor(), args);
-    int code = exit_code::software;
-    std::exception_ptr failure;
-    // The client's connections keep reader coroutines pending: stop the loop as soon as the
-    // body is done instead of waiting for them.
-    asio::co_spawn(io, body(*client), [&](std::exception_ptr error, int result) {
-        failure = error;
-        code = result;
-        io.stop();
-    });
-    io.run();
-    client.reset();
-    if (failure) std::rethrow_exception(failure);
-    return code;
+bool is_connection_option(const std::string& name, bool& takes_value) {
+    for (const char* option : {"--url", "--cacert", "--cert", "--key", "--password-file"}) {
+        if (name == option) return takes_value = true;
+    }
+    takes_value = false;
+    return name == "--cluster" || name == "--insecure";
 }
 
 }  // namespace dlock::cli

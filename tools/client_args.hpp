@@ -1,8 +1,8 @@
 // tools/client_args.hpp: the connection options every `dlock` subcommand shares, and the client
 // they build.
 //
-//   --url URL          (repeatable) redis://, rediss:// or unix:// URL; default $DLOCK_URL,
-//                      else redis://127.0.0.1:6379
+//   --url URL          redis://, rediss:// or unix:// URL; default $DLOCK_URL, else
+//                      redis://127.0.0.1:6379. Repeatable: 3 or more = Redlock over them
 //   --cluster          the URL(s) are seeds of a Redis Cluster
 //   --cacert/--cert/--key/--insecure   TLS settings for rediss:// URLs
 //   --password-file    password on the first line of a file
@@ -11,14 +11,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
-#include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "dlock/client.hpp"
 #include "dlock/options.hpp"
 
 namespace dlock::cli {
@@ -40,13 +35,8 @@ void add_connection_options(CLI::App& command, ConnectionArgs& args);
 // conflicting or unreadable settings (std::invalid_argument for a malformed URL).
 std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args);
 
-// Connects lazily to what `args` describe (nothing is sent until the first command). Throws
-// UsageError like resolve_servers().
-std::unique_ptr<Client> make_client(asio::any_io_executor executor, const ConnectionArgs& args);
-
-// Runs `body` with a client built from `args` on a fresh io_context, and returns what it
-// returns. Exceptions thrown by `body` (or by make_client) propagate.
-int run_with_client(const ConnectionArgs& args,
-                    const std::function<asio::awaitable<int>(Client&)>& body);
+// Whether `name` ("--url") is one of the options above, and whether it takes a value: those
+// may come before the subcommand (`dlock --url U run ...`).
+bool is_connection_option(const std::string& name, bool& takes_value);
 
 }  // namespace dlock::cli

@@ -4,6 +4,7 @@
 #include <memory>
 #include <sstream>
 
+#include "client_args.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
 
@@ -37,40 +38,124 @@ int usage_error(std::ostream& err, const std::string& subcommand, const std::str
     return exit_code::usage;
 }
 
+namespace {
+
+CLI::App* find_subcommand(CLI::App& dlock, const std::string& name) {
+    if (name.empty()) return nullptr;
+    const auto found = dlock.get_subcommands([&](CLI::App* sub) { return sub->check_name(name); });
+    return found.empty() ? nullptr : found.front();
+}
+
+bool is_option_word(const std::string& word) {
+    return word.size() > 1 && word.front() == '-';
+}
+
+// Whether option `name` ("-t", "--ttl") of `command` takes a value (unknown options: no; CLI11
+// reports them).
+bool takes_value(const CLI::App& command, const std::string& name) {
+    const CLI::Option* option = command.get_option_no_throw(name);
+    return option != nullptr && option->get_expected_min() > 0;
+}
+
+// How many words the option at args[i] spans (1, or 2 when its value is the next word), read
+// as getopt would: "--opt=value", "--opt value", "-tVALUE", "-t VALUE", "-nt VALUE".
+std::size_t option_span(const CLI::App& command, const std::vector<std::string>& args,
+                        std::size_t i) {
+    const std::string& word = args[i];
+    if (word.rfind("--", 0) == 0) {
+        if (word.find('=') != std::string::npos) return 1;
+        return takes_value(command, word) && i + 1 < args.size() ? 2 : 1;
+    }
+    for (std::size_t j = 1; j < word.size(); ++j) {
+        if (takes_value(command, std::string("-") + word[j]))
+            return j + 1 == word.size() && i + 1 < args.size() ? 2 : 1;
+    }
+    return 1;
+}
+
+// `dlock --url U run ...`: connection options typed before the subcommand move after its
+// name, where they are defined. Anything else before it stays for CLI11 to judge.
+void hoist_connection_options(std::vector<std::string>& args, CLI::App& dlock) {
+    std::vector<std::string> hoisted;
+    std::size_t i = 0;
+    while (i < args.size() && is_option_word(args[i]) && args[i] != "--") {
+        const std::string name = args[i].substr(0, args[i].find('='));
+        bool value = false;
+        if (!is_connection_option(name, value)) break;
+        const std::size_t span =
+            value && args[i].find('=') == std::string::npos && i + 1 < args.size() ? 2 : 1;
+        hoisted.insert(hoisted.end(), args.begin() + static_cast<std::ptrdiff_t>(i),
+                       args.begin() + static_cast<std::ptrdiff_t>(i + span));
+        i += span;
+    }
+    if (hoisted.empty()) return;
+    std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+    if (!rest.empty() && find_subcommand(dlock, rest.front()) != nullptr) {
+        rest.insert(rest.begin() + 1, hoisted.begin(), hoisted.end());
+    } else {
+        rest.insert(rest.begin(), hoisted.begin(), hoisted.end());
+    }
+    args = std::move(rest);
+}
+
+// `dlock run [OPTIONS] NAME [OPTIONS] [--] COMMAND [ARGS...]`, as flock(1): the first word
+// after NAME that is not an option starts COMMAND, and so does the word after `--`. COMMAND
+// and its arguments are set aside before parsing, so that its options (`-n`, `--help`...) are
+// never taken for dlock's.
+void split_off_command(std::vector<std::string>& args, const CLI::App& run, CommandLine& line) {
+    bool have_name = false;
+    for (std::size_t i = 1; i < args.size();) {
+        const std::string& word = args[i];
+        if (word == "--") {
+            line.saw_separator = true;
+            line.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+            args.resize(i);
+            return;
+        }
+        if (is_option_word(word)) {
+            i += option_span(run, args, i);
+            continue;
+        }
+        if (!have_name) {
+            have_name = true;
+            ++i;
+            continue;
+        }
+        line.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+        args.resize(i);
+        return;
+    }
+}
+
+}  // namespace
+
 void parse_command_line(std::vector<std::string> args, CommandLine& line, std::ostream& out,
                         std::ostream& err) {
-    // `dlock run NAME [OPTIONS] -- COMMAND...`: COMMAND and its arguments are set aside before
-    // parsing, so that its options (`-n`, `--help`...) are never taken for dlock's.
-    if (!args.empty() && args.front() == "run") {
-        for (std::size_t i = 1; i < args.size(); ++i) {
-            if (args[i] == "--") {
-                line.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
-                args.resize(i);
-                line.saw_separator = true;
-                break;
-            }
-        }
-    }
-
     CLI::App dlock("dlock: distributed locks on Redis, for the shell and cron", "dlock");
     dlock.set_version_flag("--version", "dlock " DLOCK_VERSION);
     dlock.require_subcommand(1);
     dlock.footer(help::main_footer);
-    add_run_command(dlock, line.action, line.command, line.saw_separator);
+    add_run_command(dlock, line.action, line.command);
     add_acquire_command(dlock, line.action);
     add_release_command(dlock, line.action);
     add_extend_command(dlock, line.action);
     add_status_command(dlock, line.action);
+    add_wait_command(dlock, line.action);
+    add_break_command(dlock, line.action);
     dlock.formatter(std::make_shared<SubcommandList>());  // after the subcommands: not inherited
 
+    hoist_connection_options(args, dlock);
+    if (!args.empty() && args.front() == "run")
+        split_off_command(args, *find_subcommand(dlock, "run"), line);
+
     line.subcommand = args.empty() ? "" : args.front();
-    try {
-        dlock.get_subcommand(line.subcommand);  // only a known subcommand names the messages
-    } catch (const CLI::Error&) {
+    if (find_subcommand(dlock, line.subcommand) == nullptr) {
+        // Only a known subcommand names the messages.
         if (!line.subcommand.empty() && line.subcommand.front() != '-') {
-            line.exit_status = usage_error(err, "",
-                                           "unknown subcommand '" + line.subcommand +
-                                               "' (run, acquire, release, extend, status)");
+            line.exit_status = usage_error(
+                err, "",
+                "unknown subcommand '" + line.subcommand +
+                    "' (run, acquire, release, extend, status, wait, break)");
             return;
         }
         line.subcommand.clear();
@@ -82,11 +167,6 @@ void parse_command_line(std::vector<std::string> args, CommandLine& line, std::o
     } catch (const CLI::ParseError& error) {
         if (error.get_exit_code() == 0) {  // --help, --version
             line.exit_status = dlock.exit(error, out, err);
-        } else if (line.subcommand == "run" && !line.saw_separator &&
-                   dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
-            line.exit_status =
-                usage_error(err, line.subcommand,
-                            std::string("missing '--' before COMMAND (") + error.what() + ")");
         } else {
             line.exit_status = usage_error(err, line.subcommand, error.what());
         }

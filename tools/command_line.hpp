@@ -11,16 +11,16 @@
 
 namespace dlock::cli {
 
-// What parse_command_line() made of the arguments. The subcommands' callbacks keep references
-// to `command` and `saw_separator`, hence neither copyable nor movable.
+// What parse_command_line() made of the arguments. The subcommands' callbacks keep a reference
+// to `command`, hence neither copyable nor movable.
 struct CommandLine {
     CommandLine() = default;
     CommandLine(const CommandLine&) = delete;
     CommandLine& operator=(const CommandLine&) = delete;
 
     std::string subcommand;            // names the messages; empty when not a known subcommand
-    std::vector<std::string> command;  // `dlock run`'s COMMAND, after `--`
-    bool saw_separator = false;
+    std::vector<std::string> command;  // `dlock run`'s COMMAND (after NAME, or after `--`)
+    bool saw_separator = false;        // COMMAND came after `--`
     Action action;                   // what to run, when exit_status is empty
     std::optional<int> exit_status;  // parsing itself ended: --help, --version or a usage error
 };

@@ -14,14 +14,16 @@ namespace dlock::cli {
 // dlock::Error; main() turns them into messages and exit statuses.
 using Action = std::function<int()>;
 
-// `dlock run NAME [options] -- COMMAND [ARGS...]`. `command` is what followed `--` (main
-// splits it off before parsing, so COMMAND's own options never reach CLI11).
-void add_run_command(CLI::App& dlock, Action& action, const std::vector<std::string>& command,
-                     const bool& saw_separator);
+// `dlock run [OPTIONS] NAME [--] COMMAND [ARGS...]` or `dlock run NAME -c 'SHELL TEXT'`.
+// `command` is what parse_command_line() split off after NAME (so COMMAND's own options never
+// reach CLI11); -c fills it with `sh -c TEXT`.
+void add_run_command(CLI::App& dlock, Action& action, std::vector<std::string>& command);
 
 void add_acquire_command(CLI::App& dlock, Action& action);
 void add_release_command(CLI::App& dlock, Action& action);
 void add_extend_command(CLI::App& dlock, Action& action);
 void add_status_command(CLI::App& dlock, Action& action);
+void add_wait_command(CLI::App& dlock, Action& action);
+void add_break_command(CLI::App& dlock, Action& action);
 
 }  // namespace dlock::cli

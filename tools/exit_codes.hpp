@@ -15,6 +15,7 @@ constexpr int conflict = 1;          // lock held by someone else (run/acquire),
 constexpr int usage = 64;            // EX_USAGE: bad arguments
 constexpr int unavailable = 69;      // EX_UNAVAILABLE: Redis unreachable or answering errors
 constexpr int software = 70;         // EX_SOFTWARE: a bug in dlock
+constexpr int release_failed = 74;   // EX_IOERR: COMMAND succeeded, the final release did not
 constexpr int lost = 75;             // EX_TEMPFAIL: the lock was lost while COMMAND ran
 constexpr int cannot_execute = 126;  // COMMAND found but not runnable (as in sh)
 constexpr int not_found = 127;       // COMMAND not found (as in sh)

@@ -4,38 +4,56 @@ namespace dlock::cli::help {
 
 const char* const main_footer = R"(
 Synopsis:
-  run NAME [OPTIONS] -- COMMAND [ARGS...]   run COMMAND while holding lock NAME
-  acquire NAME                              take lock NAME, print its token, keep it
-  release NAME TOKEN                        release a lock taken with `acquire`
-  extend NAME TOKEN SEC [--replace]         give a lock taken with `acquire` more time
-  status NAME [--json]                      is NAME held, and for how long
+  run [OPTIONS] NAME COMMAND [ARGS...]   run COMMAND while holding lock NAME
+  run [OPTIONS] NAME -c 'SHELL TEXT'     the same, COMMAND being sh -c TEXT
+  acquire NAME                           take lock NAME, print its token, keep it
+  release NAME TOKEN                     release a lock taken with `acquire`
+  extend NAME TOKEN SEC [--replace]      give a lock taken with `acquire` more time
+  status NAME [--json]                   is NAME held, for how long, how many wait
+  wait NAME [-w SEC]                     wait until NAME is free, without taking it
+  break NAME --yes                       delete a stuck lock, whoever holds it
 
-Connection options (--url, --cluster, --cacert, --cert, --key, --insecure,
---password-file) are the same for every subcommand and go after its name.
-`dlock SUBCOMMAND --help` describes each one.
+Options go before or after NAME, as --opt VALUE or --opt=VALUE; connection options
+(--url, --cluster, --cacert, --cert, --key, --insecure, --password-file) may also
+come before the subcommand: `dlock --url redis://h:6379 run NAME COMMAND`. Every
+option takes exactly one value. --url given 3 or more times runs the subcommand as
+Redlock over those independent primaries (a quorum must agree); with --cluster, the
+URLs are seeds of one Redis Cluster. `dlock SUBCOMMAND --help` describes each one.
 
 Exit status: 0 success; 1 lock held by someone else (or wrong token); 64 usage
-error; 69 Redis unreachable or answering errors; 75 lock lost while COMMAND ran;
-`run` otherwise exits with COMMAND's status (128+N if it was killed by signal N).
+error; 69 Redis unreachable or answering errors; 74 COMMAND succeeded but the
+final release failed; 75 lock lost while COMMAND ran; `run` otherwise exits with
+COMMAND's status (128+N if it was killed by signal N).
 
 Environment: DLOCK_URL (default URL), DLOCK_PASSWORD (password when the URL has
-none and there is no --password-file). For an ACL user whose password is in a
-file or in DLOCK_PASSWORD, write the URL as redis://USER:@host:port.)";
+none and there is no --password-file; never passed on to COMMAND). URLs are read
+as redis-py reads them: redis://alice@host is user alice (password from
+--password-file or DLOCK_PASSWORD), redis://:secret@host a password,
+redis://alice:secret@host both; write '@' as %40, ':' as %3A, '%' as %25 in a
+user or password. Messages never show a password (redis://alice:***@host).)";
 
 const char* const run_description = R"(Run COMMAND while holding lock NAME.
 
 Like flock(1), across hosts. dlock takes the lock (waiting for it unless -n or -w
 says otherwise), starts COMMAND, keeps the lock alive while COMMAND runs (it
-extends the lock every timeout/3 seconds), and releases it when COMMAND exits.
-dlock itself exits with COMMAND's exit status.)";
+extends the lock every ttl/3 seconds), and releases it when COMMAND exits.
+dlock itself exits with COMMAND's exit status. COMMAND starts at the first word
+after NAME that is not an option (or after `--`); -c TEXT runs `sh -c TEXT`.)";
 
 const char* const run_footer = R"(
-COMMAND's environment:
+Waiting: -w/--wait/--timeout SEC is how long to wait for the lock (as flock -w);
+-n/--nonblock does not wait. Either way dlock exits 1 (or -E N) without a word
+when the lock is not taken, as flock does; -v/--verbose says why. The lock's
+life is -t/--ttl SEC (default 30), renewed while COMMAND runs. If the connection
+to Redis drops while dlock waits, it reconnects with back-off until the wait is
+over (forever without -w).
+
+COMMAND's environment (DLOCK_PASSWORD is removed from it):
   DLOCK_NAME    the lock's name
   DLOCK_TOKEN   the holder's token (dlock release/extend NAME TOKEN accept it)
   DLOCK_FENCE   fencing token: a number that grows with every acquisition of
                 NAME; hand it to the resource you protect so that it can refuse
-                writes from an older holder (absent with --no-fence)
+                writes from an older holder (absent with --no-fence or Redlock)
 
 Signals: SIGINT, SIGTERM and SIGHUP sent to dlock are passed on to COMMAND; the
 lock is released once COMMAND has exited. Only COMMAND's own process gets them: a
@@ -43,20 +61,23 @@ shell script that starts background jobs must pass them on (or `exec` its last
 command). COMMAND runs in dlock's process group, so a Ctrl-C typed in a terminal
 reaches it directly, and once more through dlock. While dlock is still waiting for
 the lock, these signals end dlock at once. If dlock itself is killed (SIGKILL),
-the lock stays until its timeout (-t) runs out, and COMMAND keeps running.
+the lock stays until its TTL (-t) runs out, and COMMAND keeps running.
 
 Lost lock: if the lock disappears while COMMAND runs (deleted, taken over, or
-Redis unreachable for longer than the timeout), dlock prints "dlock: lock NAME
+Redis unreachable for longer than the TTL), dlock prints "dlock: lock NAME
 lost while COMMAND was running", sends SIGTERM to COMMAND, SIGKILL after
---kill-after seconds, and exits with 75. The shorter the timeout, the sooner a
-lost lock is noticed (at most timeout/3 later) and the sooner a crashed dlock's
-lock is free again.
+--kill-after seconds, and exits with 75. The shorter the TTL, the sooner a
+lost lock is noticed (at most ttl/3 later) and the sooner a crashed dlock's
+lock is free again. The final release is retried for up to min(TTL, 10 s) when
+Redis cannot be reached.
 
 Exit status:
   COMMAND's own    COMMAND ran (128+N if it was killed by signal N)
   1 (or -E N)      the lock was held by someone else (-n), or still held after -w SEC
   64               usage error
   69               Redis could not be reached or answered with an error
+  74               COMMAND exited 0 but the lock could not be released (it expires
+                   by its TTL); a failing COMMAND's own status wins over this one
   75               the lock was lost while COMMAND was running
   126, 127         COMMAND could not be run / was not found
 
@@ -64,25 +85,26 @@ Examples:
   # crontab: at most one backup at a time across all hosts; skip a run if the
   # previous one is still going (-n), and let a crashed host's lock expire
   # after 2 minutes (the lock is renewed while backup.sh runs, however long)
-  */5 * * * * dlock run -n -t 120 --url redis://redis.internal:6379 nightly-backup -- /usr/local/bin/backup.sh
+  */5 * * * * dlock run -n -t 120 --url redis://redis.internal:6379 nightly-backup /usr/local/bin/backup.sh
 
   # wait at most 10 s for the lock; exit 0 if someone else has it
-  dlock run -w 10 -E 0 deploy -- make deploy
+  dlock run -w 10 -E 0 deploy make deploy
 
   # a shell snippet that uses the fencing token
-  dlock run counter -- sh -c 'echo "$DLOCK_FENCE" >> fences.log')";
+  dlock run counter -c 'echo "$DLOCK_FENCE" >> fences.log')";
 
 const char* const acquire_description = R"(Take lock NAME and print its token.
 
-The lock stays held after dlock exits, until its timeout (-t, default 30 s) runs
+The lock stays held after dlock exits, until its TTL (-t/--ttl, default 30 s) runs
 out or `dlock release NAME TOKEN` releases it. `dlock extend` gives it more time.)";
 
 const char* const acquire_footer = R"(
 Output: TOKEN on one line (32 hex digits); with --fence, "TOKEN FENCE" where FENCE
 is the fencing token (a number that grows with every acquisition of NAME).
 
-Exit status: 0 acquired; 1 (or -E N) held by someone else (-n) or still held
-after -w SEC; 64 usage error; 69 Redis unreachable or answering errors.
+Exit status: 0 acquired; 1 (or -E N, silently unless -v) held by someone else
+(-n) or still held after -w SEC; 64 usage error; 69 Redis unreachable or
+answering errors.
 
 Example:
   token=$(dlock acquire -t 60 -w 5 maintenance) || exit 1
@@ -107,14 +129,35 @@ const char* const extend_footer = R"(
 Exit status: 0 extended; 1 not held with TOKEN (or held without expiry, when
 adding); 64 usage error; 69 Redis unreachable or answering errors.)";
 
-const char* const status_description = R"(Tell whether lock NAME is held.
+const char* const status_description = R"(Tell whether lock NAME is held, and how many wait for it.
 
-Prints "free", "held, expires in MS ms" or "held, no expiry". With --json prints
-{"name":"NAME","held":true,"ttl_ms":MS}: ttl_ms is null when the lock is free and
--1 when it is held without expiry.)";
+Prints "free", "held, expires in MS ms" or "held, no expiry", followed by
+", N waiting" when N processes are queued for it. With --json prints
+{"name":"NAME","held":true,"ttl_ms":MS,"waiting":N}: ttl_ms is null when the
+lock is free and -1 when it is held without expiry; waiting counts processes
+(not threads) queued for the lock, null on Redlock (its waiters do not queue).)";
 
 const char* const status_footer = R"(
 Exit status: 0 when the question was answered (held or free: read the output);
 64 usage error; 69 Redis unreachable or answering errors.)";
+
+const char* const wait_description = R"(Wait until lock NAME is free, without taking it.
+
+Polls every --sleep seconds (default 0.1). Another process may take the lock the
+moment it is free: to do something under the lock, use `dlock run`.)";
+
+const char* const wait_footer = R"(
+Exit status: 0 free; 1 (or -E N) still held after -w SEC; 64 usage error;
+69 Redis unreachable or answering errors (retried until -w SEC is over).)";
+
+const char* const break_description = R"(Delete lock NAME, whoever holds it.
+
+For a lock whose holder is gone and whose TTL is long (or has none). The holder,
+if it still runs under `dlock run`, finds its lock lost and stops its COMMAND
+(exit 75). The first queued waiter is woken at once. Needs --yes.)";
+
+const char* const break_footer = R"(
+Exit status: 0 broken; 1 not held (nothing changed); 64 usage error (no --yes);
+69 Redis unreachable or answering errors.)";
 
 }  // namespace dlock::cli::help

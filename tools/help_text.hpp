@@ -15,5 +15,9 @@ extern const char* const extend_description;
 extern const char* const extend_footer;
 extern const char* const status_description;
 extern const char* const status_footer;
+extern const char* const wait_description;
+extern const char* const wait_footer;
+extern const char* const break_description;
+extern const char* const break_footer;
 
 }  // namespace dlock::cli::help

@@ -9,13 +9,16 @@ namespace dlock::cli {
 
 void add_lock_args(CLI::App& command, LockArgs& args) {
     command.add_option("NAME", args.name, "Name of the lock (the Redis key)")->required();
-    command.add_option("-t,--timeout", args.timeout, "Life of the lock in seconds (default 30)")
+    command
+        .add_option("-t,--ttl", args.ttl,
+                    "Life of the lock in seconds (default 30); `run` renews it while COMMAND runs")
         ->type_name("SEC");
     command
-        .add_option("-w,--wait", args.wait,
-                    "Give up after waiting SEC seconds (default: wait forever)")
+        .add_option("-w,--wait,--timeout", args.wait,
+                    "Give up after waiting SEC seconds, as flock -w (default: wait forever)")
         ->type_name("SEC");
-    command.add_flag("-n,--no-wait", args.no_wait, "Fail at once if the lock is held");
+    command.add_flag("-n,--nonblock,--no-wait", args.no_wait,
+                     "Do not wait: fail at once if the lock is held");
     command
         .add_option("--sleep", args.sleep,
                     "Fallback poll interval while waiting (default 0.1); a release wakes "
@@ -23,26 +26,28 @@ void add_lock_args(CLI::App& command, LockArgs& args) {
         ->type_name("SEC");
     command
         .add_option("-E,--conflict-exit-code", args.conflict_exit_code,
-                    "Exit status when the lock cannot be taken (default 1)")
+                    "Exit status when the lock is not taken (default 1)")
         ->type_name("N");
     command.add_flag("--no-fence", args.no_fence, "Do not hand out a fencing token");
-    command.add_flag("-q,--quiet", args.quiet, "No message when the lock cannot be taken");
+    command.add_flag("-v,--verbose", args.verbose,
+                     "Say so on stderr when the lock is not taken (silent by default)");
+    command.add_flag("-q,--quiet", args.quiet, "Silent when the lock is not taken (the default)");
 }
 
 LockOptions to_lock_options(const LockArgs& args) {
     if (args.name.empty()) throw UsageError("NAME must not be empty");
     if (args.no_wait && !args.wait.empty())
-        throw UsageError("--no-wait and --wait exclude each other");
+        throw UsageError("--nonblock and --wait exclude each other");
     if (args.conflict_exit_code < 0 || args.conflict_exit_code > 255) {
         throw UsageError("--conflict-exit-code must be 0..255, got " +
                          std::to_string(args.conflict_exit_code));
     }
     LockOptions options;
-    options.timeout = parse_seconds(args.timeout, "--timeout", false);
+    options.timeout = parse_seconds(args.ttl, "--ttl", false);
     options.sleep = parse_seconds(args.sleep, "--sleep", false);
     if (options.sleep > *options.timeout) {
-        throw UsageError("--sleep (" + args.sleep + ") must not be greater than --timeout (" +
-                         args.timeout + ")");
+        throw UsageError("--sleep (" + args.sleep + ") must not be greater than --ttl (" +
+                         args.ttl + ")");
     }
     options.blocking = !args.no_wait;
     if (!args.wait.empty()) options.blocking_timeout = parse_seconds(args.wait, "--wait", true);
@@ -52,7 +57,7 @@ LockOptions to_lock_options(const LockArgs& args) {
 }
 
 int report_conflict(const LockArgs& args) {
-    if (!args.quiet) {
+    if (args.verbose && !args.quiet) {
         if (args.wait.empty()) {
             std::cerr << "dlock: lock '" << args.name << "' is held by someone else\n";
         } else {

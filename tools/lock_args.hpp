@@ -1,6 +1,11 @@
 // tools/lock_args.hpp: the options that say how to take a lock, shared by `dlock run` and
-// `dlock acquire`: -t/--timeout, -w/--wait, -n/--no-wait, --sleep, -E/--conflict-exit-code,
-// --no-fence, -q/--quiet.
+// `dlock acquire`, spelled as flock(1) spells them where it has them:
+//   -t/--ttl SEC                life of the lock (default 30; renewed by `run`)
+//   -w/--wait/--timeout SEC     how long to wait for it (flock's -w/--timeout; default forever)
+//   -n/--nonblock/--no-wait     do not wait
+//   -E/--conflict-exit-code N   exit status when the lock is not taken (default 1)
+//   -v/--verbose                say why the lock was not taken (silent by default, as flock)
+//   --sleep, --no-fence, -q/--quiet (accepted, the default now)
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -12,12 +17,13 @@ namespace dlock::cli {
 
 struct LockArgs {
     std::string name;
-    std::string timeout = "30";
+    std::string ttl = "30";
     std::string wait;  // empty: wait forever
     bool no_wait = false;
     std::string sleep = "0.1";
     int conflict_exit_code = 1;
     bool no_fence = false;
+    bool verbose = false;
     bool quiet = false;
 };
 
@@ -28,7 +34,7 @@ void add_lock_args(CLI::App& command, LockArgs& args);
 // UsageError for out-of-range values or conflicting options.
 LockOptions to_lock_options(const LockArgs& args);
 
-// Prints why the lock could not be taken (unless --quiet) and returns the exit status to use.
+// Prints why the lock could not be taken (only with --verbose) and returns the exit status.
 int report_conflict(const LockArgs& args);
 
 }  // namespace dlock::cli

@@ -1,18 +1,25 @@
-// `dlock acquire`, `release`, `extend` and `status`: one Redis call each (or one wait for
-// acquire), for shell scripts that manage a lock across several commands.
+// `dlock acquire`, `release`, `extend`, `status`, `wait` and `break`: one Redis call each (or
+// one wait), for shell scripts that manage a lock across several commands.
 #include <algorithm>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "client_args.hpp"
 #include "commands.hpp"
+#include "dlock/errors.hpp"
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
+#include "servers.hpp"
 
 namespace dlock::cli {
 
@@ -51,13 +58,17 @@ int acquire(const AcquireArgs& args) {
     if (args.print_fence && args.lock.no_fence)
         throw UsageError("--fence and --no-fence exclude each other");
     const LockOptions options = to_lock_options(args.lock);
-    return run_with_client(args.connection, [&](Client& client) -> asio::awaitable<int> {
-        Lock lock(client, args.lock.name, options);
-        if (!co_await lock.acquire()) co_return report_conflict(args.lock);
-        // The Lock object goes away without releasing: the key lives on until its timeout, or
+    return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
+        if (args.print_fence && servers.is_redlock())
+            throw UsageError("--fence: Redlock (several --url) hands out no fencing token");
+        auto lock = servers.make_lock(args.lock.name, options);
+        if (!co_await acquire_riding_outages(
+                *lock, {.blocking = options.blocking, .blocking_timeout = options.blocking_timeout}))
+            co_return report_conflict(args.lock);
+        // The lock object goes away without releasing: the key lives on until its TTL, or
         // until `dlock release NAME TOKEN`.
-        std::cout << *lock.token();
-        if (args.print_fence) std::cout << ' ' << *lock.fence();
+        std::cout << *lock->token();
+        if (args.print_fence) std::cout << ' ' << *lock->fence();
         std::cout << '\n';
         co_return exit_code::ok;
     });
@@ -71,13 +82,13 @@ struct ReleaseArgs {
 
 int release(const ReleaseArgs& args) {
     require_name(args.name);
-    return run_with_client(args.connection, [&](Client& client) -> asio::awaitable<int> {
+    return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
         // The same release as the library's own, so the first queued waiter (a `dlock run` or a
         // library waiter) wakes up at once.
-        Lock lock(client, args.name);
-        lock.adopt(args.token);
+        auto lock = servers.make_lock(args.name, {.timeout = Seconds(30)});
+        lock->adopt(args.token);
         try {
-            co_await lock.release();
+            co_await lock->release();
             co_return exit_code::ok;
         } catch (const LockReleaseError&) {
         }
@@ -99,13 +110,13 @@ struct ExtendArgs {
 int extend(const ExtendArgs& args) {
     require_name(args.name);
     const Seconds time = parse_seconds(args.seconds, "SEC", false);
-    return run_with_client(args.connection, [&](Client& client) -> asio::awaitable<int> {
-        // A timeout (any) lets the Lock accept extend(); the server decides whether the key
+    return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
+        // A timeout (any) lets the lock accept extend(); the server decides whether the key
         // has one (`add` fails on a key without expiry).
-        Lock lock(client, args.name, {.timeout = std::max(time, Seconds(0.001))});
-        lock.adopt(args.token);
+        auto lock = servers.make_lock(args.name, {.timeout = std::max(time, Seconds(0.1))});
+        lock->adopt(args.token);
         try {
-            co_await lock.extend(time, args.replace ? ExtendMode::replace : ExtendMode::add);
+            co_await lock->extend(time, args.replace ? ExtendMode::replace : ExtendMode::add);
             co_return exit_code::ok;
         } catch (const LockExtensionError&) {
         }
@@ -124,9 +135,10 @@ struct StatusArgs {
 
 int status(const StatusArgs& args) {
     require_name(args.name);
-    return run_with_client(args.connection, [&](Client& client) -> asio::awaitable<int> {
-        Lock lock(client, args.name);
-        const LockTtl ttl = co_await lock.ttl();
+    return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
+        auto lock = servers.make_lock(args.name, {.timeout = Seconds(30)});
+        const LockTtl ttl = co_await lock->ttl();
+        const std::optional<std::size_t> waiting = co_await lock->waiting();
         const std::string ttl_ms = ttl.remaining
                                        ? std::to_string(static_cast<long long>(
                                              std::llround(ttl.remaining->count() * 1000.0)))
@@ -134,15 +146,101 @@ int status(const StatusArgs& args) {
         if (args.json) {
             std::cout << "{\"name\":" << json_string(args.name)
                       << ",\"held\":" << (ttl.held ? "true" : "false") << ",\"ttl_ms\":" << ttl_ms
+                      << ",\"waiting\":" << (waiting ? std::to_string(*waiting) : "null")
                       << "}\n";
-        } else if (!ttl.held) {
-            std::cout << "free\n";
-        } else if (!ttl.remaining) {
-            std::cout << "held, no expiry\n";
-        } else {
-            std::cout << "held, expires in " << ttl_ms << " ms\n";
+            co_return exit_code::ok;
         }
+        if (!ttl.held) {
+            std::cout << "free";
+        } else if (!ttl.remaining) {
+            std::cout << "held, no expiry";
+        } else {
+            std::cout << "held, expires in " << ttl_ms << " ms";
+        }
+        if (waiting && *waiting > 0) std::cout << ", " << *waiting << " waiting";
+        std::cout << '\n';
         co_return exit_code::ok;
+    });
+}
+
+struct WaitArgs {
+    std::string name;
+    std::string wait;  // empty: forever
+    std::string sleep = "0.1";
+    int conflict_exit_code = 1;
+    bool verbose = false;
+    ConnectionArgs connection;
+};
+
+// Polls (every --sleep) until nobody holds NAME; rides out outages like a waiting `run`.
+int wait_until_free(const WaitArgs& args) {
+    require_name(args.name);
+    const Seconds sleep = parse_seconds(args.sleep, "--sleep", false);
+    const std::optional<Seconds> limit =
+        args.wait.empty() ? std::nullopt : std::optional(parse_seconds(args.wait, "--wait", true));
+    return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
+        using Clock = std::chrono::steady_clock;
+        const auto start = Clock::now();
+        auto lock = servers.make_lock(args.name, {.timeout = Seconds(30)});
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        bool said = false;
+        for (;;) {
+            const bool over = limit && Clock::now() - start >= *limit;
+            try {
+                if (!(co_await lock->ttl()).held) co_return exit_code::ok;
+            } catch (const ConnectionError& error) {
+                if (over) throw;
+                if (!said) std::cerr << "dlock: lost touch with Redis (" << error.what()
+                                     << "); retrying\n";
+                said = true;
+            } catch (const TimeoutError&) {
+                if (over) throw;
+            }
+            if (over) break;
+            timer.expires_after(std::chrono::duration_cast<Clock::duration>(sleep));
+            co_await timer.async_wait(asio::use_awaitable);
+        }
+        if (args.verbose)
+            std::cerr << "dlock: lock '" << args.name << "' still held after waiting "
+                      << args.wait << " s\n";
+        co_return args.conflict_exit_code;
+    });
+}
+
+struct BreakArgs {
+    std::string name;
+    bool yes = false;
+    ConnectionArgs connection;
+};
+
+// Deletes NAME whoever holds it, with the holder's own token-checked release, so the first
+// queued waiter wakes at once (a plain DEL would leave it to its fallback poll).
+int break_lock(const BreakArgs& args) {
+    require_name(args.name);
+    if (!args.yes) {
+        throw UsageError("breaking lock '" + args.name +
+                         "' takes it from its holder, which may still be running: add --yes");
+    }
+    return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            auto lock = servers.make_lock(args.name, {.timeout = Seconds(30)});
+            const std::optional<std::string> token = co_await lock->holder_token();
+            if (!token) {
+                std::cerr << "dlock: lock '" << args.name << "' is not held; nothing was changed\n";
+                co_return exit_code::conflict;
+            }
+            lock->adopt(*token);
+            try {
+                co_await lock->release();
+                std::cerr << "dlock: lock '" << args.name << "' broken (it was held with token "
+                          << *token << ")\n";
+                co_return exit_code::ok;
+            } catch (const LockReleaseError&) {
+                // Released or taken over between GET and the release: look again.
+            }
+        }
+        std::cerr << "dlock: lock '" << args.name << "' keeps changing hands; not broken\n";
+        co_return exit_code::conflict;
     });
 }
 
@@ -185,10 +283,40 @@ void add_status_command(CLI::App& dlock, Action& action) {
     auto args = std::make_shared<StatusArgs>();
     CLI::App* command = dlock.add_subcommand("status", help::status_description);
     command->add_option("NAME", args->name, "Name of the lock")->required();
-    command->add_flag("--json", args->json, "Print {\"name\":...,\"held\":...,\"ttl_ms\":...}");
+    command->add_flag("--json", args->json,
+                      "Print {\"name\":...,\"held\":...,\"ttl_ms\":...,\"waiting\":...}");
     add_connection_options(*command, args->connection);
     command->footer(help::status_footer);
     command->callback([args, &action] { action = [args] { return status(*args); }; });
+}
+
+void add_wait_command(CLI::App& dlock, Action& action) {
+    auto args = std::make_shared<WaitArgs>();
+    CLI::App* command = dlock.add_subcommand("wait", help::wait_description);
+    command->add_option("NAME", args->name, "Name of the lock")->required();
+    command
+        ->add_option("-w,--wait,--timeout", args->wait,
+                     "Give up after waiting SEC seconds (default: wait forever)")
+        ->type_name("SEC");
+    command->add_option("--sleep", args->sleep, "Poll interval (default 0.1)")->type_name("SEC");
+    command
+        ->add_option("-E,--conflict-exit-code", args->conflict_exit_code,
+                     "Exit status when still held after -w SEC (default 1)")
+        ->type_name("N");
+    command->add_flag("-v,--verbose", args->verbose, "Say so when giving up");
+    add_connection_options(*command, args->connection);
+    command->footer(help::wait_footer);
+    command->callback([args, &action] { action = [args] { return wait_until_free(*args); }; });
+}
+
+void add_break_command(CLI::App& dlock, Action& action) {
+    auto args = std::make_shared<BreakArgs>();
+    CLI::App* command = dlock.add_subcommand("break", help::break_description);
+    command->add_option("NAME", args->name, "Name of the lock")->required();
+    command->add_flag("-y,--yes", args->yes, "Yes, take the lock from its holder");
+    add_connection_options(*command, args->connection);
+    command->footer(help::break_footer);
+    command->callback([args, &action] { action = [args] { return break_lock(*args); }; });
 }
 
 }  // namespace dlock::cli

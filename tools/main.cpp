@@ -24,6 +24,10 @@ int report_failure(const std::string& subcommand) {
         return usage_error(std::cerr, subcommand, error.what());
     } catch (const dlock::ServerError& error) {
         std::cerr << "dlock: Redis answered with an error: " << error.what() << '\n';
+        if (error.code() == "MOVED" || error.code() == "ASK") {
+            std::cerr << "dlock: this server is a node of a Redis Cluster: add --cluster (the URL "
+                         "is then a seed; the other nodes are found from it)\n";
+        }
         return exit_code::unavailable;
     } catch (const dlock::TimeoutError& error) {
         std::cerr << "dlock: Redis did not answer in time: " << error.what() << '\n';

@@ -17,11 +17,13 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
 #include "child.hpp"
 #include "client_args.hpp"
+#include "servers.hpp"
 #include "commands.hpp"
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
@@ -37,6 +39,7 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 struct RunArgs {
     LockArgs lock;
+    std::string shell;  // -c TEXT
     std::string kill_after = "5";
     ConnectionArgs connection;
 };
@@ -114,8 +117,10 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
     options.renew_interval = *options.timeout / 3;
     const std::string name = args.lock.name;
     const std::string command_text = describe_command(command);
+    const WaitPolicy wait{.blocking = options.blocking,
+                          .blocking_timeout = options.blocking_timeout};
 
-    return run_with_client(args.connection, [&](Client& client) -> asio::awaitable<int> {
+    return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
         const auto executor = co_await asio::this_coro::executor;
         auto child = std::make_shared<Child>(executor);
         // Registered before COMMAND starts, so its SIGCHLD cannot be missed.
@@ -129,18 +134,19 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
         lock_options.on_lost = [child, name, command_text, kill_after] {
             on_lock_lost(child, name, command_text, kill_after);
         };
-        Lock lock(client, name, lock_options);
-        if (!co_await lock.acquire()) co_return report_conflict(args.lock);
+        std::unique_ptr<CliLock> lock = servers.make_lock(name, lock_options);
+        if (!co_await acquire_riding_outages(*lock, wait)) co_return report_conflict(args.lock);
 
         std::vector<std::pair<std::string, std::string>> env{{"DLOCK_NAME", name},
-                                                             {"DLOCK_TOKEN", *lock.token()}};
-        if (lock.fence()) env.emplace_back("DLOCK_FENCE", std::to_string(*lock.fence()));
-        const pid_t pid = spawn_child(command, env);
+                                                             {"DLOCK_TOKEN", *lock->token()}};
+        if (lock->fence()) env.emplace_back("DLOCK_FENCE", std::to_string(*lock->fence()));
+        // dlock's own secret is not COMMAND's business.
+        const pid_t pid = spawn_child(command, env, {"DLOCK_PASSWORD"});
         if (pid < 0) {
             std::cerr << "dlock: cannot run " << command.front() << ": " << std::strerror(-pid)
                       << '\n';
             try {
-                co_await lock.release();
+                co_await lock->release();
             } catch (const Error&) {
                 // The key expires by itself; the message above is the one that matters.
             }
@@ -152,37 +158,45 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
         child->kill_timer.cancel();
         const int status = exit_status_of(child->wait_status);
         if (child->lock_lost) co_return exit_code::lost;
+        // Redis may be away for a moment just now: retry for a while (at most the lock's life,
+        // after which there is nothing left to release), so the next `-n` run is not refused.
+        const Seconds bound = std::min(*options.timeout, Seconds(10));
         try {
-            co_await lock.release();
+            co_await release_with_retries(*lock, bound);
         } catch (const LockReleaseError&) {
             // Gone before the renewal noticed: COMMAND may not have run alone all along.
             std::cerr << "dlock: lock " << name << " lost while " << command_text
                       << " was running\n";
             co_return exit_code::lost;
         } catch (const Error& error) {
-            // COMMAND's own result matters more than the clean-up; the key expires by itself.
             std::cerr << "dlock: could not release lock " << name << " (it expires within "
-                      << args.lock.timeout << " s): " << error.what() << '\n';
+                      << args.lock.ttl << " s): " << error.what() << '\n';
+            // COMMAND's own failure matters more; a success is reported as a failed release.
+            co_return status == 0 ? exit_code::release_failed : status;
         }
         co_return status;
     });
 }
 
-// CLI11 cannot express "options, then -- COMMAND..." in its usage line: say it ourselves.
+// CLI11 cannot express "options, NAME, then COMMAND..." in its usage line: say it ourselves.
 class RunUsage : public CLI::Formatter {
   public:
     std::string make_usage(const CLI::App*, std::string) const override {
-        return "Usage: dlock run NAME [OPTIONS] -- COMMAND [ARGS...]\n";
+        return "Usage: dlock run [OPTIONS] NAME [--] COMMAND [ARGS...]\n"
+               "       dlock run [OPTIONS] NAME -c 'SHELL COMMAND'\n";
     }
 };
 
 }  // namespace
 
-void add_run_command(CLI::App& dlock, Action& action, const std::vector<std::string>& command,
-                     const bool& saw_separator) {
+void add_run_command(CLI::App& dlock, Action& action, std::vector<std::string>& command) {
     auto args = std::make_shared<RunArgs>();
     CLI::App* run_command = dlock.add_subcommand("run", help::run_description);
     add_lock_args(*run_command, args->lock);
+    run_command
+        ->add_option("-c,--command", args->shell,
+                     "Run TEXT with `sh -c` (as flock -c), instead of COMMAND [ARGS...]")
+        ->type_name("TEXT");
     run_command
         ->add_option("--kill-after", args->kill_after,
                      "When the lock is lost, SIGKILL COMMAND this long after SIGTERM (default 5)")
@@ -190,10 +204,14 @@ void add_run_command(CLI::App& dlock, Action& action, const std::vector<std::str
     add_connection_options(*run_command, args->connection);
     run_command->formatter(std::make_shared<RunUsage>());
     run_command->footer(help::run_footer);
-    run_command->callback([args, &action, &command, &saw_separator] {
-        if (!saw_separator)
-            throw UsageError("missing '--' before COMMAND (dlock run NAME [OPTIONS] -- COMMAND)");
-        if (command.empty()) throw UsageError("missing COMMAND after '--'");
+    run_command->callback([args, &action, &command] {
+        if (!args->shell.empty()) {
+            if (!command.empty())
+                throw UsageError("-c TEXT and COMMAND exclude each other (-c runs TEXT with sh)");
+            command = {"sh", "-c", args->shell};
+        }
+        if (command.empty())
+            throw UsageError("missing COMMAND (dlock run NAME COMMAND [ARGS...], or -c TEXT)");
         action = [args, &command] { return run(*args, command); };
     });
 }

@@ -86,6 +86,11 @@ class Lock {
     // The key's remaining life (PTTL), whoever holds it.
     asio::awaitable<LockTtl> ttl();
 
+    // How many processes are queued waiting for this lock (ZCARD of its wait queue): one per
+    // process however many of its Lock objects wait, and only waiters that use
+    // wake_on_release. A process that died while waiting stays counted until the queue expires.
+    asio::awaitable<std::size_t> waiting();
+
     // Takes over a hold this object did not make: `token` is what another Lock (or
     // `dlock acquire`, in another process) got for this name. No I/O: release(), extend() and
     // owned() then check the token on the server as for an own acquisition. No auto-renewal

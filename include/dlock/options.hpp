@@ -1,7 +1,7 @@
 // dlock/options.hpp: how to reach one Redis server.
 //
 // ConnectionOptions is a plain struct with documented defaults; parse_url() builds one from
-//   redis://[[user]:password@]host[:port][/db]     plain TCP (default port 6379)
+//   redis://[user[:password]@]host[:port][/db]     plain TCP (default port 6379)
 //   rediss://...                                   TLS, server certificate verified
 //   unix://path[?db=N]                             Unix domain socket
 #pragma once
@@ -46,7 +46,13 @@ struct ConnectionOptions {
 };
 
 // Parses a redis://, rediss:// or unix:// URL. Throws std::invalid_argument naming the problem
-// (wrong scheme, missing host, bad port, bad db number).
+// (wrong scheme, missing host, bad port, bad db number); the message shows the URL with its
+// password masked (redacted_url). As in redis-py: redis://alice@host is user alice with no
+// password, redis://:secret@host a password for the default user, redis://alice:secret@host
+// both; user and password are percent-decoded (%40 for '@', %3A for ':', %25 for '%').
 ConnectionOptions parse_url(std::string_view url);
+
+// `url` with the password replaced by "***" (redis://alice:***@host), for messages and logs.
+std::string redacted_url(std::string_view url);
 
 }  // namespace dlock

@@ -145,6 +145,13 @@ class RedlockLock {
     asio::awaitable<bool> locked();
     asio::awaitable<bool> owned();
 
+    // Takes over a hold this object did not make: `token` is what another RedlockLock (or
+    // `dlock acquire`, in another process) got for this name. No I/O: release() and extend()
+    // then check the token on the nodes as for an own acquisition. validity() is zero until an
+    // extend() measures it. Throws std::invalid_argument for an empty token, LockError when this
+    // object holds the lock already.
+    void adopt(std::string token);
+
     const std::string& name() const noexcept { return name_; }
     // The token while this object holds the lock (as far as it knows), else empty.
     const std::optional<std::string>& token() const noexcept { return token_; }

@@ -215,6 +215,16 @@ asio::awaitable<LockTtl> Lock::ttl() {
     co_return out;
 }
 
+asio::awaitable<std::size_t> Lock::waiting() {
+    auto state = state_;
+    detail::LockBusy busy(*state);
+    const Request zcard({"ZCARD", state->spec.queue_key});
+    auto replies = co_await state->spec.client->execute_for_key(state->spec.queue_key, zcard,
+                                                                state->spec.command_deadline());
+    const long long count = replies.front().value().integer;
+    co_return count > 0 ? static_cast<std::size_t>(count) : 0;
+}
+
 void Lock::adopt(std::string token) {
     if (token.empty()) throw std::invalid_argument("token must not be empty");
     LockState& s = *state_;

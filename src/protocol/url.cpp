@@ -10,7 +10,7 @@ namespace dlock {
 namespace {
 
 [[noreturn]] void bad_url(std::string_view url, const std::string& why) {
-    throw std::invalid_argument("url: " + why + " in \"" + std::string(url) + "\"");
+    throw std::invalid_argument("url: " + why + " in \"" + redacted_url(url) + "\"");
 }
 
 int parse_int(std::string_view text, std::string_view url, const char* what, long min, long max) {
@@ -42,6 +42,28 @@ std::string percent_decode(std::string_view text, std::string_view url) {
 }
 
 }  // namespace
+
+std::string redacted_url(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) {
+        // Not a URL we can read: it may still be "user:password@host"; hide what follows ':'.
+        const auto at = url.rfind('@');
+        const auto colon = url.substr(0, at).find(':');
+        if (at == std::string_view::npos || colon == std::string_view::npos) return std::string(url);
+        return std::string(url.substr(0, colon)) + ":***" + std::string(url.substr(at));
+    }
+    const std::size_t start = scheme_end + 3;
+    const auto slash = url.find('/', start);
+    const std::string_view authority =
+        url.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const auto at = authority.rfind('@');
+    if (at == std::string_view::npos) return std::string(url);
+    const std::string_view userinfo = authority.substr(0, at);
+    const auto colon = userinfo.find(':');
+    if (colon == std::string_view::npos) return std::string(url);  // a user name only
+    return std::string(url.substr(0, start)) + std::string(userinfo.substr(0, colon)) + ":***" +
+           std::string(url.substr(start + at));
+}
 
 std::string ConnectionOptions::endpoint() const {
     if (!unix_path.empty()) return "unix:" + unix_path;
@@ -89,8 +111,9 @@ ConnectionOptions parse_url(std::string_view url) {
         authority = authority.substr(at + 1);
         const auto colon = userinfo.find(':');
         if (colon == std::string_view::npos) {
-            // redis://secret@host is how many tools spell a password without a user.
-            options.password = percent_decode(userinfo, url);
+            // redis://alice@host names a user without a password, as in redis-py (and RFC
+            // 3986); the password then comes from elsewhere (redis://:secret@host for one).
+            options.user = percent_decode(userinfo, url);
         } else {
             options.user = percent_decode(userinfo.substr(0, colon), url);
             options.password = percent_decode(userinfo.substr(colon + 1), url);

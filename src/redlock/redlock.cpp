@@ -295,6 +295,15 @@ asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mo
     co_return true;
 }
 
+void RedlockLock::adopt(std::string token) {
+    if (token.empty()) throw std::invalid_argument("token must not be empty");
+    detail::BusyGuard busy(busy_, "dlock::RedlockLock", name_);
+    if (token_) throw LockError("lock '" + name_ + "' is already held by this object", name_);
+    token_ = std::move(token);
+    validity_ = Seconds(0);
+    validity_start_ = Clock::now();
+}
+
 namespace {
 
 // One query about the lock's key on every node; fewer than a quorum of answers throws.

@@ -40,13 +40,13 @@ std::string arg(const std::vector<std::string>& args, std::size_t i) {
 
 void validate(const std::vector<std::string>& args) {
     try {
-        (void)parse_seconds(arg(args, 0), "--timeout", args.size() % 2 == 0);
+        (void)parse_seconds(arg(args, 0), "--ttl", args.size() % 2 == 0);
     } catch (const UsageError&) {
     }
     try {
         LockArgs lock;
         lock.name = arg(args, 0);
-        lock.timeout = arg(args, 1);
+        lock.ttl = arg(args, 1);
         lock.wait = arg(args, 2);
         lock.sleep = arg(args, 3);
         lock.no_wait = args.size() % 3 == 0;

@@ -245,7 +245,7 @@ Status status_of(const std::string& name) {
         run_process({"python3", "-c",
                      "import json, sys\n"
                      "d = json.loads(sys.argv[1])\n"
-                     "assert sorted(d) == ['held', 'name', 'ttl_ms'], d\n"
+                     "assert sorted(d) == ['held', 'name', 'ttl_ms', 'waiting'], d\n"
                      "assert isinstance(d['held'], bool)\n"
                      "assert d['ttl_ms'] is None or isinstance(d['ttl_ms'], int)\n"
                      "print(d['name']); print(int(d['held'])); print(-3 if d['ttl_ms'] is None "
@@ -290,12 +290,12 @@ TEST_F(CliTest, VersionAndHelp) {
 
     const Outcome run_help = dlock({"run", "--help"});
     EXPECT_EQ(run_help.status, 0);
-    EXPECT_NE(run_help.out.find("dlock run NAME [OPTIONS] -- COMMAND"), std::string::npos)
+    EXPECT_NE(run_help.out.find("dlock run [OPTIONS] NAME [--] COMMAND"), std::string::npos)
         << run_help.out;
     EXPECT_NE(run_help.out.find("crontab"), std::string::npos) << run_help.out;
     EXPECT_NE(run_help.out.find("DLOCK_FENCE"), std::string::npos);
     EXPECT_NE(run_help.out.find("75"), std::string::npos);
-    for (const char* subcommand : {"acquire", "release", "extend", "status"}) {
+    for (const char* subcommand : {"acquire", "release", "extend", "status", "wait", "break"}) {
         const Outcome help = dlock({subcommand, "--help"});
         EXPECT_EQ(help.status, 0) << subcommand;
         EXPECT_NE(help.out.find("Exit status"), std::string::npos) << subcommand;
@@ -310,19 +310,21 @@ TEST_F(CliTest, BadArgumentsAreUsageErrorsWithAHelpfulMessage) {
         std::string message;
     };
     const std::vector<Case> cases{
-        {{"run", name, "true"}, "missing '--' before COMMAND"},
+        {{"run", name}, "missing COMMAND"},
         {{"run", name, "--"}, "missing COMMAND"},
-        {{"run", name, "-t", "-1", "--", "true"},
-         "--timeout must be a number of seconds > 0, got '-1'"},
-        {{"run", name, "-t", "abc", "--", "true"}, "--timeout"},
+        {{"run", name, "-c", "true", "echo"}, "-c TEXT and COMMAND exclude each other"},
+        {{"run", name, "-t", "-1", "--", "true"}, "--ttl must be a number of seconds > 0, got '-1'"},
+        {{"run", name, "-t", "abc", "--", "true"}, "--ttl"},
         {{"run", name, "-w", "-2", "--", "true"}, "--wait"},
+        {{"run", name, "--timeout=-2", "true"}, "--wait"},
         {{"run", name, "--bogus", "--", "true"}, "--bogus"},
-        {{"run", name, "-n", "-w", "3", "--", "true"}, "--no-wait and --wait"},
+        {{"run", name, "-n", "-w", "3", "--", "true"}, "--nonblock and --wait"},
+        {{"run", name, "--url", "redis://a:1", "--url", "redis://b:2", "true"},
+         "Redlock needs 3 or more"},
+        {{"break", name}, "--yes"},
+        {{"wait", name, "-w", "x"}, "--wait"},
         {{"run", name, "--sleep", "5", "-t", "1", "--", "true"}, "--sleep"},
         {{"run", "--", "true"}, "NAME"},
-        {{"run", name, "--url", "redis://127.0.0.1:1", "--url", "redis://127.0.0.1:2", "--",
-          "true"},
-         "Redlock (several --url) is not supported yet"},
         {{"run", name, "--url", "http://127.0.0.1", "--", "true"}, "scheme"},
         {{"run", name, "--cacert", "/nonexistent/ca.pem", "--", "true"}, "--cacert"},
         {{"extend", name, "token", "soon"}, "SEC"},
@@ -403,7 +405,10 @@ TEST_F(CliTest, HeldLockMakesRunFailWithOneOrTheConflictCode) {
     const Outcome busy = dlock({"run", "-n", name, "--", "sh", "-c", "echo ran"});
     EXPECT_EQ(busy.status, 1);
     EXPECT_EQ(busy.out, "") << "COMMAND must not run";
-    EXPECT_NE(busy.err.find("is held by someone else"), std::string::npos) << busy.err;
+    EXPECT_EQ(busy.err, "") << "silent on conflict, as flock -n (cron mails any output)";
+    const Outcome verbose = dlock({"run", "-n", "-v", name, "--", "true"});
+    EXPECT_EQ(verbose.status, 1);
+    EXPECT_NE(verbose.err.find("is held by someone else"), std::string::npos) << verbose.err;
     EXPECT_EQ(dlock({"run", "-n", "-E", "7", name, "--", "true"}).status, 7);
     const Outcome quiet = dlock({"run", "-n", "-q", name, "--", "true"});
     EXPECT_EQ(quiet.status, 1);
@@ -411,7 +416,7 @@ TEST_F(CliTest, HeldLockMakesRunFailWithOneOrTheConflictCode) {
     EXPECT_EQ(dlock({"acquire", "-n", name}).status, 1);
 
     Stopwatch watch;
-    const Outcome waited = dlock({"run", "-w", "0.5", name, "--", "true"});
+    const Outcome waited = dlock({"run", "-v", "-w", "0.5", name, "--", "true"});
     EXPECT_EQ(waited.status, 1);
     EXPECT_GE(watch.seconds(), 0.5);
     EXPECT_LT(watch.seconds(), 5.0);
@@ -504,8 +509,9 @@ TEST_F(CliTest, WaitingRunIsWokenByTheRelease) {
 TEST_F(CliTest, UnreachableServerIs69) {
     const std::string url = "redis://127.0.0.1:" + std::to_string(closed_port());
     const std::string name = lock_name();
-    for (const auto& args : std::vector<std::vector<std::string>>{{"run", name, "--", "true"},
-                                                                  {"acquire", name},
+    // -n: one attempt (a waiting run or acquire retries an outage until its wait is over).
+    for (const auto& args : std::vector<std::vector<std::string>>{{"run", "-n", name, "--", "true"},
+                                                                  {"acquire", "-n", name},
                                                                   {"release", name, "token"},
                                                                   {"extend", name, "token", "5"},
                                                                   {"status", name}}) {
@@ -516,8 +522,14 @@ TEST_F(CliTest, UnreachableServerIs69) {
         EXPECT_NE(outcome.err.find("cannot reach Redis"), std::string::npos) << outcome.err;
     }
     // The URL may also come from the environment.
-    const Outcome from_env = dlock({"run", name, "--", "true"}, {{"DLOCK_URL", url}});
+    const Outcome from_env = dlock({"run", "-n", name, "--", "true"}, {{"DLOCK_URL", url}});
     EXPECT_EQ(from_env.status, 69);
+    // A waiting run keeps trying until its wait is over, then reports the outage.
+    Stopwatch watch;
+    const Outcome waited = dlock({"run", "-w", "1", name, "true"}, {{"DLOCK_URL", url}});
+    EXPECT_EQ(waited.status, 69) << waited.err;
+    EXPECT_GE(watch.seconds(), 0.7);
+    EXPECT_LT(watch.seconds(), 5.0);
 }
 
 TEST_F(CliTest, ServerAnsweringAnErrorIs69) {
@@ -697,6 +709,365 @@ TEST_F(CliTest, KilledDlockLeavesALockThatExpires) {
     EXPECT_LT(watch.seconds(), 2.5) << "free once its 1 s timeout ran out";
     ::kill(child, SIGKILL);  // the orphaned COMMAND: dlock was not there to stop it
 }
+
+// ---- issue 12: the command as people type it ------------------------------------------------
+
+// The common orders of issue 12, each run for real against the plain server with the URL given
+// on the command line only. {N} is the lock's name, {T} a token of a fresh `acquire` of it, {U}
+// the URL. Before the fix, --url swallowed NAME (64 "NAME is required"), options before the
+// subcommand were refused, and COMMAND needed `--`.
+TEST_F(CliTest, CommonOrdersOfOptionsAndPositionalsAllWork) {
+    struct Case {
+        std::vector<std::string> args;
+        int status;
+        bool needs_token;  // {T}: acquire first
+        bool leaves_lock;  // release it afterwards
+    };
+    const std::vector<Case> cases{
+        {{"acquire", "--url", "{U}", "{N}", "-t", "5"}, 0, false, true},
+        {{"acquire", "{N}", "--url", "{U}", "-t", "5"}, 0, false, true},
+        {{"acquire", "-t", "5", "{N}", "--url", "{U}"}, 0, false, true},
+        {{"--url", "{U}", "acquire", "{N}", "--ttl=5"}, 0, false, true},
+        {{"acquire", "--url={U}", "--ttl", "5", "-n", "{N}"}, 0, false, true},
+        {{"run", "--url", "{U}", "{N}", "-n", "--", "true"}, 0, false, false},
+        {{"run", "{N}", "--url", "{U}", "-n", "true"}, 0, false, false},
+        {{"run", "-n", "--url", "{U}", "{N}", "true"}, 0, false, false},
+        {{"--url", "{U}", "run", "{N}", "true"}, 0, false, false},
+        {{"--url={U}", "run", "-w", "1", "{N}", "sh", "-c", "exit 3"}, 3, false, false},
+        {{"run", "{N}", "-c", "exit 4", "--url", "{U}"}, 4, false, false},
+        {{"run", "-t", "5", "--wait", "1", "{N}", "echo", "-n", "x"}, 0, false, false},
+        {{"run", "{N}", "--timeout=1", "--url", "{U}", "--", "true"}, 0, false, false},
+        {{"run", "-nt5", "{N}", "--url", "{U}", "true"}, 0, false, false},
+        {{"status", "--url", "{U}", "{N}", "--json"}, 0, false, false},
+        {{"status", "{N}", "--url", "{U}"}, 0, false, false},
+        {{"--url", "{U}", "status", "--json", "{N}"}, 0, false, false},
+        {{"extend", "--url", "{U}", "{N}", "{T}", "5", "--replace"}, 0, true, true},
+        {{"extend", "{N}", "{T}", "5", "--url", "{U}"}, 0, true, true},
+        {{"extend", "--replace", "{N}", "--url={U}", "{T}", "5"}, 0, true, true},
+        {{"release", "--url", "{U}", "{N}", "{T}"}, 0, true, false},
+        {{"release", "{N}", "{T}", "--url", "{U}"}, 0, true, false},
+        {{"--url", "{U}", "release", "{N}", "{T}"}, 0, true, false},
+        {{"wait", "--url", "{U}", "{N}", "-w", "1"}, 0, false, false},
+        {{"break", "--url", "{U}", "{N}", "--yes"}, 0, true, false},
+        {{"--url", "{U}", "break", "-y", "{N}"}, 0, true, false},
+    };
+    const std::string url = server("PLAIN_URL");
+    for (const Case& c : cases) {
+        const std::string name = lock_name();
+        std::string token;
+        if (c.needs_token) {
+            const Outcome acquired = dlock({"acquire", "--url", url, name}, {});
+            ASSERT_EQ(acquired.status, 0) << acquired.err;
+            token = trim(acquired.out);
+        }
+        std::vector<std::string> args;
+        std::string joined;
+        for (std::string arg : c.args) {
+            for (const auto& [from, to] :
+                 {std::pair<std::string, std::string>{"{U}", url}, {"{N}", name}, {"{T}", token}}) {
+                const auto at = arg.find(from);
+                if (at != std::string::npos) arg.replace(at, from.size(), to);
+            }
+            joined += arg + " ";
+            args.push_back(arg);
+        }
+        // Without DLOCK_URL, except where the case gives no --url at all.
+        bool has_url = false;
+        for (const auto& arg : c.args) has_url = has_url || arg.find("{U}") != std::string::npos;
+        const Outcome outcome = dlock(args, has_url ? Env{} : plain_env());
+        EXPECT_EQ(outcome.status, c.status) << joined << "\nstderr: " << outcome.err;
+        if (c.args.front() == "status" || c.args[2] == "status") {
+            EXPECT_NE(outcome.out.find(c.args.back() == "--json" || c.args[3] == "--json" ? "\"held\""
+                                                                                        : "free"),
+                      std::string::npos)
+                << joined << outcome.out;
+        }
+        sync::Redis redis(url);
+        const bool held = redis.command({"EXISTS", name}).integer == 1;
+        EXPECT_EQ(held, c.leaves_lock) << joined;
+        redis.command({"DEL", name});
+    }
+}
+
+TEST_F(CliTest, WaitIsHowLongToWaitAsInFlock) {
+    const std::string name = lock_name();
+    const Outcome acquired = dlock({"acquire", "-t", "20", name});
+    ASSERT_EQ(acquired.status, 0);
+    // flock --timeout 1 gives up at 1 s; dlock's --timeout used to be the lock's life.
+    for (const std::vector<std::string>& wait :
+         {std::vector<std::string>{"--timeout", "1"}, {"-w", "1"}, {"--wait=1"}}) {
+        std::vector<std::string> args{"run"};
+        args.insert(args.end(), wait.begin(), wait.end());
+        args.insert(args.end(), {name, "echo", "ran"});
+        Stopwatch watch;
+        const Outcome waited = dlock(args);
+        EXPECT_EQ(waited.status, 1) << wait.front() << waited.err;
+        EXPECT_EQ(waited.out, "");
+        EXPECT_EQ(waited.err, "") << "silent, as flock -w";
+        EXPECT_GE(watch.seconds(), 0.9) << wait.front();
+        EXPECT_LT(watch.seconds(), 2.5) << wait.front();
+    }
+    EXPECT_EQ(dlock({"run", "-w", "0.2", "-E", "9", name, "true"}).status, 9);
+    EXPECT_EQ(dlock({"wait", "-w", "0.3", name}).status, 1) << "still held";
+    // -t/--ttl is the lock's life.
+    ASSERT_EQ(dlock({"release", name, trim(acquired.out)}).status, 0);
+    const Outcome ttl = dlock({"acquire", "--ttl", "3", name});
+    ASSERT_EQ(ttl.status, 0);
+    const Status status = status_of(name);
+    EXPECT_GT(status.ttl_ms, 2000);
+    EXPECT_LE(status.ttl_ms, 3000);
+    EXPECT_EQ(dlock({"release", name, trim(ttl.out)}).status, 0);
+}
+
+TEST_F(CliTest, CommandWithoutSeparatorAndShellString) {
+    const std::string name = lock_name();
+    // COMMAND starts at the first word after NAME; its options are its own.
+    const Outcome echoed = dlock({"run", name, "echo", "-n", "--help", "-w", "x"});
+    EXPECT_EQ(echoed.status, 0) << echoed.err;
+    EXPECT_EQ(echoed.out, "--help -w x");
+    const Outcome shell = dlock({"run", name, "-c", "echo \"$DLOCK_NAME\" | tr a-z A-Z; exit 5"});
+    EXPECT_EQ(shell.status, 5) << shell.err;
+    std::string upper = name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(shell.out, upper + "\n");
+    EXPECT_EQ(dlock({"run", "--command=exit 6", name}).status, 6);
+    EXPECT_FALSE(status_of(name).held);
+}
+
+TEST_F(CliTest, WaitUntilFreeAndBreakAStuckLock) {
+    const std::string name = lock_name();
+    EXPECT_EQ(dlock({"wait", name}).status, 0) << "free: at once";
+    const Outcome acquired = dlock({"acquire", "-t", "60", name});
+    ASSERT_EQ(acquired.status, 0);
+    Process waiter(dlock_args({"wait", "-w", "20", name}), plain_env());
+    Process runner(dlock_args({"run", "-w", "20", name, "echo", "ran"}), plain_env());
+    sync::Redis redis(server("PLAIN_URL"));
+    const std::string queue = detail::wait_queue_key(name);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (redis.command({"ZCARD", queue}).integer < 1) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "runner never queued";
+        std::this_thread::sleep_for(10ms);
+    }
+    const Outcome human = dlock({"status", name});
+    EXPECT_NE(human.out.find(", 1 waiting"), std::string::npos) << human.out;
+    const Outcome json = dlock({"status", "--json", name});
+    EXPECT_NE(json.out.find("\"waiting\":1"), std::string::npos) << json.out;
+
+    EXPECT_EQ(dlock({"break", name}).status, 64) << "needs --yes";
+    Stopwatch watch;
+    const Outcome broken = dlock({"break", "--yes", name});
+    EXPECT_EQ(broken.status, 0) << broken.err;
+    EXPECT_EQ(waiter.wait(10s).status, 0);
+    const Outcome ran = runner.wait(10s);
+    EXPECT_EQ(ran.status, 0) << ran.err;
+    EXPECT_EQ(ran.out, "ran\n");
+    EXPECT_LT(watch.seconds(), 5.0);
+    EXPECT_EQ(dlock({"break", "--yes", name}).status, 1) << "nothing to break";
+    EXPECT_EQ(dlock({"release", name, trim(acquired.out)}).status, 1) << "the holder lost it";
+}
+
+TEST_F(CliTest, PasswordsStayOutOfMessagesAndOfTheChild) {
+    const std::string name = lock_name();
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"status", "--url", "redis://alice:hunter2@127.0.0.1:notaport",
+                                   name},
+          {"status", "--url", "http://alice:hunter2@127.0.0.1", name},
+          {"status", "--url", "redis://alice:hunter2@127.0.0.1:1", "--insecure", name}}) {
+        const Outcome outcome = dlock(args, {});
+        EXPECT_EQ(outcome.status, 64) << args[2];
+        EXPECT_EQ(outcome.err.find("hunter2"), std::string::npos) << outcome.err;
+        EXPECT_NE(outcome.err.find("alice:***@"), std::string::npos) << outcome.err;
+    }
+    const std::string port = server("ACL_PORT");
+    // redis://alice@host is user alice (as redis-py), the password from DLOCK_PASSWORD...
+    const Outcome user = dlock(
+        {"run", "--url", "redis://" + server("ACL_USER") + "@127.0.0.1:" + port, name, "-c",
+         "echo \"${DLOCK_PASSWORD-unset}\""},
+        {{"DLOCK_PASSWORD", server("ACL_USER_PASSWORD")}});
+    EXPECT_EQ(user.status, 0) << user.err;
+    EXPECT_EQ(user.out, "unset\n") << "DLOCK_PASSWORD is not passed on to COMMAND";
+    // ... and user and password are percent-decoded (%6F is 'o', %40 would be '@').
+    std::string password = server("ACL_USER_PASSWORD");
+    std::string encoded;
+    for (const char c : password) encoded += c == 'o' ? std::string("%6F") : std::string(1, c);
+    const Outcome decoded = dlock(
+        {"status", "--url", "redis://" + server("ACL_USER") + ":" + encoded + "@127.0.0.1:" + port,
+         name},
+        {});
+    EXPECT_EQ(decoded.status, 0) << decoded.err;
+    const Outcome wrong = dlock(
+        {"status", "--url", "redis://" + server("ACL_USER") + ":wrong-hunter2@127.0.0.1:" + port,
+         name},
+        {});
+    EXPECT_EQ(wrong.status, 69);
+    EXPECT_EQ(wrong.err.find("hunter2"), std::string::npos) << wrong.err;
+}
+
+TEST_F(CliTest, ClusterNodeWithoutClusterFlagSaysToAddIt) {
+    const std::string seeds = server("CLUSTER3X1_SEEDS");
+    const std::string name = lock_name();
+    bool hinted = false;
+    std::size_t start = 0;
+    while (start < seeds.size()) {
+        const std::size_t comma = seeds.find(',', start);
+        const std::string seed = seeds.substr(start, comma - start);
+        start = comma == std::string::npos ? seeds.size() : comma + 1;
+        const Outcome outcome = dlock({"status", "--url", seed, name}, {});
+        if (outcome.status == 69 && outcome.err.find("MOVED") != std::string::npos) {
+            EXPECT_NE(outcome.err.find("add --cluster"), std::string::npos) << outcome.err;
+            hinted = true;
+        }
+    }
+    EXPECT_TRUE(hinted) << "some node must have answered MOVED for " << name;
+}
+
+TEST_F(CliTest, SeveralUrlsAreRedlock) {
+    std::vector<std::string> connection;
+    const std::string urls = server("REDLOCK5_URLS");
+    std::vector<std::string> nodes;
+    for (std::size_t start = 0; start < urls.size();) {
+        const std::size_t comma = urls.find(',', start);
+        nodes.push_back(urls.substr(start, comma - start));
+        connection.insert(connection.end(), {"--url", nodes.back()});
+        start = comma == std::string::npos ? urls.size() : comma + 1;
+    }
+    ASSERT_EQ(nodes.size(), 5u);
+    const std::string name = lock_name();
+    auto with = [&](std::vector<std::string> args) {
+        args.insert(args.begin() + 1, connection.begin(), connection.end());
+        return dlock(args, {});
+    };
+    const Outcome acquired = with({"acquire", "-t", "5", name});
+    ASSERT_EQ(acquired.status, 0) << acquired.err;
+    const std::string token = trim(acquired.out);
+    std::size_t holding = 0;
+    for (const std::string& node : nodes) {
+        holding += sync::Redis(node).command({"GET", name}).str == token ? 1 : 0;
+    }
+    EXPECT_GE(holding, 3u) << "a quorum of the 5 nodes";
+    EXPECT_EQ(with({"run", "-n", name, "true"}).status, 1);
+    const Outcome status = with({"status", "--json", name});
+    EXPECT_NE(status.out.find("\"held\":true"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("\"waiting\":null"), std::string::npos) << status.out;
+    EXPECT_EQ(with({"extend", name, token, "20", "--replace"}).status, 0);
+    EXPECT_GT(sync::Redis(nodes.front()).command({"PTTL", name}).integer, 15000);
+    EXPECT_EQ(with({"release", name, token}).status, 0);
+    EXPECT_EQ(with({"release", name, token}).status, 1);
+
+    // run renews the lock on the nodes: past its 1 s TTL, it is still held.
+    Process run(dlock_args([&] {
+                    std::vector<std::string> args{"run"};
+                    args.insert(args.end(), connection.begin(), connection.end());
+                    args.insert(args.end(), {"-t", "1", name, "-c",
+                                             "echo \"ready ${DLOCK_FENCE-nofence}\"; sleep 2.5"});
+                    return args;
+                }()),
+                {});
+    ASSERT_TRUE(run.wait_for_output("\n", 10s)) << run.out();
+    EXPECT_EQ(run.out(), "ready nofence\n") << "Redlock hands out no fence";
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(with({"acquire", "-n", name}).status, 1) << "renewed past its TTL";
+    const Outcome ran = run.wait(15s);
+    EXPECT_EQ(ran.status, 0) << ran.err;
+    EXPECT_EQ(with({"status", name}).out, "free\n");
+
+    const Outcome held = with({"acquire", "-t", "30", name});
+    ASSERT_EQ(held.status, 0);
+    EXPECT_EQ(with({"break", "--yes", name}).status, 0);
+    EXPECT_EQ(with({"status", name}).out, "free\n");
+}
+
+// ---- outages, through the fault proxy of tests/chaos -------------------------------------
+
+#ifdef DLOCK_PROXY_PATH
+// dlock_chaos_proxy between the CLI and the plain server, driven through its control port.
+class FaultProxy {
+  public:
+    FaultProxy()
+        : listen_(closed_port()),
+          control_(closed_port()),
+          process_({DLOCK_PROXY_PATH, "--listen", std::to_string(listen_), "--target",
+                    server("PLAIN_PORT"), "--control", std::to_string(control_)}) {
+        if (!process_.wait_for_output("ready", 10s)) throw std::runtime_error("proxy not ready");
+    }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(listen_); }
+    void send(const std::string& command) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = htons(static_cast<std::uint16_t>(control_));
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+        const std::string line = command + "\n";
+        ASSERT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+        char answer[16] = {};
+        (void)::read(fd, answer, sizeof answer - 1);
+        ::close(fd);
+        EXPECT_EQ(std::string(answer).substr(0, 2), "ok") << command;
+    }
+
+  private:
+    int listen_;
+    int control_;
+    Process process_;
+};
+
+TEST_F(CliTest, WaitingRunSurvivesAKilledConnection) {
+    FaultProxy proxy;
+    const std::string name = lock_name();
+    const Outcome acquired = dlock({"acquire", name});
+    ASSERT_EQ(acquired.status, 0);
+    Process waiter(dlock_args({"run", "-w", "20", "--url", proxy.url(), name, "echo", "ran"}), {});
+    sync::Redis redis(server("PLAIN_URL"));
+    const std::string queue = detail::wait_queue_key(name);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (redis.command({"ZCARD", queue}).integer < 1) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never queued";
+        std::this_thread::sleep_for(10ms);
+    }
+    proxy.send("refuse");
+    proxy.send("drop");
+    std::this_thread::sleep_for(700ms);  // the outage: reconnections are refused meanwhile
+    proxy.send("pass");
+    ASSERT_EQ(dlock({"release", name, trim(acquired.out)}).status, 0);
+    const Outcome ran = waiter.wait(20s);
+    EXPECT_EQ(ran.status, 0) << ran.err;
+    EXPECT_EQ(ran.out, "ran\n");
+}
+
+TEST_F(CliTest, FinalReleaseIsRetriedThenReportedWith74) {
+    FaultProxy proxy;
+    const std::string name = lock_name();
+    sync::Redis redis(server("PLAIN_URL"));
+    {
+        // Redis is away when COMMAND ends and back 0.8 s later: the release goes through.
+        Process run(dlock_args({"run", "--url", proxy.url(), name, "-c", "echo ready; sleep 0.5"}),
+                    {});
+        ASSERT_TRUE(run.wait_for_output("ready\n", 10s));
+        proxy.send("refuse");
+        proxy.send("drop");
+        std::this_thread::sleep_for(1300ms);
+        proxy.send("pass");
+        const Outcome outcome = run.wait(20s);
+        EXPECT_EQ(outcome.status, 0) << outcome.err;
+        EXPECT_EQ(redis.command({"EXISTS", name}).integer, 0)
+            << "released, so the next -n run is not refused until the TTL";
+    }
+    {
+        // Away for longer than the bound (min(TTL, 10 s) = 2 s): a distinct exit status.
+        Process run(dlock_args({"run", "-t", "2", "--url", proxy.url(), name, "-c",
+                                "echo ready; sleep 0.2"}),
+                    {});
+        ASSERT_TRUE(run.wait_for_output("ready\n", 10s));
+        proxy.send("refuse");
+        proxy.send("drop");
+        const Outcome outcome = run.wait(20s);
+        proxy.send("pass");
+        EXPECT_EQ(outcome.status, 74) << outcome.err;
+        EXPECT_NE(outcome.err.find("could not release"), std::string::npos) << outcome.err;
+    }
+}
+#endif
 
 }  // namespace
 }  // namespace dlock::test

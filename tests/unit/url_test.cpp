@@ -56,3 +56,33 @@ TEST(Url, BadInputNamesTheProblem) {
     expect_rejected("unix://", "path");
     expect_rejected("redis://u:%zz@h", "escape");
 }
+
+TEST(Url, UserWithoutPasswordIsAUserAsInRedisPy) {
+    auto o = parse_url("redis://alice@localhost:7000");
+    EXPECT_EQ(o.user, "alice");
+    EXPECT_EQ(o.password, "");
+    auto p = parse_url("redis://alice:@localhost");
+    EXPECT_EQ(p.user, "alice");
+    EXPECT_EQ(p.password, "");
+    auto q = parse_url("redis://al%40ce:p%3Aw%25d%2F@localhost");
+    EXPECT_EQ(q.user, "al@ce");
+    EXPECT_EQ(q.password, "p:w%d/");
+}
+
+TEST(Url, ErrorsNeverShowThePassword) {
+    for (const char* url : {"redis://alice:hunter2@localhost:notaport", "redis://:hunter2@:6379",
+                            "http://alice:hunter2@localhost", "redis://u:hunter2@h/x1"}) {
+        try {
+            parse_url(url);
+            ADD_FAILURE() << url << " was accepted";
+        } catch (const std::invalid_argument& e) {
+            const std::string message = e.what();
+            EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+            EXPECT_NE(message.find(":***@"), std::string::npos) << message;
+        }
+    }
+    EXPECT_EQ(dlock::redacted_url("rediss://alice:s%40cret@h:1/2"), "rediss://alice:***@h:1/2");
+    EXPECT_EQ(dlock::redacted_url("redis://alice@h"), "redis://alice@h");
+    EXPECT_EQ(dlock::redacted_url("redis://h:6379"), "redis://h:6379");
+    EXPECT_EQ(dlock::redacted_url("alice:pw@h"), "alice:***@h");
+}
