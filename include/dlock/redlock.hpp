@@ -171,8 +171,6 @@ class RedlockLock {
 
   private:
     asio::awaitable<bool> try_once(const std::string& token);
-    // What clock drift may take off a key living `ttl` on the nodes.
-    Seconds drift(Seconds ttl) const;
 
     Redlock& group_;
     std::string name_;

@@ -70,6 +70,41 @@ std::chrono::milliseconds retry_backoff(unsigned attempt) {
     return std::min(cap, first * (1 << attempt));
 }
 
+Step next_step(Failure failure, const std::vector<Reply>& replies, std::string_view host,
+               const Progress& progress) {
+    using Action = Step::Action;
+    auto step = [](Action action, std::optional<Redirect> redirect = std::nullopt,
+                   Clock::time_point wake_at = {}) {
+        Step out;
+        out.action = action;
+        out.redirect = std::move(redirect);
+        out.wake_at = wake_at;
+        return out;
+    };
+    const auto wake_at = progress.now + retry_backoff(progress.retries);
+    switch (failure) {
+        case Failure::none:
+            break;
+        case Failure::connect_failed:
+            if (wake_at >= progress.deadline || progress.closed) return step(Action::rethrow);
+            return step(Action::refresh_then_retry, std::nullopt, wake_at);
+        case Failure::connect_timed_out:  // never sent, but handled as "may have run" today
+        case Failure::dropped:
+        case Failure::timed_out:
+            return step(Action::rethrow);
+    }
+    if (auto redirect = find_redirect(replies, host)) {
+        if (progress.redirects >= progress.max_redirects) return step(Action::done);
+        const Action action =
+            redirect->kind == Redirect::Kind::moved ? Action::follow_moved : Action::follow_ask;
+        return step(action, std::move(redirect));
+    }
+    if (should_retry_later(replies) && wake_at < progress.deadline && !progress.closed) {
+        return step(Action::retry_after_backoff, std::nullopt, wake_at);
+    }
+    return step(Action::done);
+}
+
 std::optional<std::size_t> routing_key_index(std::span<const std::string_view> args) {
     if (args.size() < 2) return std::nullopt;
     const std::string name = upper(args[0]);

@@ -184,14 +184,18 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
         refresh_if_stale();
         std::optional<NodeAddress> redirected_to;  // set by MOVED/ASK for the next attempt
         bool asking = false;
-        std::size_t redirects = 0;
-        unsigned retries = 0;
+        Progress progress{.redirects = 0,
+                          .max_redirects = options.max_redirects,
+                          .retries = 0,
+                          .now = {},
+                          .deadline = deadline,
+                          .closed = closed};
         for (;;) {
             const NodeAddress address = redirected_to ? *redirected_to : route(slot);
             auto connection = node(address).connection;
             std::vector<Reply> replies;
-            std::exception_ptr failure;
-            bool unsent = false;
+            std::exception_ptr error;
+            Failure failure = Failure::none;
             if (!connection->connected()) {
                 // Connect with a PING first (one extra round trip per connection): a failure
                 // here proves the request was never sent, so it may go elsewhere. A node that
@@ -202,13 +206,14 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
                     ping.push(std::span<const std::string_view>(ping_command));
                     co_await connection->execute(ping, deadline);
                 } catch (const ConnectionError&) {
-                    failure = std::current_exception();
-                    unsent = true;
+                    error = std::current_exception();
+                    failure = Failure::connect_failed;
                 } catch (const TimeoutError&) {
-                    failure = std::current_exception();
+                    error = std::current_exception();
+                    failure = Failure::connect_timed_out;
                 }
             }
-            if (!failure) {
+            if (!error) {
                 try {
                     if (asking) {
                         const Request asked = with_asking(request);
@@ -217,54 +222,54 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
                         replies = co_await connection->execute(request, deadline);
                     }
                 } catch (const ConnectionError&) {
-                    failure = std::current_exception();  // it may have run: not re-sent
+                    error = std::current_exception();
+                    failure = Failure::dropped;  // it may have run: not re-sent
                 } catch (const TimeoutError&) {
-                    failure = std::current_exception();
+                    error = std::current_exception();
+                    failure = Failure::timed_out;
                 }
             }
-            if (failure) {
-                node(address).last_failure = Clock::now();
-                const auto wake_at = Clock::now() + retry_backoff(retries++);
-                if (!unsent || wake_at >= deadline || closed) {
-                    refresh_in_background();  // the node may be failing over
-                    std::rethrow_exception(failure);
-                }
-                co_await sleep_until(executor, wake_at);
-                try {
-                    co_await refresh(deadline);
-                } catch (const std::exception&) {
-                    // No node answered yet; the next attempt finds out again, until the deadline.
-                }
-                redirected_to.reset();
-                asking = false;
-                continue;
-            }
-            if (auto redirect = find_redirect(replies, address.host)) {
-                if (redirects++ >= options.max_redirects) {
+            if (error) node(address).last_failure = Clock::now();
+            progress.now = Clock::now();
+            progress.closed = closed;
+            Step step = next_step(failure, replies, address.host, progress);
+            switch (step.action) {
+                case Step::Action::done:
                     if (used) *used = connection;
                     co_return replies;
-                }
-                ++redirections;
-                if (redirect->kind == Redirect::Kind::moved) {
-                    topology.set_primary(redirect->slot, redirect->node);
-                    refresh_in_background();
-                }
-                asking = redirect->kind == Redirect::Kind::ask;
-                redirected_to = std::move(redirect->node);
-                continue;
-            }
-            if (should_retry_later(replies)) {
-                const auto wake_at = Clock::now() + retry_backoff(retries++);
-                if (wake_at < deadline && !closed) {
-                    refresh_in_background();  // CLUSTERDOWN: a failover may be under way
-                    co_await sleep_until(executor, wake_at);
-                    redirected_to.reset();
-                    asking = false;
+                case Step::Action::rethrow:
+                    refresh_in_background();  // the node may be failing over
+                    std::rethrow_exception(error);
+                case Step::Action::follow_moved:
+                case Step::Action::follow_ask:
+                    ++progress.redirects;
+                    ++redirections;
+                    if (step.action == Step::Action::follow_moved) {
+                        topology.set_primary(step.redirect->slot, step.redirect->node);
+                        refresh_in_background();
+                    }
+                    asking = step.action == Step::Action::follow_ask;
+                    redirected_to = std::move(step.redirect->node);
                     continue;
-                }
+                case Step::Action::retry_after_backoff:
+                    ++progress.retries;
+                    refresh_in_background();  // CLUSTERDOWN: a failover may be under way
+                    co_await sleep_until(executor, step.wake_at);
+                    break;
+                case Step::Action::refresh_then_retry:
+                    ++progress.retries;
+                    co_await sleep_until(executor, step.wake_at);
+                    try {
+                        co_await refresh(deadline);
+                    } catch (const std::exception&) {
+                        // No node answered yet; the next attempt finds out again, until the
+                        // deadline.
+                    }
+                    break;
             }
-            if (used) *used = connection;
-            co_return replies;
+            // Retried where the slot map says.
+            redirected_to.reset();
+            asking = false;
         }
     }
 

@@ -17,6 +17,7 @@
 #include "protocol/durations.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/token.hpp"
+#include "redlock/validity.hpp"
 
 namespace dlock {
 
@@ -29,8 +30,6 @@ using std::chrono::milliseconds;
 
 // Redlock has no wait queue: its releases wake nobody.
 constexpr std::string_view wake_nobody = "";
-// The fixed part of the drift allowance (SEMANTICS.md §5): timer granularity and the like.
-constexpr Seconds drift_floor{0.002};
 
 std::vector<std::unique_ptr<Redis>> connect_all(const asio::any_io_executor& executor,
                                                 std::vector<ConnectionOptions> nodes) {
@@ -170,10 +169,6 @@ RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions option
     }
 }
 
-Seconds RedlockLock::drift(Seconds ttl) const {
-    return ttl * options_.clock_drift_factor + drift_floor;
-}
-
 asio::awaitable<bool> RedlockLock::try_once(const std::string& token) {
     const auto start = Clock::now();
     const Deadline deadline = start + node_timeout_;
@@ -183,12 +178,15 @@ asio::awaitable<bool> RedlockLock::try_once(const std::string& token) {
         return command_on_node(node, key, set, deadline);
     };
     auto results = co_await group_.on_all_nodes(std::move(call));
-    const auto elapsed = Clock::now() - start;
-    const std::size_t successes =
-        count_replies(results, [](const Reply& reply) { return reply.is_ok(); });
-    const Seconds validity = Seconds(ttl_) - elapsed - drift(Seconds(ttl_));
-    if (successes >= group_.quorum() && validity > Seconds(0)) {
-        validity_ = validity;
+    const auto now = Clock::now();
+    const detail::Round round{
+        .successes = count_replies(results, [](const Reply& reply) { return reply.is_ok(); }),
+        .quorum = group_.quorum(),
+        .start = start,
+        .now = now,
+    };
+    if (auto validity = detail::acquire_validity(ttl_, round, options_.clock_drift_factor)) {
+        validity_ = *validity;
         validity_start_ = start;
         co_return true;
     }
@@ -273,24 +271,24 @@ asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mo
             name_, *token_, ms,
             mode == ExtendMode::add ? detail::TtlChange::add : detail::TtlChange::replace),
         node_timeout_);
-    const auto elapsed = Clock::now() - start;
-    const std::size_t extended = count_replies(
-        results, [](const Reply& reply) { return reply.is_integer() && reply.integer == 1; });
-    // With `add`, the nodes' TTLs grow by `ms` from what they had; what this client knew of
-    // that is the validity left, which already had its drift taken off.
-    const Seconds base =
-        mode == ExtendMode::add ? Seconds(validity_ - (start - validity_start_)) : Seconds(0);
-    const Seconds validity =
-        base + Seconds(ms) - elapsed -
-        (mode == ExtendMode::add ? Seconds(ms) * options_.clock_drift_factor : drift(Seconds(ms)));
-    if (extended < group_.quorum() || validity <= Seconds(0)) {
+    const auto now = Clock::now();
+    const detail::Round round{
+        .successes = count_replies(
+            results, [](const Reply& reply) { return reply.is_integer() && reply.integer == 1; }),
+        .quorum = group_.quorum(),
+        .start = start,
+        .now = now,
+    };
+    const auto validity = detail::extend_validity(mode, ms, validity_, validity_start_, round,
+                                                  options_.clock_drift_factor);
+    if (!validity) {
         throw LockExtensionError("cannot extend lock '" + name_ + "': only " +
-                                     std::to_string(extended) + " of " +
+                                     std::to_string(round.successes) + " of " +
                                      std::to_string(group_.size()) +
                                      " nodes took the extension (it expired or was taken over)",
                                  name_);
     }
-    validity_ = validity;
+    validity_ = *validity;
     validity_start_ = start;
     co_return true;
 }

@@ -1,49 +1,19 @@
-// The cluster router's decisions that need no server: slot map, redirections, routing keys,
-// ASKING, and the replication factor a Lock derives from a shard's replica count.
+// The cluster's slot map without a server: CLUSTER SLOTS, addresses, MOVED patches, and the
+// replication factor a Lock derives from a shard's replica count. The routing decisions are in
+// cluster_routing_test.cpp.
 #include "client/cluster_topology.hpp"
 
 #include <gtest/gtest.h>
 
-#include <asio/io_context.hpp>
-#include <stdexcept>
-
-#include "client/cluster_routing.hpp"
 #include "dlock/errors.hpp"
-#include "dlock/lock.hpp"
 #include "lock/replication.hpp"
+#include "replies.hpp"
 
 using namespace dlock;
 using namespace dlock::detail;
+using namespace dlock::replies;
 
 namespace {
-
-Reply integer(long long value) {
-    Reply r;
-    r.type = Reply::Type::integer;
-    r.integer = value;
-    return r;
-}
-
-Reply bulk(std::string value) {
-    Reply r;
-    r.type = Reply::Type::string;
-    r.str = std::move(value);
-    return r;
-}
-
-Reply array(std::vector<Reply> elements) {
-    Reply r;
-    r.type = Reply::Type::array;
-    r.elements = std::move(elements);
-    return r;
-}
-
-Reply error(std::string message) {
-    Reply r;
-    r.type = Reply::Type::error;
-    r.str = std::move(message);
-    return r;
-}
 
 // [host, port, id, metadata] as Redis 7.0 sends it.
 Reply node(const std::string& host, long long port) {
@@ -149,7 +119,7 @@ TEST(ClusterTopology, MovedToAPromotedReplicaKeepsTheOtherReplicas) {
     EXPECT_EQ(topology.shard_of(16383)->primary.port, 7002);
 }
 
-TEST(ClusterRouting, ParsesAddresses) {
+TEST(ClusterTopology, ParsesAddresses) {
     EXPECT_EQ(parse_address("127.0.0.1:7000", "x"), (NodeAddress{"127.0.0.1", 7000}));
     EXPECT_EQ(parse_address("::1:7000", "x"), (NodeAddress{"::1", 7000}));
     EXPECT_EQ(parse_address("[::1]:7000", "x"), (NodeAddress{"::1", 7000}));
@@ -160,80 +130,6 @@ TEST(ClusterRouting, ParsesAddresses) {
     EXPECT_FALSE(parse_address("host:65536", "x"));
     EXPECT_FALSE(parse_address("host:7x", "x"));
     EXPECT_FALSE(parse_address(":7000", ""));
-}
-
-TEST(ClusterRouting, ParsesRedirections) {
-    auto moved = parse_redirect("MOVED 3999 127.0.0.1:6381", "here");
-    ASSERT_TRUE(moved);
-    EXPECT_EQ(moved->kind, Redirect::Kind::moved);
-    EXPECT_EQ(moved->slot, 3999);
-    EXPECT_EQ(moved->node, (NodeAddress{"127.0.0.1", 6381}));
-    auto ask = parse_redirect("ASK 16383 :6382", "here");
-    ASSERT_TRUE(ask);
-    EXPECT_EQ(ask->kind, Redirect::Kind::ask);
-    EXPECT_EQ(ask->node, (NodeAddress{"here", 6382}));
-    EXPECT_FALSE(parse_redirect("MOVED 16384 h:1", "x"));
-    EXPECT_FALSE(parse_redirect("MOVED x h:1", "x"));
-    EXPECT_FALSE(parse_redirect("MOVEDX 1 h:1", "x"));
-    EXPECT_FALSE(parse_redirect("ASKING 1 h:1", "x"));
-    EXPECT_FALSE(parse_redirect("ERR wrong", "x"));
-
-    // Any reply of a request may carry the redirection.
-    const std::vector<Reply> replies{bulk("v"), error("MOVED 7 10.0.0.9:7000")};
-    auto found = find_redirect(replies, "here");
-    ASSERT_TRUE(found);
-    EXPECT_EQ(found->node.host, "10.0.0.9");
-    EXPECT_FALSE(find_redirect({bulk("MOVED 7 h:1"), error("ERR x")}, "here"));
-}
-
-TEST(ClusterRouting, RetriesOnlyTransientErrors) {
-    EXPECT_TRUE(
-        should_retry_later({error("TRYAGAIN Multiple keys request during rehashing of slot")}));
-    EXPECT_TRUE(should_retry_later({bulk("ok"), error("CLUSTERDOWN The cluster is down")}));
-    EXPECT_TRUE(should_retry_later({error("LOADING Redis is loading the dataset in memory")}));
-    EXPECT_FALSE(
-        should_retry_later({error("CROSSSLOT Keys in request don't hash to the same slot")}));
-    EXPECT_FALSE(should_retry_later({error("ERR unknown command")}));
-    EXPECT_EQ(retry_backoff(0).count(), 10);
-    EXPECT_EQ(retry_backoff(1).count(), 20);
-    EXPECT_EQ(retry_backoff(4).count(), 160);
-    EXPECT_EQ(retry_backoff(5).count(), 200);
-    EXPECT_EQ(retry_backoff(1000).count(), 200);
-}
-
-TEST(ClusterRouting, FindsTheKeyArgument) {
-    using Args = std::vector<std::string_view>;
-    auto index = [](Args args) { return routing_key_index(args); };
-    EXPECT_EQ(index({"GET", "k"}), 1u);
-    EXPECT_EQ(index({"set", "k", "v"}), 1u);
-    EXPECT_EQ(index({"SPUBLISH", "chan", "m"}), 1u);
-    EXPECT_EQ(index({"EVALSHA", "abc", "2", "k1", "k2", "a"}), 3u);
-    EXPECT_EQ(index({"eval", "return 1", "0"}), std::nullopt);
-    EXPECT_EQ(index({"FCALL", "f", "0", "arg"}), std::nullopt);
-    EXPECT_EQ(index({"EVAL", "s", "x", "k"}), std::nullopt);
-    EXPECT_EQ(index({"PING"}), std::nullopt);
-    EXPECT_EQ(index({"INFO", "commandstats"}), std::nullopt);
-    EXPECT_EQ(index({"cluster", "info"}), std::nullopt);
-    EXPECT_EQ(index({"PUBLISH", "chan", "m"}), std::nullopt);
-}
-
-TEST(ClusterRouting, AskingPrecedesEveryCommand) {
-    Request request;
-    request.push({"SET", std::string_view("k\0\r\n", 4), "v"});
-    request.push({"GET", "k"});
-    const Request asked = with_asking(request);
-    ASSERT_EQ(asked.size(), 4u);
-    Request expected;
-    expected.push({"ASKING"});
-    expected.push({"SET", std::string_view("k\0\r\n", 4), "v"});
-    expected.push({"ASKING"});
-    expected.push({"GET", "k"});
-    EXPECT_EQ(asked.payload(), expected.payload());
-
-    const auto replies = without_asking({bulk("OK"), bulk("a"), bulk("OK"), bulk("b")});
-    ASSERT_EQ(replies.size(), 2u);
-    EXPECT_EQ(replies[0].str, "a");
-    EXPECT_EQ(replies[1].str, "b");
 }
 
 TEST(ClusterReplication, FactorIsHalfTheReplicasRoundedUp) {
