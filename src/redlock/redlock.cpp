@@ -28,7 +28,7 @@ using std::chrono::milliseconds;
 
 // Redlock has no wait queue: its releases wake nobody.
 constexpr std::string_view wake_nobody = "";
-// The fixed part of the drift allowance (SEMANTICS.md §5): timer granularity and the like.
+// The fixed part of the drift allowance (docs/semantics.md §5): timer granularity and the like.
 constexpr Seconds drift_floor{0.002};
 
 std::vector<std::unique_ptr<Redis>> connect_all(const asio::any_io_executor& executor,
