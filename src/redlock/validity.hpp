@@ -16,7 +16,7 @@ namespace dlock::detail {
 // The steady clock, as in net/asio.hpp (the same alias; this header needs no Asio).
 using Clock = std::chrono::steady_clock;
 
-// The fixed part of the drift allowance (SEMANTICS.md §5): timer granularity and the like.
+// The fixed part of the drift allowance (docs/semantics.md §5): timer granularity and the like.
 inline constexpr Seconds drift_floor{0.002};
 
 // What clock drift may take off a key living `ttl` on the nodes: ttl * drift_factor + 2 ms.

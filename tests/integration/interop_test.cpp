@@ -1,6 +1,6 @@
-// Wire compatibility with redis-py (SEMANTICS.md §2): the same key layout (key = name, value =
-// token, SET NX PX, token-checked scripts), so a lock held by either library excludes the other,
-// and neither can release or extend the other's lock. redis-py runs in a child process
+// Wire compatibility with redis-py (docs/semantics.md §2): the same key layout (key = name,
+// value = token, SET NX PX, token-checked scripts), so a lock held by either library excludes the
+// other, and neither can release or extend the other's lock. redis-py runs in a child process
 // (/usr/bin/python3 with Debian's python3-redis) driven by interop_redis_py.py.
 #include <poll.h>
 #include <signal.h>

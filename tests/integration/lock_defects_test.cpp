@@ -1,4 +1,4 @@
-// The defects of the anchors (coredis, redis-py) that dlock must not have: SEMANTICS.md §3,
+// The defects of the anchors (coredis, redis-py) that dlock must not have: docs/semantics.md §3,
 // on a standalone server. Each test states what the anchor does and why that would fail here.
 //
 // Not tested here: §3.1-3.3 are about cluster replication (the cluster suites test them);

@@ -1,5 +1,5 @@
 // dlock::Lock (async API) on a standalone server: the coredis and redis-py lock suites, case
-// by case, at the level of SEMANTICS.md §1-2, plus dlock's own contracts (concurrency, names
+// by case, at the level of docs/semantics.md §1-2, plus dlock's own contracts (concurrency, names
 // with arbitrary bytes, one shared connection).
 #include "dlock/lock.hpp"
 

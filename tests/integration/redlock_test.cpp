@@ -1,4 +1,4 @@
-// dlock::Redlock / RedlockLock on five independent primaries (SEMANTICS.md §5): quorum
+// dlock::Redlock / RedlockLock on five independent primaries (docs/semantics.md §5): quorum
 // acquisition, roll-back of a failed attempt, tolerance of a minority of stopped or foreign
 // nodes, validity, extension and release by quorum, option checks, and the latency of a cycle.
 //

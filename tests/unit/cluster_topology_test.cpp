@@ -133,8 +133,8 @@ TEST(ClusterTopology, ParsesAddresses) {
 }
 
 TEST(ClusterReplication, FactorIsHalfTheReplicasRoundedUp) {
-    // SEMANTICS.md 3.1: ceil(R/2), right for any number of replicas (coredis's formula gives 0
-    // for R >= 2).
+    // docs/semantics.md §3.1: ceil(R/2), right for any number of replicas (coredis's formula
+    // gives 0 for R >= 2).
     const std::size_t expected[] = {0, 1, 1, 2, 2, 3};
     for (std::size_t replicas = 0; replicas < 6; ++replicas) {
         EXPECT_EQ(dlock::detail::replication_factor(replicas), expected[replicas])
