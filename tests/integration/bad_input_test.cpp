@@ -24,6 +24,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "async.hpp"
 #include "dlock/fencing.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"

@@ -8,15 +8,10 @@
 // to synchronise. The one sleep (RenewalKeepsAShortLockAlive) is the point of that test: time
 // must pass beyond the lock's timeout.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,14 +28,14 @@
 #include <utility>
 #include <vector>
 
+#include "async.hpp"
+#include "child_process.hpp"
 #include "dlock/sync.hpp"
 #include "lock/scripts.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
 #include "servers.hpp"
-
-extern char** environ;
 
 namespace dlock::test {
 namespace {
@@ -54,144 +49,23 @@ constexpr const char* cli_path = nullptr;
 #endif
 
 // ---- running a process -------------------------------------------------------------------
-// A child with stdout and stderr captured through pipes, waited for with a pidfd (an event,
-// not a polling loop), killed by pid if the test ends first.
 
-using Env = std::vector<std::pair<std::string, std::string>>;
+// A child with the current environment minus DLOCK_URL and DLOCK_PASSWORD (which the CLI
+// reads), plus `env`.
+ChildOptions cli_options(const Env& env) {
+    return {.env = env, .unset = {"DLOCK_URL", "DLOCK_PASSWORD"}, .pipe_stdin = false};
+}
 
-struct Outcome {
-    int status = -1;  // exit code, or 128 + signal number
-    bool signaled = false;
-    std::string out;
-    std::string err;
-};
-
-class Process {
+class Process : public ChildProcess {
   public:
-    // Starts `args` (args[0] searched in PATH) with the current environment minus DLOCK_URL and
-    // DLOCK_PASSWORD, plus `env`. Stdin is /dev/null.
-    explicit Process(const std::vector<std::string>& args, const Env& env = {}) {
-        int out[2], err[2];
-        if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
-            throw std::runtime_error("pipe2 failed");
-        std::vector<std::string> environment;
-        for (char** entry = environ; *entry != nullptr; ++entry) {
-            const std::string variable(*entry);
-            const std::string name = variable.substr(0, variable.find('='));
-            if (name == "DLOCK_URL" || name == "DLOCK_PASSWORD") continue;
-            bool overridden = false;
-            for (const auto& [key, value] : env) overridden = overridden || key == name;
-            if (!overridden) environment.push_back(variable);
-        }
-        for (const auto& [key, value] : env) environment.push_back(key + "=" + value);
-        std::vector<char*> argv, envp;
-        for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-        argv.push_back(nullptr);
-        for (const auto& variable : environment)
-            envp.push_back(const_cast<char*>(variable.c_str()));
-        envp.push_back(nullptr);
-
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-        posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-        const int rc = ::posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(out[1]);
-        ::close(err[1]);
-        out_fd_ = out[0];
-        err_fd_ = err[0];
-        if (rc != 0) throw std::runtime_error("cannot start " + args.front());
-        ::fcntl(out_fd_, F_SETFL, O_NONBLOCK);
-        ::fcntl(err_fd_, F_SETFL, O_NONBLOCK);
-        pid_fd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-        if (pid_fd_ < 0) throw std::runtime_error("pidfd_open failed");
-    }
-
-    ~Process() {
-        if (!reaped_) {
-            ::kill(pid_, SIGKILL);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-        }
-        ::close(out_fd_);
-        ::close(err_fd_);
-        ::close(pid_fd_);
-    }
-    Process(const Process&) = delete;
-    Process& operator=(const Process&) = delete;
-
-    pid_t pid() const { return pid_; }
-    void signal(int signal_number) const { ::kill(pid_, signal_number); }
-    const std::string& out() const { return outcome_.out; }
-
-    // Reads stdout until it holds `text`; false if the process exited or `timeout` passed first.
-    bool wait_for_output(std::string_view text, std::chrono::milliseconds timeout) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (outcome_.out.find(text) == std::string::npos) {
-            if (exited_ || !pump(deadline)) return outcome_.out.find(text) != std::string::npos;
-        }
-        return true;
-    }
-
-    // Waits for the exit; throws if it takes longer than `timeout` (the destructor kills it).
-    Outcome wait(std::chrono::milliseconds timeout) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (!exited_) {
-            if (!pump(deadline))
-                throw std::runtime_error("dlock did not exit in time; stderr: " + outcome_.err);
-        }
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        reaped_ = true;
-        drain();  // what is buffered; a grandchild may still hold the pipes open
-        outcome_.signaled = WIFSIGNALED(status);
-        outcome_.status = outcome_.signaled ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-        return outcome_;
-    }
-
-  private:
-    // One poll() round: reads what is there, notes the exit. False once `deadline` passed.
-    bool pump(std::chrono::steady_clock::time_point deadline) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return false;
-        pollfd fds[3] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}, {pid_fd_, POLLIN, 0}};
-        ::poll(fds, 3, static_cast<int>(left.count()));
-        drain();
-        if (fds[2].revents & POLLIN) exited_ = true;
-        return true;
-    }
-
-    void drain() {
-        read_all(out_fd_, outcome_.out);
-        read_all(err_fd_, outcome_.err);
-    }
-
-    static void read_all(int fd, std::string& into) {
-        char buffer[4096];
-        for (;;) {
-            const ssize_t n = ::read(fd, buffer, sizeof buffer);
-            if (n <= 0) return;
-            into.append(buffer, static_cast<std::size_t>(n));
-        }
-    }
-
-    pid_t pid_ = -1;
-    int out_fd_ = -1;
-    int err_fd_ = -1;
-    int pid_fd_ = -1;
-    bool exited_ = false;
-    bool reaped_ = false;
-    Outcome outcome_;
+    explicit Process(const std::vector<std::string>& args, const Env& env = {})
+        : ChildProcess(args, cli_options(env)) {}
 };
 
 // Runs `args` to completion (at most `timeout`).
-inline Outcome run_process(const std::vector<std::string>& args, const Env& env = {},
-                           std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-    Process process(args, env);
-    return process.wait(timeout);
+Outcome run_process(const std::vector<std::string>& args, const Env& env = {},
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    return dlock::test::run_process(args, cli_options(env), timeout);
 }
 
 // ---- helpers -----------------------------------------------------------------------------

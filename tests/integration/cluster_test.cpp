@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "async.hpp"
 #include "client/backend.hpp"
 #include "client/cluster_topology.hpp"
 #include "dlock/lock.hpp"
@@ -20,9 +21,11 @@
 #include "dlock/redis_cluster.hpp"
 #include "dlock/sync_cluster.hpp"
 #include "lock/scripts.hpp"
+#include "names.hpp"
 #include "net/subscriber.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
+#include "server_stats.hpp"
 #include "servers.hpp"
 
 namespace {
@@ -33,18 +36,7 @@ using dlock::LockOptions;
 using dlock::RedisCluster;
 using dlock::Reply;
 using dlock::Seconds;
-using dlock::test::run;
-using dlock::test::server;
-
-std::vector<std::string> split(const std::string& text, char separator) {
-    std::vector<std::string> out;
-    std::stringstream stream(text);
-    std::string item;
-    while (std::getline(stream, item, separator)) {
-        if (!item.empty()) out.push_back(item);
-    }
-    return out;
-}
+using namespace dlock::test;
 
 std::vector<std::string> seeds(const std::string& kind) {
     return split(server(kind + "_SEEDS"), ',');
@@ -52,20 +44,13 @@ std::vector<std::string> seeds(const std::string& kind) {
 
 // Unique per run: the clusters are shared with tests running in parallel.
 std::string unique_prefix() {
-    static std::mt19937_64 random{std::random_device{}()};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    return std::string("cluster_test.") + info->name() + ":" + std::to_string(random()) + ":";
+    return dlock::test::unique_name(":");
 }
 
 // `cmdstat_wait` calls on the node at `url` (0 when WAIT never ran there).
 long long wait_calls(asio::io_context& io, const std::string& url) {
     dlock::Redis node(io.get_executor(), url);
-    const Reply info = run(io, [&]() -> asio::awaitable<Reply> {
-        co_return co_await node.command("INFO", "commandstats");
-    });
-    const auto at = info.str.find("cmdstat_wait:calls=");
-    if (at == std::string::npos) return 0;
-    return std::stoll(info.str.substr(at + std::string("cmdstat_wait:calls=").size()));
+    return run(io, [&] { return dlock::test::calls_of(node, "wait"); });
 }
 
 long long total_wait_calls(asio::io_context& io, const std::string& kind) {
@@ -79,37 +64,17 @@ long long total_wait_calls(asio::io_context& io, const std::string& kind) {
 template <class Make>
 asio::awaitable<void> all(std::size_t count, Make make) {
     auto executor = co_await asio::this_coro::executor;
-    asio::steady_timer done(executor, asio::steady_timer::time_point::max());
-    std::size_t remaining = count;
+    Notification done(executor, count);
     std::exception_ptr first_error;
     for (std::size_t i = 0; i < count; ++i) {
         asio::co_spawn(executor, make(i), [&](std::exception_ptr error) {
             if (error && !first_error) first_error = error;
-            if (--remaining == 0) done.cancel();
+            done.notify();
         });
     }
-    if (remaining > 0) co_await done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_await done.wait();
     if (first_error) std::rethrow_exception(first_error);
 }
-
-// Set once, awaited once: a flag plus a timer, so a set() before wait() is not missed (a bare
-// timer's cancel() affects only a wait already pending).
-class Event {
-  public:
-    explicit Event(const asio::any_io_executor& executor)
-        : timer_(executor, asio::steady_timer::time_point::max()) {}
-    void set() {
-        set_ = true;
-        timer_.cancel();
-    }
-    asio::awaitable<void> wait() {
-        while (!set_) co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    }
-
-  private:
-    asio::steady_timer timer_;
-    bool set_ = false;
-};
 
 TEST(Cluster, LocksOnManyNamesSpreadOverAllSlotsAndShards) {
     asio::io_context io;
@@ -288,13 +253,13 @@ TEST(Cluster, ReleaseWakesAWaiterThroughShardedPubSub) {
         std::optional<std::chrono::steady_clock::time_point> released_at;
         std::chrono::steady_clock::duration handoff{};
         bool got = false;
-        Event waiting(executor);
+        Notification waiting(executor);
         asio::co_spawn(
             executor,
             [&]() -> asio::awaitable<void> {
                 got = co_await waiter.acquire();
                 if (released_at) handoff = std::chrono::steady_clock::now() - *released_at;
-                waiting.set();
+                waiting.notify();
             },
             asio::detached);
         // Release once the waiter is subscribed (its channel shows up on the primary).
@@ -452,18 +417,18 @@ TEST(Cluster, ReleaseWakesTheQueuedProcessOnNamesOverAllShards) {
                         {.timeout = 60s, .sleep = Seconds(30), .blocking_timeout = Seconds(20)});
             if (!co_await holder.acquire()) throw std::runtime_error("holder failed: " + name);
             auto executor = co_await asio::this_coro::executor;
-            Event done(executor);
+            Notification done(executor);
             std::optional<std::chrono::steady_clock::time_point> released_at;
             asio::co_spawn(
                 executor,
                 [&]() -> asio::awaitable<void> {
                     acquired[i] = co_await waiter.acquire();
                     if (released_at) handoffs[i] = std::chrono::steady_clock::now() - *released_at;
-                    done.set();
+                    done.notify();
                 },
                 [&](std::exception_ptr error) {
                     if (error) ADD_FAILURE() << name << ": the waiter threw";
-                    done.set();
+                    done.notify();
                 });
             // Release once the waiter's process is queued (it subscribed its inbox before).
             bool queued = false;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "async.hpp"
 #include "client/standalone.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/redis.hpp"
@@ -22,24 +23,12 @@ namespace {
 using namespace std::chrono_literals;
 using dlock::ConnectionOptions;
 using dlock::Reply;
-using dlock::test::FakeConnection;
-using dlock::test::FakeServer;
-using dlock::test::run;
+using namespace dlock::test;
 using Ms = std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
 Reply call(asio::io_context& io, dlock::Redis& redis, std::vector<std::string> args) {
     return run(io, [&] { return redis.command(std::move(args)); });
-}
-
-template <class E, class F>
-std::optional<E> caught(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e;
-    }
-    return std::nullopt;
 }
 
 // Options for the fake server: no CLIENT SETNAME, so the first command the fake sees is ours.
@@ -172,10 +161,7 @@ TEST(Faults, UnrepresentableReplyFailsOnlyItsOwnRequest) {
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), fake_options(fake));
     auto wait = [&io](auto& future) {
-        while (future.wait_for(0s) != std::future_status::ready) {
-            if (io.stopped()) io.restart();
-            io.run_one_for(100ms);
-        }
+        dlock::test::run_until_ready(io, future);
         return future.get();
     };
 

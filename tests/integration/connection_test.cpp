@@ -2,16 +2,9 @@
 // servers: TLS, AUTH/ACL, SELECT, CLIENT SETNAME, pipelining over one socket, per-command
 // timeouts, reconnects, server error types, binary safety, Unix sockets, threads.
 //
-// Tests that pause, kill or restart a server use their own redis-server (OwnServer), never the
+// Tests that pause, kill or restart a server use their own redis-server (OwnServers), never the
 // harness's shared ones, since test executables run in parallel.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,22 +21,21 @@
 #include <thread>
 #include <vector>
 
+#include "async.hpp"
 #include "client/standalone.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/sync.hpp"
+#include "own_servers.hpp"
 #include "protocol/slots.hpp"
 #include "servers.hpp"
-
-extern char** environ;
 
 namespace {
 
 using namespace std::chrono_literals;
 using dlock::ConnectionOptions;
 using dlock::Reply;
-using dlock::test::run;
-using dlock::test::server;
+using namespace dlock::test;
 using Ms = std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -53,173 +45,10 @@ Reply call(asio::io_context& io, dlock::Redis& redis, std::vector<std::string> a
     return run(io, [&] { return redis.command(std::move(args), timeout); });
 }
 
-// The exception of type E that `f` throws, or nothing if it returns. Other exceptions escape
-// (and fail the test with their message).
-template <class E, class F>
-std::optional<E> caught(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e;
-    }
-    return std::nullopt;
-}
-
-// Drives `io` until `future` is ready, at most `limit`; true if it became ready.
-template <class T>
-bool wait(asio::io_context& io, std::future<T>& future, std::chrono::seconds limit = 20s) {
-    const auto deadline = SteadyClock::now() + limit;
-    while (future.wait_for(0s) != std::future_status::ready) {
-        if (SteadyClock::now() > deadline) return false;
-        if (io.stopped()) io.restart();  // it stops whenever it runs out of work
-        io.run_one_for(50ms);
-    }
-    return true;
-}
-
-// A key no other test process uses.
+// A key no other test process uses (the same for the same `what` within this process).
 std::string unique_key(const std::string& what) {
     return "dlock-connection-test:" + std::to_string(::getpid()) + ":" + what;
 }
-
-// A redis-server of this test's own, on a free loopback port or a Unix socket, that a test may
-// pause, kill and restart. Stopped (SIGKILL, reaped) by the destructor.
-class OwnServer {
-  public:
-    enum class Transport { tcp, unix_socket };
-
-    explicit OwnServer(Transport transport = Transport::tcp) : transport_(transport) {
-        char pattern[] = "/tmp/dlock-conn-XXXXXX";
-        if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
-        dir_ = pattern;
-        // A port picked by the kernel can be taken again before redis binds it: retry.
-        for (int attempt = 0; attempt < 3 && pid_ < 0; ++attempt) {
-            if (transport_ == Transport::tcp) port_ = free_port();
-            start();
-        }
-        if (pid_ < 0) throw std::runtime_error("redis-server did not start; see " + log());
-    }
-
-    ~OwnServer() {
-        kill();
-        std::error_code ignored;
-        std::filesystem::remove_all(dir_, ignored);
-    }
-    OwnServer(const OwnServer&) = delete;
-    OwnServer& operator=(const OwnServer&) = delete;
-
-    std::string url() const {
-        if (transport_ == Transport::unix_socket) return "unix://" + socket_path();
-        return "redis://127.0.0.1:" + std::to_string(port_);
-    }
-    std::string socket_path() const { return (dir_ / "redis.sock").string(); }
-
-    // SIGKILL: the server gets no chance to close anything politely.
-    void kill() {
-        if (pid_ < 0) return;
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
-
-    // Starts again on the same port (or socket path).
-    void restart() {
-        kill();
-        start();
-        if (pid_ < 0) throw std::runtime_error("redis-server did not restart; see " + log());
-    }
-
-  private:
-    static std::uint16_t free_port() {
-        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t size = sizeof address;
-        auto* raw = reinterpret_cast<sockaddr*>(&address);
-        if (::bind(fd, raw, size) != 0 || ::getsockname(fd, raw, &size) != 0) {
-            ::close(fd);
-            throw std::runtime_error("cannot find a free port");
-        }
-        ::close(fd);
-        return ntohs(address.sin_port);
-    }
-
-    std::string log() const { return (dir_ / "redis.log").string(); }
-
-    // Spawns redis-server and waits until it answers PING; leaves pid_ < 0 if it died.
-    void start() {
-        std::vector<std::string> args = {
-            "redis-server", "--bind", "127.0.0.1",   "--save",    "",    "--appendonly",
-            "no",           "--dir",  dir_.string(), "--logfile", log(), "--enable-debug-command",
-            "yes"};
-        if (transport_ == Transport::unix_socket) {
-            args.insert(args.end(),
-                        {"--port", "0", "--unixsocket", socket_path(), "--unixsocketperm", "700"});
-        } else {
-            args.insert(args.end(), {"--port", std::to_string(port_)});
-        }
-        std::vector<char*> argv;
-        for (auto& arg : args) argv.push_back(arg.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-        const int failed =
-            ::posix_spawnp(&pid_, "redis-server", &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (failed != 0) throw std::runtime_error("cannot spawn redis-server");
-
-        // Polling is the only way to learn that a server is up.
-        const auto deadline = SteadyClock::now() + 10s;
-        while (SteadyClock::now() < deadline) {
-            if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {  // died (e.g. port taken)
-                pid_ = -1;
-                return;
-            }
-            if (answers_ping()) return;
-            std::this_thread::sleep_for(10ms);
-        }
-        kill();
-    }
-
-    bool answers_ping() const {
-        int fd = -1;
-        int rc = -1;
-        if (transport_ == Transport::unix_socket) {
-            fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-            sockaddr_un address{};
-            address.sun_family = AF_UNIX;
-            std::strncpy(address.sun_path, socket_path().c_str(), sizeof address.sun_path - 1);
-            rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-        } else {
-            fd = ::socket(AF_INET, SOCK_STREAM, 0);
-            sockaddr_in address{};
-            address.sin_family = AF_INET;
-            address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            address.sin_port = htons(port_);
-            rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-        }
-        bool pong = false;
-        if (rc == 0) {
-            timeval one_second{1, 0};
-            ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &one_second, sizeof one_second);
-            char reply[8] = {};
-            if (::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6 &&
-                ::recv(fd, reply, 7, MSG_WAITALL) == 7) {
-                pong = std::string(reply) == "+PONG\r\n";
-            }
-        }
-        ::close(fd);
-        return pong;
-    }
-
-    Transport transport_;
-    std::filesystem::path dir_;
-    std::uint16_t port_ = 0;
-    pid_t pid_ = -1;
-};
 
 // ---- TLS ----------------------------------------------------------------------------------
 
@@ -474,7 +303,7 @@ TEST(Pipelining, ThousandCoroutinesShareOneConnection) {
 // ---- Per-command timeout ------------------------------------------------------------------
 
 TEST(Timeout, LateReplyOfTimedOutCommandIsNotHandedToTheNext) {
-    OwnServer own;
+    dlock::test::OwnServers own{"plain"};
     asio::io_context io;
     ConnectionOptions options = dlock::parse_url(own.url());
     options.command_timeout = 200ms;
@@ -500,7 +329,7 @@ TEST(Timeout, LateReplyOfTimedOutCommandIsNotHandedToTheNext) {
 }
 
 TEST(Timeout, PipelineTimesOutAsAWhole) {
-    OwnServer own;
+    dlock::test::OwnServers own{"plain"};
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), own.url());
     dlock::Redis admin(io.get_executor(), own.url());
@@ -530,7 +359,7 @@ void wait_blocked_clients(asio::io_context& io, dlock::Redis& watcher, int count
 }
 
 TEST(Reconnect, ServerKilledWithCommandsInFlightThenRestarted) {
-    OwnServer own;
+    dlock::test::OwnServers own{"plain"};
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), own.url());
     dlock::Redis watcher(io.get_executor(), own.url());
@@ -551,7 +380,7 @@ TEST(Reconnect, ServerKilledWithCommandsInFlightThenRestarted) {
     const auto killed_at = SteadyClock::now();
     own.kill();
     for (auto& future : in_flight) {
-        ASSERT_TRUE(wait(io, future)) << "an in-flight command outlived the server";
+        ASSERT_TRUE(run_until_ready(io, future, 20s)) << "an in-flight command outlived the server";
         EXPECT_THROW(future.get(), dlock::ConnectionError);
     }
     EXPECT_LT(SteadyClock::now() - killed_at, 5s) << "in-flight commands waited for their timeout";
@@ -566,7 +395,7 @@ TEST(Reconnect, ServerKilledWithCommandsInFlightThenRestarted) {
 }
 
 TEST(Reconnect, ConnectionKilledByServerThenNextCommandWorks) {
-    OwnServer own;
+    dlock::test::OwnServers own{"plain"};
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), own.url());
     dlock::Redis admin(io.get_executor(), own.url());
@@ -581,7 +410,7 @@ TEST(Reconnect, ConnectionKilledByServerThenNextCommandWorks) {
 }
 
 TEST(Reconnect, CloseFailsInFlightWithConnectionErrorAndNextCommandReconnects) {
-    OwnServer own;
+    dlock::test::OwnServers own{"plain"};
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), own.url());
     dlock::Redis watcher(io.get_executor(), own.url());
@@ -591,7 +420,7 @@ TEST(Reconnect, CloseFailsInFlightWithConnectionErrorAndNextCommandReconnects) {
         asio::use_future);
     wait_blocked_clients(io, watcher, 1);
     redis.close();
-    ASSERT_TRUE(wait(io, blocked));
+    ASSERT_TRUE(run_until_ready(io, blocked, 20s));
     EXPECT_THROW(blocked.get(), dlock::ConnectionError);
     EXPECT_EQ(call(io, redis, {"PING"}).str, "PONG");
 }
@@ -707,7 +536,7 @@ TEST(BinarySafety, NulCrLfAndOneMegabyteRoundTrip) {
 // ---- Unix socket --------------------------------------------------------------------------
 
 TEST(UnixSocket, UrlConnectsThroughTheSocket) {
-    OwnServer own(OwnServer::Transport::unix_socket);
+    dlock::test::OwnServers own{"unix"};
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), own.url() + "?db=2");
     EXPECT_EQ(redis.options().unix_path, own.socket_path());

@@ -6,9 +6,10 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <optional>
 
+#include "async.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
 #include "servers.hpp"

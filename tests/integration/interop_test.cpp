@@ -2,25 +2,21 @@
 // value = token, SET NX PX, token-checked scripts), so a lock held by either library excludes the
 // other, and neither can release or extend the other's lock. redis-py runs in a child process
 // (/usr/bin/python3 with Debian's python3-redis) driven by interop_redis_py.py.
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
+#include "async.hpp"
+#include "child_process.hpp"
 #include "dlock/sync.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
 #include "servers.hpp"
-
-extern char** environ;
 
 namespace {
 
 using namespace std::chrono_literals;
-using dlock::test::Stopwatch;
+using namespace dlock::test;
 using SyncLock = dlock::sync::Lock;
 
 std::string hex(const std::string& bytes) {
@@ -36,70 +32,29 @@ std::string hex(const std::string& bytes) {
 // One redis-py Lock in a python process: request() sends a line and returns the reply line.
 class PyLock {
   public:
-    PyLock(const std::string& url, const std::string& name, const std::string& timeout = "-") {
-        const auto script = std::filesystem::path(__FILE__).parent_path() / "interop_redis_py.py";
-        int to_child[2], from_child[2];
-        if (::pipe(to_child) != 0 || ::pipe(from_child) != 0)
-            throw std::runtime_error("pipe failed");
-        std::vector<std::string> args{"/usr/bin/python3", script.string(), url, hex(name), timeout};
-        std::vector<char*> argv;
-        for (auto& arg : args) argv.push_back(arg.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
-        posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
-        for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) {
-            posix_spawn_file_actions_addclose(&actions, fd);
-        }
-        const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(to_child[0]);
-        ::close(from_child[1]);
-        in_ = to_child[1];
-        out_ = from_child[0];
-        if (rc != 0) throw std::runtime_error("cannot run /usr/bin/python3");
+    PyLock(const std::string& url, const std::string& name, const std::string& timeout = "-")
+        : process_(
+              {"/usr/bin/python3",
+               (std::filesystem::path(__FILE__).parent_path() / "interop_redis_py.py").string(),
+               url, hex(name), timeout},
+              {.env = {}, .unset = {}, .pipe_stdin = true}) {
         if (const std::string ready = read_line(); ready != "ready") {
             throw std::runtime_error("interop_redis_py.py did not start: '" + ready + "'");
         }
     }
     ~PyLock() {
-        ::close(in_);  // EOF on stdin ends the script
-        ::close(out_);
-        int status = 0;
-        for (int i = 0; i < 500 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) {
-            std::this_thread::sleep_for(10ms);
-        }
-        if (::waitpid(pid_, &status, WNOHANG) == 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, &status, 0);
+        process_.close_stdin();  // EOF on stdin ends the script
+        try {
+            process_.wait(5s);
+        } catch (const std::exception&) {  // the ChildProcess destructor kills it
         }
     }
     PyLock(const PyLock&) = delete;
     PyLock& operator=(const PyLock&) = delete;
 
-    void send(const std::string& line) {
-        const std::string data = line + "\n";
-        if (::write(in_, data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-            throw std::runtime_error("write to python failed");
-        }
-    }
+    void send(const std::string& line) { process_.write_line(line); }
     // The next reply line; throws after 15 s without one.
-    std::string read_line() {
-        for (;;) {
-            if (const auto eol = buffer_.find('\n'); eol != std::string::npos) {
-                std::string line = buffer_.substr(0, eol);
-                buffer_.erase(0, eol + 1);
-                return line;
-            }
-            pollfd ready{out_, POLLIN, 0};
-            if (::poll(&ready, 1, 15000) != 1) throw std::runtime_error("no reply from python");
-            char chunk[256];
-            const ssize_t n = ::read(out_, chunk, sizeof chunk);
-            if (n <= 0) throw std::runtime_error("python exited: '" + buffer_ + "'");
-            buffer_.append(chunk, static_cast<std::size_t>(n));
-        }
-    }
+    std::string read_line() { return process_.read_line(15s); }
     std::string request(const std::string& line) {
         send(line);
         return read_line();
@@ -114,9 +69,7 @@ class PyLock {
     std::string token() { return request("token"); }
 
   private:
-    pid_t pid_ = 0;
-    int in_ = -1, out_ = -1;
-    std::string buffer_;
+    dlock::test::ChildProcess process_;
 };
 
 class InteropTest : public ::testing::Test {

@@ -12,11 +12,14 @@
 #include <set>
 #include <string>
 
+#include "async.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/sync.hpp"
 #include "lock/scripts.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
+#include "own_servers.hpp"
+#include "server_stats.hpp"
 #include "servers.hpp"
 
 namespace {
@@ -25,37 +28,7 @@ using namespace std::chrono_literals;
 using dlock::Lock;
 using dlock::LockOptions;
 using dlock::Seconds;
-using dlock::test::Stopwatch;
-
-template <class Awaitable>
-asio::awaitable<std::exception_ptr> thrown_by(Awaitable operation) {
-    try {
-        co_await std::move(operation);
-    } catch (...) {
-        co_return std::current_exception();
-    }
-    co_return nullptr;
-}
-
-template <class E>
-bool is(std::exception_ptr error) {
-    try {
-        if (error) std::rethrow_exception(error);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-    }
-    return false;
-}
-
-asio::awaitable<void> let_others_run() {
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(asio::use_awaitable);
-}
+using namespace dlock::test;
 
 // A server of the test's own (these tests pause or freeze it), an admin client that talks to
 // it from its own thread (it works while the test's io_context waits), and a dlock client.
@@ -81,7 +54,7 @@ class LockDefectsTest : public ::testing::Test {
         }
     }
 
-    dlock::test::OwnRedis server_;
+    dlock::test::OwnServers server_{"plain"};
     dlock::sync::Redis admin_{server_.url()};
     asio::io_context io_;
     dlock::Redis redis_{io_.get_executor(), server_.url()};
@@ -131,7 +104,7 @@ TEST_F(LockDefectsTest, ACancelledReleaseKeepsTheTokenAndCanBeRetried) {
         co_await let_others_run();  // the release is now waiting for the paused server
         EXPECT_FALSE(outcome);
         cancel.emit(asio::cancellation_type::terminal);
-        for (Stopwatch watch; !outcome && watch.elapsed() < 5s;) co_await sleep_for(5ms);
+        for (Stopwatch watch; !outcome && watch.elapsed() < 5s;) co_await pause_for(5ms);
         EXPECT_TRUE(outcome && *outcome);  // cancelled: an exception, not success
         EXPECT_EQ(lock.token(), token);
         redis_.close();
@@ -249,7 +222,7 @@ TEST_F(LockDefectsTest, AnAcquireThatTimesOutLeavesNoOrphanKey) {
         bool gone = false;
         for (Stopwatch wait; !gone && wait.elapsed() < 5s;) {
             gone = dlock::test::command_calls(admin_, "set") == 1 && !exists(name_);
-            if (!gone) co_await sleep_for(10ms);
+            if (!gone) co_await pause_for(10ms);
         }
         EXPECT_EQ(dlock::test::command_calls(admin_, "set"), 1);  // the SET did run...
         EXPECT_TRUE(gone);                                        // ...and was undone

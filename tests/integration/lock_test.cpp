@@ -12,9 +12,12 @@
 #include <set>
 #include <string>
 
+#include "async.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/sync.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
+#include "own_servers.hpp"
+#include "server_stats.hpp"
 #include "servers.hpp"
 
 namespace {
@@ -24,50 +27,7 @@ using dlock::ExtendMode;
 using dlock::Lock;
 using dlock::LockOptions;
 using dlock::Seconds;
-using dlock::test::Stopwatch;
-
-// The exception `operation` (an awaitable) ends with, or nullptr.
-template <class Awaitable>
-asio::awaitable<std::exception_ptr> thrown_by(Awaitable operation) {
-    try {
-        co_await std::move(operation);
-    } catch (...) {
-        co_return std::current_exception();
-    }
-    co_return nullptr;
-}
-
-// A copy of the exception in `error` if it is an E.
-template <class E>
-std::optional<E> as(std::exception_ptr error) {
-    try {
-        if (error) std::rethrow_exception(error);
-    } catch (const E& e) {
-        return e;
-    } catch (...) {
-    }
-    return std::nullopt;
-}
-
-// The message of the std::invalid_argument that `make` throws ("" if none).
-template <class F>
-std::string invalid_argument_from(F make) {
-    try {
-        make();
-    } catch (const std::invalid_argument& e) {
-        return e.what();
-    }
-    return "";
-}
-
-// ASSERT_* returns, which a coroutine cannot do: fail and co_return instead.
-#define CO_ASSERT(condition)                                  \
-    do {                                                      \
-        if (!(condition)) {                                   \
-            ADD_FAILURE() << "assertion failed: " #condition; \
-            co_return;                                        \
-        }                                                     \
-    } while (0)
+using namespace dlock::test;
 
 // Whether `message` names `field` as a whole word ("timeout" is not in "blocking_timeout").
 bool names_field(const std::string& message, const std::string& field) {
@@ -82,12 +42,6 @@ bool names_field(const std::string& message, const std::string& field) {
         if (starts && ends) return true;
     }
     return false;
-}
-
-// Suspends until the other ready handlers of the executor ran (e.g. a coroutine just spawned
-// reached its first I/O).
-asio::awaitable<void> let_others_run() {
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
 }
 
 class LockTest : public ::testing::Test {
@@ -699,7 +653,7 @@ TEST_F(LockTest, TwoOperationsAtOnceOnOneObjectAreRefused) {
 }
 
 TEST_F(LockTest, ManyLockObjectsShareOneConnection) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     dlock::sync::Redis admin(server.url());
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), server.url());
@@ -740,7 +694,7 @@ TEST_F(LockTest, ManyLockObjectsShareOneConnection) {
 }
 
 TEST_F(LockTest, NonBlockingAcquireMakesExactlyOneAttempt) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     dlock::sync::Redis admin(server.url());
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), server.url());
@@ -759,7 +713,7 @@ TEST_F(LockTest, NonBlockingAcquireMakesExactlyOneAttempt) {
 }
 
 TEST_F(LockTest, BlockingAcquirePollsAtTheSleepInterval) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     dlock::sync::Redis admin(server.url());
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), server.url());

@@ -2,7 +2,7 @@
 // acquisition, roll-back of a failed attempt, tolerance of a minority of stopped or foreign
 // nodes, validity, extension and release by quorum, option checks, and the latency of a cycle.
 //
-// Tests that stop nodes start five servers of their own (OwnRedis): the harness's redlock5
+// Tests that stop nodes start five servers of their own (OwnServers): the harness's redlock5
 // servers are shared with the other test executables running in parallel.
 #include "dlock/redlock.hpp"
 
@@ -17,9 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "async.hpp"
 #include "dlock/sync.hpp"
 #include "dlock/sync_redlock.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
+#include "own_servers.hpp"
 #include "servers.hpp"
 
 namespace {
@@ -30,24 +32,10 @@ using dlock::Redlock;
 using dlock::RedlockLock;
 using dlock::RedlockOptions;
 using dlock::Seconds;
-using dlock::test::Stopwatch;
+using namespace dlock::test;
 
 std::vector<std::string> harness_urls() {
-    std::vector<std::string> urls;
-    std::stringstream list(dlock::test::server("REDLOCK5_URLS"));
-    for (std::string url; std::getline(list, url, ',');) urls.push_back(url);
-    return urls;
-}
-
-// The message of the std::invalid_argument that `make` throws ("" if none).
-template <class F>
-std::string invalid_argument_from(F make) {
-    try {
-        make();
-    } catch (const std::invalid_argument& e) {
-        return e.what();
-    }
-    return "";
+    return dlock::test::split(dlock::test::server("REDLOCK5_URLS"), ',');
 }
 
 class RedlockTest : public ::testing::Test {
@@ -333,15 +321,12 @@ TEST_F(RedlockTest, LatencyOfAThousandCycles) {
 class RedlockFaultTest : public RedlockTest {
   protected:
     void SetUp() override {
-        std::vector<std::string> urls;
-        for (int i = 0; i < 5; ++i) {
-            servers_.push_back(std::make_unique<dlock::test::OwnRedis>());
-            urls.push_back(servers_.back()->url());
-        }
-        use_nodes(urls);
+        servers_ = std::make_unique<dlock::test::OwnServers>("redlock5");
+        use_nodes(servers_->urls());
     }
     void TearDown() override {
-        for (auto& server : servers_) server->thaw();
+        for (std::size_t node = 0; servers_ && node < servers_->size(); ++node)
+            servers_->thaw(node);
         frozen_.clear();
         RedlockTest::TearDown();
         group_.reset();
@@ -350,7 +335,7 @@ class RedlockFaultTest : public RedlockTest {
         return std::find(frozen_.begin(), frozen_.end(), node) != frozen_.end();
     }
     void freeze(std::vector<std::size_t> nodes) {
-        for (std::size_t node : nodes) servers_[node]->freeze();
+        for (std::size_t node : nodes) servers_->freeze(node);
         frozen_ = std::move(nodes);
     }
     // Connects the group to every node while all answer (so the stopped ones fail by
@@ -361,7 +346,7 @@ class RedlockFaultTest : public RedlockTest {
         release(probe);
     }
 
-    std::vector<std::unique_ptr<dlock::test::OwnRedis>> servers_;
+    std::unique_ptr<dlock::test::OwnServers> servers_;
     std::vector<std::size_t> frozen_;
 };
 
@@ -419,7 +404,7 @@ TEST_F(RedlockFaultTest, ReleaseKeepsTheTokenWhenNoNodeAnswers) {
     freeze({0, 1, 2, 3, 4});
     EXPECT_THROW(release(lock), dlock::TimeoutError);
     EXPECT_EQ(lock.token(), token);  // so release() can be retried
-    for (auto& server : servers_) server->thaw();
+    for (std::size_t node = 0; node < servers_->size(); ++node) servers_->thaw(node);
     frozen_.clear();
     // The late scripts of the first attempt run first on each connection, so the retry may
     // find the keys gone; either way the lock ends up released.

@@ -8,15 +8,19 @@
 #include <iostream>
 #include <map>
 
+#include "async.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
+#include "own_servers.hpp"
+#include "server_stats.hpp"
 #include "servers.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using namespace dlock::test;
 
 dlock::LockOptions renewed(dlock::Seconds timeout, std::optional<dlock::Seconds> interval = {}) {
     dlock::LockOptions options;
@@ -24,23 +28,6 @@ dlock::LockOptions renewed(dlock::Seconds timeout, std::optional<dlock::Seconds>
     options.auto_renew = true;
     options.renew_interval = interval;
     return options;
-}
-
-asio::awaitable<void> pause_for(Clock::duration duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(asio::use_awaitable);
-}
-
-// Scripts the server ran (EVALSHA + EVAL), from INFO commandstats.
-asio::awaitable<long long> script_calls(dlock::Redis& admin) {
-    static const std::string fields[] = {"cmdstat_evalsha:calls=", "cmdstat_eval:calls="};
-    const dlock::Reply info = co_await admin.command("INFO", "commandstats");
-    long long calls = 0;
-    for (const std::string& field : fields) {
-        const auto at = info.str.find(field);
-        if (at != std::string::npos) calls += std::stoll(info.str.substr(at + field.size()));
-    }
-    co_return calls;
 }
 
 int thread_count() {
@@ -188,8 +175,7 @@ TEST(Renewal, WorkRacedAgainstWaitLost) {
 // `end_marker` comes by.
 class Monitor {
   public:
-    Monitor(asio::io_context& io, int port)
-        : socket_(io), port_(port), done_(io, Clock::time_point::max()) {}
+    Monitor(asio::io_context& io, int port) : socket_(io), port_(port), done_(io.get_executor()) {}
 
     asio::awaitable<void> start() {
         const asio::ip::tcp::endpoint server(asio::ip::make_address("127.0.0.1"),
@@ -203,11 +189,8 @@ class Monitor {
     // Sends the end marker on `admin` and waits until MONITOR showed it.
     asio::awaitable<std::vector<std::string>> stop(dlock::Redis& admin) {
         co_await admin.command("ECHO", end_marker);
-        if (!finished_) {  // MONITOR may show the marker before ECHO's own reply arrives
-            done_.expires_after(10s);
-            co_await done_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-        }
-        EXPECT_TRUE(finished_) << "MONITOR never showed the end marker";
+        // MONITOR may show the marker before ECHO's own reply arrives.
+        EXPECT_TRUE(co_await done_.wait(10s)) << "MONITOR never showed the end marker";
         socket_.close();
         co_return std::move(lines_);
     }
@@ -228,13 +211,11 @@ class Monitor {
             if (line.find(end_marker) != std::string::npos) break;
             lines_.push_back(std::move(line));
         }
-        finished_ = true;
-        done_.cancel();
+        done_.notify();
     }
     asio::ip::tcp::socket socket_;
     int port_;
-    asio::steady_timer done_;
-    bool finished_ = false;
+    dlock::test::Notification done_;
     std::string buffer_;
     std::vector<std::string> lines_;
 };
@@ -244,7 +225,7 @@ class Monitor {
 // reached the server after its release (the script that publishes), and nothing at all in the
 // two renewal periods after the last release.
 TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     asio::io_context io;
     dlock::Redis client(io.get_executor(), server.url());
     dlock::Redis admin(io.get_executor(), server.url());
@@ -256,7 +237,7 @@ TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
         co_await monitor.start();
         for (int round = 0; round < rounds; ++round) {
             int released = 0, lost = 0;
-            asio::steady_timer all_released(io, Clock::now() + 10s);
+            dlock::test::Notification all_released(io.get_executor(), locks);
             for (int i = 0; i < locks; ++i) {
                 asio::co_spawn(
                     io,
@@ -274,11 +255,12 @@ TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
                             ADD_FAILURE() << "lock " << i << ": " << error.what();
                         }
                         lost += lock.lost();
-                        if (++released == locks) all_released.cancel();
+                        ++released;
+                        all_released.notify();
                     },
                     asio::detached);
             }
-            co_await all_released.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+            co_await all_released.wait(10s);
             EXPECT_EQ(released, locks);
             EXPECT_EQ(lost, 0);
         }

@@ -14,14 +14,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "async.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/sync.hpp"
 #include "lock/scripts.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
 #include "net/subscriber.hpp"
+#include "own_servers.hpp"
 #include "protocol/keys.hpp"
+#include "server_stats.hpp"
 #include "servers.hpp"
 
 namespace {
@@ -31,90 +34,32 @@ using Clock = std::chrono::steady_clock;
 using dlock::Lock;
 using dlock::LockOptions;
 using dlock::Seconds;
+using namespace dlock::test;
 
 constexpr auto watchdog = 10s;  // turns a hang into a failure; never reached when all is well
 constexpr auto an_hour = Seconds(3600);
-
-asio::awaitable<void> pause_for(Clock::duration duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(asio::use_awaitable);
-}
-
-asio::awaitable<void> let_others_run() {
-    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-}
-
-// Polls `condition` (returning awaitable<bool>) every 2 ms until it holds or the watchdog
-// fires: for server-side states no event announces.
-template <class Condition>
-asio::awaitable<bool> eventually(Condition condition) {
-    const auto give_up = Clock::now() + watchdog;
-    for (;;) {
-        if (co_await condition()) co_return true;
-        if (Clock::now() >= give_up) co_return false;
-        co_await pause_for(2ms);
-    }
-}
-
-template <class Awaitable>
-asio::awaitable<std::exception_ptr> thrown_by(Awaitable operation) {
-    try {
-        co_await std::move(operation);
-    } catch (...) {
-        co_return std::current_exception();
-    }
-    co_return nullptr;
-}
-
-template <class E>
-bool is(std::exception_ptr error) {
-    try {
-        if (error) std::rethrow_exception(error);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-    }
-    return false;
-}
-
-std::string what(std::exception_ptr error) {
-    try {
-        if (error) std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        return e.what();
-    }
-    return "(no exception)";
-}
 
 // The outcome of an operation started in the background, and a way to wait for it.
 template <class T>
 class Outcome {
   public:
-    explicit Outcome(asio::any_io_executor executor) : timer_(std::move(executor)) {}
+    explicit Outcome(asio::any_io_executor executor) : done_(std::move(executor)) {}
     void set(std::exception_ptr error, T value) {
         error_ = error;
         value_ = value;
-        done_ = true;
-        timer_.cancel();
+        done_.notify();
     }
     auto handler() {
         return [this](std::exception_ptr error, T value) { set(error, value); };
     }
     // Waits for the outcome, at most `bound`. True once it is there.
-    asio::awaitable<bool> wait(Clock::duration bound = watchdog) {
-        if (!done_) {
-            timer_.expires_after(bound);
-            co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-        }
-        co_return done_;
-    }
-    bool done() const { return done_; }
+    asio::awaitable<bool> wait(Clock::duration bound = watchdog) { return done_.wait(bound); }
+    bool done() const { return done_.notified(); }
     std::exception_ptr error() const { return error_; }
     const T& value() const { return value_; }
 
   private:
-    asio::steady_timer timer_;
-    bool done_ = false;
+    dlock::test::Notification done_;
     std::exception_ptr error_;
     T value_{};
 };
@@ -131,18 +76,13 @@ class SafetyDefectsTest : public ::testing::Test {
     asio::awaitable<long long> queued_processes() {
         co_return (co_await admin_.command("ZCARD", queue_)).integer;
     }
-    // Scripts the server ran (EVALSHA + EVAL), from INFO commandstats.
-    asio::awaitable<long long> script_calls() {
-        co_return co_await calls_of("evalsha") + co_await calls_of("eval");
-    }
+    // Scripts the server ran (EVALSHA + EVAL), and calls of one command.
+    asio::awaitable<long long> script_calls() { return dlock::test::script_calls(admin_); }
     asio::awaitable<long long> calls_of(const std::string& command) {
-        const dlock::Reply info = co_await admin_.command("INFO", "commandstats");
-        const std::string field = "cmdstat_" + command + ":calls=";
-        const auto at = info.str.find(field);
-        co_return at == std::string::npos ? 0 : std::stoll(info.str.substr(at + field.size()));
+        return dlock::test::calls_of(admin_, command);
     }
 
-    dlock::test::OwnRedis server_;
+    dlock::test::OwnServers server_{"plain"};
     asio::io_context io_;
     dlock::Redis redis_{io_.get_executor(), server_.url()};  // the process under test
     dlock::Redis other_{io_.get_executor(), server_.url()};  // another process
@@ -178,10 +118,13 @@ TEST_F(SafetyDefectsTest, LeavingTheQueueWithAColdScriptCacheNeverDeletesANewerE
         asio::co_spawn(io_, second.acquire(), acquired.handler());
         // first: EVALSHA (NOSCRIPT), EVAL (queued), EVALSHA at its deadline; its departure ran
         // once an EVAL of the leave script did; second's attempt is one more EVALSHA.
-        EXPECT_TRUE(co_await eventually([&]() -> asio::awaitable<bool> {
-            co_return co_await calls_of("eval") >= eval_before + 2 &&
-                co_await calls_of("evalsha") >= evalsha_before + 3;
-        })) << "the departure or the second attempt never ran";
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return co_await calls_of("eval") >= eval_before + 2 &&
+                    co_await calls_of("evalsha") >= evalsha_before + 3;
+            },
+            watchdog))
+            << "the departure or the second attempt never ran";
         EXPECT_EQ(co_await queued_processes(), 1) << "the second waiter's queue entry was deleted";
 
         co_await holder.release();  // wakes the first queued process: ours
@@ -208,9 +151,10 @@ TEST_F(SafetyDefectsTest, DestroyingALockWhileItsAcquireWaitsNeverLeavesARenewed
             redis_, name_, LockOptions{.timeout = timeout, .sleep = timeout, .auto_renew = true});
         Outcome<bool> acquired(io_.get_executor());
         asio::co_spawn(io_, orphan->acquire(), acquired.handler());
-        EXPECT_TRUE(co_await eventually([&]() -> asio::awaitable<bool> {
-            co_return co_await queued_processes() == 1;
-        })) << "the waiter never queued";
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return co_await queued_processes() == 1; },
+            watchdog))
+            << "the waiter never queued";
 
         orphan.reset();             // destroyed while its acquire() waits
         co_await holder.release();  // the lock is free: a still-running wait would take it
@@ -267,9 +211,12 @@ TEST_F(SafetyDefectsTest, ExtendingAnAutoRenewedLockIsNotUndoneByTheNextRenewal)
         const long long after_extend = co_await script_calls();
         EXPECT_GT((co_await admin_.command("PTTL", name_)).integer, 55000);
         // Two more scripts ran: at least one renewal was sent after extend() and has run.
-        EXPECT_TRUE(co_await eventually([&]() -> asio::awaitable<bool> {
-            co_return co_await script_calls() >= after_extend + 2;
-        })) << "no renewal ran";
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return co_await script_calls() >= after_extend + 2;
+            },
+            watchdog))
+            << "no renewal ran";
         EXPECT_GT((co_await admin_.command("PTTL", name_)).integer, 55000)
             << "the renewal undid extend(60 s)";
         EXPECT_FALSE(lock.lost());
@@ -285,7 +232,7 @@ TEST_F(SafetyDefectsTest, ExtendingAnAutoRenewedLockIsNotUndoneByTheNextRenewal)
 // no effect once the subscriber is gone), so the bound is the linger itself, started before
 // the waiter even left: the defect cannot finish before it, the fix takes milliseconds.
 TEST(SafetyDefectsSync, DestroyingASyncClientRightAfterAWaitDoesNotWaitForTheLinger) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     dlock::sync::Redis holder_client(server.url());
     const std::string name = dlock::test::unique_name();
     dlock::sync::Lock holder(holder_client, name);
@@ -403,7 +350,7 @@ TEST_F(SafetyDefectsTest, AWaitLostCallerOfAnEarlierHoldIsAnsweredWhenANewHoldBe
 // silently (the logic_error of the refused sync call was swallowed): a lock without timeout
 // stayed forever. It must release without blocking.
 TEST(SafetyDefectsSync, ASyncLockDestroyedOnTheIoThreadStillReleases) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     dlock::sync::Redis admin(server.url());
     dlock::sync::Redis client(server.url());
     const std::string name = dlock::test::unique_name();

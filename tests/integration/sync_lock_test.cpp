@@ -8,26 +8,17 @@
 #include <thread>
 #include <vector>
 
+#include "async.hpp"
 #include "dlock/sync.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
 #include "servers.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using dlock::LockOptions;
-using dlock::test::Stopwatch;
+using namespace dlock::test;
 using SyncLock = dlock::sync::Lock;
-
-template <class E, class F>
-std::optional<E> thrown_by(F operation) {
-    try {
-        operation();
-    } catch (const E& e) {
-        return e;
-    }
-    return std::nullopt;
-}
 
 class SyncLockTest : public ::testing::Test {
   protected:
@@ -248,7 +239,7 @@ TEST_F(SyncLockTest, UnlockNeverThrowsButRecordsTheFailure) {
     lock.unlock();  // lost meanwhile
     auto error = lock.last_unlock_error();
     ASSERT_TRUE(error);
-    auto lost = thrown_by<dlock::LockReleaseError>([&] { std::rethrow_exception(error); });
+    auto lost = caught<dlock::LockReleaseError>([&] { std::rethrow_exception(error); });
     ASSERT_TRUE(lost);
     EXPECT_EQ(lost->lock_name(), name_);
     EXPECT_EQ(get(name_), "someone-else");
@@ -285,7 +276,7 @@ TEST_F(SyncLockTest, LockGuardReleaseReportsALostLock) {
     SyncLock lock(redis_, name_);
     dlock::sync::LockGuard guard(lock);
     redis_.command({"SET", name_, "someone-else"});
-    auto lost = thrown_by<dlock::LockReleaseError>([&] { guard.release(); });
+    auto lost = caught<dlock::LockReleaseError>([&] { guard.release(); });
     ASSERT_TRUE(lost);
     EXPECT_EQ(lost->lock_name(), name_);
     EXPECT_EQ(get(name_), "someone-else");
@@ -296,7 +287,7 @@ TEST_F(SyncLockTest, LockGuardThrowsWhenItCannotAcquire) {
     holder.lock();
     SyncLock non_blocking(redis_, name_, {.blocking = false});
     auto failed =
-        thrown_by<dlock::LockAcquisitionError>([&] { dlock::sync::LockGuard guard(non_blocking); });
+        caught<dlock::LockAcquisitionError>([&] { dlock::sync::LockGuard guard(non_blocking); });
     ASSERT_TRUE(failed);
     EXPECT_EQ(failed->lock_name(), name_);
     SyncLock bounded(redis_, name_, {.sleep = 0.05s, .blocking_timeout = 0.2s});
@@ -338,7 +329,7 @@ TEST_F(SyncLockTest, ASyncCallFromTheIoThreadIsRefused) {
     auto outcome = from_callback.get_future();
     ASSERT_EQ(outcome.wait_for(10s), std::future_status::ready);
     auto error = outcome.get();
-    EXPECT_TRUE(thrown_by<std::logic_error>([&] {
+    EXPECT_TRUE(caught<std::logic_error>([&] {
         if (error) std::rethrow_exception(error);
     }));
     EXPECT_TRUE(lock->lost());

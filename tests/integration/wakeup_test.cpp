@@ -4,9 +4,8 @@
 //
 // Waiters use sleep = 30 s, so the fallback poll cannot rescue a missed notification within
 // the bounds asserted here. Tests that count commands, kill connections or read DBSIZE run on a
-// redis-server of their own (OwnRedis); the others use the harness's shared PLAIN_URL server
+// redis-server of their own (OwnServers); the others use the harness's shared PLAIN_URL server
 // with names unique to the test.
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,14 +17,18 @@
 #include <iostream>
 #include <random>
 
+#include "async.hpp"
+#include "child_process.hpp"
 #include "client/backend.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "lock/scripts.hpp"
-#include "lock_test_support.hpp"
+#include "names.hpp"
 #include "net/subscriber.hpp"
+#include "own_servers.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
+#include "server_stats.hpp"
 #include "servers.hpp"
 
 namespace {
@@ -33,28 +36,12 @@ namespace {
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
+using namespace dlock::test;
 
 // A waiter is waiting once its process is queued in the lock's wait queue (it subscribed to
 // its inbox before queueing).
 std::string queue_of(const std::string& name) {
     return dlock::detail::wait_queue_key(name);
-}
-
-asio::awaitable<void> pause_for(Clock::duration duration) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-    co_await timer.async_wait(asio::use_awaitable);
-}
-
-// Polls `condition` (a callable returning awaitable<bool>) every 2 ms until it holds or `bound`
-// passes: for server-side states that no event announces (a subscription, an UNSUBSCRIBE done).
-template <class Condition>
-asio::awaitable<bool> eventually(Condition condition, Clock::duration bound) {
-    const auto give_up = Clock::now() + bound;
-    for (;;) {
-        if (co_await condition()) co_return true;
-        if (Clock::now() >= give_up) co_return false;
-        co_await pause_for(2ms);
-    }
 }
 
 asio::awaitable<long long> queued_processes(dlock::Redis& admin, const std::string& queue) {
@@ -65,45 +52,6 @@ asio::awaitable<long long> subscribers_of(dlock::Redis& admin, const std::string
     dlock::Reply reply = co_await admin.command("PUBSUB", "NUMSUB", channel);
     co_return reply.elements.at(1).integer;
 }
-
-// Calls of a command the server ran (INFO commandstats), scripts' inner calls included.
-asio::awaitable<long long> calls_of(dlock::Redis& admin, const std::string& command) {
-    dlock::Reply info = co_await admin.command("INFO", "commandstats");
-    const std::string field = "cmdstat_" + command + ":calls=";
-    const auto at = info.str.find(field);
-    co_return at == std::string::npos ? 0 : std::stoll(info.str.substr(at + field.size()));
-}
-
-// SET commands the server ran (INFO commandstats).
-asio::awaitable<long long> set_calls(dlock::Redis& admin) {
-    dlock::Reply info = co_await admin.command("INFO", "commandstats");
-    const std::string field = "cmdstat_set:calls=";
-    const auto at = info.str.find(field);
-    co_return at == std::string::npos ? 0 : std::stoll(info.str.substr(at + field.size()));
-}
-
-// Counts finished tasks; `all_done()` returns once `expected` have finished or `bound` passed.
-class Countdown {
-  public:
-    Countdown(asio::any_io_executor executor, std::size_t expected)
-        : expected_(expected), timer_(std::move(executor)) {}
-    void finished() {
-        if (++done_ == expected_) timer_.cancel();
-    }
-    asio::awaitable<bool> all_done(Clock::duration bound) {
-        if (done_ < expected_) {
-            timer_.expires_after(bound);
-            co_await timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-        }
-        co_return done_ == expected_;
-    }
-    std::size_t done() const { return done_; }
-
-  private:
-    std::size_t expected_;
-    std::size_t done_ = 0;
-    asio::steady_timer timer_;
-};
 
 // sleep 30 s: only a notification can wake the waiter within the bounds the tests assert.
 dlock::LockOptions waiter_options(dlock::Seconds blocking_timeout = 20s) {
@@ -198,7 +146,7 @@ TEST(Wakeup, HandOffIsTriggeredByTheReleaseNotThePoll) {
 
 // Measurement: release() returned -> the waiter's acquire() returned, on loopback.
 TEST(Wakeup, HandOffLatency) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     asio::io_context io;
     dlock::Redis holder_client(io.get_executor(), server.url());
     dlock::Redis waiter_client(io.get_executor(), server.url());
@@ -240,7 +188,7 @@ TEST(Wakeup, HandOffLatency) {
 }
 
 TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     asio::io_context io;
     dlock::Redis holder_client(io.get_executor(), server.url());
     dlock::Redis waiter_client(io.get_executor(), server.url());
@@ -248,7 +196,7 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
     const std::string name = dlock::test::unique_name();
     const std::string queue = queue_of(name);
     constexpr long long waiters = 1000;
-    Countdown finished(io.get_executor(), waiters);
+    Notification finished(io.get_executor(), waiters);
     long long acquired = 0;
 
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
@@ -263,7 +211,7 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
                         ++acquired;
                         co_await lock.release();
                     }
-                    finished.finished();
+                    finished.notify();
                 },
                 asio::detached);
         }
@@ -284,15 +232,15 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
                   1u);
 
         const long long attempts_before = co_await calls_of(admin, "exists");
-        const long long sets_before = co_await set_calls(admin);
+        const long long sets_before = co_await calls_of(admin, "set");
         const auto start = Clock::now();
         co_await holder.release();
-        EXPECT_TRUE(co_await finished.all_done(45s));  // after the waiters' blocking_timeout
+        EXPECT_TRUE(co_await finished.wait(45s));  // after the waiters' blocking_timeout
         const double took_ms = ms_between(start, Clock::now());
         // Queued waiters only try through the acquire script (one EXISTS each try); its SET
         // runs only on success, and no plain SET is sent.
         const long long attempts = co_await calls_of(admin, "exists") - attempts_before;
-        EXPECT_EQ(co_await set_calls(admin) - sets_before, waiters);
+        EXPECT_EQ(co_await calls_of(admin, "set") - sets_before, waiters);
         const double per_handoff = static_cast<double>(attempts) / waiters;
         std::cout << waiters << " local waiters: " << attempts << " acquisition attempts for "
                   << waiters << " hand-offs (" << per_handoff << " per hand-off), "
@@ -304,7 +252,7 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
 }
 
 TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     asio::io_context io;
     dlock::Redis holder_client(io.get_executor(), server.url());
     dlock::Redis waiter_client(io.get_executor(), server.url());
@@ -316,7 +264,7 @@ TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
         io, [&]() -> asio::awaitable<void> {
             const long long keys_before = (co_await admin.command("DBSIZE")).integer;
             for (int first = 0; first < names; first += in_parallel) {
-                Countdown batch(io.get_executor(), in_parallel);
+                Notification batch(io.get_executor(), in_parallel);
                 for (int i = first; i < first + in_parallel; ++i) {
                     const auto hold = std::chrono::microseconds(random() % 3000);
                     asio::co_spawn(
@@ -349,11 +297,11 @@ TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
                                 co_await holder.release();
                             };
                             co_await (wait() && quit() && release());
-                            batch.finished();
+                            batch.notify();
                         },
                         asio::detached);
                 }
-                EXPECT_TRUE(co_await batch.all_done(30s));
+                EXPECT_TRUE(co_await batch.wait(30s));
             }
             EXPECT_EQ(acquired, names);
             EXPECT_EQ(gave_up + quitter_acquired, names / 10);
@@ -393,7 +341,7 @@ TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
 // and PUBLISH are refused. Releasing must still work (the notification is best effort) and
 // waiters fall back to the poll.
 TEST(Wakeup, WithoutChannelRightsReleaseStillWorksAndWaitersPoll) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     asio::io_context io;
     dlock::Redis admin(io.get_executor(), server.url());
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
@@ -427,65 +375,6 @@ TEST(Wakeup, WithoutChannelRightsReleaseStillWorksAndWaitersPoll) {
     });
 }
 
-// Runs /usr/bin/python3 with a pipe to its stdin and one from its stdout.
-class Python {
-  public:
-    explicit Python(const std::vector<std::string>& args) {
-        int to_child[2], from_child[2];
-        if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) throw std::runtime_error("pipe");
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::dup2(to_child[0], 0);
-            ::dup2(from_child[1], 1);
-            ::close(to_child[1]);
-            ::close(from_child[0]);
-            std::vector<char*> argv;
-            argv.push_back(const_cast<char*>("/usr/bin/python3"));
-            for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-            argv.push_back(nullptr);
-            ::execv("/usr/bin/python3", argv.data());
-            ::_exit(127);
-        }
-        ::close(to_child[0]);
-        ::close(from_child[1]);
-        in_ = to_child[1];
-        out_ = from_child[0];
-    }
-    ~Python() {
-        ::close(in_);
-        ::close(out_);
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    // One line of its output, waiting at most 10 s.
-    std::string read_line() {
-        std::string line;
-        char c = 0;
-        pollfd readable{out_, POLLIN, 0};
-        while (::poll(&readable, 1, 10'000) == 1 && ::read(out_, &c, 1) == 1 && c != '\n')
-            line += c;
-        return line;
-    }
-    void write_line(const std::string& line) {
-        const std::string text = line + "\n";
-        if (::write(in_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-            throw std::runtime_error("write to python failed");
-        }
-    }
-    int exit_status() {
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-
-  private:
-    pid_t pid_ = -1;
-    int in_ = -1, out_ = -1;
-};
-
 TEST(Wakeup, WaiterStillAcquiresALockReleasedByRedisPyThroughThePoll) {
     const std::string url = dlock::test::server("PLAIN_URL");
     const std::string name = dlock::test::unique_name();
@@ -498,8 +387,8 @@ sys.stdin.readline()
 lock.release()
 print("released", flush=True)
 )py";
-    const std::vector<std::string> args{"-c", script, url, name};
-    Python holder(args);
+    dlock::test::ChildProcess holder({"/usr/bin/python3", "-c", script, url, name},
+                                     {.env = {}, .unset = {}, .pipe_stdin = true});
     ASSERT_EQ(holder.read_line(), "held");
 
     asio::io_context io;
@@ -533,11 +422,11 @@ print("released", flush=True)
         co_await waiter.release();
     });
     EXPECT_EQ(holder.read_line(), "released");
-    EXPECT_EQ(holder.exit_status(), 0);
+    EXPECT_EQ(holder.wait(10s).status, 0);
 }
 
 TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     asio::io_context io;
     dlock::Redis holder_client(io.get_executor(), server.url());
     dlock::Redis waiter_client(io.get_executor(), server.url());
@@ -552,7 +441,7 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
             dlock::Lock holder(holder_client, name);
             EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
             constexpr int waiters = 3;
-            Countdown finished(io.get_executor(), waiters);
+            Notification finished(io.get_executor(), waiters);
             int acquired = 0;
             for (int i = 0; i < waiters; ++i) {
                 asio::co_spawn(
@@ -563,7 +452,7 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
                             ++acquired;
                             co_await lock.release();
                         }
-                        finished.finished();
+                        finished.notify();
                     },
                     asio::detached);
             }
@@ -586,7 +475,7 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
             }
             const auto start = Clock::now();
             co_await holder.release();
-            EXPECT_TRUE(co_await finished.all_done(10s));  // after the waiters' blocking_timeout
+            EXPECT_TRUE(co_await finished.wait(10s));  // after the waiters' blocking_timeout
             EXPECT_EQ(acquired, waiters)
                 << (release_after_resubscribe ? "after" : "before") << " re-subscription";
             EXPECT_LT(Clock::now() - start, 5s);
@@ -598,7 +487,7 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
 // Every release must wake exactly one of them, the one queued first: no herd, FIFO across
 // processes, one acquisition attempt per hand-off.
 TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
-    dlock::test::OwnRedis server;  // counts commands: nobody else may run any
+    dlock::test::OwnServers server{"plain"};  // counts commands: nobody else may run any
     asio::io_context io;
     dlock::Redis holder_client(io.get_executor(), server.url());
     dlock::Redis admin(io.get_executor(), server.url());
@@ -610,7 +499,7 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
     const std::string name = dlock::test::unique_name();
     const std::string queue = queue_of(name);
     std::vector<int> acquisition_order;
-    Countdown finished(io.get_executor(), processes);
+    Notification finished(io.get_executor(), processes);
 
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
@@ -626,7 +515,7 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
                         co_await pause_for(5ms);  // hold briefly: the others stay queued
                         co_await lock.release();
                     }
-                    finished.finished();
+                    finished.notify();
                 },
                 asio::detached);
             // The next process starts only once this one is queued: arrival order is known.
@@ -640,10 +529,10 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
         }
 
         const long long attempts_before = co_await calls_of(admin, "exists");
-        const long long sets_before = co_await set_calls(admin);
+        const long long sets_before = co_await calls_of(admin, "set");
         const auto start = Clock::now();
         co_await holder.release();
-        EXPECT_TRUE(co_await finished.all_done(30s));  // after the waiters' blocking_timeout
+        EXPECT_TRUE(co_await finished.wait(30s));  // after the waiters' blocking_timeout
         const double took_ms = ms_between(start, Clock::now());
         // Each hand-off: the woken process runs the acquire script once (its first step is
         // EXISTS) and succeeds. Nothing else runs EXISTS here (the admin reads INFO and ZCARD
@@ -651,7 +540,7 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
         // protocol allows without a herd: a subscriber reconnect (which wakes its process's
         // waiters to re-check), none of which should happen on an idle loopback server.
         const long long attempts = co_await calls_of(admin, "exists") - attempts_before;
-        const long long sets = co_await set_calls(admin) - sets_before;
+        const long long sets = co_await calls_of(admin, "set") - sets_before;
         std::cout << processes << " processes: " << attempts << " acquisition attempts for "
                   << processes << " hand-offs (" << static_cast<double>(attempts) / processes
                   << " per hand-off), " << sets << " SETs, " << took_ms / processes
@@ -694,7 +583,7 @@ enum class Departure { before_release, racing, after_release };
 // client takes the free lock before A's attempt (here inside the same MULTI, so the order is
 // certain). A must queue again at the head, ahead of B, and get the next release.
 TEST(Wakeup, AWokenProcessOvertakenKeepsItsPlaceInLine) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     asio::io_context io;
     dlock::Redis holder_client(io.get_executor(), server.url());
     dlock::Redis a_client(io.get_executor(), server.url());
@@ -708,13 +597,13 @@ TEST(Wakeup, AWokenProcessOvertakenKeepsItsPlaceInLine) {
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         dlock::Lock a(a_client, name, waiter_options());
         dlock::Lock b(b_client, name, waiter_options());
-        Countdown finished(io.get_executor(), 2);
+        Notification finished(io.get_executor(), 2);
         auto take = [&](dlock::Lock& lock, char who) -> asio::awaitable<void> {
             if (co_await lock.acquire()) {
                 order.push_back(who);
                 co_await lock.release();
             }
-            finished.finished();
+            finished.notify();
         };
         auto queued = [&](long long n) {
             return [&, n]() -> asio::awaitable<bool> {
@@ -743,13 +632,13 @@ TEST(Wakeup, AWokenProcessOvertakenKeepsItsPlaceInLine) {
         dlock::Request leave;
         dlock::detail::release_call(name, "intruder", "publish").push_to(leave, true);
         co_await admin.pipeline(leave);
-        EXPECT_TRUE(co_await finished.all_done(10s));
+        EXPECT_TRUE(co_await finished.wait(10s));
     });
     EXPECT_EQ(order, (std::vector<char>{'A', 'B'}));
 }
 
 TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     for (const Departure order :
          {Departure::before_release, Departure::racing, Departure::after_release}) {
         const char* label = order == Departure::before_release ? "A's departure before the release"
@@ -771,7 +660,7 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
             dlock::Lock b(b_client, name, waiter_options(20s));
             EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
             bool a_acquired = true, b_acquired = false;
-            Countdown a_done(io.get_executor(), 1);
+            Notification a_done(io.get_executor(), 1);
             Clock::time_point released{}, b_woken{};
             auto queued = [&](long long count) {
                 return eventually(
@@ -782,7 +671,7 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
             };
             auto run_a = [&]() -> asio::awaitable<void> {
                 a_acquired = co_await a.acquire();
-                a_done.finished();
+                a_done.notify();
             };
             auto run_b = [&]() -> asio::awaitable<void> {
                 EXPECT_TRUE(co_await queued(1));  // A first
@@ -791,7 +680,7 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
             };
             auto run_holder = [&]() -> asio::awaitable<void> {
                 EXPECT_TRUE(co_await queued(2));
-                EXPECT_TRUE(co_await a_done.all_done(5s));
+                EXPECT_TRUE(co_await a_done.wait(5s));
                 EXPECT_FALSE(a_acquired);
                 if (order != Departure::racing) {
                     EXPECT_TRUE(co_await eventually(
@@ -844,7 +733,7 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
 // while queued ahead of B. The release pops the dead inbox, PUBLISH reaches nobody, and the
 // release script moves on to B.
 TEST(Wakeup, AQueuedProcessThatDiedIsSkippedByTheRelease) {
-    dlock::test::OwnRedis server;
+    dlock::test::OwnServers server{"plain"};
     const std::string name = dlock::test::unique_name();
     const std::string queue = queue_of(name);
     int go[2];
