@@ -86,9 +86,11 @@ Step next_step(Failure failure, const std::vector<Reply>& replies, std::string_v
         case Failure::none:
             break;
         case Failure::connect_failed:
+        case Failure::connect_timed_out:
+            // Never sent (the connecting PING failed or timed out): safe to send elsewhere, e.g.
+            // to the primary a failover promoted away from a host that drops packets.
             if (wake_at >= progress.deadline || progress.closed) return step(Action::rethrow);
             return step(Action::refresh_then_retry, std::nullopt, wake_at);
-        case Failure::connect_timed_out:  // never sent, but handled as "may have run" today
         case Failure::dropped:
         case Failure::timed_out:
             return step(Action::rethrow);

@@ -336,8 +336,8 @@ std::shared_ptr<detail::ClusterState> make_state(asio::any_io_executor executor,
         state->seeds.push_back(detail::NodeAddress{seed.host, seed.port});
     }
     // Validated now (std::invalid_argument naming the field), not when a node is first used.
-    detail::to_ms(seeds.front().connect_timeout, "connect_timeout");
-    detail::to_ms(seeds.front().command_timeout, "command_timeout");
+    detail::to_timeout_ms(seeds.front().connect_timeout, "connect_timeout");
+    detail::to_timeout_ms(seeds.front().command_timeout, "command_timeout");
     if (options.topology_max_age) detail::to_ms(*options.topology_max_age, "topology_max_age");
     state->executor = std::move(executor);
     state->node_options = std::move(seeds.front());

@@ -14,16 +14,6 @@ namespace dlock::detail {
 namespace {
 constexpr std::size_t read_chunk = std::size_t{16} * 1024;
 
-// A validated timeout option (std::invalid_argument naming it when negative, NaN, infinite or
-// under 1 ms: a zero deadline would fail every command).
-Clock::duration positive(Seconds value, const char* field) {
-    const auto ms = to_ms(value, field);
-    if (ms < std::chrono::milliseconds(1)) {
-        throw std::invalid_argument(std::string(field) + " must be at least 1 ms");
-    }
-    return ms;
-}
-
 bool is_push_message(const Reply& reply) {
     if (!reply.is_array() || reply.elements.empty() || !reply.elements[0].is_string()) return false;
     const std::string& kind = reply.elements[0].str;
@@ -54,8 +44,8 @@ struct Connection::Pending {
 Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
     : executor_(std::move(executor)),
       options_(std::move(options)),
-      connect_timeout_(positive(options_.connect_timeout, "connect_timeout")),
-      command_timeout_(positive(options_.command_timeout, "command_timeout")),
+      connect_timeout_(to_timeout_ms(options_.connect_timeout, "connect_timeout")),
+      command_timeout_(to_timeout_ms(options_.command_timeout, "command_timeout")),
       writer_wake_(executor_) {
     if (options_.tls.enabled && options_.unix_path.empty()) tls_ = make_tls_context(options_.tls);
 }

@@ -18,4 +18,11 @@ milliseconds to_ms(Seconds value, const char* field) {
     return milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0 - 1e-9)));
 }
 
+milliseconds to_timeout_ms(Seconds value, const char* field) {
+    const milliseconds ms = to_ms(value, field);
+    if (ms < milliseconds(1))
+        throw std::invalid_argument(std::string(field) + " must be at least 1 ms");
+    return ms;
+}
+
 }  // namespace dlock::detail

@@ -11,4 +11,8 @@ namespace dlock::detail {
 // Throws std::invalid_argument naming `field` for negative, NaN, infinite or huge values.
 std::chrono::milliseconds to_ms(Seconds value, const char* field);
 
+// The same for a timeout, which must also be at least 1 ms (a zero deadline would fail every
+// call it bounds).
+std::chrono::milliseconds to_timeout_ms(Seconds value, const char* field);
+
 }  // namespace dlock::detail

@@ -1,6 +1,7 @@
 // Request: commands encoded once, at push() (see dlock/request.hpp).
 #include "dlock/request.hpp"
 
+#include <stdexcept>
 #include <vector>
 
 #include "protocol/resp.hpp"
@@ -18,6 +19,9 @@ Request& Request::push_unanswered(std::initializer_list<std::string_view> args) 
 }
 
 Request& Request::push(std::span<const std::string_view> args) {
+    // Redis never answers an empty command: the connection would wait for a reply that never
+    // comes and hand the next one to the wrong caller.
+    if (args.empty()) throw std::invalid_argument("args must not be empty");
     detail::encode_command(payload_, args);
     ++commands_;
     return *this;

@@ -49,7 +49,8 @@ std::string redacted_url(std::string_view url) {
         // Not a URL we can read: it may still be "user:password@host"; hide what follows ':'.
         const auto at = url.rfind('@');
         const auto colon = url.substr(0, at).find(':');
-        if (at == std::string_view::npos || colon == std::string_view::npos) return std::string(url);
+        if (at == std::string_view::npos || colon == std::string_view::npos)
+            return std::string(url);
         return std::string(url.substr(0, colon)) + ":***" + std::string(url.substr(at));
     }
     const std::size_t start = scheme_end + 3;
@@ -60,7 +61,11 @@ std::string redacted_url(std::string_view url) {
     if (at == std::string_view::npos) return std::string(url);
     const std::string_view userinfo = authority.substr(0, at);
     const auto colon = userinfo.find(':');
-    if (colon == std::string_view::npos) return std::string(url);  // a user name only
+    // A user name only: hidden too. Earlier dlock versions read it as a password, so a URL
+    // written for them may carry one there.
+    if (colon == std::string_view::npos) {
+        return std::string(url.substr(0, start)) + "***" + std::string(url.substr(start + at));
+    }
     return std::string(url.substr(0, start)) + std::string(userinfo.substr(0, colon)) + ":***" +
            std::string(url.substr(start + at));
 }

@@ -258,18 +258,11 @@ TEST(ClusterNextStep, AFailureWinsOverWhateverRepliesThereAre) {
               Action::rethrow);
 }
 
-TEST(ClusterNextStep, AConnectTimeoutIsRethrownToday) {
-    // Today's behaviour, kept: a TimeoutError on the connecting PING is rethrown at once, like
-    // a request that may have run.
-    EXPECT_EQ(after(Failure::connect_timed_out).action, Action::rethrow);
-}
-
-// Fails today (see the report to issue 10): a connect that times out (connect_timeout, 2 s by
-// default, shorter than the 5 s command_timeout) proves the request was never sent, exactly like
-// a refused connect, yet the cluster gives up at once instead of backing off, re-reading the slot
-// map and sending to the new primary. A primary that drops packets (a dead host, a partition)
-// times out rather than refuses, so a failover away from it is not followed within the deadline.
-TEST(ClusterNextStep, DISABLED_AConnectTimeoutBeforeTheDeadlineIsRetriedLikeARefusedConnect) {
+// A connect that times out (connect_timeout, 2 s by default, shorter than the 5 s
+// command_timeout) proves the request was never sent, exactly like a refused connect: the
+// cluster backs off, re-reads the slot map and sends to the new primary. (It used to give up at
+// once, so a failover away from a host that drops packets was not followed.)
+TEST(ClusterNextStep, AConnectTimeoutBeforeTheDeadlineIsRetriedLikeARefusedConnect) {
     const Step step = after(Failure::connect_timed_out);
     EXPECT_EQ(step.action, Action::refresh_then_retry);
     EXPECT_EQ(step.wake_at, t0 + 10ms);
