@@ -15,8 +15,8 @@ namespace dlock::cli {
 void remember_inherited_fds();
 
 // Starts `argv` (argv[0] searched in PATH) with the current environment, where every name in
-// `env` is set to its value and every name in `unset` removed. Returns the child's pid, or -errno when it could not be started
-// (ENOENT: not found; EACCES, ENOEXEC...: not runnable).
+// `env` is set to its value and every name in `unset` removed. Returns the child's pid, or -errno
+// when it could not be started (ENOENT: not found; EACCES, ENOEXEC...: not runnable).
 pid_t spawn_child(const std::vector<std::string>& argv,
                   const std::vector<std::pair<std::string, std::string>>& env,
                   const std::vector<std::string>& unset);

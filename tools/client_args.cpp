@@ -80,8 +80,9 @@ std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args) {
     std::vector<std::string> urls = args.urls;
     if (urls.empty()) urls.push_back(env_or("DLOCK_URL", default_url));
     if (urls.size() == 2 && !args.cluster) {
-        throw UsageError("two --url: Redlock needs 3 or more independent primaries (or add "
-                         "--cluster for seeds of one Redis Cluster)");
+        throw UsageError(
+            "two --url: Redlock needs 3 or more independent primaries (or add "
+            "--cluster for seeds of one Redis Cluster)");
     }
     const bool tls_options =
         !args.cacert.empty() || !args.cert.empty() || !args.key.empty() || args.insecure;

@@ -152,10 +152,10 @@ void parse_command_line(std::vector<std::string> args, CommandLine& line, std::o
     if (find_subcommand(dlock, line.subcommand) == nullptr) {
         // Only a known subcommand names the messages.
         if (!line.subcommand.empty() && line.subcommand.front() != '-') {
-            line.exit_status = usage_error(
-                err, "",
-                "unknown subcommand '" + line.subcommand +
-                    "' (run, acquire, release, extend, status, wait, break)");
+            line.exit_status =
+                usage_error(err, "",
+                            "unknown subcommand '" + line.subcommand +
+                                "' (run, acquire, release, extend, status, wait, break)");
             return;
         }
         line.subcommand.clear();

@@ -21,8 +21,8 @@ struct CommandLine {
     std::string subcommand;            // names the messages; empty when not a known subcommand
     std::vector<std::string> command;  // `dlock run`'s COMMAND (after NAME, or after `--`)
     bool saw_separator = false;        // COMMAND came after `--`
-    Action action;                   // what to run, when exit_status is empty
-    std::optional<int> exit_status;  // parsing itself ended: --help, --version or a usage error
+    Action action;                     // what to run, when exit_status is empty
+    std::optional<int> exit_status;    // parsing itself ended: --help, --version or a usage error
 };
 
 // Parses `args` (argv without argv[0]) into `line`: help and version go to `out`, usage errors

@@ -62,8 +62,8 @@ int acquire(const AcquireArgs& args) {
         if (args.print_fence && servers.is_redlock())
             throw UsageError("--fence: Redlock (several --url) hands out no fencing token");
         auto lock = servers.make_lock(args.lock.name, options);
-        if (!co_await acquire_riding_outages(
-                *lock, {.blocking = options.blocking, .blocking_timeout = options.blocking_timeout}))
+        if (!co_await acquire_riding_outages(*lock, {.blocking = options.blocking,
+                                                     .blocking_timeout = options.blocking_timeout}))
             co_return report_conflict(args.lock);
         // The lock object goes away without releasing: the key lives on until its TTL, or
         // until `dlock release NAME TOKEN`.
@@ -146,8 +146,7 @@ int status(const StatusArgs& args) {
         if (args.json) {
             std::cout << "{\"name\":" << json_string(args.name)
                       << ",\"held\":" << (ttl.held ? "true" : "false") << ",\"ttl_ms\":" << ttl_ms
-                      << ",\"waiting\":" << (waiting ? std::to_string(*waiting) : "null")
-                      << "}\n";
+                      << ",\"waiting\":" << (waiting ? std::to_string(*waiting) : "null") << "}\n";
             co_return exit_code::ok;
         }
         if (!ttl.held) {
@@ -190,8 +189,9 @@ int wait_until_free(const WaitArgs& args) {
                 if (!(co_await lock->ttl()).held) co_return exit_code::ok;
             } catch (const ConnectionError& error) {
                 if (over) throw;
-                if (!said) std::cerr << "dlock: lost touch with Redis (" << error.what()
-                                     << "); retrying\n";
+                if (!said)
+                    std::cerr << "dlock: lost touch with Redis (" << error.what()
+                              << "); retrying\n";
                 said = true;
             } catch (const TimeoutError&) {
                 if (over) throw;
@@ -201,8 +201,8 @@ int wait_until_free(const WaitArgs& args) {
             co_await timer.async_wait(asio::use_awaitable);
         }
         if (args.verbose)
-            std::cerr << "dlock: lock '" << args.name << "' still held after waiting "
-                      << args.wait << " s\n";
+            std::cerr << "dlock: lock '" << args.name << "' still held after waiting " << args.wait
+                      << " s\n";
         co_return args.conflict_exit_code;
     });
 }

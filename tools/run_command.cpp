@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -17,19 +18,18 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <algorithm>
 #include <iostream>
 #include <memory>
 
 #include "child.hpp"
 #include "client_args.hpp"
-#include "servers.hpp"
 #include "commands.hpp"
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
+#include "servers.hpp"
 
 namespace dlock::cli {
 

@@ -1,12 +1,12 @@
 #include "servers.hpp"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
-#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <iostream>
@@ -36,8 +36,7 @@ asio::awaitable<void> sleep_for(Seconds time) {
 
 class SingleLock : public CliLock {
   public:
-    SingleLock(Client& client, Command command, const std::string& name,
-               const LockOptions& options)
+    SingleLock(Client& client, Command command, const std::string& name, const LockOptions& options)
         : lock_(client, name, options), command_(std::move(command)) {}
 
     asio::awaitable<bool> acquire(WaitPolicy wait) override { return lock_.acquire(wait); }
@@ -137,13 +136,15 @@ class RedlockCliLock : public CliLock {
             if (result.reply->integer == -1) {
                 no_expiry = true;
             } else {
-                shortest = std::min(shortest.value_or(result.reply->integer), result.reply->integer);
+                shortest =
+                    std::min(shortest.value_or(result.reply->integer), result.reply->integer);
             }
         }
         LockTtl out;
         out.held = have >= group_.quorum();
         if (out.held && shortest && !no_expiry)
-            out.remaining = std::chrono::duration_cast<Seconds>(std::chrono::milliseconds(*shortest));
+            out.remaining =
+                std::chrono::duration_cast<Seconds>(std::chrono::milliseconds(*shortest));
         co_return out;
     }
     asio::awaitable<std::optional<std::size_t>> waiting() override { co_return std::nullopt; }
@@ -174,10 +175,10 @@ class RedlockCliLock : public CliLock {
     // parameters captured by a lambda): the call is built before anything is suspended.
     asio::awaitable<std::vector<Redlock::NodeResult>> on_all(const char* verb) {
         const Seconds bound = std::max(lock_.options().node_timeout, Seconds(1));
-        return group_.on_all_nodes([verb = std::string(verb), name = lock_.name(),
-                                    bound](Redis& node) {
-            return node.command(std::vector<std::string>{verb, name}, bound);
-        });
+        return group_.on_all_nodes(
+            [verb = std::string(verb), name = lock_.name(), bound](Redis& node) {
+                return node.command(std::vector<std::string>{verb, name}, bound);
+            });
     }
 
     asio::awaitable<void> renew(std::shared_ptr<Renewal> renewal) {
@@ -192,9 +193,9 @@ class RedlockCliLock : public CliLock {
             } catch (const Error&) {
             }
             if (renewal->stop) break;
-            if (!renewed && Clock::now() >= lock_.validity_start() +
-                                                std::chrono::duration_cast<Clock::duration>(
-                                                    lock_.validity())) {
+            if (!renewed &&
+                Clock::now() >= lock_.validity_start() +
+                                    std::chrono::duration_cast<Clock::duration>(lock_.validity())) {
                 lost_ = true;
                 renewal->running = false;
                 renewal->finished.cancel();
@@ -235,8 +236,7 @@ class RedlockServers : public Servers {
     Redlock group_;
 };
 
-std::unique_ptr<Servers> make_servers(asio::any_io_executor executor,
-                                      const ConnectionArgs& args) {
+std::unique_ptr<Servers> make_servers(asio::any_io_executor executor, const ConnectionArgs& args) {
     std::vector<ConnectionOptions> servers = resolve_servers(args);
     if (args.cluster) {
         auto cluster = std::make_unique<RedisCluster>(executor, std::move(servers));

@@ -187,7 +187,8 @@ TEST_F(CliTest, BadArgumentsAreUsageErrorsWithAHelpfulMessage) {
         {{"run", name}, "missing COMMAND"},
         {{"run", name, "--"}, "missing COMMAND"},
         {{"run", name, "-c", "true", "echo"}, "-c TEXT and COMMAND exclude each other"},
-        {{"run", name, "-t", "-1", "--", "true"}, "--ttl must be a number of seconds > 0, got '-1'"},
+        {{"run", name, "-t", "-1", "--", "true"},
+         "--ttl must be a number of seconds > 0, got '-1'"},
         {{"run", name, "-t", "abc", "--", "true"}, "--ttl"},
         {{"run", name, "-w", "-2", "--", "true"}, "--wait"},
         {{"run", name, "--timeout=-2", "true"}, "--wait"},
@@ -651,8 +652,8 @@ TEST_F(CliTest, CommonOrdersOfOptionsAndPositionalsAllWork) {
         const Outcome outcome = dlock(args, has_url ? Env{} : plain_env());
         EXPECT_EQ(outcome.status, c.status) << joined << "\nstderr: " << outcome.err;
         if (c.args.front() == "status" || c.args[2] == "status") {
-            EXPECT_NE(outcome.out.find(c.args.back() == "--json" || c.args[3] == "--json" ? "\"held\""
-                                                                                        : "free"),
+            EXPECT_NE(outcome.out.find(
+                          c.args.back() == "--json" || c.args[3] == "--json" ? "\"held\"" : "free"),
                       std::string::npos)
                 << joined << outcome.out;
         }
@@ -754,25 +755,25 @@ TEST_F(CliTest, PasswordsStayOutOfMessagesAndOfTheChild) {
     }
     const std::string port = server("ACL_PORT");
     // redis://alice@host is user alice (as redis-py), the password from DLOCK_PASSWORD...
-    const Outcome user = dlock(
-        {"run", "--url", "redis://" + server("ACL_USER") + "@127.0.0.1:" + port, name, "-c",
-         "echo \"${DLOCK_PASSWORD-unset}\""},
-        {{"DLOCK_PASSWORD", server("ACL_USER_PASSWORD")}});
+    const Outcome user =
+        dlock({"run", "--url", "redis://" + server("ACL_USER") + "@127.0.0.1:" + port, name, "-c",
+               "echo \"${DLOCK_PASSWORD-unset}\""},
+              {{"DLOCK_PASSWORD", server("ACL_USER_PASSWORD")}});
     EXPECT_EQ(user.status, 0) << user.err;
     EXPECT_EQ(user.out, "unset\n") << "DLOCK_PASSWORD is not passed on to COMMAND";
     // ... and user and password are percent-decoded (%6F is 'o', %40 would be '@').
     std::string password = server("ACL_USER_PASSWORD");
     std::string encoded;
     for (const char c : password) encoded += c == 'o' ? std::string("%6F") : std::string(1, c);
-    const Outcome decoded = dlock(
-        {"status", "--url", "redis://" + server("ACL_USER") + ":" + encoded + "@127.0.0.1:" + port,
-         name},
-        {});
+    const Outcome decoded =
+        dlock({"status", "--url",
+               "redis://" + server("ACL_USER") + ":" + encoded + "@127.0.0.1:" + port, name},
+              {});
     EXPECT_EQ(decoded.status, 0) << decoded.err;
-    const Outcome wrong = dlock(
-        {"status", "--url", "redis://" + server("ACL_USER") + ":wrong-hunter2@127.0.0.1:" + port,
-         name},
-        {});
+    const Outcome wrong =
+        dlock({"status", "--url",
+               "redis://" + server("ACL_USER") + ":wrong-hunter2@127.0.0.1:" + port, name},
+              {});
     EXPECT_EQ(wrong.status, 69);
     EXPECT_EQ(wrong.err.find("hunter2"), std::string::npos) << wrong.err;
 }
