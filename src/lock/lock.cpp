@@ -124,7 +124,9 @@ asio::awaitable<void> Lock::release() {
         throw;
     }
     const bool in_doubt = s.hold.release_in_doubt();
-    s.hold.end(false);
+    // Found gone (and not by an earlier attempt of ours): the hold was lost, and its wait_lost()
+    // callers hear so.
+    s.hold.end(reply.integer != 1 && !in_doubt);
     if (reply.integer != 1) {
         throw LockReleaseError("cannot release lock '" + s.spec.name + "': no longer owned (" +
                                    (in_doubt ? "an earlier release() that failed may have "

@@ -11,6 +11,11 @@ WaitRoom::WaitRoom(std::shared_ptr<LockState> state, bool wakeups)
     : state_(std::move(state)), wakeups_(wakeups), poll_(state_->spec.client->get_executor()) {}
 
 WaitRoom::~WaitRoom() {
+    // Ended without resuming (its io_context destroyed mid-sleep): ~Lock must not cancel a timer
+    // that is gone.
+    if (state_->waiting == &poll_ || (waiter_ && state_->waiting == &waiter_->timer)) {
+        state_->waiting = nullptr;
+    }
     if (!waiter_) return;
     const auto departure = subscriber_->unwatch(waiter_);
     // Our success already updated the queue; otherwise the last local waiter takes this

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/error.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/system_error.hpp>
 #include <vector>
 
 #include "net/asio.hpp"
@@ -31,14 +33,18 @@ class Notification {
     bool notified() const noexcept { return notified_; }
 
     // Returns true once notified (at once if it already was), false when `deadline` passes
-    // first. The Notification must outlive the wait (share it by pointer).
+    // first. Throws asio::system_error(operation_aborted) when the waiting coroutine is cancelled
+    // (e.g. the losing side of `a || b`): that is neither. The Notification must outlive the
+    // wait (share it by pointer).
     asio::awaitable<bool> wait(Deadline deadline) {
         if (notified_) co_return true;
         asio::steady_timer timer(executor_, deadline);
         waiters_.push_back(&timer);
-        co_await timer.async_wait(use_tuple);
+        auto [ec] = co_await timer.async_wait(use_tuple);
         std::erase(waiters_, &timer);
-        co_return notified_;
+        if (notified_) co_return true;
+        if (ec == asio::error::operation_aborted) throw asio::system_error(ec);
+        co_return false;
     }
 
   private:

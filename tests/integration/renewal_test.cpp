@@ -142,6 +142,28 @@ TEST(Renewal, WaitLostReturnsFalseWhenTheLockIsReleased) {
     });
 }
 
+// A release that finds the key gone (expired without renewal, taken over) ends a hold that was
+// lost: its wait_lost() callers must hear "lost", not "released".
+TEST(Renewal, WaitLostSaysLostWhenTheReleaseFindsTheKeyGone) {
+    asio::io_context io;
+    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(client, name, {.timeout = 30s});
+        EXPECT_TRUE(co_await holder.acquire());
+        using namespace asio::experimental::awaitable_operators;
+        auto watch = [&]() -> asio::awaitable<bool> { co_return co_await holder.wait_lost(); };
+        auto take_over_then_release = [&]() -> asio::awaitable<void> {
+            co_await admin.command("SET", name, "someone-else");
+            EXPECT_THROW(co_await holder.release(), dlock::LockReleaseError);
+        };
+        const bool lost = co_await (watch() && take_over_then_release());
+        EXPECT_TRUE(lost) << "the hold was lost, yet wait_lost() said released";
+        co_await admin.command("DEL", name);
+    });
+}
+
 // The pattern the README shows: race the work against wait_lost(); losing the lock cancels the
 // work, finishing the work cancels the wait.
 TEST(Renewal, WorkRacedAgainstWaitLost) {
