@@ -43,7 +43,6 @@ using dlock::Reply;
 using dlock::Seconds;
 using namespace dlock::test;
 using Clock = std::chrono::steady_clock;
-constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 std::string url(int port) {
     return "redis://127.0.0.1:" + std::to_string(port);
