@@ -42,10 +42,10 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
     auto state = state_;  // keeps the state alive across suspensions
     LockState& s = *state;
     detail::LockBusy busy(s);
-    detail::AcquireReport report(s.events);  // one Acquired or NotAcquired per call
     std::optional<Deadline> deadline;
     if (blocking_timeout)
         deadline = Clock::now() + detail::to_ms(*blocking_timeout, "blocking_timeout");
+    detail::AcquireReport report(s.events);  // one Acquired or NotAcquired per call from here
 
     if (s.hold.token()) {
         const Request get({"GET", s.spec.name});

@@ -157,6 +157,34 @@ TEST(Observer, EachWayOfNotGettingTheLockHasItsReason) {
     EXPECT_EQ(recorder->events.size(), 3u) << "nothing else: no acquisition, no release";
 }
 
+TEST(Observer, AWaitEndedByDestroyingTheLockIsAbandoned) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    auto recorder = std::make_shared<Recorder>();
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(redis, name, {.timeout = 10s});
+        EXPECT_TRUE(co_await holder.acquire());
+        auto waiter = std::make_unique<dlock::Lock>(
+            redis, name, dlock::LockOptions{.timeout = 10s, .observer = recorder});
+        Notification done(io.get_executor());
+        asio::co_spawn(
+            io,
+            [&, lock = waiter.get()]() -> asio::awaitable<void> {
+                EXPECT_FALSE(co_await lock->acquire());
+                done.notify();
+            },
+            asio::detached);
+        co_await pause_for(100ms);
+        waiter.reset();
+        EXPECT_TRUE(co_await done.wait(10s));
+        co_await holder.release();
+    });
+    const auto failed = recorder->of("not_acquired");
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0].reason, "abandoned");
+}
+
 TEST(Observer, ALossIsReportedOnceWithItsReasonAndNoReleaseFollows) {
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
