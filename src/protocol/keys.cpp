@@ -12,6 +12,10 @@ std::string wait_queue_key(std::string_view lock_name) {
     return companion_key("dlock:queue:", lock_name);
 }
 
+std::string holder_key(std::string_view lock_name) {
+    return companion_key("dlock:holder:", lock_name);
+}
+
 std::string inbox_channel(std::string_view process_id, std::optional<std::uint16_t> slot) {
     std::string out = "dlock:inbox:";
     if (slot) out += "{" + slot_tag(*slot) + "}:";

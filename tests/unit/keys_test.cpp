@@ -17,6 +17,7 @@ TEST(Keys, DerivedNamesAreFixed) {
     EXPECT_EQ(fence_key("reports"), "dlock:fence:{8jc}:reports");
     EXPECT_EQ(wait_queue_key("reports"), "dlock:queue:{8jc}:reports");
     EXPECT_EQ(last_fence_key("reports"), "dlock:last-fence:{8jc}:reports");
+    EXPECT_EQ(holder_key("reports"), "dlock:holder:{8jc}:reports");
     EXPECT_EQ(inbox_channel("abc", std::nullopt), "dlock:inbox:abc");
     EXPECT_EQ(inbox_channel("abc", std::uint16_t{5152}), "dlock:inbox:{8jc}:abc");
 }
@@ -26,6 +27,7 @@ TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
         EXPECT_EQ(key_slot(fence_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(wait_queue_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(last_fence_key(name)), key_slot(name)) << name;
+        EXPECT_EQ(key_slot(holder_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(inbox_channel("id", key_slot(name))), key_slot(name)) << name;
     }
 }
