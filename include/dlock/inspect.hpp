@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "dlock/client.hpp"
 #include "dlock/options.hpp"
@@ -54,6 +55,12 @@ struct LockInspection {
 // non-positive/non-finite timeout; ConnectionError, TimeoutError (after `timeout`), ServerError.
 asio::awaitable<LockInspection> inspect(Client& client, std::string name,
                                         Seconds timeout = Seconds(5.0));
+
+// The lock name that `key` belongs to when it is one of the keys dlock keeps next to a lock (a
+// holder record, a fence counter, a wait queue; all match the SCAN pattern "dlock:*"), else
+// empty. A tool can list the locks dlock manages by scanning for these keys; locks that have
+// none of them (no fencing, no record, nobody waiting) cannot be told from other keys.
+std::optional<std::string> lock_name_of_key(std::string_view key);
 
 namespace sync {
 // The same, blocking, on a sync client (sync::Redis, sync::RedisCluster). Must not be called

@@ -8,6 +8,7 @@
 #include "client/backend.hpp"
 #include "dlock/errors.hpp"
 #include "lock/eval.hpp"
+#include "protocol/keys.hpp"
 
 namespace dlock {
 
@@ -71,6 +72,10 @@ asio::awaitable<LockInspection> inspect(Client& client, std::string name, Second
     const long long queued = element(reply, 4).integer;
     out.waiting = queued > 0 ? static_cast<std::size_t>(queued) : 0;
     co_return out;
+}
+
+std::optional<std::string> lock_name_of_key(std::string_view key) {
+    return detail::lock_name_of(key);
 }
 
 }  // namespace dlock

@@ -22,6 +22,18 @@ TEST(Keys, DerivedNamesAreFixed) {
     EXPECT_EQ(inbox_channel("abc", std::uint16_t{5152}), "dlock:inbox:{8jc}:abc");
 }
 
+TEST(Keys, TheLockNameIsFoundFromItsHolderFenceAndQueueKeysOnly) {
+    for (const std::string name : {"reports", "a}:b", "{user1}:job", "", "dlock:fence:{x}:y"}) {
+        EXPECT_EQ(lock_name_of(holder_key(name)), name);
+        EXPECT_EQ(lock_name_of(fence_key(name)), name);
+        EXPECT_EQ(lock_name_of(wait_queue_key(name)), name);
+    }
+    EXPECT_EQ(lock_name_of("reports"), std::nullopt);
+    EXPECT_EQ(lock_name_of(last_fence_key("reports")), std::nullopt);
+    EXPECT_EQ(lock_name_of(inbox_channel("abc", std::nullopt)), std::nullopt);
+    EXPECT_EQ(lock_name_of("dlock:fence:{broken"), std::nullopt);
+}
+
 TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
     for (const std::string name : {"a", "reports", "{user1}:job", "x{}y", "", "\xff\x00z"}) {
         EXPECT_EQ(key_slot(fence_key(name)), key_slot(name)) << name;
