@@ -31,6 +31,7 @@ struct Params {
     int locks = 10000;           // mem-held: locks held at once
     int waiters = 1000;          // mem-waiters: coroutines blocked on one lock
     int pairs = 200000;          // pipe-file: SET NX PX + release pairs
+    bool record_holder = false;  // S1/S2: LockOptions::record_holder (impl "dlock+holder")
 };
 
 // Builds one JSON object, fields in insertion order.

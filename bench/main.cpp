@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--pairs", params.pairs, "pipe_file: SET+release pairs")
         ->check(CLI::PositiveNumber);
+    app.add_flag("--record-holder", params.record_holder,
+                 "S1/S2: write holder records (LockOptions::record_holder)");
     CLI11_PARSE(app, argc, argv);
 
     try {
