@@ -90,7 +90,9 @@ int release(const ReleaseArgs& args) {
         return break_lock(args.name, args.connection);
     }
     if (args.token.empty())
-        throw UsageError("TOKEN is required (or --force, to break the lock whoever holds it)");
+        throw UsageError(
+            "TOKEN is required: the token `dlock acquire` printed (or --force, to "
+            "release the lock whoever holds it)");
     return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
         // The same release as the library's own, so the first queued waiter (a `dlock run` or a
         // library waiter) wakes up at once.
