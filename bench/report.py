@@ -148,12 +148,15 @@ def observer_rows(lines):
         base, observed = runs(scenario, "none", **params), runs(scenario, "metrics", **params)
         if not base or not observed:
             continue
-        holder = [l for l in lines if l.get("scenario") == scenario and "skipped" in l
-                  and "holder" in l.get("skipped", "")]
-        rows.append((label, mean(ops(l) for l in base), mean(ops(l) for l in observed),
+        holder = [l for l in lines if l.get("scenario") == scenario and "ops_per_s" in l
+                  and l.get("params", {}).get("observer") == "holder"
+                  and all(l["params"].get(k) == v for k, v in params.items())]
+        base_ops = mean(ops(l) for l in base)
+        holder_ops = mean(ops(l) for l in holder)
+        rows.append((label, base_ops, mean(ops(l) for l in observed),
                      mean(l.get("cpu_us_per_op") for l in base),
                      mean(l.get("cpu_us_per_op") for l in observed),
-                     "not in the library yet" if holder else "—"))
+                     "{:.2f}x".format(holder_ops / base_ops) if holder_ops and base_ops else "—"))
     return rows
 
 
@@ -201,7 +204,7 @@ def markdown(info, lines):
                    "runs without an observer in this run (S1 runs twice, before and after).")
         out.append("")
         out.append("| scenario | no observer | exporter's observer | ratio | CPU µs/op without "
-                   "| with | holder records |")
+                   "| with | holder records (ratio) |")
         out.append("|---|---:|---:|---:|---:|---:|---|")
         for label, base, observed, cpu_base, cpu_observed, holder in cost:
             out.append("| {} | {} | {} | {} | {} | {} | {} |".format(

@@ -57,19 +57,27 @@ class Join {
     std::exception_ptr failure_;
 };
 
-// Lock options of the scenarios: a timeout (a crashed bench leaves no lock behind for long),
-// the rest default unless given. (Assignments, not designated initializers: -Wextra flags
-// the fields those leave out.)
-// The observer every lock of this run reports to (bench --observer; null: none).
+// The observer every lock of this run reports to (bench --observer metrics; null: none).
 inline std::shared_ptr<dlock::Observer>& lock_observer() {
     static std::shared_ptr<dlock::Observer> observer;
     return observer;
 }
 
+// Whether every lock of this run records its holder (bench --observer holder).
+inline bool& lock_record_holder() {
+    static bool record = false;
+    return record;
+}
+
+// Lock options of the scenarios: a timeout (a crashed bench leaves no lock behind for long),
+// the rest default unless given. (Assignments, not designated initializers: -Wextra flags
+// the fields those leave out.)
+
 inline dlock::LockOptions lock_options(double timeout_s, double sleep_s = 0.1,
                                        bool wake_on_release = true) {
     dlock::LockOptions options;
     options.observer = lock_observer();
+    options.record_holder = lock_record_holder();
     options.timeout = dlock::Seconds(timeout_s);
     options.sleep = dlock::Seconds(sleep_s);
     options.wake_on_release = wake_on_release;

@@ -23,8 +23,11 @@ struct Window {
 };
 
 asio::awaitable<void> pair_loop(dlock::Client& client, std::string name, Window window,
-                                std::vector<double>& samples_us, long long& all_pairs) {
-    dlock::Lock lock(client, std::move(name), lock_options(10));
+                                bool record_holder, std::vector<double>& samples_us,
+                                long long& all_pairs) {
+    dlock::LockOptions options = lock_options(10);
+    options.record_holder = record_holder;
+    dlock::Lock lock(client, std::move(name), options);
     for (;;) {
         const auto start = Clock::now();
         if (start >= window.end) break;
@@ -53,7 +56,7 @@ PairStats measure_pairs(asio::io_context& io, dlock::Client& client, int tasks,
                                                std::chrono::duration<double>(params.duration_s))};
         Join join(co_await asio::this_coro::executor);
         for (int i = 0; i < tasks; ++i) {
-            join.spawn(pair_loop(client, prefix + std::to_string(i), window,
+            join.spawn(pair_loop(client, prefix + std::to_string(i), window, params.record_holder,
                                  per_task[static_cast<std::size_t>(i)], all_pairs));
         }
         co_await join.wait();
@@ -121,7 +124,9 @@ void run_standalone(std::string_view scenario, int tasks, const std::string& pre
     PairStats stats = measure_pairs(io, redis, tasks, prefix, params);
     const ServerSample after = sample_server(observer);
     JsonLine line;
-    line.add("scenario", scenario).add("impl", "dlock").add_raw("params", p.str());
+    line.add("scenario", scenario)
+        .add("impl", params.record_holder ? "dlock+holder" : "dlock")
+        .add_raw("params", p.str());
     line.add("ops_per_s", stats.ops_per_s)
         .add("ops", static_cast<long long>(stats.samples_us.size()));
     add_percentiles(line, stats.samples_us);

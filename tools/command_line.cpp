@@ -140,6 +140,7 @@ void parse_command_line(std::vector<std::string> args, CommandLine& line, std::o
     add_release_command(dlock, line.action);
     add_extend_command(dlock, line.action);
     add_status_command(dlock, line.action);
+    add_list_command(dlock, line.action);
     add_wait_command(dlock, line.action);
     add_break_command(dlock, line.action);
     dlock.formatter(std::make_shared<SubcommandList>());  // after the subcommands: not inherited
@@ -155,7 +156,7 @@ void parse_command_line(std::vector<std::string> args, CommandLine& line, std::o
             line.exit_status =
                 usage_error(err, "",
                             "unknown subcommand '" + line.subcommand +
-                                "' (run, acquire, release, extend, status, wait, break)");
+                                "' (run, acquire, release, extend, status, list, wait, break)");
             return;
         }
         line.subcommand.clear();

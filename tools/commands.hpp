@@ -23,6 +23,7 @@ void add_acquire_command(CLI::App& dlock, Action& action);
 void add_release_command(CLI::App& dlock, Action& action);
 void add_extend_command(CLI::App& dlock, Action& action);
 void add_status_command(CLI::App& dlock, Action& action);
+void add_list_command(CLI::App& dlock, Action& action);
 void add_wait_command(CLI::App& dlock, Action& action);
 void add_break_command(CLI::App& dlock, Action& action);
 

@@ -8,8 +8,10 @@ Synopsis:
   run [OPTIONS] NAME -c 'SHELL TEXT'     the same, COMMAND being sh -c TEXT
   acquire NAME                           take lock NAME, print its token, keep it
   release NAME TOKEN                     release a lock taken with `acquire`
+  release NAME --force                   release a stuck lock, whoever holds it
   extend NAME TOKEN SEC [--replace]      give a lock taken with `acquire` more time
-  status NAME [--json]                   is NAME held, for how long, how many wait
+  status NAME [--json]                   who holds NAME, since when, TTL, fence, waiters
+  list [PATTERN] [--json]                the locks dlock knows of, with their status
   wait NAME [-w SEC]                     wait until NAME is free, without taking it
   break NAME --yes                       delete a stuck lock, whoever holds it
 
@@ -114,10 +116,13 @@ Example:
 const char* const release_description = R"(Release lock NAME if it is held with TOKEN.
 
 The check and the delete are one atomic step on the server: a lock that expired
-and was taken by someone else is left alone. Waiters are woken at once.)";
+and was taken by someone else is left alone. Waiters are woken at once. With
+--force (and no TOKEN), releases the lock whoever holds it, as `dlock break --yes`:
+for a stuck lock whose holder is gone.)";
 
 const char* const release_footer = R"(
-Exit status: 0 released; 1 not held with TOKEN (nothing changed); 64 usage error;
+Exit status: 0 released; 1 not held with TOKEN, or not held at all with --force
+(nothing changed); 64 usage error;
 69 Redis unreachable or answering errors.)";
 
 const char* const extend_description = R"(Give lock NAME more time if it is held with TOKEN.
@@ -129,13 +134,19 @@ const char* const extend_footer = R"(
 Exit status: 0 extended; 1 not held with TOKEN (or held without expiry, when
 adding); 64 usage error; 69 Redis unreachable or answering errors.)";
 
-const char* const status_description = R"(Tell whether lock NAME is held, and how many wait for it.
+const char* const status_description =
+    R"text(Tell who holds lock NAME, since when, and how many wait for it.
 
-Prints "free", "held, expires in MS ms" or "held, no expiry", followed by
-", N waiting" when N processes are queued for it. With --json prints
-{"name":"NAME","held":true,"ttl_ms":MS,"waiting":N}: ttl_ms is null when the
-lock is free and -1 when it is held without expiry; waiting counts processes
-(not threads) queued for the lock, null on Redlock (its waiters do not queue).)";
+Prints one line: "held by HOST:PID ("LABEL") for 12 s, expires in 3.2 s, fence 7,
+2 waiting", "held (holder unknown), ..." for a lock taken without a holder record
+(by redis-py, coredis, or a library Lock without record_holder), or "free" /
+"free (last fence 7)". With --json prints one object:
+{"name":"NAME","held":true,"ttl_ms":MS,"holder":{"host":"H","pid":P,"label":"L",
+"since_ms":EPOCH_MS}|null,"held_for_ms":MS|null,"fence":N|null,"waiting":N}
+ttl_ms is null when the lock is free and -1 when it is held without expiry; since_ms
+is the server's clock; fence is the last fencing token handed out (it stays after a
+release); waiting counts processes (not threads) queued for the lock, null on
+Redlock (its waiters do not queue, and it keeps no holder record or fence).)text";
 
 const char* const status_footer = R"(
 Exit status: 0 when the question was answered (held or free: read the output);
@@ -149,6 +160,20 @@ moment it is free: to do something under the lock, use `dlock run`.)";
 const char* const wait_footer = R"(
 Exit status: 0 free; 1 (or -E N) still held after -w SEC; 64 usage error;
 69 Redis unreachable or answering errors (retried until -w SEC is over).)";
+
+const char* const list_description = R"(List the locks dlock knows of, with their status.
+
+Finds locks by the keys dlock keeps next to them (holder records, fence counters,
+wait queues) with SCAN on the server (on every primary of a cluster, on every
+Redlock node), keeps the names that match the glob PATTERN (default *), and prints
+one line per lock: NAME, a tab, and what `dlock status NAME` prints. A lock taken
+without any of those keys (redis-py, or a library Lock without fencing and holder
+record that nobody waits for) is not listed. --json prints a JSON array of the
+objects `dlock status --json` prints.)";
+
+const char* const list_footer = R"(
+Exit status: 0 listed (possibly nothing); 64 usage error; 69 Redis unreachable or
+answering errors.)";
 
 const char* const break_description = R"(Delete lock NAME, whoever holds it.
 

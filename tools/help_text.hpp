@@ -15,6 +15,8 @@ extern const char* const extend_description;
 extern const char* const extend_footer;
 extern const char* const status_description;
 extern const char* const status_footer;
+extern const char* const list_description;
+extern const char* const list_footer;
 extern const char* const wait_description;
 extern const char* const wait_footer;
 extern const char* const break_description;

@@ -33,6 +33,11 @@ void add_lock_args(CLI::App& command, LockArgs& args) {
     command.add_flag("-v,--verbose", args.verbose,
                      "Say so on stderr when the lock is not taken (silent by default), and "
                      "log reconnects and a lost lock there");
+    command
+        .add_option("--label", args.label,
+                    "Free text kept with the holder record (host, pid, since), shown by "
+                    "`dlock status`")
+        ->type_name("TEXT");
     command.add_flag("-q,--quiet", args.quiet, "Silent when the lock is not taken (the default)");
 }
 
@@ -56,6 +61,8 @@ LockOptions to_lock_options(const LockArgs& args) {
     if (!args.wait.empty()) options.blocking_timeout = parse_seconds(args.wait, "--wait", true);
     options.wake_on_release = true;
     options.fencing = !args.no_fence;
+    options.record_holder = true;
+    options.holder_label = args.label;
     return options;
 }
 

@@ -5,6 +5,7 @@
 //   -n/--nonblock/--no-wait     do not wait
 //   -E/--conflict-exit-code N   exit status when the lock is not taken (default 1)
 //   -v/--verbose                say why the lock was not taken (silent by default, as flock)
+//   --label TEXT                free text for the holder record (`dlock status` shows it)
 //   --sleep, --no-fence, -q/--quiet (accepted, the default now)
 #pragma once
 
@@ -25,12 +26,14 @@ struct LockArgs {
     bool no_fence = false;
     bool verbose = false;
     bool quiet = false;
+    std::string label;
 };
 
 // Adds NAME (positional) and the options above to `command`.
 void add_lock_args(CLI::App& command, LockArgs& args);
 
-// LockOptions for these arguments (wake_on_release and fencing on unless --no-fence). Throws
+// LockOptions for these arguments (wake_on_release, the holder record with --label, and fencing
+// unless --no-fence). Throws
 // UsageError for out-of-range values or conflicting options.
 LockOptions to_lock_options(const LockArgs& args);
 

@@ -1,5 +1,5 @@
-// `dlock acquire`, `release`, `extend`, `status`, `wait` and `break`: one Redis call each (or
-// one wait), for shell scripts that manage a lock across several commands.
+// `dlock acquire`, `release`, `extend`, `status`, `list`, `wait` and `break`: one Redis call
+// each (or one wait), for shell scripts that manage a lock across several commands.
 #include <algorithm>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -20,28 +20,20 @@
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
 #include "servers.hpp"
+#include "status_text.hpp"
 
 namespace dlock::cli {
 
 namespace {
 
-// JSON string literal for `text` (lock names may hold quotes, backslashes, control bytes).
-std::string json_string(const std::string& text) {
-    std::ostringstream out;
-    out << '"';
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out << '\\' << c;
-        } else if (byte < 0x20) {
-            static constexpr char hex[] = "0123456789abcdef";
-            out << "\\u00" << hex[byte >> 4] << hex[byte & 15];
-        } else {
-            out << c;
-        }
-    }
-    out << '"';
-    return out.str();
+// Options for a lock object that manages a lock taken elsewhere (release, extend, break): the
+// holder record is deleted or kept in step with it, as the acquisition wrote it. The timeout
+// only lets the object accept extend(); the server decides what the key has.
+LockOptions managing_options(Seconds timeout = Seconds(30)) {
+    LockOptions options;
+    options.timeout = timeout;
+    options.record_holder = true;
+    return options;
 }
 
 void require_name(const std::string& name) {
@@ -51,6 +43,7 @@ void require_name(const std::string& name) {
 struct AcquireArgs {
     LockArgs lock;
     bool print_fence = false;
+    bool json = false;
     ConnectionArgs connection;
 };
 
@@ -67,6 +60,13 @@ int acquire(const AcquireArgs& args) {
             co_return report_conflict(args.lock);
         // The lock object goes away without releasing: the key lives on until its TTL, or
         // until `dlock release NAME TOKEN`.
+        if (args.json) {
+            std::cout << "{\"name\":" << json_string(args.lock.name)
+                      << ",\"token\":" << json_string(*lock->token())
+                      << ",\"fence\":" << (lock->fence() ? std::to_string(*lock->fence()) : "null")
+                      << "}\n";
+            co_return exit_code::ok;
+        }
         std::cout << *lock->token();
         if (args.print_fence) std::cout << ' ' << *lock->fence();
         std::cout << '\n';
@@ -77,15 +77,26 @@ int acquire(const AcquireArgs& args) {
 struct ReleaseArgs {
     std::string name;
     std::string token;
+    bool force = false;
     ConnectionArgs connection;
 };
 
+int break_lock(const std::string& name, const ConnectionArgs& connection);
+
 int release(const ReleaseArgs& args) {
     require_name(args.name);
+    if (args.force) {
+        if (!args.token.empty()) throw UsageError("--force takes no TOKEN: it releases any holder");
+        return break_lock(args.name, args.connection);
+    }
+    if (args.token.empty())
+        throw UsageError(
+            "TOKEN is required: the token `dlock acquire` printed (or --force, to "
+            "release the lock whoever holds it)");
     return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
         // The same release as the library's own, so the first queued waiter (a `dlock run` or a
         // library waiter) wakes up at once.
-        auto lock = servers.make_lock(args.name, {.timeout = Seconds(30)});
+        auto lock = servers.make_lock(args.name, managing_options());
         lock->adopt(args.token);
         try {
             co_await lock->release();
@@ -113,7 +124,7 @@ int extend(const ExtendArgs& args) {
     return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
         // A timeout (any) lets the lock accept extend(); the server decides whether the key
         // has one (`add` fails on a key without expiry).
-        auto lock = servers.make_lock(args.name, {.timeout = std::max(time, Seconds(0.1))});
+        auto lock = servers.make_lock(args.name, managing_options(std::max(time, Seconds(0.1))));
         lock->adopt(args.token);
         try {
             co_await lock->extend(time, args.replace ? ExtendMode::replace : ExtendMode::add);
@@ -136,28 +147,39 @@ struct StatusArgs {
 int status(const StatusArgs& args) {
     require_name(args.name);
     return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
-        auto lock = servers.make_lock(args.name, {.timeout = Seconds(30)});
-        const LockTtl ttl = co_await lock->ttl();
-        const std::optional<std::size_t> waiting = co_await lock->waiting();
-        const std::string ttl_ms = ttl.remaining
-                                       ? std::to_string(static_cast<long long>(
-                                             std::llround(ttl.remaining->count() * 1000.0)))
-                                       : (ttl.held ? "-1" : "null");
-        if (args.json) {
-            std::cout << "{\"name\":" << json_string(args.name)
-                      << ",\"held\":" << (ttl.held ? "true" : "false") << ",\"ttl_ms\":" << ttl_ms
-                      << ",\"waiting\":" << (waiting ? std::to_string(*waiting) : "null") << "}\n";
-            co_return exit_code::ok;
+        const LockInspection seen = co_await servers.inspect(args.name);
+        const bool queue_known = !servers.is_redlock();
+        std::cout << (args.json ? to_json(args.name, seen, queue_known)
+                                : describe(seen, queue_known))
+                  << '\n';
+        co_return exit_code::ok;
+    });
+}
+
+struct ListArgs {
+    std::string pattern = "*";
+    bool json = false;
+    ConnectionArgs connection;
+};
+
+// One line per lock that has a holder record, fence counter or wait queue (`dlock status` for
+// each); --json: one JSON array of status objects.
+int list(const ListArgs& args) {
+    return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
+        const std::vector<std::string> names = co_await servers.list(args.pattern);
+        const bool queue_known = !servers.is_redlock();
+        if (args.json) std::cout << '[';
+        bool first = true;
+        for (const std::string& name : names) {
+            const LockInspection seen = co_await servers.inspect(name);
+            if (args.json) {
+                std::cout << (first ? "" : ",") << to_json(name, seen, queue_known);
+            } else {
+                std::cout << name << '\t' << describe(seen, queue_known) << '\n';
+            }
+            first = false;
         }
-        if (!ttl.held) {
-            std::cout << "free";
-        } else if (!ttl.remaining) {
-            std::cout << "held, no expiry";
-        } else {
-            std::cout << "held, expires in " << ttl_ms << " ms";
-        }
-        if (waiting && *waiting > 0) std::cout << ", " << *waiting << " waiting";
-        std::cout << '\n';
+        if (args.json) std::cout << "]\n";
         co_return exit_code::ok;
     });
 }
@@ -180,7 +202,7 @@ int wait_until_free(const WaitArgs& args) {
     return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
         using Clock = std::chrono::steady_clock;
         const auto start = Clock::now();
-        auto lock = servers.make_lock(args.name, {.timeout = Seconds(30)});
+        auto lock = servers.make_lock(args.name, managing_options());
         asio::steady_timer timer(co_await asio::this_coro::executor);
         bool said = false;
         for (;;) {
@@ -214,34 +236,40 @@ struct BreakArgs {
 };
 
 // Deletes NAME whoever holds it, with the holder's own token-checked release, so the first
-// queued waiter wakes at once (a plain DEL would leave it to its fallback poll).
+// queued waiter wakes at once (a plain DEL would leave it to its fallback poll) and the holder
+// record goes with it. The token is not shown: it is the holder's credential.
+int break_lock(const std::string& name, const ConnectionArgs& connection) {
+    return run_with_servers(connection, [&](Servers& servers) -> asio::awaitable<int> {
+        for (int attempt = 0; attempt < 5; ++attempt) {
+            const LockInspection seen = co_await servers.inspect(name);
+            auto lock = servers.make_lock(name, managing_options());
+            const std::optional<std::string> token = co_await lock->holder_token();
+            if (!token) {
+                std::cerr << "dlock: lock '" << name << "' is not held; nothing was changed\n";
+                co_return exit_code::conflict;
+            }
+            lock->adopt(*token);
+            try {
+                co_await lock->release();
+                std::cerr << "dlock: lock '" << name << "' broken (it was held by "
+                          << describe_holder(seen) << ")\n";
+                co_return exit_code::ok;
+            } catch (const LockReleaseError&) {
+                // Released or taken over between GET and the release: look again.
+            }
+        }
+        std::cerr << "dlock: lock '" << name << "' keeps changing hands; not broken\n";
+        co_return exit_code::conflict;
+    });
+}
+
 int break_lock(const BreakArgs& args) {
     require_name(args.name);
     if (!args.yes) {
         throw UsageError("breaking lock '" + args.name +
                          "' takes it from its holder, which may still be running: add --yes");
     }
-    return run_with_servers(args.connection, [&](Servers& servers) -> asio::awaitable<int> {
-        for (int attempt = 0; attempt < 5; ++attempt) {
-            auto lock = servers.make_lock(args.name, {.timeout = Seconds(30)});
-            const std::optional<std::string> token = co_await lock->holder_token();
-            if (!token) {
-                std::cerr << "dlock: lock '" << args.name << "' is not held; nothing was changed\n";
-                co_return exit_code::conflict;
-            }
-            lock->adopt(*token);
-            try {
-                co_await lock->release();
-                std::cerr << "dlock: lock '" << args.name << "' broken (it was held with token "
-                          << *token << ")\n";
-                co_return exit_code::ok;
-            } catch (const LockReleaseError&) {
-                // Released or taken over between GET and the release: look again.
-            }
-        }
-        std::cerr << "dlock: lock '" << args.name << "' keeps changing hands; not broken\n";
-        co_return exit_code::conflict;
-    });
+    return break_lock(args.name, args.connection);
 }
 
 }  // namespace
@@ -251,6 +279,7 @@ void add_acquire_command(CLI::App& dlock, Action& action) {
     CLI::App* command = dlock.add_subcommand("acquire", help::acquire_description);
     add_lock_args(*command, args->lock);
     command->add_flag("--fence", args->print_fence, "Print \"TOKEN FENCE\" instead of \"TOKEN\"");
+    command->add_flag("--json", args->json, "Print {\"name\":...,\"token\":...,\"fence\":...}");
     add_connection_options(*command, args->connection);
     command->footer(help::acquire_footer);
     command->callback([args, &action] { action = [args] { return acquire(*args); }; });
@@ -260,7 +289,9 @@ void add_release_command(CLI::App& dlock, Action& action) {
     auto args = std::make_shared<ReleaseArgs>();
     CLI::App* command = dlock.add_subcommand("release", help::release_description);
     command->add_option("NAME", args->name, "Name of the lock")->required();
-    command->add_option("TOKEN", args->token, "Token printed by `dlock acquire`")->required();
+    command->add_option("TOKEN", args->token, "Token printed by `dlock acquire`");
+    command->add_flag("-f,--force", args->force,
+                      "Release the lock whoever holds it (no TOKEN), as `dlock break --yes`");
     add_connection_options(*command, args->connection);
     command->footer(help::release_footer);
     command->callback([args, &action] { action = [args] { return release(*args); }; });
@@ -284,10 +315,21 @@ void add_status_command(CLI::App& dlock, Action& action) {
     CLI::App* command = dlock.add_subcommand("status", help::status_description);
     command->add_option("NAME", args->name, "Name of the lock")->required();
     command->add_flag("--json", args->json,
-                      "Print {\"name\":...,\"held\":...,\"ttl_ms\":...,\"waiting\":...}");
+                      "Print one JSON object: name, held, ttl_ms, holder, held_for_ms, fence, "
+                      "waiting");
     add_connection_options(*command, args->connection);
     command->footer(help::status_footer);
     command->callback([args, &action] { action = [args] { return status(*args); }; });
+}
+
+void add_list_command(CLI::App& dlock, Action& action) {
+    auto args = std::make_shared<ListArgs>();
+    CLI::App* command = dlock.add_subcommand("list", help::list_description);
+    command->add_option("PATTERN", args->pattern, "Glob on lock names (default: *)");
+    command->add_flag("--json", args->json, "Print a JSON array of `status --json` objects");
+    add_connection_options(*command, args->connection);
+    command->footer(help::list_footer);
+    command->callback([args, &action] { action = [args] { return list(*args); }; });
 }
 
 void add_wait_command(CLI::App& dlock, Action& action) {

@@ -6,6 +6,7 @@
 // and no shared state to protect, so the order of events is the order of handlers.
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
@@ -30,6 +31,7 @@
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
 #include "servers.hpp"
+#include "status_text.hpp"
 
 namespace dlock::cli {
 
@@ -39,7 +41,8 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 struct RunArgs {
     LockArgs lock;
-    std::string shell;  // -c TEXT
+    bool progress = false;  // --progress: say what we wait for even when stderr is no terminal
+    std::string shell;      // -c TEXT
     std::string kill_after = "5";
     ConnectionArgs connection;
 };
@@ -95,6 +98,51 @@ asio::awaitable<void> watch_signals(std::shared_ptr<Child> child) {
     }
 }
 
+// While `run` waits for the lock: once a second, what it waits for ("held by host:pid for
+// 12 s, 2 ahead of you"), from dlock::inspect on its own lock-free look (the waiting Lock is
+// busy acquiring). On a terminal the line is rewritten in place and erased at the end.
+struct Progress {
+    explicit Progress(const asio::any_io_executor& executor) : tick(executor) {}
+    asio::steady_timer tick;
+    bool done = false;
+    bool printed = false;
+};
+
+asio::awaitable<void> report_progress(Servers& servers, std::string name,
+                                      std::shared_ptr<Progress> progress, bool terminal) {
+    for (;;) {
+        progress->tick.expires_after(std::chrono::seconds(1));
+        co_await progress->tick.async_wait(use_tuple);
+        if (progress->done) co_return;
+        LockInspection seen;
+        try {
+            seen = co_await servers.inspect(name);
+        } catch (const Error&) {
+            continue;  // the waiting acquire reports outages itself
+        }
+        if (progress->done) co_return;
+        std::string line = "dlock: waiting for lock " + name + ": ";
+        line += seen.held ? "held by " + describe_holder(seen) : "free, taking it";
+        if (!servers.is_redlock()) {
+            // Our own process is one of the queued ones.
+            const std::size_t ahead = seen.waiting > 0 ? seen.waiting - 1 : 0;
+            line += ", " + std::to_string(ahead) + " ahead of you";
+        }
+        if (terminal) {
+            std::cerr << '\r' << line << "\033[K" << std::flush;
+        } else {
+            std::cerr << line << '\n';
+        }
+        progress->printed = true;
+    }
+}
+
+void end_progress(Progress& progress, bool terminal) {
+    progress.done = true;
+    progress.tick.cancel();
+    if (terminal && progress.printed) std::cerr << "\r\033[K" << std::flush;
+}
+
 // Called by the lock's auto-renewal when the key is gone (deleted, expired while Redis was
 // unreachable, or taken over): COMMAND no longer runs under the lock and must stop.
 void on_lock_lost(const std::shared_ptr<Child>& child, const std::string& name,
@@ -135,7 +183,15 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
             on_lock_lost(child, name, command_text, kill_after);
         };
         std::unique_ptr<CliLock> lock = servers.make_lock(name, lock_options);
-        if (!co_await acquire_riding_outages(*lock, wait)) co_return report_conflict(args.lock);
+        const bool terminal = ::isatty(STDERR_FILENO) == 1;
+        auto progress = std::make_shared<Progress>(executor);
+        if (wait.blocking && (terminal || args.progress)) {
+            asio::co_spawn(executor, report_progress(servers, name, progress, terminal),
+                           asio::detached);
+        }
+        const bool acquired = co_await acquire_riding_outages(*lock, wait);
+        end_progress(*progress, terminal);
+        if (!acquired) co_return report_conflict(args.lock);
 
         std::vector<std::pair<std::string, std::string>> env{{"DLOCK_NAME", name},
                                                              {"DLOCK_TOKEN", *lock->token()}};
@@ -197,6 +253,9 @@ void add_run_command(CLI::App& dlock, Action& action, std::vector<std::string>& 
         ->add_option("-c,--command", args->shell,
                      "Run TEXT with `sh -c` (as flock -c), instead of COMMAND [ARGS...]")
         ->type_name("TEXT");
+    run_command->add_flag("--progress", args->progress,
+                          "While waiting, say once a second who holds the lock (default: only "
+                          "when stderr is a terminal)");
     run_command
         ->add_option("--kill-after", args->kill_after,
                      "When the lock is lost, SIGKILL COMMAND this long after SIGTERM (default 5)")

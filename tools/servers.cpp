@@ -1,5 +1,7 @@
 #include "servers.hpp"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -11,6 +13,7 @@
 #include <exception>
 #include <iostream>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "dlock/errors.hpp"
@@ -63,19 +66,77 @@ class SingleLock : public CliLock {
     Command command_;
 };
 
+// Built outside the coroutine: GCC 12 cannot keep a braced list's array in a coroutine frame.
+std::vector<std::string> scan_command(const std::string& cursor) {
+    return {"SCAN", cursor, "MATCH", "dlock:*", "COUNT", "1000"};
+}
+
+// The names of dlock's locks on one server whose names match `pattern` (SCAN, so the server is
+// never blocked for long), added to `names`.
+asio::awaitable<void> scan_lock_names(Redis& server, const std::string& pattern,
+                                      std::set<std::string>& names) {
+    std::string cursor = "0";
+    do {
+        const Reply reply = co_await server.command(scan_command(cursor));
+        if (!reply.is_array() || reply.elements.size() != 2 || !reply.elements[1].is_array())
+            throw ProtocolError("unexpected reply to SCAN: " + reply.to_string());
+        cursor = reply.elements[0].str;
+        for (const Reply& key : reply.elements[1].elements) {
+            const std::optional<std::string> name = lock_name_of_key(key.str);
+            if (name && ::fnmatch(pattern.c_str(), name->c_str(), 0) == 0) names.insert(*name);
+        }
+    } while (cursor != "0");
+}
+
+asio::awaitable<std::vector<std::string>> scan_servers(
+    asio::any_io_executor executor, const std::vector<ConnectionOptions>& servers,
+    const std::string& pattern) {
+    std::set<std::string> names;
+    for (const ConnectionOptions& options : servers) {
+        Redis server(executor, options);
+        co_await scan_lock_names(server, pattern, names);
+    }
+    co_return std::vector<std::string>(names.begin(), names.end());
+}
+
 class SingleServers : public Servers {
   public:
-    SingleServers(std::unique_ptr<Client> client, Command command)
-        : client_(std::move(client)), command_(std::move(command)) {}
+    SingleServers(std::unique_ptr<Client> client, Command command,
+                  std::vector<ConnectionOptions> scan, RedisCluster* cluster)
+        : client_(std::move(client)),
+          command_(std::move(command)),
+          scan_(std::move(scan)),
+          cluster_(cluster) {}
     std::unique_ptr<CliLock> make_lock(const std::string& name,
                                        const LockOptions& options) override {
         return std::make_unique<SingleLock>(*client_, command_, name, options);
     }
     bool is_redlock() const override { return false; }
+    asio::awaitable<LockInspection> inspect(const std::string& name) override {
+        return dlock::inspect(*client_, name);
+    }
+    asio::awaitable<std::vector<std::string>> list(const std::string& pattern) override {
+        std::vector<ConnectionOptions> servers = scan_;
+        if (cluster_) {
+            // Every primary, with the seed's credentials and TLS settings.
+            co_await cluster_->refresh();
+            servers.clear();
+            for (const std::string& endpoint : cluster_->primaries()) {
+                ConnectionOptions node = cluster_->seed_options();
+                const auto colon = endpoint.rfind(':');
+                node.host = endpoint.substr(0, colon);
+                node.port = static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1)));
+                servers.push_back(std::move(node));
+            }
+        }
+        co_return co_await scan_servers(client_->get_executor(), servers, pattern);
+    }
 
   private:
     std::unique_ptr<Client> client_;
     Command command_;
+    std::vector<ConnectionOptions> scan_;  // the one server (empty for a cluster)
+    RedisCluster* cluster_;                // owned by client_, or null
 };
 
 // ---- several independent primaries: dlock::RedlockLock -------------------------------------
@@ -225,14 +286,27 @@ class RedlockCliLock : public CliLock {
 class RedlockServers : public Servers {
   public:
     RedlockServers(asio::any_io_executor executor, std::vector<ConnectionOptions> nodes)
-        : group_(std::move(executor), std::move(nodes)) {}
+        : nodes_(nodes), group_(std::move(executor), std::move(nodes)) {}
     std::unique_ptr<CliLock> make_lock(const std::string& name,
                                        const LockOptions& options) override {
         return std::make_unique<RedlockCliLock>(group_, name, options);
     }
     bool is_redlock() const override { return true; }
+    asio::awaitable<LockInspection> inspect(const std::string& name) override {
+        // A lock object of its own, so an acquisition in progress is not disturbed.
+        RedlockCliLock lock(group_, name, {.timeout = Seconds(30)});
+        const LockTtl ttl = co_await lock.ttl();
+        LockInspection out;
+        out.held = ttl.held;
+        out.ttl = ttl.remaining;
+        co_return out;
+    }
+    asio::awaitable<std::vector<std::string>> list(const std::string& pattern) override {
+        return scan_servers(group_.get_executor(), nodes_, pattern);
+    }
 
   private:
+    std::vector<ConnectionOptions> nodes_;
     Redlock group_;
 };
 
@@ -243,14 +317,16 @@ std::unique_ptr<Servers> make_servers(asio::any_io_executor executor, const Conn
         RedisCluster* raw = cluster.get();
         return std::make_unique<SingleServers>(
             std::move(cluster),
-            [raw](std::vector<std::string> command) { return raw->command(std::move(command)); });
+            [raw](std::vector<std::string> command) { return raw->command(std::move(command)); },
+            std::vector<ConnectionOptions>{}, raw);
     }
     if (servers.size() > 1) return std::make_unique<RedlockServers>(executor, std::move(servers));
-    auto redis = std::make_unique<Redis>(executor, std::move(servers.front()));
+    auto redis = std::make_unique<Redis>(executor, servers.front());
     Redis* raw = redis.get();
     return std::make_unique<SingleServers>(
         std::move(redis),
-        [raw](std::vector<std::string> command) { return raw->command(std::move(command)); });
+        [raw](std::vector<std::string> command) { return raw->command(std::move(command)); },
+        std::move(servers), nullptr);
 }
 
 bool is_outage(const std::exception_ptr& failure) {

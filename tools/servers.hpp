@@ -10,8 +10,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client_args.hpp"
+#include "dlock/inspect.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/lock_concept.hpp"
 #include "dlock/lock_options.hpp"
@@ -41,6 +43,13 @@ class Servers {
     virtual std::unique_ptr<CliLock> make_lock(const std::string& name,
                                                const LockOptions& options) = 0;
     virtual bool is_redlock() const = 0;
+    // What the servers know of lock `name` (dlock::inspect; on Redlock only held and TTL, as a
+    // quorum of nodes sees them: no holder record, fence or queue). Usable while a lock of
+    // this name is being acquired on the same servers.
+    virtual asio::awaitable<LockInspection> inspect(const std::string& name) = 0;
+    // The names of the locks with a holder record, fence counter or wait queue on any server
+    // (every primary of a cluster, every Redlock node), matching the glob `pattern`; sorted.
+    virtual asio::awaitable<std::vector<std::string>> list(const std::string& pattern) = 0;
 };
 
 // Runs `body` on a fresh io_context with the servers `args` describe, and returns what it

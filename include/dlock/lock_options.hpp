@@ -52,6 +52,13 @@ struct LockOptions {
     bool wake_on_release = true;
     // Hand out a fencing token (strictly increasing per name) with each acquisition: fence().
     bool fencing = false;
+    // Record who holds the lock (host, pid, holder_label, since) next to its key, written with
+    // the acquisition and expiring with it, for dlock::inspect() and `dlock status`. Off by
+    // default: it makes the uncontended acquisition run a script instead of a plain SET NX.
+    // (The `dlock` command turns it on.) The record is public to whoever can read the keys.
+    bool record_holder = false;
+    // Free text stored in the holder record (a job id, a URL); empty by default.
+    std::string holder_label{};
     // Keep extending the lock to its full timeout while held (needs a timeout); a renewal
     // never shortens the TTL, so an extend() beyond the timeout is kept (see Lock::extend). The
     // period is renew_interval, default timeout/3; it must be less than timeout

@@ -17,7 +17,8 @@ namespace {
 asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
     try {
         co_await eval(*state.spec.client,
-                      release_call(state.spec.name, token, state.spec.publish()),
+                      release_call(state.spec.name, token, state.spec.publish(),
+                                   state.spec.options.record_holder),
                       state.spec.command_deadline(), EvalMode::source_only);
     } catch (const std::exception&) {
     }
@@ -52,8 +53,8 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
 }
 
 // One acquisition attempt, then WAIT on a cluster. A plain SET NX when nobody waits and
-// fencing is off (the uncontended path); otherwise the acquire script, which also queues the
-// waiter's process when the lock is held.
+// fencing and the holder record are off (the uncontended path); otherwise the acquire script,
+// which also queues the waiter's process when the lock is held.
 asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
                                      std::optional<Deadline> deadline, const QueueTicket* ticket) {
     std::shared_ptr<Connection> used;
@@ -61,10 +62,12 @@ asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
     std::exception_ptr failure;
     state.attempt_sent = Clock::now();
     try {
-        if (state.spec.options.fencing || ticket) {
+        const bool record_holder = state.spec.options.record_holder;
+        if (state.spec.options.fencing || ticket || record_holder) {
+            const std::optional<HolderFields> holder = holder_fields(state.spec);
             const ScriptCall call =
                 acquire_call(state.spec.name, token, state.spec.timeout, state.spec.options.fencing,
-                             ticket, state.spec.queue_ttl);
+                             ticket, state.spec.queue_ttl, holder ? &*holder : nullptr);
             reply = co_await eval(*state.spec.client, call, state.spec.command_deadline(),
                                   EvalMode::cached_first, &used);
             reply.value();

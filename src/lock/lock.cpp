@@ -60,7 +60,8 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
             }
             // A false "lost" (renewals failed, yet the key is still ours): delete it, token-
             // checked, rather than wait for our own stale key to expire.
-            const detail::ScriptCall call = detail::release_call(s.spec.name, *s.hold.token(), "");
+            const detail::ScriptCall call = detail::release_call(s.spec.name, *s.hold.token(), "",
+                                                                 s.spec.options.record_holder);
             (co_await detail::eval(*s.spec.client, call, s.spec.command_deadline())).value();
         }
         // That hold ended without a release (expired, or taken over): it was lost, and its
@@ -114,8 +115,8 @@ asio::awaitable<void> Lock::release() {
     // The token is forgotten only once the server answered: a release that fails on the
     // network can be retried. Whatever this object's own wait mode, the release wakes the
     // first queued process.
-    const detail::ScriptCall call =
-        detail::release_call(s.spec.name, *s.hold.token(), s.spec.publish());
+    const detail::ScriptCall call = detail::release_call(
+        s.spec.name, *s.hold.token(), s.spec.publish(), s.spec.options.record_holder);
     Reply reply;
     try {
         reply = co_await detail::eval(*s.spec.client, call, s.spec.command_deadline());
@@ -162,7 +163,8 @@ asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {
     }
     const detail::ScriptCall call = detail::extend_call(
         s.spec.name, *s.hold.token(), ms,
-        mode == ExtendMode::add ? detail::TtlChange::add : detail::TtlChange::replace);
+        mode == ExtendMode::add ? detail::TtlChange::add : detail::TtlChange::replace,
+        s.spec.options.record_holder);
     Reply reply = co_await detail::eval(*s.spec.client, call, s.spec.command_deadline());
     reply.value();
     if (reply.integer != 1) {

@@ -1,6 +1,8 @@
 // LockSpec's validation, and reporting a lost lock (see lock_state.hpp).
 #include "lock/lock_state.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -46,6 +48,34 @@ LockSpec::LockSpec(Backend& backend, std::string lock_name, LockOptions lock_opt
     queue_ttl = std::max(milliseconds(60000), sleep * 3);
     fence_key = detail::fence_key(name);
     options = std::move(lock_options);
+}
+
+namespace {
+
+// This process's host name and pid, as the holder record shows them. The pid is read again
+// after a fork (the child is another holder).
+struct ProcessIdentity {
+    std::string host;
+    std::string pid;
+};
+
+const ProcessIdentity& process_identity() {
+    static thread_local ProcessIdentity identity;
+    const std::string pid = std::to_string(::getpid());
+    if (identity.pid != pid) {
+        char host[256] = {};
+        if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+        identity = {host, pid};
+    }
+    return identity;
+}
+
+}  // namespace
+
+std::optional<HolderFields> holder_fields(const LockSpec& spec) {
+    if (!spec.options.record_holder) return std::nullopt;
+    const ProcessIdentity& identity = process_identity();
+    return HolderFields{identity.host, identity.pid, spec.options.holder_label};
 }
 
 void mark_lost(LockState& state, LostReason reason) {

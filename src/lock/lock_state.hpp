@@ -72,6 +72,11 @@ struct LockState {
     asio::steady_timer* waiting = nullptr;
 };
 
+// The holder record's fields for an acquisition by this process (this host, this pid, the
+// options' label), or nothing when options.record_holder is off. The views point into storage
+// owned by `spec` and by this process, valid while `spec` lives.
+std::optional<HolderFields> holder_fields(const LockSpec& spec);
+
 // Marks the object busy for one operation (see the concurrency contract in lock.hpp).
 class LockBusy : public BusyGuard {
   public:

@@ -12,8 +12,8 @@ namespace {
 // could reach the server after release() returned. Returns nothing when the hold ended meanwhile.
 asio::awaitable<std::optional<Reply>> renew_once(LockState& state, std::uint64_t generation,
                                                  const std::string& token, Deadline deadline) {
-    const ScriptCall call =
-        extend_call(state.spec.name, token, *state.spec.timeout, TtlChange::renew);
+    const ScriptCall call = extend_call(state.spec.name, token, *state.spec.timeout,
+                                        TtlChange::renew, state.spec.options.record_holder);
     Reply reply = co_await eval(*state.spec.client, call, deadline, EvalMode::source_only);
     if (state.hold.generation() != generation) co_return std::nullopt;
     reply.value();

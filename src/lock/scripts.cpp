@@ -51,6 +51,7 @@ const Script& release_script() {
     static const Script script(
         "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
         "redis.call('del', KEYS[1])\n"
+        "if KEYS[2] then redis.call('del', KEYS[2]) end\n"
         "if ARGV[2] ~= '' then\n" DLOCK_WAKE_NEXT("ARGV[4]", "ARGV[2]", "ARGV[3]") "end\n"
         "return 1\n");
     return script;
@@ -80,6 +81,7 @@ elseif ARGV[3] == 'renew' then
   if redis.call('pttl', KEYS[1]) > ms then return 1 end
 end
 redis.call('pexpire', KEYS[1], ms)
+if KEYS[2] then redis.call('pexpire', KEYS[2], ms) end
 return 1
 )lua");
     return script;
@@ -117,6 +119,16 @@ if ARGV[2] ~= '0' then
 else
   redis.call('set', KEYS[1], ARGV[1])
 end
+if ARGV[9] == '1' then
+  -- The holder record: the last key, same expiry as the lock (none when ARGV[2] is '0').
+  local holder = KEYS[#KEYS]
+  local t = redis.call('time')
+  local since = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('del', holder)
+  redis.call('hset', holder, 'owner', redis.sha1hex(ARGV[1]), 'host', ARGV[10], 'pid', ARGV[11],
+             'label', ARGV[12], 'since', since)
+  if ARGV[2] ~= '0' then redis.call('pexpire', holder, ARGV[2]) end
+end
 if ARGV[4] ~= '' then
   if ARGV[6] == 'stay' then
     redis.pcall('zadd', queue, now(), ARGV[4])
@@ -126,6 +138,33 @@ if ARGV[4] ~= '' then
   end
 end
 return fence
+)lua");
+    return script;
+}
+
+// Everything dlock::inspect reports, read in one atomic step. The record counts only when its
+// owner is the SHA-1 of the value the lock holds now: a lock taken by redis-py (no record), or
+// a record outliving a key deleted by hand, shows "holder unknown". pcall: the keys may hold
+// other types when the names were used for something else.
+static const Script& inspect_script() {
+    static const Script script(R"lua(
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local exists = redis.call('exists', KEYS[1])
+local pttl = redis.call('pttl', KEYS[1])
+local record = false
+local value = redis.pcall('get', KEYS[1])
+if exists == 1 and type(value) == 'string' then
+  local h = redis.pcall('hmget', KEYS[2], 'owner', 'host', 'pid', 'label', 'since')
+  if type(h) == 'table' and h[1] == redis.sha1hex(value) then
+    record = {h[2] or '', h[3] or '', h[4] or '', h[5] or ''}
+  end
+end
+local fence = redis.pcall('get', KEYS[3])
+if type(fence) ~= 'string' then fence = false end
+local queued = redis.pcall('zcard', KEYS[4])
+if type(queued) ~= 'number' then queued = 0 end
+return {exists, pttl, record, fence, queued, now}
 )lua");
     return script;
 }
@@ -156,12 +195,16 @@ void ScriptCall::push_to(Request& request, bool full) const {
     request.push(std::span<const std::string_view>(command));
 }
 
-ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify) {
-    // KEYS[1] lock; ARGV[1] token, ARGV[2] notify command ('' = wake no one), ARGV[3] lock
-    // name, ARGV[4] wait queue.
-    return {&release_script(),
-            {std::string(name)},
-            {std::string(token), std::string(notify), std::string(name), wait_queue_key(name)}};
+ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify,
+                        bool holder_recorded) {
+    // KEYS[1] lock, KEYS[2] holder record (only when recorded); ARGV[1] token, ARGV[2] notify
+    // command ('' = wake no one), ARGV[3] lock name, ARGV[4] wait queue.
+    ScriptCall call{
+        &release_script(),
+        {std::string(name)},
+        {std::string(token), std::string(notify), std::string(name), wait_queue_key(name)}};
+    if (holder_recorded) call.keys.push_back(holder_key(name));
+    return call;
 }
 
 ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
@@ -175,23 +218,28 @@ ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::
 }
 
 ScriptCall extend_call(std::string_view name, std::string_view token, std::chrono::milliseconds ms,
-                       TtlChange change) {
-    // KEYS[1] lock; ARGV[1] token, ARGV[2] ms, ARGV[3] 'add', 'replace' or 'renew'.
-    return {&extend_script(),
-            {std::string(name)},
-            {std::string(token), std::to_string(ms.count()),
-             change == TtlChange::add       ? "add"
-             : change == TtlChange::replace ? "replace"
-                                            : "renew"}};
+                       TtlChange change, bool holder_recorded) {
+    // KEYS[1] lock, KEYS[2] holder record (only when recorded); ARGV[1] token, ARGV[2] ms,
+    // ARGV[3] 'add', 'replace' or 'renew'.
+    ScriptCall call{&extend_script(),
+                    {std::string(name)},
+                    {std::string(token), std::to_string(ms.count()),
+                     change == TtlChange::add       ? "add"
+                     : change == TtlChange::replace ? "replace"
+                                                    : "renew"}};
+    if (holder_recorded) call.keys.push_back(holder_key(name));
+    return call;
 }
 
 ScriptCall acquire_call(std::string_view name, std::string_view token,
                         std::optional<std::chrono::milliseconds> ttl, bool fencing,
-                        const QueueTicket* ticket, std::chrono::milliseconds queue_ttl) {
-    // KEYS[1] lock, KEYS[2] fence counter (only with fencing); ARGV[1] token, ARGV[2] ms ('0' =
-    // no expiry), ARGV[3] '1' = fencing, ARGV[4] inbox ('' = not queueing), ARGV[5] queue TTL
-    // ms, ARGV[6] 'stay' (this process has more waiters) or 'leave', ARGV[7] wait queue,
-    // ARGV[8] 'front' when the caller was just woken.
+                        const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
+                        const HolderFields* holder) {
+    // KEYS[1] lock, KEYS[2] fence counter (only with fencing), then the holder record (only
+    // with `holder`, always the last key); ARGV[1] token, ARGV[2] ms ('0' = no expiry), ARGV[3]
+    // '1' = fencing, ARGV[4] inbox ('' = not queueing), ARGV[5] queue TTL ms, ARGV[6] 'stay'
+    // (this process has more waiters) or 'leave', ARGV[7] wait queue, ARGV[8] 'front' when the
+    // caller was just woken; with `holder`: ARGV[9] '1', ARGV[10..12] host, pid, label.
     ScriptCall call{&acquire_script(), {std::string(name)}, {}};
     if (fencing) call.keys.push_back(fence_key(name));
     call.args = {std::string(token),
@@ -202,7 +250,19 @@ ScriptCall acquire_call(std::string_view name, std::string_view token,
                  ticket && ticket->others_waiting ? "stay" : "leave",
                  wait_queue_key(name),
                  ticket && ticket->woken ? "front" : "back"};
+    if (holder) {
+        call.keys.push_back(holder_key(name));
+        call.args.insert(call.args.end(), {"1", std::string(holder->host), std::string(holder->pid),
+                                           std::string(holder->label)});
+    }
     return call;
+}
+
+ScriptCall inspect_call(std::string_view name) {
+    // KEYS[1] lock, KEYS[2] holder record, KEYS[3] fence counter, KEYS[4] wait queue.
+    return {&inspect_script(),
+            {std::string(name), holder_key(name), fence_key(name), wait_queue_key(name)},
+            {}};
 }
 
 ScriptCall fenced_write_call(std::string_view resource, std::int64_t fence,

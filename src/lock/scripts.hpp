@@ -39,9 +39,10 @@ struct ScriptCall {
 // scripts.cpp). `notify` is Backend::notify_command() ("publish"/"spublish"), or empty to wake
 // no one (Redlock, which has no wait queue).
 
-// Deletes the lock's key only if it holds `token`, then wakes the first queued process.
-// Returns 1 or 0.
-ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify);
+// Deletes the lock's key only if it holds `token`, then wakes the first queued process; with
+// `holder_recorded`, deletes the holder record too (holder_key in KEYS[2]). Returns 1 or 0.
+ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify,
+                        bool holder_recorded = false);
 
 // Takes `inbox` out of the lock's queue and, when the caller drops a wake-up it did not use
 // (`unused_wakeup`) and the lock is free, wakes the next process instead. Returns 1.
@@ -51,10 +52,11 @@ ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::
 // How extend_call applies `ms`: added to the remaining TTL, replacing it, or (auto-renewal)
 // replacing it unless more is left, so a renewal never undoes an extend().
 enum class TtlChange { add, replace, renew };
-// Changes the TTL of the lock's key if it holds `token`. Returns 1 or 0 (not held, or `add`
-// on a key without expiry).
+// Changes the TTL of the lock's key if it holds `token` (and of the holder record with
+// `holder_recorded`, so both keep expiring together). Returns 1 or 0 (not held, or `add` on a
+// key without expiry).
 ScriptCall extend_call(std::string_view name, std::string_view token, std::chrono::milliseconds ms,
-                       TtlChange change);
+                       TtlChange change, bool holder_recorded = false);
 
 // Where a blocked acquire stands in the wait queue: its process's inbox, whether other local
 // waiters on the same lock stay queued after it succeeds, and whether this attempt follows a
@@ -64,12 +66,26 @@ struct QueueTicket {
     bool others_waiting = false;
     bool woken = false;
 };
-// SET NX [PX ttl] (+ INCR of the fence counter when `fencing`) atomically; when the lock is
-// held and a ticket is given, queues the ticket's inbox (the queue expires after `queue_ttl`).
-// Returns the fence (0 without fencing), or nil when the lock is held.
+// Who takes the lock, for its holder record (holder_key; `since` is the server's clock).
+struct HolderFields {
+    std::string_view host;
+    std::string_view pid;
+    std::string_view label;
+};
+
+// SET NX [PX ttl] (+ INCR of the fence counter when `fencing`, + the holder record when
+// `holder` is given, with the same expiry) atomically; when the lock is held and a ticket is
+// given, queues the ticket's inbox (the queue expires after `queue_ttl`). Returns the fence
+// (0 without fencing), or nil when the lock is held.
 ScriptCall acquire_call(std::string_view name, std::string_view token,
                         std::optional<std::chrono::milliseconds> ttl, bool fencing,
-                        const QueueTicket* ticket, std::chrono::milliseconds queue_ttl);
+                        const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
+                        const HolderFields* holder = nullptr);
+
+// Read-only look at lock `name` (dlock::inspect): returns the array
+// [exists 0/1, PTTL, holder record [host, pid, label, since] or nil (no record, or one left by
+// an earlier holder), last fence or nil, queued processes, server time in ms].
+ScriptCall inspect_call(std::string_view name);
 
 // For a Redis-backed protected resource: writes `value` to `resource` only if `fence` is >= the
 // last fence seen for it (kept in last_fence_key(resource)). Returns 1 (written) or 0 (stale).

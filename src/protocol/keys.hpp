@@ -24,6 +24,16 @@ std::string fence_key(std::string_view lock_name);
 // inbox channels scored by arrival time (microseconds, server clock).
 std::string wait_queue_key(std::string_view lock_name);
 
+// "dlock:holder:{tag}:NAME": who holds lock NAME (LockOptions::record_holder), a hash with the
+// fields owner (SHA-1 of the holder's token, so a record left by an earlier holder is not taken
+// for the current one's), host, pid, label and since (server clock, ms since the epoch). Written
+// with the lock's key, with the same expiry; deleted by the release.
+std::string holder_key(std::string_view lock_name);
+
+// The lock name that `key` is a holder record, fence counter or wait queue of; empty for any
+// other key. (`dlock list` finds locks by these keys.) All three start with "dlock:".
+std::optional<std::string> lock_name_of(std::string_view key);
+
 // "dlock:inbox:ID" (one server) or "dlock:inbox:{tag}:ID" (cluster: one per slot in use, so
 // the lock's script can SPUBLISH to it from the key's shard): the channel a waiting process
 // listens on. ID is random per process and server.

@@ -119,7 +119,8 @@ Status status_of(const std::string& name) {
         run_process({"python3", "-c",
                      "import json, sys\n"
                      "d = json.loads(sys.argv[1])\n"
-                     "assert sorted(d) == ['held', 'name', 'ttl_ms', 'waiting'], d\n"
+                     "assert sorted(d) == ['fence', 'held', 'held_for_ms', 'holder', 'name', "
+                     "'ttl_ms', 'waiting'], d\n"
                      "assert isinstance(d['held'], bool)\n"
                      "assert d['ttl_ms'] is None or isinstance(d['ttl_ms'], int)\n"
                      "print(d['name']); print(int(d['held'])); print(-3 if d['ttl_ms'] is None "
@@ -169,7 +170,8 @@ TEST_F(CliTest, VersionAndHelp) {
     EXPECT_NE(run_help.out.find("crontab"), std::string::npos) << run_help.out;
     EXPECT_NE(run_help.out.find("DLOCK_FENCE"), std::string::npos);
     EXPECT_NE(run_help.out.find("75"), std::string::npos);
-    for (const char* subcommand : {"acquire", "release", "extend", "status", "wait", "break"}) {
+    for (const char* subcommand :
+         {"acquire", "release", "extend", "status", "list", "wait", "break"}) {
         const Outcome help = dlock({subcommand, "--help"});
         EXPECT_EQ(help.status, 0) << subcommand;
         EXPECT_NE(help.out.find("Exit status"), std::string::npos) << subcommand;
@@ -355,7 +357,7 @@ TEST_F(CliTest, AcquireExtendStatusInterop) {
     EXPECT_EQ(status.ttl_ms, -3) << "ttl_ms is null for a free lock";
     const Outcome human = dlock({"status", name});
     EXPECT_EQ(human.status, 0);
-    EXPECT_EQ(human.out, "free\n");
+    EXPECT_EQ(human.out, "free (last fence " + trim(run.out) + ")\n");
 }
 
 TEST_F(CliTest, WaitingRunIsWokenByTheRelease) {
@@ -959,6 +961,143 @@ TEST_F(CliTest, FinalReleaseIsRetriedThenReportedWith74) {
     }
 }
 #endif
+
+// ---- who holds it: the holder record, status, list, release --force, progress ----------
+
+std::string this_host() {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return host;
+}
+
+// Runs python3 `script` with `json` as sys.argv[1]; its stdout, or a failure.
+std::string python_on(const std::string& script, const std::string& json) {
+    const Outcome parsed = run_process({"python3", "-c", "import json, sys\n" + script, json});
+    EXPECT_EQ(parsed.status, 0) << json << parsed.err;
+    return parsed.out;
+}
+
+TEST_F(CliTest, StatusShowsHolderSinceTtlFenceAndWaiters) {
+    const std::string name = lock_name();
+    const Outcome acquired = dlock({"acquire", "-t", "60", "--label", "job \"7\"", "--json", name});
+    ASSERT_EQ(acquired.status, 0) << acquired.err;
+    const std::string token = trim(
+        python_on("d = json.loads(sys.argv[1]); assert sorted(d) == ['fence', 'name', 'token'], d\n"
+                  "assert d['fence'] >= 1\nprint(d['token'])",
+                  acquired.out));
+    Process runner(dlock_args({"run", "-w", "20", name, "true"}), plain_env());
+    sync::Redis redis(server("PLAIN_URL"));
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (redis.command({"ZCARD", detail::wait_queue_key(name)}).integer < 1) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "runner never queued";
+        std::this_thread::sleep_for(10ms);
+    }
+    const Outcome human = dlock({"status", name});
+    EXPECT_EQ(human.status, 0);
+    // The holder is the `dlock acquire` process that took it (gone since: its lock lives on).
+    EXPECT_TRUE(std::regex_search(human.out,
+                                  std::regex("^held by " + this_host() +
+                                             ":[0-9]+ \\(\"job \"7\"\"\\) for [0-9.]+ s, "
+                                             "expires in [0-9.]+ s, fence [0-9]+, 1 waiting\n$")))
+        << human.out;
+    const Outcome json = dlock({"status", "--json", name});
+    EXPECT_EQ(python_on("d = json.loads(sys.argv[1])\n"
+                        "h = d['holder']\n"
+                        "assert h['host'] == sys.argv[2] if len(sys.argv) > 2 else True\n"
+                        "assert isinstance(h['pid'], int) and h['pid'] > 0\n"
+                        "assert isinstance(h['since_ms'], int)\n"
+                        "assert 0 <= d['held_for_ms'] < 60000 and 0 < d['ttl_ms'] <= 60000\n"
+                        "print(h['label'], d['fence'], d['waiting'])",
+                        json.out),
+              "job \"7\" 1 1\n");
+    EXPECT_EQ(dlock({"release", name, token}).status, 0);
+    EXPECT_EQ(runner.wait(10s).status, 0);
+    EXPECT_EQ(redis.command({"EXISTS", detail::holder_key(name)}).integer, 0)
+        << "the record goes with the release";
+    // A lock written by another client (redis-py, coredis): held, holder unknown.
+    redis.command({"SET", name, "foreign-token", "PX", "20000"});
+    EXPECT_EQ(dlock({"status", name}).out, "held (holder unknown), expires in 20 s, fence 2\n");
+    redis.command({"DEL", name});
+}
+
+TEST_F(CliTest, ListShowsTheLocksDlockKnowsOfOnEveryPrimary) {
+    const std::string seed = split(server("CLUSTER3X0_SEEDS"), ',').front();
+    const Env env{{"DLOCK_URL", seed}};
+    const std::string prefix = lock_name();
+    // Enough names to land on every one of the 3 primaries.
+    std::vector<std::string> names;
+    for (int i = 0; i < 12; ++i) names.push_back(prefix + "/" + std::to_string(i));
+    for (const std::string& name : names) {
+        ASSERT_EQ(dlock({"acquire", "--cluster", "-t", "60", name}, env).status, 0);
+    }
+    const Outcome listed = dlock({"list", "--cluster", prefix + "/*"}, env);
+    EXPECT_EQ(listed.status, 0) << listed.err;
+    std::size_t lines = 0;
+    for (const std::string& line : split(listed.out, '\n')) {
+        ++lines;
+        EXPECT_EQ(line.rfind(prefix + "/", 0), 0u) << line;
+        EXPECT_NE(line.find("\theld by " + this_host() + ":"), std::string::npos) << line;
+    }
+    EXPECT_EQ(lines, names.size()) << listed.out;
+    const Outcome json = dlock({"list", "--cluster", "--json", prefix + "/1*"}, env);
+    EXPECT_EQ(python_on("d = json.loads(sys.argv[1])\n"
+                        "print(sorted(x['name'].split('/')[-1] for x in d if x['held']))",
+                        json.out),
+              "['1', '10', '11']\n");
+    for (const std::string& name : names) {
+        EXPECT_EQ(dlock({"release", "--cluster", "--force", name}, env).status, 0);
+    }
+    EXPECT_NE(dlock({"list", "--cluster", prefix + "/*"}, env).out.find("\tfree (last fence 1)"),
+              std::string::npos);
+}
+
+TEST_F(CliTest, ReleaseForceBreaksAStuckLockAndWakesTheNextWaiter) {
+    const std::string name = lock_name();
+    ASSERT_EQ(dlock({"acquire", "-t", "600", name}).status, 0);
+    Process runner(dlock_args({"run", "-w", "60", name, "echo", "ran"}), plain_env());
+    sync::Redis redis(server("PLAIN_URL"));
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (redis.command({"ZCARD", detail::wait_queue_key(name)}).integer < 1) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "runner never queued";
+        std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_EQ(dlock({"release", name}).status, 64) << "neither TOKEN nor --force";
+    EXPECT_EQ(dlock({"release", name, "tok", "--force"}).status, 64) << "both";
+    Stopwatch watch;
+    const Outcome forced = dlock({"release", "--force", name});
+    EXPECT_EQ(forced.status, 0) << forced.err;
+    EXPECT_NE(forced.err.find("held by " + this_host() + ":"), std::string::npos) << forced.err;
+    const Outcome ran = runner.wait(10s);
+    EXPECT_EQ(ran.out, "ran\n");
+    // Woken by the release, not by its fallback poll (--sleep 0.1 would do too; a missing
+    // wake-up shows as the poll only if the lock stayed): the holder record went with the key.
+    EXPECT_LT(watch.seconds(), 5.0);
+    EXPECT_EQ(redis.command({"EXISTS", detail::holder_key(name)}).integer, 0);
+    EXPECT_EQ(dlock({"release", "-f", name}).status, 1) << "nothing to release";
+}
+
+TEST_F(CliTest, AWaitingRunSaysOnceASecondWhatItWaitsFor) {
+    const std::string name = lock_name();
+    ASSERT_EQ(dlock({"acquire", "-t", "60", "--label", "backup", name}).status, 0);
+    // Not a terminal: silent unless --progress. (Another lock: a run that gave up may stay
+    // counted in the queue until the queue expires.)
+    const std::string other = lock_name();
+    ASSERT_EQ(dlock({"acquire", "-t", "60", other}).status, 0);
+    const Outcome quiet = dlock({"run", "-w", "1.5", other, "true"});
+    EXPECT_EQ(quiet.status, 1);
+    EXPECT_EQ(quiet.err, "");
+    EXPECT_EQ(dlock({"release", "--force", other}).status, 0);
+    const Outcome told = dlock({"run", "--progress", "-w", "2.5", name, "true"});
+    EXPECT_EQ(told.status, 1);
+    const std::regex line("dlock: waiting for lock " +
+                          std::regex_replace(name, std::regex("[.]"), "\\.") + ": held by " +
+                          this_host() + ":[0-9]+ \\(\"backup\"\\) for [0-9.]+ s, 0 ahead of you\n");
+    const auto count = std::distance(std::sregex_iterator(told.err.begin(), told.err.end(), line),
+                                     std::sregex_iterator());
+    EXPECT_GE(count, 1) << told.err << " " << name;
+    EXPECT_LE(count, 3) << told.err;
+    EXPECT_EQ(dlock({"release", "--force", name}).status, 0);
+}
 
 }  // namespace
 }  // namespace dlock::test

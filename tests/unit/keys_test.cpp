@@ -17,8 +17,21 @@ TEST(Keys, DerivedNamesAreFixed) {
     EXPECT_EQ(fence_key("reports"), "dlock:fence:{8jc}:reports");
     EXPECT_EQ(wait_queue_key("reports"), "dlock:queue:{8jc}:reports");
     EXPECT_EQ(last_fence_key("reports"), "dlock:last-fence:{8jc}:reports");
+    EXPECT_EQ(holder_key("reports"), "dlock:holder:{8jc}:reports");
     EXPECT_EQ(inbox_channel("abc", std::nullopt), "dlock:inbox:abc");
     EXPECT_EQ(inbox_channel("abc", std::uint16_t{5152}), "dlock:inbox:{8jc}:abc");
+}
+
+TEST(Keys, TheLockNameIsFoundFromItsHolderFenceAndQueueKeysOnly) {
+    for (const std::string name : {"reports", "a}:b", "{user1}:job", "", "dlock:fence:{x}:y"}) {
+        EXPECT_EQ(lock_name_of(holder_key(name)), name);
+        EXPECT_EQ(lock_name_of(fence_key(name)), name);
+        EXPECT_EQ(lock_name_of(wait_queue_key(name)), name);
+    }
+    EXPECT_EQ(lock_name_of("reports"), std::nullopt);
+    EXPECT_EQ(lock_name_of(last_fence_key("reports")), std::nullopt);
+    EXPECT_EQ(lock_name_of(inbox_channel("abc", std::nullopt)), std::nullopt);
+    EXPECT_EQ(lock_name_of("dlock:fence:{broken"), std::nullopt);
 }
 
 TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
@@ -26,6 +39,7 @@ TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
         EXPECT_EQ(key_slot(fence_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(wait_queue_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(last_fence_key(name)), key_slot(name)) << name;
+        EXPECT_EQ(key_slot(holder_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(inbox_channel("id", key_slot(name))), key_slot(name)) << name;
     }
 }

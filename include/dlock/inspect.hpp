@@ -1,0 +1,71 @@
+// dlock/inspect.hpp: what the server knows about a lock, whoever holds it.
+//
+// For operators and dashboards ("who holds this lock, since when, how many wait?") and for the
+// `dlock status` command. One atomic, read-only server-side script reads the lock's key, its
+// holder record (LockOptions::record_holder), its fence counter and its wait queue; nothing is
+// written. It works on every dlock::Client (one server, a Redis Cluster: all those keys share the
+// lock's slot) and on locks taken by other clients: a lock taken by redis-py or coredis (a
+// plain `SET name token PX ms`) shows as held, with no holder record.
+//
+//   const dlock::LockInspection seen = co_await dlock::inspect(redis, "reports");
+//   if (seen.held && seen.holder) std::cout << seen.holder->host << ':' << seen.holder->pid;
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dlock/client.hpp"
+#include "dlock/options.hpp"
+
+namespace dlock {
+
+namespace sync {
+class Client;
+}
+
+// Who took the lock, as its acquisition recorded it.
+struct HolderRecord {
+    std::string host{};    // gethostname() of the holder's machine
+    std::int64_t pid = 0;  // the holder's process id on that host
+    std::string label{};   // LockOptions::holder_label (`dlock --label`), may be empty
+    // When it was taken, by the server's clock (so all holders and inspectors agree).
+    std::chrono::system_clock::time_point since{};
+};
+
+struct LockInspection {
+    bool held = false;                     // a key of this name exists
+    std::optional<Seconds> ttl{};          // its remaining life; empty when free or without expiry
+    std::optional<HolderRecord> holder{};  // empty: free, or held without a record (unknown)
+    // How long the current holder has held it (server clock), when there is a record.
+    std::optional<Seconds> held_for{};
+    // The last fencing token handed out for this name (LockOptions::fencing); empty when none
+    // ever was. The counter never expires, so this stays after the lock is released.
+    std::optional<std::int64_t> last_fence{};
+    // Processes queued waiting for the lock (see Lock::waiting(): one per process, only waiters
+    // woken on release; a process that died while waiting counts until the queue expires).
+    std::size_t waiting = 0;
+};
+
+// Looks at lock `name` on `client`. Throws std::invalid_argument for an empty name or a
+// non-positive/non-finite timeout; ConnectionError, TimeoutError (after `timeout`), ServerError.
+asio::awaitable<LockInspection> inspect(Client& client, std::string name,
+                                        Seconds timeout = Seconds(5.0));
+
+// The lock name that `key` belongs to when it is one of the keys dlock keeps next to a lock (a
+// holder record, a fence counter, a wait queue; all match the SCAN pattern "dlock:*"), else
+// empty. A tool can list the locks dlock manages by scanning for these keys; locks that have
+// none of them (no fencing, no record, nobody waiting) cannot be told from other keys.
+std::optional<std::string> lock_name_of_key(std::string_view key);
+
+namespace sync {
+// The same, blocking, on a sync client (sync::Redis, sync::RedisCluster). Must not be called
+// from that client's I/O thread (std::logic_error, as every sync call).
+LockInspection inspect(Client& client, std::string name, Seconds timeout = Seconds(5.0));
+}  // namespace sync
+
+}  // namespace dlock
