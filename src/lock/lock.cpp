@@ -72,8 +72,24 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
     co_await room.enter_if_listening();
     for (;;) {
         const std::optional<detail::QueueTicket> ticket = room.ticket();
-        const detail::Attempt attempt =
-            co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr);
+        detail::Attempt attempt;
+        std::exception_ptr loading;
+        try {
+            attempt = co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr);
+        } catch (const ServerError& error) {
+            // LOADING: a restarted server still reads its dataset and wrote nothing. A blocking
+            // acquire polls until its deadline, then throws it (docs/semantics.md §7.9).
+            if (error.code() != "LOADING" || !blocking || s.abandoned) throw;
+            loading = std::current_exception();
+        }
+        if (loading) {
+            const auto now = Clock::now();
+            if (deadline && now >= *deadline) std::rethrow_exception(loading);
+            co_await room.sleep(deadline ? std::min(now + s.spec.sleep, *deadline)
+                                         : now + s.spec.sleep);
+            if (s.abandoned) co_return false;
+            continue;
+        }
         if (attempt.acquired) {
             room.acquired();
             s.hold.begin(token, attempt.fence);
