@@ -49,8 +49,8 @@ LockSpec::LockSpec(std::shared_ptr<Backend> backend, std::string lock_name,
     options = std::move(lock_options);
 }
 
-void mark_lost(LockState& state) {
-    state.hold.mark_lost();
+void mark_lost(LockState& state, LostReason reason) {
+    state.hold.mark_lost(reason);
     if (state.spec.options.on_lost) state.spec.options.on_lost();
 }
 
