@@ -9,6 +9,7 @@
 #include <asio/io_context.hpp>
 #include <asio/use_future.hpp>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -17,17 +18,29 @@ namespace dlock::sync {
 
 class IoThread {
   public:
-    IoThread() : work_(asio::make_work_guard(context_)), thread_([this] { context_.run(); }) {}
+    // The thread shares the context: a thread let go by the destructor (below) runs it to the
+    // end on its own.
+    IoThread()
+        : context_(std::make_shared<asio::io_context>(1)),
+          work_(asio::make_work_guard(*context_)),
+          thread_([context = context_] { context->run(); }) {}
     // Lets pending operations finish (sockets are closed by their owners first), then joins.
+    // Destroyed on the I/O thread itself (the last owner went away in a handler), it cannot
+    // join itself: the thread is detached instead and ends once the work in hand is done.
     ~IoThread() {
         work_.reset();
-        if (thread_.joinable()) thread_.join();
+        if (!thread_.joinable()) return;
+        if (in_this_thread()) {
+            thread_.detach();
+        } else {
+            thread_.join();
+        }
     }
     IoThread(const IoThread&) = delete;
     IoThread& operator=(const IoThread&) = delete;
 
-    asio::io_context& context() noexcept { return context_; }
-    asio::any_io_executor executor() { return context_.get_executor(); }
+    asio::io_context& context() noexcept { return *context_; }
+    asio::any_io_executor executor() { return context_->get_executor(); }
     bool in_this_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
 
     // Runs `make()` (a callable returning asio::awaitable<T>) on the I/O thread and waits.
@@ -37,11 +50,11 @@ class IoThread {
             throw std::logic_error(
                 "dlock::sync call made from dlock's own I/O thread (it would deadlock)");
         }
-        return asio::co_spawn(context_, std::move(make), asio::use_future).get();
+        return asio::co_spawn(*context_, std::move(make), asio::use_future).get();
     }
 
   private:
-    asio::io_context context_{1};
+    std::shared_ptr<asio::io_context> context_;
     asio::executor_work_guard<asio::io_context::executor_type> work_;
     std::thread thread_;
 };

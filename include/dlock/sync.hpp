@@ -73,8 +73,13 @@ class Client : public ClientBase {
 template <class Async, class Base = Client>
 class BasicClient : public Base {
   public:
+    // Tears the async client down on its own thread, so no handler runs concurrently. Destroyed
+    // from a handler on that thread, it does so at once (waiting there would deadlock).
     ~BasicClient() {
-        // Torn down on its own thread, so no handler runs concurrently.
+        if (this->io().in_this_thread()) {
+            async_.reset();
+            return;
+        }
         this->io().run([this]() -> asio::awaitable<void> {
             async_.reset();
             co_return;

@@ -58,10 +58,15 @@ class Backend {
 struct BackendAccess {
     static Backend& of(Client& client) noexcept { return *client.backend_; }
     static const Backend& of(const Client& client) noexcept { return *client.backend_; }
+    static std::shared_ptr<Backend> shared_of(Client& client) noexcept { return client.backend_; }
 };
 
 inline Backend& backend_of(Client& client) noexcept {
     return BackendAccess::of(client);
+}
+// For an object that may outlive the client handle (a Lock keeps its backend alive).
+inline std::shared_ptr<Backend> shared_backend_of(Client& client) noexcept {
+    return BackendAccess::shared_of(client);
 }
 
 }  // namespace dlock::detail

@@ -11,7 +11,11 @@ namespace dlock::detail {
 StandaloneBackend::StandaloneBackend(asio::any_io_executor executor, ConnectionOptions options)
     : connection_(std::make_shared<Connection>(std::move(executor), std::move(options))) {}
 
-StandaloneBackend::~StandaloneBackend() = default;
+// The last owner (a Redis, or a Lock that outlived it) is gone: close the sockets, or their
+// reader loops would keep the connections, and the executor's work, alive forever.
+StandaloneBackend::~StandaloneBackend() {
+    close();
+}
 
 asio::any_io_executor StandaloneBackend::get_executor() const {
     return connection_->get_executor();

@@ -21,7 +21,7 @@ using detail::LockState;
 using std::chrono::milliseconds;
 
 Lock::Lock(Client& client, std::string name, LockOptions options)
-    : state_(std::make_shared<LockState>(detail::backend_of(client), std::move(name),
+    : state_(std::make_shared<LockState>(detail::shared_backend_of(client), std::move(name),
                                          std::move(options))) {}
 
 Lock::~Lock() {
@@ -76,17 +76,29 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
     for (;;) {
         const std::optional<detail::QueueTicket> ticket = room.ticket();
         report.attempt();
-        const detail::Attempt attempt =
-            co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr);
+        detail::Attempt attempt;
+        std::exception_ptr loading;
+        try {
+            attempt = co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr);
+        } catch (const ServerError& error) {
+            // LOADING: a restarted server still reads its dataset and wrote nothing. A blocking
+            // acquire polls until its deadline, then throws it (docs/semantics.md §7.9).
+            if (error.code() != "LOADING" || !blocking || s.abandoned) throw;
+            loading = std::current_exception();
+        }
+        if (loading) {
+            const auto now = Clock::now();
+            if (deadline && now >= *deadline) std::rethrow_exception(loading);
+            co_await room.sleep(deadline ? std::min(now + s.spec.sleep, *deadline)
+                                         : now + s.spec.sleep);
+            if (s.abandoned) co_return report.not_acquired(NotAcquiredReason::abandoned);
+            continue;
+        }
         if (attempt.acquired) {
             room.acquired();
             s.hold.begin(token, attempt.fence);
-            if (s.spec.options.auto_renew) {
-                asio::co_spawn(
-                    s.spec.client->get_executor(),
-                    detail::renew_loop(state, s.hold.generation(), token, s.attempt_sent),
-                    asio::detached);
-            }
+            s.renewed_sent = s.attempt_sent;
+            detail::start_renewal(state);
             report.acquired(room.woken());
             co_return true;
         }
@@ -122,12 +134,17 @@ asio::awaitable<void> Lock::release() {
         reply = co_await detail::eval(*s.spec.client, call, s.spec.command_deadline());
         reply.value();
     } catch (const ServerError&) {
-        throw;  // refused by the server: nothing was done
+        // Refused by the server: nothing was done, the hold goes on (and so does its renewal,
+        // which reports a loss as for any hold; docs/semantics.md §7.3).
+        if (!s.abandoned) detail::start_renewal(state);
+        throw;
     } catch (...) {
         // Timed out, cancelled, or the connection dropped: the script may have run (or still
         // run when the server catches up), so a retry may find the key gone because of this
-        // very attempt.
+        // very attempt. Renewal resumes (token-checked): if the release did run, it finds the
+        // key gone and the holder hears "lost"; if not, the hold is kept alive until a retry.
         s.hold.release_failed();
+        if (!s.abandoned) detail::start_renewal(state);
         throw;
     }
     const bool in_doubt = s.hold.release_in_doubt();

@@ -10,8 +10,9 @@
 
 namespace dlock::detail {
 
-LockSpec::LockSpec(Backend& backend, std::string lock_name, LockOptions lock_options)
-    : client(&backend), name(std::move(lock_name)) {
+LockSpec::LockSpec(std::shared_ptr<Backend> backend, std::string lock_name,
+                   LockOptions lock_options)
+    : client(std::move(backend)), name(std::move(lock_name)) {
     if (name.empty()) throw std::invalid_argument("name must not be empty");
     const LockOptions& o = lock_options;
     if (o.timeout) {

@@ -34,9 +34,11 @@ using std::chrono::milliseconds;
 // What a lock is: fixed once the Lock is built (validated options, derived key names).
 struct LockSpec {
     // Validates `options` (std::invalid_argument naming the field) and derives the keys.
-    LockSpec(Backend& backend, std::string name, LockOptions options);
+    LockSpec(std::shared_ptr<Backend> backend, std::string name, LockOptions options);
 
-    Backend* client;
+    // Shared with the client that made it: a Lock that outlives its client (a sync::Lock
+    // after its sync::Redis, say) still has a live backend, which reconnects on demand.
+    std::shared_ptr<Backend> client;
     std::string name;
     LockOptions options;
     std::optional<milliseconds> timeout;
@@ -55,10 +57,10 @@ struct LockSpec {
 // The state behind a dlock::Lock: its spec (const), its hold (changed only by Hold's
 // transitions), and the bookkeeping of the operation in progress.
 struct LockState {
-    LockState(Backend& backend, std::string name, LockOptions options)
-        : spec(backend, std::move(name), std::move(options)),
-          events(spec.options.observer ? spec.options.observer : backend.observer, spec.name),
-          hold(backend.get_executor(), events) {}
+    LockState(std::shared_ptr<Backend> backend, std::string name, LockOptions options)
+        : spec(std::move(backend), std::move(name), std::move(options)),
+          events(spec.options.observer ? spec.options.observer : spec.client->observer, spec.name),
+          hold(spec.client->get_executor(), events) {}
 
     const LockSpec spec;
     LockEvents events;  // the observer's events (lock_events.hpp)
@@ -66,6 +68,9 @@ struct LockState {
     bool busy = false;
     std::uint64_t shortfalls = 0;
     Clock::time_point attempt_sent{};  // when the last acquisition attempt was sent
+    // When the command that last set the key's TTL to `timeout` was sent (the acquisition or a
+    // renewal): the key lives at least until then + timeout. Where a renewal resumes from.
+    Clock::time_point renewed_sent{};
     // The Lock object is gone: an acquire() still running must not take the lock (nobody could
     // release it, and auto-renewal would keep it forever). `waiting`: the timer it sleeps on.
     bool abandoned = false;
@@ -101,5 +106,7 @@ void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbo
 // counts from its execution, which is no earlier).
 asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t generation,
                                  std::string token, Clock::time_point sent);
+// Starts renewal of the current hold (options.auto_renew) from `renewed_sent`.
+void start_renewal(const std::shared_ptr<LockState>& state);
 
 }  // namespace dlock::detail

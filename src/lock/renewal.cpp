@@ -49,6 +49,7 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
             }
             state->events.extended(true);
             expires = sent + ttl;
+            state->renewed_sent = sent;
             wake_at = Clock::now() + state->spec.renew_interval;
         } catch (const std::exception&) {
             if (state->hold.generation() != generation) co_return;
@@ -62,6 +63,14 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
                       std::max(milliseconds(1), std::min(state->spec.renew_interval, left / 4));
         }
     }
+}
+
+void start_renewal(const std::shared_ptr<LockState>& state) {
+    if (!state->spec.options.auto_renew || !state->hold.token()) return;
+    asio::co_spawn(
+        state->spec.client->get_executor(),
+        renew_loop(state, state->hold.generation(), *state->hold.token(), state->renewed_sent),
+        asio::detached);
 }
 
 }  // namespace dlock::detail

@@ -113,7 +113,17 @@ if redis.call('exists', KEYS[1]) == 1 then
   return false
 end
 local fence = 0
-if ARGV[3] == '1' then fence = redis.call('incr', KEYS[2]) end
+if ARGV[3] == '1' then
+  -- A counter lost with the dataset (a restart without persistence) starts again from the
+  -- server's clock in microseconds, above every fence handed out before: a server hands out
+  -- far fewer than one per microsecond (docs/semantics.md, section 7.10). Written as text:
+  -- Lua would print the number as 1.7e+15.
+  if redis.call('exists', KEYS[2]) == 0 then
+    local t = redis.call('time')
+    redis.call('set', KEYS[2], t[1] .. string.sub('00000' .. t[2], -6))
+  end
+  fence = redis.call('incr', KEYS[2])
+end
 if ARGV[2] ~= '0' then
   redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 else

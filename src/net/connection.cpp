@@ -71,8 +71,18 @@ Connection::~Connection() {
 }
 
 void Connection::close() {
-    fail(generation_, std::make_exception_ptr(
-                          ConnectionError("connection to " + options_.endpoint() + " closed")));
+    const auto closed = std::make_exception_ptr(
+        ConnectionError("connection to " + options_.endpoint() + " closed"));
+    if (state_ == State::connecting) {
+        // A connect in flight would otherwise complete after close() and leave a connection
+        // (and its reader) alive that nobody closes. Its waiters get the error now; the attempt
+        // drops whatever it opens (connect_task checks `closed`).
+        attempt_->closed = true;
+        attempt_->error = closed;
+        attempt_->done.notify();
+        state_ = State::disconnected;
+    }
+    fail(generation_, closed);
 }
 
 asio::awaitable<std::vector<Reply>> Connection::execute(const Request& request, Deadline deadline) {
@@ -128,6 +138,10 @@ asio::awaitable<void> Connection::connect_task(std::shared_ptr<ConnectAttempt> a
     const Deadline deadline = Clock::now() + connect_timeout_;
     try {
         auto stream = co_await Stream::open(options_, tls_.get(), deadline);
+        if (attempt->closed) {
+            stream->close();
+            co_return;
+        }
         stream_ = stream;
         parser_ = std::make_unique<ReplyParser>();
         const std::uint64_t generation = ++generation_;
@@ -159,11 +173,13 @@ asio::awaitable<void> Connection::connect_task(std::shared_ptr<ConnectAttempt> a
                 }
             }
         }
+        if (attempt->closed) co_return;  // close() ran during the handshake and failed it
         state_ = State::connected;
         if (log_enabled(LogLevel::info) && generation > 1)
             log(LogLevel::info, "reconnected to " + options_.endpoint());
         if (on_connect_) on_connect_();
     } catch (...) {
+        if (attempt->closed) co_return;  // close() answered the waiters and reset the state
         // Waiters rethrow this; the connection stays usable for a later attempt.
         attempt->error = std::current_exception();
         log_connect_failure(options_.endpoint(), attempt->error);

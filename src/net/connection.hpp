@@ -55,8 +55,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // (deadline passed), or asio::system_error(operation_aborted) when the caller is cancelled.
     asio::awaitable<std::vector<Reply>> execute(const Request& request, Deadline deadline);
 
-    // Closes the socket: requests in flight fail with ConnectionError. The next execute()
-    // reconnects.
+    // Closes the socket: requests in flight, and callers waiting for a connect in progress,
+    // fail with ConnectionError. The next execute() reconnects.
     void close();
 
     // Subscriber connections: replies that are pub/sub messages ("message", "smessage") are
@@ -86,6 +86,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         explicit ConnectAttempt(const asio::any_io_executor& executor) : done(executor) {}
         Notification done;
         std::exception_ptr error;  // set when the attempt failed
+        bool closed = false;       // close() ended it: what it opens is dropped
     };
     enum class State { disconnected, connecting, connected };
 

@@ -130,6 +130,7 @@ void Subscriber::release_inbox(const std::string& name) {
         return;
     }
     it->second.idle_since_gen = ++linger_generation_;
+    if (const auto pending = it->second.linger_timer.lock()) pending->cancel();
     asio::co_spawn(connection_->get_executor(),
                    drop_after_linger(alive_, name, it->second.idle_since_gen), asio::detached);
 }
@@ -139,6 +140,10 @@ asio::awaitable<void> Subscriber::drop_after_linger(std::shared_ptr<bool> alive,
     if (!*alive) co_return;
     auto connection = connection_;
     const auto timer = make_timer();
+    if (auto idle = inboxes_.find(name);
+        idle != inboxes_.end() && idle->second.idle_since_gen == generation) {
+        idle->second.linger_timer = timer;
+    }
     timer->expires_after(linger);
     co_await timer->async_wait(use_tuple);
     if (!*alive) co_return;

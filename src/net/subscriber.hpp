@@ -108,6 +108,9 @@ class Subscriber {
         std::size_t users = 0;  // waiters registered on it
         std::uint64_t idle_since_gen =
             0;  // linger generation: a newer one cancels the pending drop
+        // The pending drop's timer: a newer linger wakes it at once, so that one inbox has at
+        // most one lingering coroutine (one per wait would pile up for `linger` under churn).
+        std::weak_ptr<asio::steady_timer> linger_timer;
     };
     void on_message(Reply&& message);
     void on_reconnect();
