@@ -60,12 +60,13 @@ asio::awaitable<std::optional<long long>> confirm_replicas(LeaseState& state,
 
 // One attempt: the kind's acquire script, then WAIT on a cluster (as Lock's try_acquire).
 asio::awaitable<Attempt> try_lease(LeaseState& state, const std::string& token,
-                                   std::optional<Deadline> deadline, const QueueTicket* ticket) {
+                                   std::optional<Deadline> deadline, const QueueTicket* ticket,
+                                   bool blocking) {
     std::shared_ptr<Connection> used;
     Reply reply;
     std::exception_ptr failure;
     state.attempt_sent = Clock::now();
-    const ScriptCall call = state.kind->acquire_call(token, ticket);
+    const ScriptCall call = state.kind->acquire_call(token, ticket, blocking);
     try {
         reply = co_await eval(*state.spec.client, call, state.spec.command_deadline(),
                               EvalMode::cached_first, &used);
@@ -182,7 +183,6 @@ asio::awaitable<bool> acquire_lease(std::shared_ptr<LeaseState> state, WaitPolic
     s.hold.start_over();
 
     const std::string token = make_token();
-    bool attempted = false;
     WaitRoom room(
         WaitSite{state, s.spec.client, s.kind->wait_name(), s.spec.command_timeout, &s.waiting},
         s.spec.options.wake_on_release && wait.blocking);
@@ -191,10 +191,10 @@ asio::awaitable<bool> acquire_lease(std::shared_ptr<LeaseState> state, WaitPolic
         const std::optional<QueueTicket> ticket = room.ticket();
         Attempt attempt;
         try {
-            attempted = true;
-            attempt = co_await try_lease(s, token, deadline, ticket ? &*ticket : nullptr);
+            attempt =
+                co_await try_lease(s, token, deadline, ticket ? &*ticket : nullptr, wait.blocking);
         } catch (...) {
-            withdraw_later(state, token);
+            if (wait.blocking) withdraw_later(state, token);
             throw;
         }
         if (attempt.acquired) {
@@ -209,7 +209,7 @@ asio::awaitable<bool> acquire_lease(std::shared_ptr<LeaseState> state, WaitPolic
         }
         const auto now = Clock::now();
         if (!wait.blocking || s.abandoned || (deadline && now >= *deadline)) {
-            if (attempted) withdraw_later(state, token);
+            if (wait.blocking) withdraw_later(state, token);
             co_return false;
         }
         if (room.may_enter() && co_await room.enter(deadline)) continue;

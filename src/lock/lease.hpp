@@ -27,7 +27,9 @@ class LeaseKind {
     virtual ~LeaseKind() = default;
     // The acquire script: replies the fence (0 without fencing) when taken, nil when the caller
     // must wait (then it queued the ticket), or a negative number that refused() explains.
-    virtual ScriptCall acquire_call(const std::string& token, const QueueTicket* ticket) const = 0;
+    // `blocking`: the attempt belongs to an acquire() that will wait (it may stake a claim).
+    virtual ScriptCall acquire_call(const std::string& token, const QueueTicket* ticket,
+                                    bool blocking) const = 0;
     // Token-checked release (1, or 0 when not held); wakes waiters with `notify`.
     virtual ScriptCall release_call(const std::string& token, std::string_view notify) const = 0;
     virtual ScriptCall extend_call(const std::string& token, std::chrono::milliseconds ms,

@@ -24,8 +24,8 @@ class SemaphoreKind final : public detail::LeaseKind {
           fencing_(fencing),
           queue_ttl_(queue_ttl) {}
 
-    detail::ScriptCall acquire_call(const std::string& token,
-                                    const detail::QueueTicket* ticket) const override {
+    detail::ScriptCall acquire_call(const std::string& token, const detail::QueueTicket* ticket,
+                                    bool /*blocking*/) const override {
         return detail::semaphore_acquire_call(name_, token, ttl_, permits_, fencing_, ticket,
                                               queue_ttl_);
     }
