@@ -27,6 +27,7 @@
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
+#include "lease_locks.hpp"
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
 #include "servers.hpp"
@@ -41,6 +42,9 @@ struct RunArgs {
     LockArgs lock;
     std::string shell;  // -c TEXT
     std::string kill_after = "5";
+    std::size_t permits = 0;  // --permits N: one of N permits (a semaphore)
+    bool shared = false;      // -s: a shared (read) hold; -x, the default, exclusive
+    bool exclusive = false;
     ConnectionArgs connection;
 };
 
@@ -134,7 +138,16 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
         lock_options.on_lost = [child, name, command_text, kill_after] {
             on_lock_lost(child, name, command_text, kill_after);
         };
-        std::unique_ptr<CliLock> lock = servers.make_lock(name, lock_options);
+        std::unique_ptr<CliLock> lock;
+        if (args.permits > 0 || args.shared || args.exclusive) {
+            if (!servers.client()) {
+                throw UsageError("--permits, -s and -x need one server or a cluster, not Redlock");
+            }
+            lock = make_lease_lock(*servers.client(), name, args.permits, !args.exclusive,
+                                   lock_options);
+        } else {
+            lock = servers.make_lock(name, lock_options);
+        }
         if (!co_await acquire_riding_outages(*lock, wait)) co_return report_conflict(args.lock);
 
         std::vector<std::pair<std::string, std::string>> env{{"DLOCK_NAME", name},
@@ -201,10 +214,24 @@ void add_run_command(CLI::App& dlock, Action& action, std::vector<std::string>& 
         ->add_option("--kill-after", args->kill_after,
                      "When the lock is lost, SIGKILL COMMAND this long after SIGTERM (default 5)")
         ->type_name("SEC");
+    run_command
+        ->add_option("--permits", args->permits,
+                     "Take one of N permits of semaphore NAME: at most N commands at once")
+        ->type_name("N")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+    run_command->add_flag("-s,--shared", args->shared,
+                          "A shared (read) hold, as flock -s: many at once, none with an "
+                          "exclusive one");
+    run_command->add_flag("-x,--exclusive", args->exclusive,
+                          "The writer of read/write lock NAME, as flock -x: waits for -s "
+                          "holders to leave (without -s/-x: a plain lock, which does not)");
     add_connection_options(*run_command, args->connection);
     run_command->formatter(std::make_shared<RunUsage>());
     run_command->footer(help::run_footer);
     run_command->callback([args, &action, &command] {
+        if (args->shared && args->exclusive) throw UsageError("-s and -x exclude each other");
+        if ((args->shared || args->exclusive) && args->permits > 0)
+            throw UsageError("-s/-x and --permits exclude each other");
         if (!args->shell.empty()) {
             if (!command.empty())
                 throw UsageError("-c TEXT and COMMAND exclude each other (-c runs TEXT with sh)");

@@ -72,6 +72,7 @@ class SingleServers : public Servers {
         return std::make_unique<SingleLock>(*client_, command_, name, options);
     }
     bool is_redlock() const override { return false; }
+    Client* client() override { return client_.get(); }
 
   private:
     std::unique_ptr<Client> client_;

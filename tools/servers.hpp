@@ -41,6 +41,8 @@ class Servers {
     virtual std::unique_ptr<CliLock> make_lock(const std::string& name,
                                                const LockOptions& options) = 0;
     virtual bool is_redlock() const = 0;
+    // The one client (server or cluster) behind make_lock; none for Redlock.
+    virtual Client* client() { return nullptr; }
 };
 
 // Runs `body` on a fresh io_context with the servers `args` describe, and returns what it
