@@ -31,7 +31,11 @@ struct Params {
     int locks = 10000;           // mem-held: locks held at once
     int waiters = 1000;          // mem-waiters: coroutines blocked on one lock
     int pairs = 200000;          // pipe-file: SET NX PX + release pairs
+    int permits = 4;             // S7: the semaphore's permits
 };
+
+// What S3/S4 (lock), S7 (semaphore) and S8 (read-mostly read/write lock) contend on.
+enum class Contended { lock, semaphore, read_mostly };
 
 // Builds one JSON object, fields in insertion order.
 class JsonLine {
@@ -90,8 +94,8 @@ inline double micros(Clock::duration d) {
 void run_sequential(const Params& params);  // S1
 void run_concurrent(const Params& params);  // S2
 void run_cluster(const Params& params);     // S5
-void run_contention(const Params& params, bool wake_on_release,
-                    std::string_view scenario);  // S3/S4
+void run_contention(const Params& params, bool wake_on_release, std::string_view scenario,
+                    Contended what = Contended::lock);  // S3/S4, S7, S8
 void run_memory_held(const Params& params);
 void run_memory_waiters(const Params& params);
 void write_pipe_file(const Params& params);  // the S2 ceiling's input for redis-cli --pipe
