@@ -292,11 +292,14 @@ TEST(ReadWriteLock, OnACluster) {
     dlock::RedisCluster cluster(io.get_executor(), split(server("CLUSTER3X1_SEEDS"), ','));
     dlock::RedisCluster other(io.get_executor(), split(server("CLUSTER3X1_SEEDS"), ','));
     run(io, [&]() -> asio::awaitable<void> {
+        co_await cluster.refresh();
         for (int i = 0; i < 10; ++i) {
             const std::string name = unique_name(":" + std::to_string(i));
-            ReadWriteLock r(cluster, name, once()), w(other, name, woken_only());
-            EXPECT_TRUE(co_await r.acquire_shared());
+            LockOptions reader_options = once(), writer_options = woken_only();
+            reader_options.replication_timeout = writer_options.replication_timeout = 2s;
+            ReadWriteLock r(cluster, name, reader_options), w(other, name, writer_options);
             EXPECT_EQ(r.replication_factor(), 1u);
+            EXPECT_TRUE(co_await r.acquire_shared());
             Notification in(co_await asio::this_coro::executor);
             start(co_await asio::this_coro::executor, w, false, in);
             co_await pause_for(100ms);
