@@ -32,6 +32,10 @@ struct Params {
     int waiters = 1000;          // mem-waiters: coroutines blocked on one lock
     int pairs = 200000;          // pipe-file: SET NX PX + release pairs
     int permits = 4;             // S7: the semaphore's permits
+    // S1/S3: what every lock reports to: "none", "metrics" (the exporter's observer,
+    // examples/lock_metrics.hpp) or "holder" (holder records; skipped until the library has
+    // them, issue 16 point 1). lock_options() applies it.
+    std::string observer = "none";
 };
 
 // What S3/S4 (lock), S7 (semaphore) and S8 (read-mostly read/write lock) contend on.

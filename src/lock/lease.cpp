@@ -100,6 +100,7 @@ asio::awaitable<Attempt> try_lease(LeaseState& state, const std::string& token,
     if (confirmed && *confirmed < static_cast<long long>(needed)) {
         co_await roll_back(state, token);
         ++state.shortfalls;
+        state.events.shortfall(needed, *confirmed);
         if (state.spec.options.on_replication_shortfall) {
             state.spec.options.on_replication_shortfall({state.spec.name, needed, *confirmed});
         }
@@ -110,11 +111,6 @@ asio::awaitable<Attempt> try_lease(LeaseState& state, const std::string& token,
         co_return Attempt{};
     }
     co_return attempt;
-}
-
-void mark_lease_lost(LeaseState& state) {
-    state.hold.mark_lost();
-    if (state.spec.options.on_lost) state.spec.options.on_lost();
 }
 
 // Auto-renewal, as Lock's (renewal.cpp): every renew_interval the lease goes back up to the
@@ -139,15 +135,16 @@ asio::awaitable<void> renew_lease(std::shared_ptr<LeaseState> state, std::uint64
                 std::min(state->spec.command_deadline(), expires), EvalMode::source_only);
             if (state->hold.generation() != generation) co_return;
             if (reply.value().integer != 1) {
-                mark_lease_lost(*state);
+                mark_lost(*state, LostReason::renewal_found_gone);
                 co_return;
             }
+            state->events.extended(true);
             expires = sent + ttl;
             wake_at = Clock::now() + state->spec.renew_interval;
         } catch (const std::exception&) {
             if (state->hold.generation() != generation) co_return;
             if (Clock::now() >= expires) {
-                mark_lease_lost(*state);
+                mark_lost(*state, LostReason::unreachable);
                 co_return;
             }
             const auto left = std::chrono::duration_cast<milliseconds>(expires - Clock::now());
@@ -168,7 +165,7 @@ asio::awaitable<void> forget_stale_hold(LeaseState& s) {
     // A "lost" that may be false (renewals failed, yet the lease is alive): release it,
     // token-checked, rather than keep a lease nobody will renew.
     co_await roll_back(s, *s.hold.token());
-    s.hold.end(true);
+    s.hold.end(LostReason::acquire_found_gone);
 }
 
 }  // namespace
@@ -245,7 +242,8 @@ asio::awaitable<void> release_lease(std::shared_ptr<LeaseState> state) {
         throw;
     }
     const bool in_doubt = s.hold.release_in_doubt();
-    s.hold.end(reply.integer != 1 && !in_doubt);
+    s.hold.end(reply.integer != 1 && !in_doubt ? std::optional(LostReason::release_found_gone)
+                                               : std::nullopt);
     if (reply.integer != 1) {
         throw LockReleaseError("cannot release " + what + ": no longer owned (" +
                                    (in_doubt ? "an earlier release() that failed may have "
@@ -276,6 +274,7 @@ asio::awaitable<bool> extend_lease(std::shared_ptr<LeaseState> state, Seconds ad
         throw LockExtensionError("cannot extend " + what + ": no longer owned (its lease ended)",
                                  s.spec.name);
     }
+    s.events.extended(false);
     co_return true;
 }
 

@@ -42,7 +42,7 @@ WaitRoom::WaitRoom(WaitSite site, bool wakeups)
 
 WaitRoom::WaitRoom(std::shared_ptr<LockState> state, bool wakeups)
     : WaitRoom(WaitSite{state, state->spec.client, state->spec.name, state->spec.command_timeout,
-                        &state->waiting},
+                        &state->waiting, &state->events},
                wakeups) {}
 
 WaitRoom::~WaitRoom() {
@@ -57,6 +57,7 @@ WaitRoom::~WaitRoom() {
     // process out of it (and passes on a wake-up it did not use).
     if (!acquired_ && departure.last_for_lock) {
         leave_queue_later(site_, waiter_->inbox, departure.unused_wakeup);
+        if (departure.unused_wakeup && site_.events) site_.events->wakeup_passed_on();
     }
 }
 

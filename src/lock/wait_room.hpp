@@ -34,6 +34,7 @@ struct WaitSite {
     std::string name;
     std::chrono::milliseconds command_timeout{5000};
     asio::steady_timer** waiting = nullptr;  // the timer the room sleeps on: the owner cancels it
+    LockEvents* events = nullptr;            // hears of a wake-up passed on (lock_events.hpp)
 };
 
 class WaitRoom {
@@ -62,6 +63,8 @@ class WaitRoom {
     asio::awaitable<void> sleep(Deadline until);
     // The attempt succeeded: the acquire script already updated the queue.
     void acquired() noexcept { acquired_ = true; }
+    // The last sleep ended with a release notification (not the poll).
+    bool woken() const noexcept { return woken_; }
 
   private:
     Deadline command_deadline() const { return Clock::now() + site_.command_timeout; }
