@@ -31,12 +31,16 @@ struct Params {
     int locks = 10000;           // mem-held: locks held at once
     int waiters = 1000;          // mem-waiters: coroutines blocked on one lock
     int pairs = 200000;          // pipe-file: SET NX PX + release pairs
+    int permits = 4;             // S7: the semaphore's permits
     // S1/S3: what every lock reports to: "none", "metrics" (the exporter's observer,
     // examples/lock_metrics.hpp) or "holder" (no observer, holder records on:
     // LockOptions::record_holder). lock_options() applies it.
     std::string observer = "none";
     bool record_holder = false;  // set by --observer holder (impl "dlock+holder")
 };
+
+// What S3/S4 (lock), S7 (semaphore) and S8 (read-mostly read/write lock) contend on.
+enum class Contended { lock, semaphore, read_mostly };
 
 // Builds one JSON object, fields in insertion order.
 class JsonLine {
@@ -95,8 +99,8 @@ inline double micros(Clock::duration d) {
 void run_sequential(const Params& params);  // S1
 void run_concurrent(const Params& params);  // S2
 void run_cluster(const Params& params);     // S5
-void run_contention(const Params& params, bool wake_on_release,
-                    std::string_view scenario);  // S3/S4
+void run_contention(const Params& params, bool wake_on_release, std::string_view scenario,
+                    Contended what = Contended::lock);  // S3/S4, S7, S8
 void run_memory_held(const Params& params);
 void run_memory_waiters(const Params& params);
 void write_pipe_file(const Params& params);  // the S2 ceiling's input for redis-cli --pipe

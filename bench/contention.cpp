@@ -16,9 +16,12 @@
 #include <atomic>
 #include <cstring>
 #include <dlock/lock.hpp>
+#include <dlock/read_write_lock.hpp>
 #include <dlock/redis.hpp>
+#include <dlock/semaphore.hpp>
 #include <dlock/sync.hpp>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "run_io.hpp"
@@ -92,8 +95,37 @@ class SharedBoard {
     Event* events_ = nullptr;
 };
 
+// One hold of what the scenario contends on: the Lock (S3/S4), a permit of a semaphore of
+// `permits` (S7), or a read/write lock where every 20th hold of a worker writes (S8).
+class Holder {
+  public:
+    Holder(dlock::Redis& redis, Contended what, int permits, const LockOptions& options) {
+        if (what == Contended::lock) lock_.emplace(redis, "bench:contended", options);
+        if (what == Contended::semaphore)
+            semaphore_.emplace(redis, "bench:contended", static_cast<std::size_t>(permits),
+                               options);
+        if (what == Contended::read_mostly) rw_.emplace(redis, "bench:contended", options);
+    }
+    asio::awaitable<bool> acquire() {
+        if (lock_) return lock_->acquire();
+        if (semaphore_) return semaphore_->acquire();
+        return ++count_ % 20 == 0 ? rw_->acquire() : rw_->acquire_shared();
+    }
+    asio::awaitable<void> release() {
+        if (lock_) return lock_->release();
+        if (semaphore_) return semaphore_->release();
+        return rw_->release();
+    }
+
+  private:
+    long count_ = 0;
+    std::optional<dlock::Lock> lock_;
+    std::optional<dlock::Semaphore> semaphore_;
+    std::optional<dlock::ReadWriteLock> rw_;
+};
+
 asio::awaitable<void> worker_loop(dlock::Redis& redis, SharedBoard& shared, int worker,
-                                  const Params& params, bool wake_on_release) {
+                                  const Params& params, bool wake_on_release, Contended what) {
     Board& board = shared.board();
     co_await redis.command("PING");  // connected before the start line
     board.ready.fetch_add(1);
@@ -101,7 +133,7 @@ asio::awaitable<void> worker_loop(dlock::Redis& redis, SharedBoard& shared, int 
         co_await pause(std::chrono::microseconds(200));
     }
     const double cpu_at_start = cpu_us();
-    dlock::Lock lock(redis, "bench:contended", lock_options(10, params.sleep_s, wake_on_release));
+    Holder lock(redis, what, params.permits, lock_options(10, params.sleep_s, wake_on_release));
     const auto hold = from_ms(params.hold_ms);
     const auto step_aside = from_ms(params.step_aside_ms);
     while (now_ns() < board.end_ns) {
@@ -118,12 +150,13 @@ asio::awaitable<void> worker_loop(dlock::Redis& redis, SharedBoard& shared, int 
     board.cpu_us.fetch_add(static_cast<std::int64_t>(cpu_us() - cpu_at_start));
 }
 
-[[noreturn]] void run_worker(SharedBoard& shared, int worker, const Params& params, bool wake) {
+[[noreturn]] void run_worker(SharedBoard& shared, int worker, const Params& params, bool wake,
+                             Contended what) {
     int status = 0;
     try {
         asio::io_context io;
         dlock::Redis redis(io.get_executor(), params.url);
-        run_to_end(io, worker_loop(redis, shared, worker, params, wake));
+        run_to_end(io, worker_loop(redis, shared, worker, params, wake, what));
     } catch (const std::exception& error) {
         std::cerr << "dlock-bench worker " << worker << ": " << error.what() << std::endl;
         status = 1;
@@ -138,7 +171,8 @@ std::map<std::string, long long> snapshot(const Params& params) {
 
 }  // namespace
 
-void run_contention(const Params& params, bool wake_on_release, std::string_view scenario) {
+void run_contention(const Params& params, bool wake_on_release, std::string_view scenario,
+                    Contended what) {
     const int workers = params.workers;
     const double warm_up_s = std::min(0.5, params.duration_s / 5);
     const double run_s = warm_up_s + params.duration_s;
@@ -148,6 +182,11 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
     {
         dlock::sync::Redis redis(params.url);
         redis.command({"DEL", "bench:contended"});
+        // The semaphore's and the read/write lock's keys, and their wait queues.
+        redis.command({"EVAL",
+                       "for _, k in ipairs(redis.call('keys', 'dlock:*:bench:contended')) do "
+                       "redis.call('del', k) end",
+                       "0"});
     }  // the I/O thread is joined here: fork below happens in a single-threaded process
 
     std::vector<pid_t> children;
@@ -155,7 +194,7 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
         std::cout.flush();
         const pid_t pid = fork();
         if (pid < 0) throw std::runtime_error("fork failed");
-        if (pid == 0) run_worker(shared, w, params, wake_on_release);
+        if (pid == 0) run_worker(shared, w, params, wake_on_release, what);
         children.push_back(pid);
     }
     Board& board = shared.board();
@@ -189,6 +228,9 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
         return a.event.acquired_ns < b.event.acquired_ns;
     });
 
+    std::vector<std::int64_t> releases;
+    for (const Acquisition& a : all) releases.push_back(a.event.released_ns);
+    std::sort(releases.begin(), releases.end());
     const std::int64_t measure_from = start + static_cast<std::int64_t>(warm_up_s * 1e9);
     std::vector<double> wait_us, handoff_us;
     std::vector<long long> per_worker(static_cast<std::size_t>(workers), 0);
@@ -199,8 +241,16 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
         ++measured;
         ++per_worker[static_cast<std::size_t>(all[i].worker)];
         wait_us.push_back(static_cast<double>(e.acquired_ns - e.asked_ns) / 1e3);
-        // A hand-off: the next holder was already waiting when the previous release returned.
-        if (i > 0 && e.asked_ns < all[i - 1].event.released_ns) {
+        // A hand-off: the next holder was already waiting when the previous release returned
+        // (with several holders, the last release that returned before this acquisition).
+        if (what != Contended::lock) {
+            const auto before_it =
+                std::upper_bound(releases.begin(), releases.end(), e.acquired_ns);
+            if (before_it != releases.begin() && *std::prev(before_it) > e.asked_ns) {
+                handoff_us.push_back(static_cast<double>(e.acquired_ns - *std::prev(before_it)) /
+                                     1e3);
+            }
+        } else if (i > 0 && e.asked_ns < all[i - 1].event.released_ns) {
             handoff_us.push_back(static_cast<double>(e.acquired_ns - all[i - 1].event.released_ns) /
                                  1e3);
         }
@@ -211,6 +261,10 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
     JsonLine p;
     p.add("workers", workers)
         .add("model", "processes")
+        .add("contended", what == Contended::lock        ? "lock"
+                          : what == Contended::semaphore ? "semaphore"
+                                                         : "rwlock, 1 write in 20")
+        .add("permits", what == Contended::semaphore ? params.permits : 1)
         .add("hold_ms", params.hold_ms)
         .add("step_aside_ms", params.step_aside_ms)
         .add("wake_on_release", wake_on_release)

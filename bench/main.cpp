@@ -25,11 +25,12 @@ int main(int argc, char** argv) {
     CLI::App app{"dlock benchmarks: prints one JSON line per run"};
     Params params;
     std::string scenario;
-    const std::vector<std::string> scenarios = {"S1", "S2",       "S3",          "S4",       "S5",
-                                                "S6", "mem_held", "mem_waiters", "pipe_file"};
+    const std::vector<std::string> scenarios = {
+        "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "mem_held", "mem_waiters", "pipe_file"};
     app.add_option("scenario", scenario,
                    "S1 sequential, S2 concurrent tasks, S3 contention, "
-                   "S4 contention polling only, S5 cluster, S6 Redlock, "
+                   "S4 contention polling only, S5 cluster, S6 Redlock, S7 semaphore "
+                   "(--permits), S8 read-mostly read/write lock, "
                    "mem_held, mem_waiters, pipe_file (S2 ceiling input)")
         ->required()
         ->check(CLI::IsMember(scenarios));
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--pairs", params.pairs, "pipe_file: SET+release pairs")
         ->check(CLI::PositiveNumber);
+    app.add_option("--permits", params.permits, "S7: the semaphore's permits")
+        ->check(CLI::PositiveNumber);
     app.add_option("--observer", params.observer,
                    "S1/S3: none, metrics (the exporter's observer) or holder (holder records)")
         ->check(CLI::IsMember({"none", "metrics", "holder"}));
@@ -66,6 +69,10 @@ int main(int argc, char** argv) {
             run_contention(params, true, "S3");
         else if (scenario == "S4")
             run_contention(params, false, "S4");
+        else if (scenario == "S7")
+            run_contention(params, true, "S7", Contended::semaphore);
+        else if (scenario == "S8")
+            run_contention(params, true, "S8", Contended::read_mostly);
         else if (scenario == "S5")
             run_cluster(params);
         else if (scenario == "S6")

@@ -28,6 +28,7 @@
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
+#include "lease_locks.hpp"
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
 #include "servers.hpp"
@@ -44,6 +45,9 @@ struct RunArgs {
     bool progress = false;  // --progress: say what we wait for even when stderr is no terminal
     std::string shell;      // -c TEXT
     std::string kill_after = "5";
+    std::size_t permits = 0;  // --permits N: one of N permits (a semaphore)
+    bool shared = false;      // -s: a shared (read) hold; -x, the default, exclusive
+    bool exclusive = false;
     ConnectionArgs connection;
 };
 
@@ -182,7 +186,16 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
         lock_options.on_lost = [child, name, command_text, kill_after] {
             on_lock_lost(child, name, command_text, kill_after);
         };
-        std::unique_ptr<CliLock> lock = servers.make_lock(name, lock_options);
+        std::unique_ptr<CliLock> lock;
+        if (args.permits > 0 || args.shared || args.exclusive) {
+            if (!servers.client()) {
+                throw UsageError("--permits, -s and -x need one server or a cluster, not Redlock");
+            }
+            lock = make_lease_lock(*servers.client(), name, args.permits, !args.exclusive,
+                                   lock_options);
+        } else {
+            lock = servers.make_lock(name, lock_options);
+        }
         const bool terminal = ::isatty(STDERR_FILENO) == 1;
         auto progress = std::make_shared<Progress>(executor);
         if (wait.blocking && (terminal || args.progress)) {
@@ -260,10 +273,24 @@ void add_run_command(CLI::App& dlock, Action& action, std::vector<std::string>& 
         ->add_option("--kill-after", args->kill_after,
                      "When the lock is lost, SIGKILL COMMAND this long after SIGTERM (default 5)")
         ->type_name("SEC");
+    run_command
+        ->add_option("--permits", args->permits,
+                     "Take one of N permits of semaphore NAME: at most N commands at once")
+        ->type_name("N")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+    run_command->add_flag("-s,--shared", args->shared,
+                          "A shared (read) hold, as flock -s: many at once, none with an "
+                          "exclusive one");
+    run_command->add_flag("-x,--exclusive", args->exclusive,
+                          "The writer of read/write lock NAME, as flock -x: waits for -s "
+                          "holders to leave (without -s/-x: a plain lock, which does not)");
     add_connection_options(*run_command, args->connection);
     run_command->formatter(std::make_shared<RunUsage>());
     run_command->footer(help::run_footer);
     run_command->callback([args, &action, &command] {
+        if (args->shared && args->exclusive) throw UsageError("-s and -x exclude each other");
+        if ((args->shared || args->exclusive) && args->permits > 0)
+            throw UsageError("-s/-x and --permits exclude each other");
         if (!args->shell.empty()) {
             if (!command.empty())
                 throw UsageError("-c TEXT and COMMAND exclude each other (-c runs TEXT with sh)");

@@ -131,6 +131,7 @@ class SingleServers : public Servers {
         }
         co_return co_await scan_servers(client_->get_executor(), servers, pattern);
     }
+    Client* client() override { return client_.get(); }
 
   private:
     std::unique_ptr<Client> client_;

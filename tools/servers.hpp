@@ -50,6 +50,8 @@ class Servers {
     // The names of the locks with a holder record, fence counter or wait queue on any server
     // (every primary of a cluster, every Redlock node), matching the glob `pattern`; sorted.
     virtual asio::awaitable<std::vector<std::string>> list(const std::string& pattern) = 0;
+    // The one client (server or cluster) behind make_lock; none for Redlock.
+    virtual Client* client() { return nullptr; }
 };
 
 // Runs `body` on a fresh io_context with the servers `args` describe, and returns what it

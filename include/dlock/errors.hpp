@@ -80,4 +80,16 @@ class LockExtensionError : public LockError {
     using LockError::LockError;
 };
 
+// A Semaphore was built with a permit count other than the one its current holders were
+// admitted under (stored_permits()): nothing was taken. Never silent over-admission.
+class SemaphoreMismatchError : public LockError {
+  public:
+    SemaphoreMismatchError(const std::string& what, std::string lock_name, long long stored)
+        : LockError(what, std::move(lock_name)), stored_(stored) {}
+    long long stored_permits() const noexcept { return stored_; }
+
+  private:
+    long long stored_;
+};
+
 }  // namespace dlock

@@ -1,5 +1,5 @@
 // One acquisition attempt of a Lock: SET NX or the acquire script, WAIT on a cluster, and
-// the token-checked roll-back of an attempt that must not count; leaving the wait queue.
+// the token-checked roll-back of an attempt that must not count.
 #include <asio.hpp>
 
 #include "lock/lock_state.hpp"
@@ -25,32 +25,6 @@ asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
 }
 
 }  // namespace
-
-// Takes this process's inbox out of the lock's wait queue, in the background (called from a
-// destructor). Best effort: a stale entry is skipped by the next release (nobody receives the
-// wake-up) and the queue expires with its TTL.
-//
-// Sent as EVAL, in one round trip: the request is queued on the connection before the caller
-// goes on, so a new wait of this process on the lock (same inbox, queued by a later script on
-// the same connection) always runs after it. An EVALSHA answered by NOSCRIPT (cold script
-// cache) used to send the ZREM one round trip later, after such a new wait had queued: it
-// deleted the new entry and the next release woke nobody. No retry also means nothing touches
-// state->spec.client after the first suspension (the client may be gone by then).
-void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox,
-                       bool unused_wakeup) {
-    asio::co_spawn(
-        state->spec.client->get_executor(),
-        [state, inbox = std::move(inbox), unused_wakeup]() -> asio::awaitable<void> {
-            try {
-                co_await eval(
-                    *state->spec.client,
-                    leave_queue_call(state->spec.name, inbox, state->spec.publish(), unused_wakeup),
-                    state->spec.command_deadline(), EvalMode::source_only);
-            } catch (const std::exception&) {
-            }
-        },
-        asio::detached);
-}
 
 // One acquisition attempt, then WAIT on a cluster. A plain SET NX when nobody waits and
 // fencing and the holder record are off (the uncontended path); otherwise the acquire script,

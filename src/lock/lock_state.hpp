@@ -98,8 +98,6 @@ struct Attempt {
 };
 asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
                                      std::optional<Deadline> deadline, const QueueTicket* ticket);
-void leave_queue_later(const std::shared_ptr<LockState>& state, std::string inbox,
-                       bool unused_wakeup);
 
 // renewal.cpp: extends the lock to its full timeout every renew_interval while
 // hold.generation() stays `generation`. `sent`: when the acquisition was sent (the key's expiry

@@ -7,45 +7,78 @@
 
 namespace dlock::detail {
 
+namespace {
+
+// Takes this process's inbox out of the queue of `site.name`, in the background (called from a
+// destructor). Best effort: a stale entry is skipped by the next release (nobody receives the
+// wake-up) and the queue expires with its TTL.
+//
+// Sent as EVAL, in one round trip: the request is queued on the connection before the caller
+// goes on, so a new wait of this process on the name (same inbox, queued by a later script on
+// the same connection) always runs after it. An EVALSHA answered by NOSCRIPT (cold script
+// cache) used to send the ZREM one round trip later, after such a new wait had queued: it
+// deleted the new entry and the next release woke nobody. No retry also means nothing touches
+// the client after the first suspension (the client may be gone by then).
+void leave_queue_later(const WaitSite& site, std::string inbox, bool unused_wakeup) {
+    asio::co_spawn(
+        site.client->get_executor(),
+        [owner = site.owner, client = site.client, name = site.name,
+         deadline = Clock::now() + site.command_timeout, inbox = std::move(inbox),
+         unused_wakeup]() -> asio::awaitable<void> {
+            try {
+                co_await eval(
+                    *client, leave_queue_call(name, inbox, client->notify_command(), unused_wakeup),
+                    deadline, EvalMode::source_only);
+            } catch (const std::exception&) {
+            }
+        },
+        asio::detached);
+}
+
+}  // namespace
+
+WaitRoom::WaitRoom(WaitSite site, bool wakeups)
+    : site_(std::move(site)), wakeups_(wakeups), poll_(site_.client->get_executor()) {}
+
 WaitRoom::WaitRoom(std::shared_ptr<LockState> state, bool wakeups)
-    : state_(std::move(state)), wakeups_(wakeups), poll_(state_->spec.client->get_executor()) {}
+    : WaitRoom(WaitSite{state, state->spec.client, state->spec.name, state->spec.command_timeout,
+                        &state->waiting, &state->events},
+               wakeups) {}
 
 WaitRoom::~WaitRoom() {
-    // Ended without resuming (its io_context destroyed mid-sleep): ~Lock must not cancel a timer
-    // that is gone.
-    if (state_->waiting == &poll_ || (waiter_ && state_->waiting == &waiter_->timer)) {
-        state_->waiting = nullptr;
+    // Ended without resuming (its io_context destroyed mid-sleep): the owner's destructor must
+    // not cancel a timer that is gone.
+    if (*site_.waiting == &poll_ || (waiter_ && *site_.waiting == &waiter_->timer)) {
+        *site_.waiting = nullptr;
     }
     if (!waiter_) return;
     const auto departure = subscriber_->unwatch(waiter_);
     // Our success already updated the queue; otherwise the last local waiter takes this
     // process out of it (and passes on a wake-up it did not use).
     if (!acquired_ && departure.last_for_lock) {
-        leave_queue_later(state_, waiter_->inbox, departure.unused_wakeup);
-        if (departure.unused_wakeup) state_->events.wakeup_passed_on();
+        leave_queue_later(site_, waiter_->inbox, departure.unused_wakeup);
+        if (departure.unused_wakeup && site_.events) site_.events->wakeup_passed_on();
     }
 }
 
 asio::awaitable<void> WaitRoom::enter_if_listening() {
     if (!wakeups_) co_return;
-    const LockSpec& spec = state_->spec;
-    Subscriber& candidate = wakeup_subscriber(*spec.client, spec.name);
-    if (candidate.ready_for(spec.name)) {
+    Subscriber& candidate = wakeup_subscriber(*site_.client, site_.name);
+    if (candidate.ready_for(site_.name)) {
         subscriber_ = &candidate;
-        waiter_ = co_await subscriber_->watch(spec.name, spec.command_deadline());
+        waiter_ = co_await subscriber_->watch(site_.name, command_deadline());
     }
 }
 
 asio::awaitable<bool> WaitRoom::enter(std::optional<Deadline> deadline) {
-    const LockSpec& spec = state_->spec;
     try {
-        subscriber_ = &wakeup_subscriber(*spec.client, spec.name);
-        auto watch_deadline = spec.command_deadline();
+        subscriber_ = &wakeup_subscriber(*site_.client, site_.name);
+        auto watch_deadline = command_deadline();
         if (deadline) watch_deadline = std::min(watch_deadline, *deadline);
-        waiter_ = co_await subscriber_->watch(spec.name, watch_deadline);
+        waiter_ = co_await subscriber_->watch(site_.name, watch_deadline);
         co_return true;
     } catch (const Error&) {
-        // No notifications: fall back to polling. Local to this wait: release() still wakes
+        // No notifications: fall back to polling. Local to this wait: a release still wakes
         // the waiters of other processes.
         wakeups_ = false;
         co_return false;
@@ -59,14 +92,14 @@ std::optional<QueueTicket> WaitRoom::ticket() const {
 
 asio::awaitable<void> WaitRoom::sleep(Deadline until) {
     if (waiter_) {
-        state_->waiting = &waiter_->timer;
+        *site_.waiting = &waiter_->timer;
         woken_ = co_await subscriber_->wait(*waiter_, until);
     } else {
-        state_->waiting = &poll_;
+        *site_.waiting = &poll_;
         poll_.expires_at(until);
         co_await poll_.async_wait(use_tuple);
     }
-    state_->waiting = nullptr;
+    *site_.waiting = nullptr;
 }
 
 }  // namespace dlock::detail

@@ -1,33 +1,53 @@
-// wait_room.hpp (private): the waiting half of one blocking Lock::acquire().
+// wait_room.hpp (private): the waiting half of one blocking acquire(), for every lock kind
+// (Lock, Semaphore, SharedMutex).
 //
 // A waiter listens on its process's inbox (net/subscriber.hpp) and, once subscribed, queues
-// the process in the lock's wait queue with every failed attempt (the acquire script does
-// that). The room keeps that place: it knows the ticket the next attempt carries, sleeps until
-// a wake-up or the poll, and on every way out (success, timeout, exception, destroyed Lock)
-// leaves: the last local waiter on the lock takes the process out of the queue and passes on
-// a wake-up it did not use, so no other process is kept waiting for it.
+// the process in the wait queue of the name it waits under with every failed attempt (the
+// acquire scripts do that). The room keeps that place: it knows the ticket the next attempt
+// carries, sleeps until a wake-up or the poll, and on every way out (success, timeout,
+// exception, destroyed lock object) leaves: the last local waiter on the name takes the process
+// out of the queue and passes on a wake-up it did not use, so no other process is kept waiting
+// for it.
 #pragma once
 
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 
+#include "client/backend.hpp"
 #include "lock/lock_state.hpp"
 #include "lock/scripts.hpp"
 #include "net/subscriber.hpp"
 
 namespace dlock::detail {
 
+// What a wait room needs of the object whose acquire() blocks.
+struct WaitSite {
+    std::shared_ptr<void> owner;  // kept alive by the room and by its background departure
+    Backend* client = nullptr;
+    // The name waiters wait under: the subscriber's key, the wake-up's payload, and (through
+    // wait_queue_key) the queue. A Lock waits under its own name; the other kinds under names
+    // of keys.hpp that no key ever has, so an unused wake-up is always handed on.
+    std::string name;
+    std::chrono::milliseconds command_timeout{5000};
+    asio::steady_timer** waiting = nullptr;  // the timer the room sleeps on: the owner cancels it
+    LockEvents* events = nullptr;            // hears of a wake-up passed on (lock_events.hpp)
+};
+
 class WaitRoom {
   public:
     // `wakeups`: wait for release notifications (else only poll every `sleep`).
+    WaitRoom(WaitSite site, bool wakeups);
+    // A Lock's room: it waits under the lock's name.
     WaitRoom(std::shared_ptr<LockState> state, bool wakeups);
     ~WaitRoom();
     WaitRoom(const WaitRoom&) = delete;
     WaitRoom& operator=(const WaitRoom&) = delete;
 
-    // Enters at once when this process already listens for the lock (another wait here, or a
+    // Enters at once when this process already listens for the name (another wait here, or a
     // recent one): the first attempt can queue, saving the plain SET that would fail.
     asio::awaitable<void> enter_if_listening();
     // Whether enter() is worth trying: wake-ups wanted, and not entered yet.
@@ -39,7 +59,7 @@ class WaitRoom {
 
     // What the next attempt carries (none before entering).
     std::optional<QueueTicket> ticket() const;
-    // Until a wake-up or `until`. A destroyed Lock cancels it (LockState::waiting).
+    // Until a wake-up or `until`. A destroyed owner cancels it (WaitSite::waiting).
     asio::awaitable<void> sleep(Deadline until);
     // The attempt succeeded: the acquire script already updated the queue.
     void acquired() noexcept { acquired_ = true; }
@@ -47,7 +67,9 @@ class WaitRoom {
     bool woken() const noexcept { return woken_; }
 
   private:
-    std::shared_ptr<LockState> state_;
+    Deadline command_deadline() const { return Clock::now() + site_.command_timeout; }
+
+    WaitSite site_;
     bool wakeups_;
     Subscriber* subscriber_ = nullptr;
     Subscriber::WaiterPtr waiter_;

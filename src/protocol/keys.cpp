@@ -33,6 +33,42 @@ std::string inbox_channel(std::string_view process_id, std::optional<std::uint16
     return out;
 }
 
+std::string semaphore_holders_key(std::string_view name) {
+    return companion_key("dlock:sem:", name);
+}
+
+std::string semaphore_permits_key(std::string_view name) {
+    return companion_key("dlock:sem-permits:", name);
+}
+
+std::string readers_key(std::string_view name) {
+    return companion_key("dlock:readers:", name);
+}
+
+std::string writers_waiting_key(std::string_view name) {
+    return companion_key("dlock:writers-waiting:", name);
+}
+
+std::string readers_waiting_key(std::string_view name) {
+    return companion_key("dlock:readers-waiting:", name);
+}
+
+std::string readers_turn_key(std::string_view name) {
+    return companion_key("dlock:readers-turn:", name);
+}
+
+std::string semaphore_wait_name(std::string_view name) {
+    return companion_key("dlock:sem-wait:", name);
+}
+
+std::string reader_wait_name(std::string_view name) {
+    return companion_key("dlock:rw-read:", name);
+}
+
+std::string writer_wait_name(std::string_view name) {
+    return companion_key("dlock:rw-write:", name);
+}
+
 std::string last_fence_key(std::string_view resource_key) {
     return companion_key("dlock:last-fence:", resource_key);
 }

@@ -39,6 +39,34 @@ std::optional<std::string> lock_name_of(std::string_view key);
 // listens on. ID is random per process and server.
 std::string inbox_channel(std::string_view process_id, std::optional<std::uint16_t> slot);
 
+// ---- Semaphore NAME (lock/semaphore_scripts.cpp) ----
+// "dlock:sem:{tag}:NAME": its holders, a sorted set of permit tokens scored by their lease's
+// end (server clock, ms). Expires with the last lease.
+std::string semaphore_holders_key(std::string_view name);
+// "dlock:sem-permits:{tag}:NAME": the permit count its holders were admitted under, while it
+// has holders (a client with another count is refused).
+std::string semaphore_permits_key(std::string_view name);
+
+// ---- Read/write lock NAME (SharedMutex): the writer holds key NAME, as a Lock does ----
+// "dlock:readers:{tag}:NAME": the readers, token -> lease end (ms), like a semaphore's holders.
+std::string readers_key(std::string_view name);
+// "dlock:writers-waiting:{tag}:NAME": writers waiting for the readers to drain, token -> end of
+// their claim (ms); while one is there, new readers wait.
+std::string writers_waiting_key(std::string_view name);
+// "dlock:readers-waiting:{tag}:NAME": readers waiting, token -> end of their claim (ms).
+std::string readers_waiting_key(std::string_view name);
+// "dlock:readers-turn:{tag}:NAME": readers let in by the last writer's release, ahead of any
+// writer (token -> end of their claim); writers wait until it is empty.
+std::string readers_turn_key(std::string_view name);
+
+// The names their waiters wait under (the subscriber's key, the wake-up's payload; the queue is
+// wait_queue_key of it). "dlock:sem-wait:{tag}:NAME", "dlock:rw-read:{tag}:NAME",
+// "dlock:rw-write:{tag}:NAME": no key of these names exists, so a wake-up a process did not use
+// is always handed on (leave_queue_call finds "the lock" free).
+std::string semaphore_wait_name(std::string_view name);
+std::string reader_wait_name(std::string_view name);
+std::string writer_wait_name(std::string_view name);
+
 // "dlock:last-fence:{tag}:RESOURCE": the largest fence fenced_write() accepted for RESOURCE.
 std::string last_fence_key(std::string_view resource_key);
 

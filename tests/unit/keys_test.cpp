@@ -20,6 +20,15 @@ TEST(Keys, DerivedNamesAreFixed) {
     EXPECT_EQ(holder_key("reports"), "dlock:holder:{8jc}:reports");
     EXPECT_EQ(inbox_channel("abc", std::nullopt), "dlock:inbox:abc");
     EXPECT_EQ(inbox_channel("abc", std::uint16_t{5152}), "dlock:inbox:{8jc}:abc");
+    EXPECT_EQ(semaphore_holders_key("reports"), "dlock:sem:{8jc}:reports");
+    EXPECT_EQ(semaphore_permits_key("reports"), "dlock:sem-permits:{8jc}:reports");
+    EXPECT_EQ(semaphore_wait_name("reports"), "dlock:sem-wait:{8jc}:reports");
+    EXPECT_EQ(readers_key("reports"), "dlock:readers:{8jc}:reports");
+    EXPECT_EQ(writers_waiting_key("reports"), "dlock:writers-waiting:{8jc}:reports");
+    EXPECT_EQ(readers_waiting_key("reports"), "dlock:readers-waiting:{8jc}:reports");
+    EXPECT_EQ(readers_turn_key("reports"), "dlock:readers-turn:{8jc}:reports");
+    EXPECT_EQ(reader_wait_name("reports"), "dlock:rw-read:{8jc}:reports");
+    EXPECT_EQ(writer_wait_name("reports"), "dlock:rw-write:{8jc}:reports");
 }
 
 TEST(Keys, TheLockNameIsFoundFromItsHolderFenceAndQueueKeysOnly) {
@@ -41,6 +50,17 @@ TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
         EXPECT_EQ(key_slot(last_fence_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(holder_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(inbox_channel("id", key_slot(name))), key_slot(name)) << name;
+        for (const std::string& derived :
+             {semaphore_holders_key(name), semaphore_permits_key(name), readers_key(name),
+              writers_waiting_key(name), readers_waiting_key(name), readers_turn_key(name)}) {
+            EXPECT_EQ(key_slot(derived), key_slot(name)) << name << " " << derived;
+        }
+        // A waiter's inbox is chosen by the slot of the name it waits under.
+        for (const std::string& wait_name :
+             {semaphore_wait_name(name), reader_wait_name(name), writer_wait_name(name)}) {
+            EXPECT_EQ(key_slot(wait_name), key_slot(name)) << name;
+            EXPECT_EQ(key_slot(wait_queue_key(wait_name)), key_slot(name)) << name;
+        }
     }
 }
 

@@ -1,0 +1,96 @@
+// lease_lua.hpp (private): Lua shared by the scripts of the lock kinds whose holders are leases
+// in a sorted set (Semaphore's permits, ReadWriteLock's readers): token -> end of its lease,
+// in milliseconds of the server's clock, pruned by every script that reads the set.
+//
+// The wait queue part is the Lock's (scripts.cpp): a sorted set of waiting processes' inboxes
+// in arrival order (server clock, microseconds); ZADD NX keeps a waiter's place, a woken waiter
+// that was overtaken goes back to the head, and queue calls go through pcall (see scripts.cpp
+// for why the queue is in ARGV and a wake-up is best effort).
+#pragma once
+
+namespace dlock::detail {
+
+inline constexpr const char* lease_lua_prelude = R"lua(
+local function now_us()
+  local t = redis.call('time')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function now_ms()
+  return math.floor(now_us() / 1000)
+end
+-- Drops the leases that ended; returns how many are left.
+local function prune(set, now)
+  redis.call('zremrangebyscore', set, '-inf', now)
+  return redis.call('zcard', set)
+end
+-- The set (and the companion keys in `others`) expire with its last lease, or go now.
+local function keep_until_last_lease(set, others)
+  local last = redis.call('zrange', set, -1, -1, 'WITHSCORES')
+  if #last == 0 then
+    redis.call('del', set, unpack(others))
+    return
+  end
+  redis.call('pexpireat', set, last[2])
+  for _, key in ipairs(others) do redis.call('pexpireat', key, last[2]) end
+end
+-- Wakes the first queued process that still listens (a gone one is dropped). Returns whether
+-- one was reached.
+local function wake_next(queue, publish, name)
+  for _ = 1, 16 do
+    local head = redis.pcall('zpopmin', queue)
+    if type(head) ~= 'table' or #head == 0 then return false end
+    local reached = redis.pcall(publish, head[1], name)
+    if type(reached) ~= 'number' or reached > 0 then return true end
+  end
+  return false
+end
+-- Wakes up to `count` queued processes.
+local function wake(queue, publish, name, count)
+  if publish == '' then return end
+  for _ = 1, count do
+    if not wake_next(queue, publish, name) then return end
+  end
+end
+-- A failed attempt with a ticket: the process keeps (or, woken, regains) its place.
+local function queue_waiter(queue, inbox, queue_ttl, woken)
+  if inbox == '' then return end
+  local score = now_us()
+  if woken == 'front' then
+    local head = redis.pcall('zrange', queue, 0, 0, 'WITHSCORES')
+    if type(head) == 'table' and #head == 2 then score = tonumber(head[2]) - 1 end
+  end
+  redis.pcall('zadd', queue, 'NX', score, inbox)
+  redis.pcall('pexpire', queue, queue_ttl)
+end
+-- A success with a ticket: the process leaves the queue, or (more local waiters) goes to the
+-- back, so one busy process cannot keep the others out.
+local function queue_after_success(queue, inbox, queue_ttl, stay)
+  if inbox == '' then return end
+  if stay == 'stay' then
+    redis.pcall('zadd', queue, now_us(), inbox)
+    redis.pcall('pexpire', queue, queue_ttl)
+  else
+    redis.pcall('zrem', queue, inbox)
+  end
+end
+-- Changes the lease of `token` in `set` as extend() says; 1, or 0 when it is not held.
+local function extend_lease(set, others, token, ms, change)
+  local now = now_ms()
+  local ends = tonumber(redis.call('zscore', set, token) or '0')
+  if ends <= now then return 0 end
+  if change == 'add' then
+    ends = ends + ms
+  elseif change == 'renew' then
+    -- Auto-renewal never moves the end earlier (it would undo an extend()).
+    if ends - now > ms then return 1 end
+    ends = now + ms
+  else
+    ends = now + ms
+  end
+  redis.call('zadd', set, 'XX', ends, token)
+  keep_until_last_lease(set, others)
+  return 1
+end
+)lua";
+
+}  // namespace dlock::detail

@@ -1,0 +1,219 @@
+#include "lock/rwlock_scripts.hpp"
+
+#include "lock/lease_lua.hpp"
+#include "protocol/keys.hpp"
+
+namespace dlock::detail {
+
+namespace {
+
+// Every rwlock script sees the same KEYS and the same first ARGV (see rw_call below), so the
+// roles of its keys are named once here.
+constexpr const char* rw_prelude = R"lua(
+local writer, readers, writers_waiting, readers_waiting, turn = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local token, notify = ARGV[1], ARGV[2]
+local reader_name, reader_queue, writer_name, writer_queue = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local now = now_ms()
+-- The last reader out (nobody with a turn pending) lets the first waiting writer in.
+local function wake_writer_if_free()
+  if prune(readers, now) == 0 and prune(turn, now) == 0 and prune(writers_waiting, now) > 0
+      and redis.call('exists', writer) == 0 then
+    wake(writer_queue, notify, writer_name, 1)
+  end
+end
+local function drop(set, member)
+  redis.call('zrem', set, member)
+  keep_until_last_lease(set, {})
+end
+)lua";
+
+// A script's source (the preludes + its body) and the Script that views it.
+struct RwScript {
+    explicit RwScript(const char* body)
+        : source(std::string(lease_lua_prelude) + rw_prelude + body), script(source) {}
+    std::string source;
+    Script script;
+};
+
+// ARGV[7] lease ms, ARGV[8] '1' = fencing, ARGV[9] inbox, ARGV[10] queue TTL, ARGV[11]
+// 'stay'/'leave', ARGV[12] 'front'/'back', ARGV[13] claim ms ('0' = no claim).
+const Script& write_acquire_script() {
+    static const RwScript script(R"lua(
+prune(writers_waiting, now)
+if redis.call('exists', writer) == 0 and prune(readers, now) == 0 and prune(turn, now) == 0 then
+  local fence = 0
+  if ARGV[8] == '1' then fence = redis.call('incr', KEYS[6]) end
+  redis.call('set', writer, token, 'PX', ARGV[7])
+  drop(writers_waiting, token)
+  queue_after_success(writer_queue, ARGV[9], ARGV[10], ARGV[11])
+  return fence
+end
+if ARGV[13] ~= '0' then
+  redis.call('zadd', writers_waiting, now + tonumber(ARGV[13]), token)
+  keep_until_last_lease(writers_waiting, {})
+end
+queue_waiter(writer_queue, ARGV[9], ARGV[10], ARGV[12])
+return false
+)lua");
+    return script.script;
+}
+
+const Script& write_release_script() {
+    static const RwScript script(R"lua(
+if redis.call('get', writer) ~= token then return 0 end
+redis.call('del', writer)
+local waiting = prune(readers_waiting, now)
+if waiting > 0 then
+  -- The readers waiting now have their turn, ahead of every writer (no reader starvation).
+  redis.call('zunionstore', turn, 2, turn, readers_waiting, 'AGGREGATE', 'MAX')
+  redis.call('del', readers_waiting)
+  keep_until_last_lease(turn, {})
+  wake(reader_queue, notify, reader_name, waiting)
+else
+  wake(writer_queue, notify, writer_name, 1)
+end
+return 1
+)lua");
+    return script.script;
+}
+
+const Script& write_withdraw_script() {
+    static const RwScript script(R"lua(
+drop(writers_waiting, token)
+if prune(writers_waiting, now) == 0 and redis.call('exists', writer) == 0 then
+  wake(reader_queue, notify, reader_name, math.max(1, prune(readers_waiting, now)))
+end
+return 1
+)lua");
+    return script.script;
+}
+
+// ARGV[7] lease ms, ARGV[8] inbox, ARGV[9] queue TTL, ARGV[10] 'stay'/'leave', ARGV[11]
+// 'front'/'back', ARGV[12] claim ms ('0' = no claim).
+const Script& read_acquire_script() {
+    static const RwScript script(R"lua(
+prune(turn, now)
+local invited = redis.call('zscore', turn, token)
+if redis.call('exists', writer) == 0 and (invited or prune(writers_waiting, now) == 0) then
+  redis.call('zadd', readers, now + tonumber(ARGV[7]), token)
+  keep_until_last_lease(readers, {})
+  drop(turn, token)
+  drop(readers_waiting, token)
+  queue_after_success(reader_queue, ARGV[8], ARGV[9], ARGV[10])
+  if ARGV[10] == 'stay' and notify ~= '' and (prune(turn, now) > 0 or prune(writers_waiting, now) == 0) then
+    -- Readers go in together: the next reader waiting in this process may come in too.
+    redis.pcall(notify, ARGV[8], reader_name)
+  end
+  return 0
+end
+if ARGV[12] ~= '0' then
+  redis.call('zadd', readers_waiting, now + tonumber(ARGV[12]), token)
+  keep_until_last_lease(readers_waiting, {})
+end
+queue_waiter(reader_queue, ARGV[8], ARGV[9], ARGV[11])
+return false
+)lua");
+    return script.script;
+}
+
+const Script& read_release_script() {
+    static const RwScript script(R"lua(
+local ends = tonumber(redis.call('zscore', readers, token) or '0')
+drop(readers, token)
+wake_writer_if_free()
+if ends <= now then return 0 end
+return 1
+)lua");
+    return script.script;
+}
+
+// ARGV[7] ms, ARGV[8] the change.
+const Script& read_extend_script() {
+    static const RwScript script(R"lua(
+return extend_lease(readers, {}, token, tonumber(ARGV[7]), ARGV[8])
+)lua");
+    return script.script;
+}
+
+const Script& read_withdraw_script() {
+    static const RwScript script(R"lua(
+drop(readers_waiting, token)
+drop(turn, token)
+wake_writer_if_free()
+return 1
+)lua");
+    return script.script;
+}
+
+// KEYS[1] key NAME (the writer), KEYS[2] readers, KEYS[3] writers waiting, KEYS[4] readers
+// waiting, KEYS[5] readers' turn; ARGV[1] token, ARGV[2] notify command, ARGV[3] readers' wait
+// name, ARGV[4] their queue, ARGV[5] writers' wait name, ARGV[6] their queue; then the
+// script's own (listed above each).
+ScriptCall rw_call(const Script& script, const RwCall& call) {
+    const std::string reader_name = reader_wait_name(call.name);
+    const std::string writer_name = writer_wait_name(call.name);
+    return {&script,
+            {std::string(call.name), readers_key(call.name), writers_waiting_key(call.name),
+             readers_waiting_key(call.name), readers_turn_key(call.name)},
+            {std::string(call.token), std::string(call.notify), reader_name,
+             wait_queue_key(reader_name), writer_name, wait_queue_key(writer_name)}};
+}
+
+void push_ticket(ScriptCall& out, const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
+                 bool with_order) {
+    out.args.push_back(ticket ? std::string(ticket->inbox) : "");
+    out.args.push_back(std::to_string(queue_ttl.count()));
+    out.args.push_back(ticket && ticket->others_waiting ? "stay" : "leave");
+    if (with_order) out.args.push_back(ticket && ticket->woken ? "front" : "back");
+}
+
+}  // namespace
+
+ScriptCall rw_write_acquire_call(const RwCall& call, std::chrono::milliseconds ttl, bool fencing,
+                                 const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
+                                 std::chrono::milliseconds claim) {
+    ScriptCall out = rw_call(write_acquire_script(), call);
+    if (fencing) out.keys.push_back(fence_key(call.name));  // KEYS[6]
+    out.args.push_back(std::to_string(ttl.count()));
+    out.args.push_back(fencing ? "1" : "0");
+    push_ticket(out, ticket, queue_ttl, true);
+    out.args.push_back(std::to_string(claim.count()));
+    return out;
+}
+
+ScriptCall rw_write_release_call(const RwCall& call) {
+    return rw_call(write_release_script(), call);
+}
+
+ScriptCall rw_write_withdraw_call(const RwCall& call) {
+    return rw_call(write_withdraw_script(), call);
+}
+
+ScriptCall rw_read_acquire_call(const RwCall& call, std::chrono::milliseconds ttl,
+                                const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
+                                std::chrono::milliseconds claim) {
+    ScriptCall out = rw_call(read_acquire_script(), call);
+    out.args.push_back(std::to_string(ttl.count()));
+    push_ticket(out, ticket, queue_ttl, true);
+    out.args.push_back(std::to_string(claim.count()));
+    return out;
+}
+
+ScriptCall rw_read_release_call(const RwCall& call) {
+    return rw_call(read_release_script(), call);
+}
+
+ScriptCall rw_read_extend_call(const RwCall& call, std::chrono::milliseconds ms, TtlChange change) {
+    ScriptCall out = rw_call(read_extend_script(), call);
+    out.args.push_back(std::to_string(ms.count()));
+    out.args.push_back(change == TtlChange::add       ? "add"
+                       : change == TtlChange::replace ? "replace"
+                                                      : "renew");
+    return out;
+}
+
+ScriptCall rw_read_withdraw_call(const RwCall& call) {
+    return rw_call(read_withdraw_script(), call);
+}
+
+}  // namespace dlock::detail

@@ -1,0 +1,136 @@
+#include "lock/semaphore_scripts.hpp"
+
+#include "lock/lease_lua.hpp"
+#include "protocol/keys.hpp"
+
+namespace dlock::detail {
+
+namespace {
+
+std::string_view change_word(TtlChange change) {
+    return change == TtlChange::add ? "add" : change == TtlChange::replace ? "replace" : "renew";
+}
+
+// A client with another count is refused only while holders admitted under the stored count
+// are there: at most max(counts) can never be exceeded that way, and a semaphore nobody holds
+// takes the count of its next holder (so a count can be changed by draining it).
+const Script& semaphore_acquire_script() {
+    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+local holders, permits_key = KEYS[1], KEYS[2]
+local permits = tonumber(ARGV[3])
+local now = now_ms()
+local held = prune(holders, now)
+local stored = redis.call('get', permits_key)
+if stored and held > 0 and tonumber(stored) ~= permits then return -tonumber(stored) end
+if held >= permits then
+  queue_waiter(ARGV[8], ARGV[5], ARGV[6], ARGV[9])
+  return false
+end
+local fence = 0
+if ARGV[4] == '1' then fence = redis.call('incr', KEYS[3]) end
+redis.call('zadd', holders, now + tonumber(ARGV[2]), ARGV[1])
+redis.call('set', permits_key, ARGV[3])
+keep_until_last_lease(holders, {permits_key})
+queue_after_success(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
+return fence
+)lua";
+    static const Script script(source);
+    return script;
+}
+
+// The freed permit (released now, or found ended: free either way) wakes one waiting process.
+const Script& semaphore_release_script() {
+    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+local now = now_ms()
+local ends = tonumber(redis.call('zscore', KEYS[1], ARGV[1]) or '0')
+redis.call('zrem', KEYS[1], ARGV[1])
+prune(KEYS[1], now)
+keep_until_last_lease(KEYS[1], {KEYS[2]})
+wake(ARGV[4], ARGV[2], ARGV[3], 1)
+if ends <= now then return 0 end
+return 1
+)lua";
+    static const Script script(source);
+    return script;
+}
+
+const Script& semaphore_extend_script() {
+    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+return extend_lease(KEYS[1], {KEYS[2]}, ARGV[1], tonumber(ARGV[2]), ARGV[3])
+)lua";
+    static const Script script(source);
+    return script;
+}
+
+const Script& semaphore_holders_script() {
+    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+return redis.call('zcount', KEYS[1], '(' .. now_ms(), '+inf')
+)lua";
+    static const Script script(source);
+    return script;
+}
+
+const Script& semaphore_owned_script() {
+    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+local ends = tonumber(redis.call('zscore', KEYS[1], ARGV[1]) or '0')
+if ends > now_ms() then return 1 end
+return 0
+)lua";
+    static const Script script(source);
+    return script;
+}
+
+}  // namespace
+
+ScriptCall semaphore_holders_call(std::string_view name) {
+    // KEYS[1] holders.
+    return {&semaphore_holders_script(), {semaphore_holders_key(name)}, {}};
+}
+
+ScriptCall semaphore_owned_call(std::string_view name, std::string_view token) {
+    // KEYS[1] holders; ARGV[1] token.
+    return {&semaphore_owned_script(), {semaphore_holders_key(name)}, {std::string(token)}};
+}
+
+ScriptCall semaphore_acquire_call(std::string_view name, std::string_view token,
+                                  std::chrono::milliseconds ttl, std::size_t permits, bool fencing,
+                                  const QueueTicket* ticket, std::chrono::milliseconds queue_ttl) {
+    // KEYS[1] holders, KEYS[2] permit count, KEYS[3] fence counter (only with fencing);
+    // ARGV[1] token, ARGV[2] lease ms, ARGV[3] permits, ARGV[4] '1' = fencing, ARGV[5] inbox
+    // ('' = not queueing), ARGV[6] queue TTL ms, ARGV[7] 'stay' or 'leave', ARGV[8] wait queue,
+    // ARGV[9] 'front' when the caller was just woken.
+    ScriptCall call{&semaphore_acquire_script(),
+                    {semaphore_holders_key(name), semaphore_permits_key(name)},
+                    {}};
+    if (fencing) call.keys.push_back(fence_key(name));
+    call.args = {std::string(token),
+                 std::to_string(ttl.count()),
+                 std::to_string(permits),
+                 fencing ? "1" : "0",
+                 ticket ? std::string(ticket->inbox) : "",
+                 std::to_string(queue_ttl.count()),
+                 ticket && ticket->others_waiting ? "stay" : "leave",
+                 wait_queue_key(semaphore_wait_name(name)),
+                 ticket && ticket->woken ? "front" : "back"};
+    return call;
+}
+
+ScriptCall semaphore_release_call(std::string_view name, std::string_view token,
+                                  std::string_view notify) {
+    // KEYS[1] holders, KEYS[2] permit count; ARGV[1] token, ARGV[2] notify command ('' = wake
+    // no one), ARGV[3] the wait name (the wake-up's payload), ARGV[4] wait queue.
+    const std::string wait_name = semaphore_wait_name(name);
+    return {&semaphore_release_script(),
+            {semaphore_holders_key(name), semaphore_permits_key(name)},
+            {std::string(token), std::string(notify), wait_name, wait_queue_key(wait_name)}};
+}
+
+ScriptCall semaphore_extend_call(std::string_view name, std::string_view token,
+                                 std::chrono::milliseconds ms, TtlChange change) {
+    // KEYS[1] holders, KEYS[2] permit count; ARGV[1] token, ARGV[2] ms, ARGV[3] the change.
+    return {&semaphore_extend_script(),
+            {semaphore_holders_key(name), semaphore_permits_key(name)},
+            {std::string(token), std::to_string(ms.count()), std::string(change_word(change))}};
+}
+
+}  // namespace dlock::detail

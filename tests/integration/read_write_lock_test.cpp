@@ -1,0 +1,313 @@
+// dlock::ReadWriteLock on real servers: readers together, a writer alone (over forked
+// processes), a waiting writer keeps new readers out and gets in when the readers inside leave,
+// a writer's release lets the waiting readers in ahead of the next writer, wake-ups by role (no
+// polling: waiters sleep 5 s, the bounds are 3 s), leases that end for a crashed holder, a
+// Cluster.
+#include "dlock/read_write_lock.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <memory>
+#include <vector>
+
+#include "async.hpp"
+#include "dlock/lock.hpp"
+#include "dlock/redis.hpp"
+#include "dlock/redis_cluster.hpp"
+#include "names.hpp"
+#include "overlap.hpp"
+#include "own_servers.hpp"
+#include "protocol/keys.hpp"
+#include "server_stats.hpp"
+#include "servers.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using dlock::LockOptions;
+using dlock::ReadWriteLock;
+using namespace dlock::test;
+
+LockOptions once() {
+    return LockOptions{.timeout = 10s, .blocking = false};
+}
+LockOptions woken_only() {
+    return LockOptions{.timeout = 10s, .sleep = 5s, .blocking_timeout = 20s};
+}
+
+// Starts `rw.acquire()` or `acquire_shared()` in the background; `done` is notified on success.
+void start(asio::any_io_executor executor, ReadWriteLock& rw, bool shared, Notification& done) {
+    asio::co_spawn(
+        executor,
+        [&rw, shared, &done]() -> asio::awaitable<void> {
+            if (shared ? co_await rw.acquire_shared() : co_await rw.acquire()) done.notify();
+        },
+        asio::detached);
+}
+
+TEST(ReadWriteLock, ReadersTogetherAWriterAlone) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        ReadWriteLock r1(redis, name, once()), r2(redis, name, once()), w(redis, name, once());
+        dlock::Lock plain(redis, name, {.timeout = 10s, .blocking = false});
+        EXPECT_TRUE(co_await r1.acquire_shared());
+        EXPECT_TRUE(co_await r2.acquire_shared());
+        EXPECT_EQ(r1.mode(), ReadWriteLock::Mode::shared);
+        EXPECT_FALSE(co_await w.acquire());
+        EXPECT_TRUE(co_await r1.owned());
+        co_await r1.release();
+        EXPECT_FALSE(co_await w.acquire());
+        co_await r2.release();
+        EXPECT_TRUE(co_await w.acquire());
+        EXPECT_EQ(w.mode(), ReadWriteLock::Mode::exclusive);
+        EXPECT_TRUE(co_await w.locked());
+        EXPECT_FALSE(co_await r1.acquire_shared());
+        EXPECT_FALSE(co_await plain.acquire());  // a writer is a Lock's key
+        EXPECT_THROW(co_await w.acquire_shared(), dlock::LockError);
+        co_await w.release();
+        EXPECT_THROW(co_await w.release(), dlock::LockReleaseError);
+        EXPECT_TRUE(co_await plain.acquire());
+        EXPECT_FALSE(co_await r1.acquire_shared());
+        co_await plain.release();
+        EXPECT_TRUE(co_await r1.acquire_shared());
+        co_await r1.release();
+    });
+}
+
+TEST(ReadWriteLock, FencesForWritersOnly) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        LockOptions options = once();
+        options.fencing = true;
+        ReadWriteLock rw(redis, name, options);
+        EXPECT_TRUE(co_await rw.acquire());
+        const auto first = rw.fence();
+        CO_ASSERT(first.has_value());
+        co_await rw.release();
+        EXPECT_TRUE(co_await rw.acquire_shared());
+        EXPECT_FALSE(rw.fence());
+        co_await rw.release();
+        EXPECT_TRUE(co_await rw.acquire());
+        EXPECT_GT(*rw.fence(), *first);
+        co_await rw.release();
+    });
+}
+
+// A writer waiting behind readers keeps new readers out and is woken (not polled) when the last
+// reader inside leaves.
+TEST(ReadWriteLock, AWaitingWriterStopsNewReadersAndIsWokenByTheLastReader) {
+    asio::io_context io;
+    dlock::Redis readers_client(io.get_executor(), server("PLAIN_URL"));
+    dlock::Redis writer_client(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        ReadWriteLock r1(readers_client, name, once()), r2(readers_client, name, once());
+        ReadWriteLock late(readers_client, name, once());
+        ReadWriteLock w(writer_client, name, woken_only());
+        EXPECT_TRUE(co_await r1.acquire_shared());
+        EXPECT_TRUE(co_await r2.acquire_shared());
+        Notification writer_in(executor);
+        start(executor, w, false, writer_in);
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return (co_await readers_client.command(
+                               "ZCARD", dlock::detail::writers_waiting_key(name)))
+                        .integer == 1;
+            },
+            3s));
+        EXPECT_FALSE(co_await late.acquire_shared());
+        co_await r1.release();
+        EXPECT_FALSE(writer_in.notified());
+        co_await r2.release();
+        EXPECT_TRUE(co_await writer_in.wait(3s));
+        co_await w.release();
+        EXPECT_TRUE(co_await late.acquire_shared());  // the claim went with the writer
+        co_await late.release();
+    });
+}
+
+// A writer's release lets the readers waiting then in ahead of the next waiting writer: a
+// stream of writers does not starve readers.
+TEST(ReadWriteLock, AWritersReleaseLetsWaitingReadersInBeforeTheNextWriter) {
+    asio::io_context io;
+    dlock::Redis a(io.get_executor(), server("PLAIN_URL"));
+    dlock::Redis b(io.get_executor(), server("PLAIN_URL"));
+    dlock::Redis c(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        ReadWriteLock w1(a, name, once());
+        ReadWriteLock reader(b, name, woken_only()), reader2(b, name, woken_only());
+        ReadWriteLock w2(c, name, woken_only());
+        EXPECT_TRUE(co_await w1.acquire());
+        Notification reader_in(executor), reader2_in(executor), w2_in(executor);
+        start(executor, reader, true, reader_in);
+        start(executor, reader2, true, reader2_in);
+        co_await pause_for(200ms);  // both queued
+        start(executor, w2, false, w2_in);
+        co_await pause_for(200ms);
+        co_await w1.release();
+        EXPECT_TRUE(co_await reader_in.wait(3s));
+        EXPECT_TRUE(co_await reader2_in.wait(3s));
+        EXPECT_FALSE(w2_in.notified());
+        co_await reader.release();
+        co_await reader2.release();
+        EXPECT_TRUE(co_await w2_in.wait(3s));
+        co_await w2.release();
+    });
+}
+
+// Readers keep coming (each task re-acquires as soon as it released); a writer that starts
+// waiting gets in after at most one more read per reader task that was inside, with no poll.
+TEST(ReadWriteLock, AWriterBehindAStreamOfReadersGetsInWithinBoundedHandOffs) {
+    OwnServers own{"plain"};
+    asio::io_context io;
+    dlock::Redis readers_client(io.get_executor(), own.url());
+    dlock::Redis writer_client(io.get_executor(), own.url());
+    const std::string name = unique_name();
+    constexpr int reader_tasks = 4;
+    run(io, [&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        bool stop = false;
+        long reads = 0;
+        Notification stopped(executor, reader_tasks);
+        for (int i = 0; i < reader_tasks; ++i) {
+            asio::co_spawn(
+                executor,
+                [&]() -> asio::awaitable<void> {
+                    ReadWriteLock r(readers_client, name, woken_only());
+                    while (!stop) {
+                        if (!co_await r.acquire_shared()) break;
+                        ++reads;
+                        co_await pause_for(2ms);
+                        co_await r.release();
+                    }
+                    stopped.notify();
+                },
+                asio::detached);
+        }
+        co_await pause_for(200ms);
+        const long reads_before = reads;
+        ReadWriteLock w(writer_client, name, woken_only());
+        const Stopwatch watch;
+        EXPECT_TRUE(co_await w.acquire());
+        const long reads_while_waiting = reads - reads_before;
+        EXPECT_LT(watch.seconds(), 3.0);
+        // Each reader inside finishes its read; at most one more started before the claim.
+        EXPECT_LE(reads_while_waiting, 2 * reader_tasks);
+        stop = true;
+        co_await w.release();
+        EXPECT_TRUE(co_await stopped.wait(10s));
+    });
+}
+
+// Over forked processes of readers and writers: a writer is never inside with anyone, readers
+// overlap.
+TEST(ReadWriteLock, WritersAloneReadersTogetherOverProcesses) {
+    const std::string name = unique_name();
+    constexpr int processes = 4, tasks = 3, rounds = 15;
+    SharedOverlap overlap;
+    std::vector<pid_t> children;
+    for (int p = 0; p < processes; ++p) {
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            int status = 0;
+            try {
+                asio::io_context io;
+                dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+                run(io, [&]() -> asio::awaitable<void> {
+                    Notification done(io.get_executor(), tasks);
+                    for (int t = 0; t < tasks; ++t) {
+                        const bool writer = t == 0;
+                        asio::co_spawn(
+                            io,
+                            [&, writer]() -> asio::awaitable<void> {
+                                for (int r = 0; r < rounds; ++r) {
+                                    ReadWriteLock rw(redis, name, {.timeout = 10s, .sleep = 1s});
+                                    if (!(writer ? co_await rw.acquire()
+                                                 : co_await rw.acquire_shared()))
+                                        continue;
+                                    if (writer) {
+                                        if (overlap->current.load() != 0) ++overlap->conflicts;
+                                        ++overlap->writers;
+                                    } else if (overlap->writers.load() != 0) {
+                                        ++overlap->conflicts;
+                                    }
+                                    overlap->enter();
+                                    co_await pause_for(1ms);
+                                    overlap->leave();
+                                    if (writer) --overlap->writers;
+                                    co_await rw.release();
+                                }
+                            },
+                            [&](std::exception_ptr error) {
+                                if (error) status = 1;
+                                done.notify();
+                            });
+                    }
+                    co_await done.wait();
+                });
+            } catch (...) {
+                status = 2;
+            }
+            std::_Exit(status);
+        }
+        children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+        int status = 0;
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    }
+    EXPECT_EQ(overlap->entries.load(), processes * tasks * rounds);
+    EXPECT_EQ(overlap->conflicts.load(), 0);
+    EXPECT_GE(overlap->most.load(), 2);  // readers did overlap
+}
+
+TEST(ReadWriteLock, ACrashedReadersLeaseEndsAndLetsTheWriterIn) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        {
+            ReadWriteLock crashed(redis, name, {.timeout = 300ms, .blocking = false});
+            EXPECT_TRUE(co_await crashed.acquire_shared());
+        }  // gone without a release
+        ReadWriteLock w(redis, name, {.timeout = 10s, .sleep = 50ms, .blocking_timeout = 5s});
+        EXPECT_TRUE(co_await w.acquire());
+        co_await w.release();
+    });
+}
+
+TEST(ReadWriteLock, OnACluster) {
+    asio::io_context io;
+    dlock::RedisCluster cluster(io.get_executor(), split(server("CLUSTER3X1_SEEDS"), ','));
+    dlock::RedisCluster other(io.get_executor(), split(server("CLUSTER3X1_SEEDS"), ','));
+    run(io, [&]() -> asio::awaitable<void> {
+        co_await cluster.refresh();
+        for (int i = 0; i < 10; ++i) {
+            const std::string name = unique_name(":" + std::to_string(i));
+            LockOptions reader_options = once(), writer_options = woken_only();
+            reader_options.replication_timeout = writer_options.replication_timeout = 2s;
+            ReadWriteLock r(cluster, name, reader_options), w(other, name, writer_options);
+            EXPECT_EQ(r.replication_factor(), 1u);
+            EXPECT_TRUE(co_await r.acquire_shared());
+            Notification in(co_await asio::this_coro::executor);
+            start(co_await asio::this_coro::executor, w, false, in);
+            co_await pause_for(100ms);
+            co_await r.release();
+            EXPECT_TRUE(co_await in.wait(3s));
+            if (w.token()) co_await w.release();
+        }
+    });
+}
+
+}  // namespace

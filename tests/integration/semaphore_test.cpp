@@ -1,0 +1,372 @@
+// dlock::Semaphore on real servers: at most N holders over processes and tasks, the stored
+// permit count, leases that free a crashed holder's permit, one wake-up per freed permit (no
+// polling, no herd), fencing, auto-renewal's lost signal, and a Cluster.
+//
+// Waiters that must be woken use sleep = 5 s: only a wake-up can get them in within the
+// bounds asserted here (3 s). Command counts run on a server of their own (OwnServers).
+#include "dlock/semaphore.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <asio.hpp>
+#include <memory>
+#include <vector>
+
+#include "async.hpp"
+#include "dlock/redis.hpp"
+#include "dlock/redis_cluster.hpp"
+#include "names.hpp"
+#include "overlap.hpp"
+#include "own_servers.hpp"
+#include "protocol/keys.hpp"
+#include "server_stats.hpp"
+#include "servers.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using dlock::LockOptions;
+using dlock::Semaphore;
+using namespace dlock::test;
+
+LockOptions lease(dlock::Seconds timeout = 10s) {
+    return LockOptions{.timeout = timeout, .blocking = false};
+}
+
+LockOptions woken_only(dlock::Seconds blocking_timeout = 20s) {
+    return LockOptions{.timeout = 10s, .sleep = 5s, .blocking_timeout = blocking_timeout};
+}
+
+TEST(Semaphore, AdmitsExactlyNAndAFreedPermitIsTakenAgain) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        std::vector<std::unique_ptr<Semaphore>> permits;
+        for (int i = 0; i < 3; ++i) {
+            permits.push_back(std::make_unique<Semaphore>(redis, name, 3, lease()));
+            EXPECT_TRUE(co_await permits.back()->acquire());
+        }
+        Semaphore fourth(redis, name, 3, lease());
+        EXPECT_FALSE(co_await fourth.acquire());
+        EXPECT_EQ(co_await fourth.holders(), 3u);
+        EXPECT_TRUE(co_await permits[1]->owned());
+        EXPECT_FALSE(co_await fourth.owned());
+        co_await permits[1]->release();
+        EXPECT_FALSE(co_await permits[1]->owned());
+        EXPECT_TRUE(co_await fourth.acquire());
+        EXPECT_THROW(co_await permits[1]->release(), dlock::LockReleaseError);
+        EXPECT_THROW(co_await fourth.acquire(), dlock::LockError);  // holds one already
+        co_await fourth.release();
+        for (auto& permit : permits) {
+            if (permit->token()) co_await permit->release();
+        }
+        EXPECT_FALSE(co_await fourth.locked());
+        // Nothing is left behind once every permit is back.
+        const auto left =
+            co_await redis.command("EXISTS", dlock::detail::semaphore_holders_key(name),
+                                   dlock::detail::semaphore_permits_key(name));
+        EXPECT_EQ(left.integer, 0);
+    });
+}
+
+TEST(Semaphore, BadArgumentsNameTheParameter) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    EXPECT_THROW(Semaphore(redis, "s", 0, lease()), std::invalid_argument);
+    EXPECT_THROW(Semaphore(redis, "s", 2, LockOptions{}), std::invalid_argument);  // no lease
+    EXPECT_THROW(Semaphore(redis, "", 2, lease()), std::invalid_argument);
+    try {
+        Semaphore(redis, "s", 0, lease());
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("permits"), std::string::npos);
+    }
+}
+
+TEST(Semaphore, AnotherPermitCountIsRefusedWhileHeldAndTakesOverWhenIdle) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore two(redis, name, 2, lease());
+        Semaphore five(redis, name, 5, lease());
+        EXPECT_TRUE(co_await two.acquire());
+        const auto error = co_await thrown_by(five.acquire());
+        const auto mismatch = as<dlock::SemaphoreMismatchError>(error);
+        CO_ASSERT(mismatch.has_value());
+        EXPECT_EQ(mismatch->stored_permits(), 2);
+        EXPECT_EQ(mismatch->lock_name(), name);
+        EXPECT_NE(std::string(mismatch->what()).find("2 permits"), std::string::npos);
+        EXPECT_EQ(co_await two.holders(), 1u);  // nothing was taken
+        co_await two.release();
+        EXPECT_TRUE(co_await five.acquire());  // idle: the new count takes over
+        EXPECT_TRUE(is<dlock::SemaphoreMismatchError>(co_await thrown_by(two.acquire())));
+        co_await five.release();
+    });
+}
+
+TEST(Semaphore, FencesIncreaseWithEveryPermit) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        LockOptions options = lease();
+        options.fencing = true;
+        Semaphore a(redis, name, 2, options), b(redis, name, 2, options);
+        EXPECT_TRUE(co_await a.acquire());
+        EXPECT_TRUE(co_await b.acquire());
+        CO_ASSERT(a.fence() && b.fence());
+        EXPECT_LT(*a.fence(), *b.fence());
+        co_await a.release();
+        EXPECT_FALSE(a.fence());
+        EXPECT_TRUE(co_await a.acquire());
+        EXPECT_GT(*a.fence(), *b.fence());
+        co_await a.release();
+        co_await b.release();
+    });
+}
+
+TEST(Semaphore, ExtendChangesOnlyThisPermitsLease) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore a(redis, name, 2, lease(300ms)), b(redis, name, 2, lease(300ms));
+        EXPECT_TRUE(co_await a.acquire());
+        EXPECT_TRUE(co_await b.acquire());
+        EXPECT_TRUE(co_await a.extend(20s));
+        co_await pause_for(600ms);  // b's lease is over, a's is not
+        EXPECT_TRUE(co_await a.owned());
+        EXPECT_FALSE(co_await b.owned());
+        EXPECT_EQ(co_await a.holders(), 1u);
+        EXPECT_THROW(co_await b.extend(1s), dlock::LockExtensionError);
+        EXPECT_THROW(co_await b.release(), dlock::LockReleaseError);
+        co_await a.release();
+    });
+}
+
+// Over several processes (fork) with several tasks each, the holders never exceed N.
+TEST(Semaphore, NeverMoreThanNHoldersOverProcessesAndTasks) {
+    const std::string name = unique_name();
+    constexpr int permits = 3, processes = 4, tasks = 4, rounds = 25;
+    SharedOverlap overlap;
+    std::vector<pid_t> children;
+    for (int p = 0; p < processes; ++p) {
+        const pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            int status = 0;
+            try {
+                asio::io_context io;
+                dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+                run(io, [&]() -> asio::awaitable<void> {
+                    Notification done(io.get_executor(), tasks);
+                    for (int t = 0; t < tasks; ++t) {
+                        asio::co_spawn(
+                            io,
+                            [&]() -> asio::awaitable<void> {
+                                for (int r = 0; r < rounds; ++r) {
+                                    Semaphore permit(redis, name, permits,
+                                                     {.timeout = 10s, .sleep = 1s});
+                                    if (!co_await permit.acquire()) continue;
+                                    overlap->enter();
+                                    co_await pause_for(1ms);
+                                    overlap->leave();
+                                    co_await permit.release();
+                                }
+                            },
+                            [&](std::exception_ptr error) {
+                                if (error) status = 1;
+                                done.notify();
+                            });
+                    }
+                    co_await done.wait();
+                });
+            } catch (...) {
+                status = 2;
+            }
+            std::_Exit(status);
+        }
+        children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+        int status = 0;
+        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    }
+    EXPECT_EQ(overlap->entries.load(), processes * tasks * rounds);
+    EXPECT_LE(overlap->most.load(), permits);
+    EXPECT_EQ(overlap->most.load(), permits);  // the load does fill every permit
+}
+
+// A holder that dies without releasing: its permit frees when its lease ends.
+TEST(Semaphore, ACrashedHoldersPermitFreesWhenItsLeaseEnds) {
+    const std::string name = unique_name();
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        int status = 1;
+        try {
+            asio::io_context io;
+            dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+            Semaphore permit(redis, name, 1, lease(500ms));
+            status = run(io, [&] { return permit.acquire(); }) ? 0 : 1;
+        } catch (...) {
+        }
+        std::_Exit(status);  // no release, no destructor
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore next(redis, name, 1, {.timeout = 10s, .sleep = 50ms, .blocking_timeout = 10s});
+        EXPECT_EQ(co_await next.holders(), 1u);
+        const Stopwatch watch;
+        EXPECT_TRUE(co_await next.acquire());
+        EXPECT_LT(watch.seconds(), 5.0);
+        co_await next.release();
+    });
+}
+
+// A release wakes exactly one waiting process, which takes the permit; the others stay asleep
+// (no herd), and nothing polls: the scripts run are the release and the woken attempt.
+TEST(Semaphore, AFreedPermitWakesOneWaitingProcessAndNothingPolls) {
+    OwnServers own{"plain"};
+    asio::io_context io;
+    dlock::Redis admin(io.get_executor(), own.url());
+    dlock::Redis holder_client(io.get_executor(), own.url());
+    std::vector<std::unique_ptr<dlock::Redis>> waiter_clients;  // one "process" each
+    for (int i = 0; i < 3; ++i)
+        waiter_clients.push_back(std::make_unique<dlock::Redis>(io.get_executor(), own.url()));
+    const std::string name = unique_name();
+    const std::string queue =
+        dlock::detail::wait_queue_key(dlock::detail::semaphore_wait_name(name));
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore a(holder_client, name, 2, lease()), b(holder_client, name, 2, lease());
+        EXPECT_TRUE(co_await a.acquire());
+        EXPECT_TRUE(co_await b.acquire());
+        auto executor = co_await asio::this_coro::executor;
+        std::vector<std::unique_ptr<Semaphore>> waiters;
+        int got = 0;
+        Notification first(executor), second(executor);
+        for (auto& client : waiter_clients) {
+            waiters.push_back(std::make_unique<Semaphore>(*client, name, 2, woken_only()));
+            Semaphore& waiter = *waiters.back();
+            asio::co_spawn(
+                executor,
+                [&]() -> asio::awaitable<void> {
+                    if (co_await waiter.acquire()) {
+                        ++got;
+                        (got == 1 ? first : second).notify();
+                    }
+                },
+                asio::detached);
+            // Queued in arrival order.
+            const auto before = waiters.size();
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return (co_await admin.command("ZCARD", queue)).integer ==
+                        static_cast<long long>(before);
+                },
+                5s));
+        }
+        {  // the release script in the server's cache, so no NOSCRIPT round is counted
+            Semaphore warm(holder_client, unique_name(":warm"), 1, lease());
+            EXPECT_TRUE(co_await warm.acquire());
+            co_await warm.release();
+        }
+        const long long scripts_before = co_await script_calls(admin);
+        co_await a.release();
+        EXPECT_TRUE(co_await first.wait(3s));
+        co_await pause_for(300ms);  // a herd would show now
+        EXPECT_EQ(got, 1);
+        EXPECT_TRUE(waiters[0]->token().has_value());  // the first to queue
+        // release + the woken attempt (the woken process leaves the queue in it).
+        EXPECT_EQ(co_await script_calls(admin) - scripts_before, 2);
+        EXPECT_EQ((co_await admin.command("ZCARD", queue)).integer, 2);
+        co_await b.release();
+        EXPECT_TRUE(co_await second.wait(3s));
+        EXPECT_TRUE(waiters[1]->token().has_value());
+        EXPECT_EQ(co_await script_calls(admin) - scripts_before, 4);
+        co_await waiters[0]->release();
+        co_await waiters[1]->release();
+        // The third now gets in (woken by the first release above).
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return waiters[2]->token().has_value(); }, 3s));
+        co_await waiters[2]->release();
+    });
+}
+
+TEST(Semaphore, AutoRenewalKeepsThePermitAndReportsItsLoss) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        int lost_calls = 0;
+        Semaphore permit(redis, name, 1,
+                         {.timeout = 300ms, .blocking = false, .auto_renew = true, .on_lost = [&] {
+                              ++lost_calls;
+                          }});
+        EXPECT_TRUE(co_await permit.acquire());
+        co_await pause_for(900ms);  // three leases long
+        EXPECT_TRUE(co_await permit.owned());
+        co_await redis.command("DEL", dlock::detail::semaphore_holders_key(name));
+        EXPECT_TRUE(co_await permit.wait_lost());
+        EXPECT_TRUE(permit.lost());
+        EXPECT_EQ(lost_calls, 1);
+        EXPECT_THROW(co_await permit.release(), dlock::LockReleaseError);
+    });
+}
+
+TEST(Semaphore, OnAClusterAllKeysShareASlotAndWaitConfirms) {
+    asio::io_context io;
+    dlock::RedisCluster cluster(io.get_executor(), split(server("CLUSTER3X1_SEEDS"), ','));
+    run(io, [&]() -> asio::awaitable<void> {
+        co_await cluster.refresh();  // the slot map, with each shard's replicas
+        for (int i = 0; i < 20; ++i) {
+            const std::string name = unique_name(":" + std::to_string(i));
+            LockOptions options = lease();
+            options.fencing = true;
+            options.replication_timeout = 2s;  // a loaded machine must not fail the WAIT
+            Semaphore a(cluster, name, 2, options), b(cluster, name, 2, options),
+                c(cluster, name, 2, options);
+            EXPECT_EQ(a.replication_factor(), 1u);
+            EXPECT_TRUE(co_await a.acquire());
+            EXPECT_TRUE(co_await b.acquire());
+            EXPECT_FALSE(co_await c.acquire());
+            EXPECT_EQ(a.replication_shortfalls(), 0u);
+            co_await a.release();
+            EXPECT_TRUE(co_await c.acquire());
+            co_await b.release();
+            co_await c.release();
+        }
+    });
+}
+
+TEST(Semaphore, OnAClusterAFreedPermitWakesAWaiter) {
+    asio::io_context io;
+    dlock::RedisCluster holder_client(io.get_executor(), split(server("CLUSTER3X1_SEEDS"), ','));
+    dlock::RedisCluster waiter_client(io.get_executor(), split(server("CLUSTER3X1_SEEDS"), ','));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore a(holder_client, name, 1, lease());
+        EXPECT_TRUE(co_await a.acquire());
+        Semaphore waiter(waiter_client, name, 1, woken_only());
+        Notification got(co_await asio::this_coro::executor);
+        asio::co_spawn(
+            co_await asio::this_coro::executor,
+            [&]() -> asio::awaitable<void> {
+                if (co_await waiter.acquire()) got.notify();
+            },
+            asio::detached);
+        co_await pause_for(300ms);  // queued (subscribed first)
+        co_await a.release();
+        EXPECT_TRUE(co_await got.wait(3s));
+        if (waiter.token()) co_await waiter.release();
+    });
+}
+
+}  // namespace
