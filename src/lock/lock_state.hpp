@@ -24,6 +24,7 @@
 #include "lock/eval.hpp"
 #include "lock/hold.hpp"
 #include "lock/scripts.hpp"
+#include "net/notification.hpp"
 #include "protocol/durations.hpp"
 
 namespace dlock::detail {
@@ -63,9 +64,10 @@ struct LockState {
     std::uint64_t shortfalls = 0;
     Clock::time_point attempt_sent{};  // when the last acquisition attempt was sent
     // The Lock object is gone: an acquire() still running must not take the lock (nobody could
-    // release it, and auto-renewal would keep it forever). `waiting`: the timer it sleeps on.
+    // release it, and auto-renewal would keep it forever). `waiting`: what it sleeps on, which
+    // ~Lock notifies to end the sleep at once.
     bool abandoned = false;
-    asio::steady_timer* waiting = nullptr;
+    Notification* waiting = nullptr;
 };
 
 // Marks the object busy for one operation (see the concurrency contract in lock.hpp).

@@ -11,9 +11,9 @@ WaitRoom::WaitRoom(std::shared_ptr<LockState> state, bool wakeups)
     : state_(std::move(state)), wakeups_(wakeups), poll_(state_->spec.client->get_executor()) {}
 
 WaitRoom::~WaitRoom() {
-    // Ended without resuming (its io_context destroyed mid-sleep): ~Lock must not cancel a timer
-    // that is gone.
-    if (state_->waiting == &poll_ || (waiter_ && state_->waiting == &waiter_->timer)) {
+    // Ended without resuming (its io_context destroyed mid-sleep): ~Lock must not notify what
+    // is gone.
+    if (state_->waiting == &poll_ || (waiter_ && state_->waiting == &waiter_->woken)) {
         state_->waiting = nullptr;
     }
     if (!waiter_) return;
@@ -58,12 +58,11 @@ std::optional<QueueTicket> WaitRoom::ticket() const {
 
 asio::awaitable<void> WaitRoom::sleep(Deadline until) {
     if (waiter_) {
-        state_->waiting = &waiter_->timer;
+        state_->waiting = &waiter_->woken;
         woken_ = co_await subscriber_->wait(*waiter_, until);
     } else {
         state_->waiting = &poll_;
-        poll_.expires_at(until);
-        co_await poll_.async_wait(use_tuple);
+        co_await poll_.wait(until);
     }
     state_->waiting = nullptr;
 }

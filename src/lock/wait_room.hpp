@@ -9,12 +9,12 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
 #include <memory>
 #include <optional>
 
 #include "lock/lock_state.hpp"
 #include "lock/scripts.hpp"
+#include "net/notification.hpp"
 #include "net/subscriber.hpp"
 
 namespace dlock::detail {
@@ -49,7 +49,7 @@ class WaitRoom {
     bool wakeups_;
     Subscriber* subscriber_ = nullptr;
     Subscriber::WaiterPtr waiter_;
-    asio::steady_timer poll_;
+    Notification poll_;   // notified only by ~Lock: a sleep without wake-ups is a timeout
     bool woken_ = false;  // the last sleep ended with a wake-up
     bool acquired_ = false;
 };
