@@ -69,6 +69,16 @@ class RedlockTest : public ::testing::Test {
     bool extend(RedlockLock& lock, Seconds more, ExtendMode mode = ExtendMode::add) {
         return go([&] { return lock.extend(more, mode); });
     }
+    // Starts lock.acquire() in the background: `outcome` is set when it returns.
+    void start_acquire(RedlockLock& lock, std::optional<bool>& outcome) {
+        asio::co_spawn(io_, lock.acquire(),
+                       [&outcome](std::exception_ptr, bool ok) { outcome = ok; });
+    }
+    // Runs io_ until `outcome` is set or `limit` passed.
+    void run_until_set(const std::optional<bool>& outcome, std::chrono::seconds limit) {
+        Stopwatch watch;
+        while (!outcome && watch.elapsed() < limit) io_.run_one_for(100ms);
+    }
 
     std::optional<std::string> get(std::size_t node) {
         dlock::Reply reply = admins_[node]->command({"GET", name_});
@@ -129,10 +139,9 @@ TEST_F(RedlockTest, ABlockingAcquireGetsTheLockOnceReleased) {
     ASSERT_TRUE(acquire(holder));
     RedlockLock waiter(*group_, name_, {.timeout = 10s, .blocking_timeout = 5s});
     std::optional<bool> acquired;
-    asio::co_spawn(io_, waiter.acquire(), [&](std::exception_ptr, bool ok) { acquired = ok; });
+    start_acquire(waiter, acquired);
     release(holder);
-    Stopwatch watch;
-    while (!acquired && watch.elapsed() < 10s) io_.run_one_for(100ms);
+    run_until_set(acquired, 10s);
     EXPECT_EQ(acquired, true);
     release(waiter);
 }
@@ -240,10 +249,9 @@ TEST_F(RedlockTest, ASecondOperationWhileOneIsInProgressThrows) {
     RedlockLock waiter(*group_, name_, {.timeout = 10s, .blocking_timeout = 0.5s});
     std::optional<bool> acquired;
     // Spawned first, so it runs (and waits on the nodes) before the query below starts.
-    asio::co_spawn(io_, waiter.acquire(), [&](std::exception_ptr, bool ok) { acquired = ok; });
+    start_acquire(waiter, acquired);
     EXPECT_THROW(go([&] { return waiter.locked(); }), std::logic_error);
-    Stopwatch watch;
-    while (!acquired && watch.elapsed() < 5s) io_.run_one_for(100ms);
+    run_until_set(acquired, 5s);
     EXPECT_EQ(acquired, false);
     release(holder);
 }

@@ -32,6 +32,15 @@ class SyncLockTest : public ::testing::Test {
         return reply.str;
     }
     bool exists(const std::string& key) { return redis_.command({"EXISTS", key}).integer == 1; }
+    // `attempt()` returns false (it did not get the lock), after at least `at_least` seconds
+    // and less than `below`.
+    template <class Attempt>
+    void expect_gives_up(Attempt attempt, double at_least, double below) {
+        Stopwatch watch;
+        EXPECT_FALSE(attempt());
+        EXPECT_GE(watch.seconds(), at_least);
+        EXPECT_LT(watch.seconds(), below);
+    }
 
     dlock::sync::Redis redis_{dlock::test::server("PLAIN_URL")};
     const std::string name_ = dlock::test::unique_name();
@@ -169,10 +178,7 @@ TEST_F(SyncLockTest, TryLockForGivesUpAfterAtLeastTheDuration) {
     SyncLock holder(redis_, name_);
     SyncLock other(redis_, name_, {.sleep = 0.05s});
     holder.lock();
-    Stopwatch watch;
-    EXPECT_FALSE(other.try_lock_for(300ms));
-    EXPECT_GE(watch.seconds(), 0.3);
-    EXPECT_LT(watch.seconds(), 1.3);
+    expect_gives_up([&] { return other.try_lock_for(300ms); }, 0.3, 1.3);
     EXPECT_FALSE(other.try_lock_for(-1s));  // a duration already over: one attempt
     holder.unlock();
 }
@@ -199,14 +205,11 @@ TEST_F(SyncLockTest, TryLockUntilGivesUpAtTheTimePoint) {
     SyncLock holder(redis_, name_);
     SyncLock other(redis_, name_, {.sleep = 0.05s});
     holder.lock();
-    Stopwatch watch;
-    EXPECT_FALSE(other.try_lock_until(std::chrono::steady_clock::now() + 300ms));
-    EXPECT_GE(watch.seconds(), 0.3);
-    EXPECT_LT(watch.seconds(), 1.3);
-    Stopwatch system_watch;
-    EXPECT_FALSE(other.try_lock_until(std::chrono::system_clock::now() + 300ms));
-    EXPECT_GE(system_watch.seconds(), 0.25);  // converted via system_clock::now(): some slack
-    EXPECT_LT(system_watch.seconds(), 1.3);
+    expect_gives_up([&] { return other.try_lock_until(std::chrono::steady_clock::now() + 300ms); },
+                    0.3, 1.3);
+    // Converted via system_clock::now(): some slack.
+    expect_gives_up([&] { return other.try_lock_until(std::chrono::system_clock::now() + 300ms); },
+                    0.25, 1.3);
     holder.unlock();
     EXPECT_TRUE(other.try_lock_until(std::chrono::steady_clock::now() + 1s));
     other.unlock();
