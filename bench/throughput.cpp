@@ -111,6 +111,17 @@ void add_server_fields(JsonLine& line, const ServerSample& before, const ServerS
                                          : 0.0);
 }
 
+// The fields of every dlock line about acquire+release pairs.
+JsonLine pairs_line(std::string_view scenario, const JsonLine& params_json, PairStats& stats) {
+    JsonLine line;
+    line.add("scenario", scenario).add("impl", "dlock").add_raw("params", params_json.str());
+    line.add("ops_per_s", stats.ops_per_s)
+        .add("ops", static_cast<long long>(stats.samples_us.size()));
+    add_percentiles(line, stats.samples_us);
+    line.add("cpu_us_per_op", stats.cpu_us_per_op);
+    return line;
+}
+
 // S1/S2 on one server, with the server's side sampled around the run.
 void run_standalone(std::string_view scenario, int tasks, const std::string& prefix,
                     const Params& params, JsonLine& p) {
@@ -120,12 +131,7 @@ void run_standalone(std::string_view scenario, int tasks, const std::string& pre
     dlock::Redis redis(io.get_executor(), params.url);
     PairStats stats = measure_pairs(io, redis, tasks, prefix, params);
     const ServerSample after = sample_server(observer);
-    JsonLine line;
-    line.add("scenario", scenario).add("impl", "dlock").add_raw("params", p.str());
-    line.add("ops_per_s", stats.ops_per_s)
-        .add("ops", static_cast<long long>(stats.samples_us.size()));
-    add_percentiles(line, stats.samples_us);
-    line.add("cpu_us_per_op", stats.cpu_us_per_op);
+    JsonLine line = pairs_line(scenario, p, stats);
     add_server_fields(line, before, after, stats.all_pairs);
     std::cout << line.str() << std::endl;
 }
@@ -133,13 +139,7 @@ void run_standalone(std::string_view scenario, int tasks, const std::string& pre
 }  // namespace
 
 void print_pairs(std::string_view scenario, const JsonLine& params_json, PairStats& stats) {
-    JsonLine line;
-    line.add("scenario", scenario).add("impl", "dlock").add_raw("params", params_json.str());
-    line.add("ops_per_s", stats.ops_per_s)
-        .add("ops", static_cast<long long>(stats.samples_us.size()));
-    add_percentiles(line, stats.samples_us);
-    line.add("cpu_us_per_op", stats.cpu_us_per_op);
-    std::cout << line.str() << std::endl;
+    std::cout << pairs_line(scenario, params_json, stats).str() << std::endl;
 }
 
 void run_sequential(const Params& params) {

@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <source_location>
 #include <string>
 
 #include "async.hpp"
@@ -55,6 +56,14 @@ class LockTest : public ::testing::Test {
         dlock::test::run(io_, std::move(body));
     }
 
+    // name_'s TTL in ms is above `above` and at most `at_most`.
+    asio::awaitable<void> expect_ttl_between(
+        long long above, long long at_most,
+        std::source_location where = std::source_location::current()) {
+        const long long ttl = co_await pttl(name_);
+        EXPECT_GT(ttl, above) << "TTL checked at line " << where.line();
+        EXPECT_LE(ttl, at_most) << "TTL checked at line " << where.line();
+    }
     asio::awaitable<long long> pttl(const std::string& key) {
         co_return (co_await redis_.command("PTTL", key)).integer;
     }
@@ -110,9 +119,7 @@ TEST_F(LockTest, TimeoutBecomesTheKeysTtl) {
     run([this]() -> asio::awaitable<void> {
         Lock lock(redis_, name_, {.timeout = 10s});
         EXPECT_TRUE(co_await lock.acquire());
-        const long long ttl = co_await pttl(name_);
-        EXPECT_GT(ttl, 8000);
-        EXPECT_LE(ttl, 10000);
+        co_await expect_ttl_between(8000, 10000);
         co_await lock.release();
     });
 }
@@ -121,16 +128,12 @@ TEST_F(LockTest, FloatTimeoutInSecondsBecomesMilliseconds) {
     run([this]() -> asio::awaitable<void> {
         Lock lock(redis_, name_, {.timeout = Seconds(10.0)});
         EXPECT_TRUE(co_await lock.acquire());
-        long long ttl = co_await pttl(name_);
-        EXPECT_GT(ttl, 8000);
-        EXPECT_LE(ttl, 10000);
+        co_await expect_ttl_between(8000, 10000);
         co_await lock.release();
 
         Lock fraction(redis_, name_, {.timeout = Seconds(2.5)});
         EXPECT_TRUE(co_await fraction.acquire());
-        ttl = co_await pttl(name_);
-        EXPECT_GT(ttl, 1500);
-        EXPECT_LE(ttl, 2500);
+        co_await expect_ttl_between(1500, 2500);
         co_await fraction.release();
     });
 }
@@ -420,13 +423,9 @@ TEST_F(LockTest, ExtendAddsToTheRemainingTtl) {
         Lock lock(redis_, name_, {.timeout = 10s});
         EXPECT_TRUE(co_await lock.acquire());
         EXPECT_TRUE(co_await lock.extend(10s));
-        long long ttl = co_await pttl(name_);
-        EXPECT_GT(ttl, 18000);
-        EXPECT_LE(ttl, 20000);
+        co_await expect_ttl_between(18000, 20000);
         EXPECT_TRUE(co_await lock.extend(Seconds(2.5)));  // the seed's float seconds
-        ttl = co_await pttl(name_);
-        EXPECT_GT(ttl, 20500);
-        EXPECT_LE(ttl, 22500);
+        co_await expect_ttl_between(20500, 22500);
         co_await lock.release();
     });
 }
@@ -436,13 +435,9 @@ TEST_F(LockTest, ExtendWithReplaceSetsTheTtl) {
         Lock lock(redis_, name_, {.timeout = 10s});
         EXPECT_TRUE(co_await lock.acquire());
         EXPECT_TRUE(co_await lock.extend(5s, ExtendMode::replace));
-        long long ttl = co_await pttl(name_);
-        EXPECT_GT(ttl, 3000);
-        EXPECT_LE(ttl, 5000);
+        co_await expect_ttl_between(3000, 5000);
         EXPECT_TRUE(co_await lock.extend(Seconds(20.5), ExtendMode::replace));
-        ttl = co_await pttl(name_);
-        EXPECT_GT(ttl, 18500);
-        EXPECT_LE(ttl, 20500);
+        co_await expect_ttl_between(18500, 20500);
         co_await lock.release();
     });
 }
@@ -495,9 +490,7 @@ TEST_F(LockTest, ReacquireResetsTheTtlToTheFullTimeout) {
         EXPECT_TRUE(co_await lock.acquire());
         co_await redis_.command("PEXPIRE", name_, "3000");  // as if 7 s had passed
         EXPECT_TRUE(co_await lock.reacquire());
-        const long long ttl = co_await pttl(name_);
-        EXPECT_GT(ttl, 8000);
-        EXPECT_LE(ttl, 10000);
+        co_await expect_ttl_between(8000, 10000);
         co_await lock.release();
     });
 }

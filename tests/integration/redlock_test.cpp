@@ -69,10 +69,15 @@ class RedlockTest : public ::testing::Test {
     bool extend(RedlockLock& lock, Seconds more, ExtendMode mode = ExtendMode::add) {
         return go([&] { return lock.extend(more, mode); });
     }
-    // Starts lock.acquire() in the background: `outcome` is set when it returns.
-    void start_acquire(RedlockLock& lock, std::optional<bool>& outcome) {
-        asio::co_spawn(io_, lock.acquire(),
-                       [&outcome](std::exception_ptr, bool ok) { outcome = ok; });
+    // `holder` takes name_, then `waiter` starts to acquire it in the background. Returns the
+    // waiter's outcome, set when its acquire() returns.
+    std::shared_ptr<std::optional<bool>> hold_and_start_waiting(RedlockLock& holder,
+                                                                RedlockLock& waiter) {
+        EXPECT_TRUE(acquire(holder));
+        auto outcome = std::make_shared<std::optional<bool>>();
+        asio::co_spawn(io_, waiter.acquire(),
+                       [outcome](std::exception_ptr, bool ok) { *outcome = ok; });
+        return outcome;
     }
     // Runs io_ until `outcome` is set or `limit` passed.
     void run_until_set(const std::optional<bool>& outcome, std::chrono::seconds limit) {
@@ -136,13 +141,11 @@ TEST_F(RedlockTest, ASecondLockCannotAcquireWhileHeld) {
 
 TEST_F(RedlockTest, ABlockingAcquireGetsTheLockOnceReleased) {
     RedlockLock holder(*group_, name_, {.timeout = 10s});
-    ASSERT_TRUE(acquire(holder));
     RedlockLock waiter(*group_, name_, {.timeout = 10s, .blocking_timeout = 5s});
-    std::optional<bool> acquired;
-    start_acquire(waiter, acquired);
+    const auto acquired = hold_and_start_waiting(holder, waiter);
     release(holder);
-    run_until_set(acquired, 10s);
-    EXPECT_EQ(acquired, true);
+    run_until_set(*acquired, 10s);
+    EXPECT_EQ(*acquired, true);
     release(waiter);
 }
 
@@ -245,14 +248,12 @@ TEST_F(RedlockTest, AcquiringTwiceThrows) {
 
 TEST_F(RedlockTest, ASecondOperationWhileOneIsInProgressThrows) {
     RedlockLock holder(*group_, name_, {.timeout = 10s});
-    ASSERT_TRUE(acquire(holder));
     RedlockLock waiter(*group_, name_, {.timeout = 10s, .blocking_timeout = 0.5s});
-    std::optional<bool> acquired;
     // Spawned first, so it runs (and waits on the nodes) before the query below starts.
-    start_acquire(waiter, acquired);
+    const auto acquired = hold_and_start_waiting(holder, waiter);
     EXPECT_THROW(go([&] { return waiter.locked(); }), std::logic_error);
-    run_until_set(acquired, 5s);
-    EXPECT_EQ(acquired, false);
+    run_until_set(*acquired, 5s);
+    EXPECT_EQ(*acquired, false);
     release(holder);
 }
 

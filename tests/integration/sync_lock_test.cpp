@@ -32,6 +32,24 @@ class SyncLockTest : public ::testing::Test {
         return reply.str;
     }
     bool exists(const std::string& key) { return redis_.command({"EXISTS", key}).integer == 1; }
+    // `holder` takes name_ and unlocks it from another thread after `delay`; meanwhile
+    // `take()` must get it for `taker`. Returns how long take() took.
+    template <class Take>
+    double seconds_to_take_over(SyncLock& holder, SyncLock& taker, std::chrono::milliseconds delay,
+                                Take take) {
+        holder.lock();
+        std::thread releaser([&] {
+            std::this_thread::sleep_for(delay);
+            holder.unlock();
+        });
+        Stopwatch watch;
+        EXPECT_TRUE(take());
+        const double took = watch.seconds();
+        releaser.join();
+        EXPECT_EQ(get(name_), taker.token());
+        taker.unlock();
+        return took;
+    }
     // `attempt()` returns false (it did not get the lock), after at least `at_least` seconds
     // and less than `below`.
     template <class Attempt>
@@ -186,19 +204,10 @@ TEST_F(SyncLockTest, TryLockForGivesUpAfterAtLeastTheDuration) {
 TEST_F(SyncLockTest, TryLockForSucceedsWhenTheHolderReleasesMeanwhile) {
     SyncLock holder(redis_, name_);
     SyncLock other(redis_, name_, {.sleep = 5s});  // woken by the release, not by polling
-    holder.lock();
     // The delay only makes it likely that the waiter is already blocked; either way it must
     // take the lock long before its 5 s poll.
-    std::thread releaser([&] {
-        std::this_thread::sleep_for(200ms);
-        holder.unlock();
-    });
-    Stopwatch watch;
-    EXPECT_TRUE(other.try_lock_for(10s));
-    EXPECT_LT(watch.seconds(), 3.0);
-    releaser.join();
-    EXPECT_EQ(get(name_), other.token());
-    other.unlock();
+    EXPECT_LT(seconds_to_take_over(holder, other, 200ms, [&] { return other.try_lock_for(10s); }),
+              3.0);
 }
 
 TEST_F(SyncLockTest, TryLockUntilGivesUpAtTheTimePoint) {
@@ -218,17 +227,11 @@ TEST_F(SyncLockTest, TryLockUntilGivesUpAtTheTimePoint) {
 TEST_F(SyncLockTest, LockWaitsWithoutLimitEvenWhenTheOptionsSayNonBlocking) {
     SyncLock holder(redis_, name_);
     SyncLock other(redis_, name_, {.sleep = 0.05s, .blocking = false});
-    holder.lock();
-    std::thread releaser([&] {
-        std::this_thread::sleep_for(300ms);
-        holder.unlock();
+    const double took = seconds_to_take_over(holder, other, 300ms, [&] {
+        other.lock();
+        return true;
     });
-    Stopwatch watch;
-    other.lock();
-    EXPECT_GE(watch.seconds(), 0.25);
-    releaser.join();
-    EXPECT_EQ(get(name_), other.token());
-    other.unlock();
+    EXPECT_GE(took, 0.25);
 }
 
 // ---- unlock and release failures ------------------------------------------------------------

@@ -40,9 +40,11 @@ TEST(Notification, ANotifyBeforeTheWaitIsNotLost) {
     asio::io_context io;
     Notification notification(io.get_executor());
     notification.notify();
+    const auto deadline = bound();
     bool woken = false;
-    run(io, [&]() -> asio::awaitable<void> { woken = co_await notification.wait(bound()); });
+    run(io, [&]() -> asio::awaitable<void> { woken = co_await notification.wait(deadline); });
     EXPECT_TRUE(woken);
+    EXPECT_LT(Clock::now(), deadline) << "it slept until its deadline";
 }
 
 TEST(Notification, AWaitThatReachesItsDeadlineReturnsFalse) {
