@@ -151,6 +151,9 @@ asio::awaitable<void> Connection::writer(std::shared_ptr<Stream> stream, std::ui
     std::string buffer;
     while (generation == generation_) {
         if (out_.empty()) {
+            // Sleeps until send() cancels the timer. Not a Notification: the condition is out_
+            // itself, which this one writer re-checks after every wake (the write path is being
+            // reworked for coalescing, issue 15; a Notification with reset() fits it then).
             writer_wake_.expires_at(Clock::time_point::max());
             co_await writer_wake_.async_wait(use_tuple);
             continue;
