@@ -114,6 +114,20 @@ void add_server_fields(JsonLine& line, const ServerSample& before, const ServerS
                                          : 0.0);
 }
 
+// The fields of every dlock line about acquire+release pairs.
+JsonLine pairs_line(std::string_view scenario, const JsonLine& params_json, PairStats& stats,
+                    bool record_holder) {
+    JsonLine line;
+    line.add("scenario", scenario)
+        .add("impl", record_holder ? "dlock+holder" : "dlock")
+        .add_raw("params", params_json.str());
+    line.add("ops_per_s", stats.ops_per_s)
+        .add("ops", static_cast<long long>(stats.samples_us.size()));
+    add_percentiles(line, stats.samples_us);
+    line.add("cpu_us_per_op", stats.cpu_us_per_op);
+    return line;
+}
+
 // S1/S2 on one server, with the server's side sampled around the run.
 void run_standalone(std::string_view scenario, int tasks, const std::string& prefix,
                     const Params& params, JsonLine& p) {
@@ -123,14 +137,7 @@ void run_standalone(std::string_view scenario, int tasks, const std::string& pre
     dlock::Redis redis(io.get_executor(), params.url);
     PairStats stats = measure_pairs(io, redis, tasks, prefix, params);
     const ServerSample after = sample_server(observer);
-    JsonLine line;
-    line.add("scenario", scenario)
-        .add("impl", params.record_holder ? "dlock+holder" : "dlock")
-        .add_raw("params", p.str());
-    line.add("ops_per_s", stats.ops_per_s)
-        .add("ops", static_cast<long long>(stats.samples_us.size()));
-    add_percentiles(line, stats.samples_us);
-    line.add("cpu_us_per_op", stats.cpu_us_per_op);
+    JsonLine line = pairs_line(scenario, p, stats, params.record_holder);
     add_server_fields(line, before, after, stats.all_pairs);
     std::cout << line.str() << std::endl;
 }
@@ -138,13 +145,7 @@ void run_standalone(std::string_view scenario, int tasks, const std::string& pre
 }  // namespace
 
 void print_pairs(std::string_view scenario, const JsonLine& params_json, PairStats& stats) {
-    JsonLine line;
-    line.add("scenario", scenario).add("impl", "dlock").add_raw("params", params_json.str());
-    line.add("ops_per_s", stats.ops_per_s)
-        .add("ops", static_cast<long long>(stats.samples_us.size()));
-    add_percentiles(line, stats.samples_us);
-    line.add("cpu_us_per_op", stats.cpu_us_per_op);
-    std::cout << line.str() << std::endl;
+    std::cout << pairs_line(scenario, params_json, stats, false).str() << std::endl;
 }
 
 void run_sequential(const Params& params) {

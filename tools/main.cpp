@@ -14,6 +14,14 @@ namespace {
 
 using namespace dlock::cli;
 
+// What went wrong on the way to Redis (the server unreachable, slow or garbled), or null.
+const char* transport_failure(const std::exception& error) {
+    if (dynamic_cast<const dlock::TimeoutError*>(&error)) return "Redis did not answer in time";
+    if (dynamic_cast<const dlock::ConnectionError*>(&error)) return "cannot reach Redis";
+    if (dynamic_cast<const dlock::ProtocolError*>(&error)) return "unexpected reply from Redis";
+    return nullptr;
+}
+
 // Turns what an action threw into a message and an exit status.
 int report_failure(const std::string& subcommand) {
     try {
@@ -29,16 +37,11 @@ int report_failure(const std::string& subcommand) {
                          "is then a seed; the other nodes are found from it)\n";
         }
         return exit_code::unavailable;
-    } catch (const dlock::TimeoutError& error) {
-        std::cerr << "dlock: Redis did not answer in time: " << error.what() << '\n';
-        return exit_code::unavailable;
-    } catch (const dlock::ConnectionError& error) {
-        std::cerr << "dlock: cannot reach Redis: " << error.what() << '\n';
-        return exit_code::unavailable;
-    } catch (const dlock::ProtocolError& error) {
-        std::cerr << "dlock: unexpected reply from Redis: " << error.what() << '\n';
-        return exit_code::unavailable;
     } catch (const std::exception& error) {
+        if (const char* failure = transport_failure(error)) {
+            std::cerr << "dlock: " << failure << ": " << error.what() << '\n';
+            return exit_code::unavailable;
+        }
         std::cerr << "dlock: internal error: " << error.what() << '\n';
         return exit_code::software;
     }

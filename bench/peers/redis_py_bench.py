@@ -175,14 +175,19 @@ def wait_start(start_ns):
         time.sleep(0.0002)
 
 
+def contended_lock(client, args, start_ns):
+    """The lock every process contends for, and when (monotonic ns) this one stops."""
+    end = start_ns.value + int((warm_up_s(args.duration) + args.duration) * 1e9)
+    return client.lock("bench:contended", timeout=TIMEOUT_S, sleep=args.sleep), end
+
+
 def contention_sync(args, start_ns, ready):
     client = redis.Redis.from_url(args.url)
     client.ping()
     with ready.get_lock():
         ready.value += 1
     wait_start(start_ns)
-    end = start_ns.value + int((warm_up_s(args.duration) + args.duration) * 1e9)
-    lock = client.lock("bench:contended", timeout=TIMEOUT_S, sleep=args.sleep)
+    lock, end = contended_lock(client, args, start_ns)
     events = []
     cpu_at_start = cpu_us()
     while time.monotonic_ns() < end:
@@ -206,8 +211,7 @@ async def contention_asyncio(args, start_ns, ready):
         ready.value += 1
     while start_ns.value == 0 or time.monotonic_ns() < start_ns.value:
         await asyncio.sleep(0.0002)
-    end = start_ns.value + int((warm_up_s(args.duration) + args.duration) * 1e9)
-    lock = client.lock("bench:contended", timeout=TIMEOUT_S, sleep=args.sleep)
+    lock, end = contended_lock(client, args, start_ns)
     events = []
     cpu_at_start = cpu_us()
     while time.monotonic_ns() < end:

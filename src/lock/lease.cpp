@@ -288,7 +288,7 @@ asio::awaitable<bool> wait_lease_lost(std::shared_ptr<LeaseState> state) {
 
 void abandon_lease(LeaseState& state) {
     state.abandoned = true;
-    if (state.waiting) state.waiting->cancel();
+    if (state.waiting) state.waiting->notify();
     state.hold.abandon();
 }
 

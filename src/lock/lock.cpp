@@ -27,7 +27,7 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
 Lock::~Lock() {
     // An acquire() still waiting (it keeps the state alive) gives up now, without the lock.
     state_->abandoned = true;
-    if (state_->waiting) state_->waiting->cancel();
+    if (state_->waiting) state_->waiting->notify();
     state_->hold.abandon();
 }
 

@@ -25,6 +25,7 @@
 #include "lock/hold.hpp"
 #include "lock/lock_events.hpp"
 #include "lock/scripts.hpp"
+#include "net/notification.hpp"
 #include "protocol/durations.hpp"
 
 namespace dlock::detail {
@@ -72,9 +73,10 @@ struct LockState {
     // renewal): the key lives at least until then + timeout. Where a renewal resumes from.
     Clock::time_point renewed_sent{};
     // The Lock object is gone: an acquire() still running must not take the lock (nobody could
-    // release it, and auto-renewal would keep it forever). `waiting`: the timer it sleeps on.
+    // release it, and auto-renewal would keep it forever). `waiting`: what it sleeps on, which
+    // ~Lock notifies to end the sleep at once.
     bool abandoned = false;
-    asio::steady_timer* waiting = nullptr;
+    Notification* waiting = nullptr;
 };
 
 // The holder record's fields for an acquisition by this process (this host, this pid, the

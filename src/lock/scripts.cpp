@@ -4,6 +4,7 @@
 
 #include <asio.hpp>
 
+#include "protocol/hex.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
 
@@ -14,13 +15,7 @@ namespace {
 std::string sha1_hex(std::string_view text) {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char byte : digest) {
-        out.push_back(hex[byte >> 4]);
-        out.push_back(hex[byte & 15]);
-    }
-    return out;
+    return to_hex(digest);
 }
 
 }  // namespace

@@ -47,8 +47,8 @@ WaitRoom::WaitRoom(std::shared_ptr<LockState> state, bool wakeups)
 
 WaitRoom::~WaitRoom() {
     // Ended without resuming (its io_context destroyed mid-sleep): the owner's destructor must
-    // not cancel a timer that is gone.
-    if (*site_.waiting == &poll_ || (waiter_ && *site_.waiting == &waiter_->timer)) {
+    // not notify what is gone.
+    if (*site_.waiting == &poll_ || (waiter_ && *site_.waiting == &waiter_->woken)) {
         *site_.waiting = nullptr;
     }
     if (!waiter_) return;
@@ -92,12 +92,11 @@ std::optional<QueueTicket> WaitRoom::ticket() const {
 
 asio::awaitable<void> WaitRoom::sleep(Deadline until) {
     if (waiter_) {
-        *site_.waiting = &waiter_->timer;
+        *site_.waiting = &waiter_->woken;
         woken_ = co_await subscriber_->wait(*waiter_, until);
     } else {
         *site_.waiting = &poll_;
-        poll_.expires_at(until);
-        co_await poll_.async_wait(use_tuple);
+        co_await poll_.wait(until);
     }
     *site_.waiting = nullptr;
 }

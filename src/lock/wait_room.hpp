@@ -11,7 +11,6 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
-#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -20,6 +19,7 @@
 #include "client/backend.hpp"
 #include "lock/lock_state.hpp"
 #include "lock/scripts.hpp"
+#include "net/notification.hpp"
 #include "net/subscriber.hpp"
 
 namespace dlock::detail {
@@ -33,8 +33,8 @@ struct WaitSite {
     // of keys.hpp that no key ever has, so an unused wake-up is always handed on.
     std::string name;
     std::chrono::milliseconds command_timeout{5000};
-    asio::steady_timer** waiting = nullptr;  // the timer the room sleeps on: the owner cancels it
-    LockEvents* events = nullptr;            // hears of a wake-up passed on (lock_events.hpp)
+    Notification** waiting = nullptr;  // what the room sleeps on: the owner notifies it
+    LockEvents* events = nullptr;      // hears of a wake-up passed on (lock_events.hpp)
 };
 
 class WaitRoom {
@@ -73,7 +73,7 @@ class WaitRoom {
     bool wakeups_;
     Subscriber* subscriber_ = nullptr;
     Subscriber::WaiterPtr waiter_;
-    asio::steady_timer poll_;
+    Notification poll_;   // notified only by ~Lock: a sleep without wake-ups is a timeout
     bool woken_ = false;  // the last sleep ended with a wake-up
     bool acquired_ = false;
 };

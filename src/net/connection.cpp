@@ -42,19 +42,14 @@ void log_connect_failure(const std::string& endpoint, const std::exception_ptr& 
 // ---- Connection -------------------------------------------------------------------------
 
 // One request in flight. Shared between the caller (who may give up at its deadline) and the
-// reader (who fills it in order); the timer is both the deadline and the wake-up signal.
+// reader (who fills it in order, then notifies).
 struct Connection::Pending {
     Pending(const asio::any_io_executor& executor, std::size_t expected)
-        : expected(expected), wake(executor) {}
-    void finish() {
-        done = true;
-        wake.cancel();
-    }
+        : expected(expected), done(executor) {}
     std::size_t expected;
     std::vector<Reply> replies;
     std::exception_ptr error;
-    bool done = false;
-    asio::steady_timer wake;
+    Notification done;
 };
 
 Connection::Connection(asio::any_io_executor executor, ConnectionOptions options)
@@ -94,19 +89,14 @@ asio::awaitable<std::vector<Reply>> Connection::execute(const Request& request, 
 
 asio::awaitable<std::vector<Reply>> Connection::send(const Request& request, Deadline deadline) {
     auto pending = std::make_shared<Pending>(executor_, request.size());
-    pending->wake.expires_at(deadline);
     pending_.push_back(pending);
     out_.append(request.payload());
     writer_wake_.cancel();  // wakes the writer if it is idle; harmless otherwise
 
-    // Nothing can complete the request before we start waiting: we have not yielded since.
-    auto [ec] = co_await pending->wake.async_wait(use_tuple);
-    if (!pending->done) {
-        // The reader will still fill `pending` (kept alive by the queue) and drop the reply.
-        if (!ec) {
-            throw TimeoutError("command to " + options_.endpoint() + " timed out");
-        }
-        throw asio::system_error(asio::error::operation_aborted);
+    // A cancelled caller gets operation_aborted from wait(). Either way the reader still fills
+    // `pending` (kept alive by the queue) and drops the reply.
+    if (!co_await pending->done.wait(deadline)) {
+        throw TimeoutError("command to " + options_.endpoint() + " timed out");
     }
     if (pending->error) std::rethrow_exception(pending->error);
     co_return std::move(pending->replies);
@@ -196,6 +186,9 @@ asio::awaitable<void> Connection::writer(std::shared_ptr<Stream> stream, std::ui
     std::string buffer;
     while (generation == generation_) {
         if (out_.empty()) {
+            // Sleeps until send() cancels the timer. Not a Notification: the condition is out_
+            // itself, which this one writer re-checks after every wake (the write path is being
+            // reworked for coalescing, issue 15; a Notification with reset() fits it then).
             writer_wake_.expires_at(Clock::time_point::max());
             co_await writer_wake_.async_wait(use_tuple);
             continue;
@@ -253,11 +246,7 @@ void Connection::deliver(Reply&& reply) {
         throw ProtocolError("reply from " + options_.endpoint() + " with no command in flight");
     Pending& front = *pending_.front();
     front.replies.push_back(std::move(reply));
-    if (front.replies.size() == front.expected) {
-        auto done = std::move(pending_.front());
-        pending_.pop_front();
-        done->finish();
-    }
+    if (front.replies.size() == front.expected) finish_front();
 }
 
 void Connection::deliver_failure(std::exception_ptr error) {
@@ -270,11 +259,13 @@ void Connection::deliver_failure(std::exception_ptr error) {
     Pending& front = *pending_.front();
     if (!front.error) front.error = std::move(error);
     front.replies.emplace_back();  // counted, so the request still ends at its last reply
-    if (front.replies.size() == front.expected) {
-        auto done = std::move(pending_.front());
-        pending_.pop_front();
-        done->finish();
-    }
+    if (front.replies.size() == front.expected) finish_front();
+}
+
+void Connection::finish_front() {
+    const std::shared_ptr<Pending> finished = std::move(pending_.front());
+    pending_.pop_front();
+    finished->done.notify();
 }
 
 void Connection::fail(std::uint64_t generation, std::exception_ptr error) {
@@ -288,7 +279,7 @@ void Connection::fail(std::uint64_t generation, std::exception_ptr error) {
     pending_.clear();
     for (auto& pending : failed) {
         pending->error = error;
-        pending->finish();
+        pending->done.notify();
     }
     writer_wake_.cancel();
     if (was_connected && on_disconnect_) on_disconnect_();

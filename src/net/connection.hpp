@@ -98,6 +98,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void deliver(Reply&& reply);
     // A reply the parser skipped (UnsupportedReply): fails the request it answers, alone.
     void deliver_failure(std::exception_ptr error);
+    // The front request has all its replies (or its error): hands it back to its caller.
+    void finish_front();
     void fail(std::uint64_t generation, std::exception_ptr error);
 
     asio::any_io_executor executor_;

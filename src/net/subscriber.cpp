@@ -83,18 +83,14 @@ asio::awaitable<Subscriber::WaiterPtr> Subscriber::watch(const std::string& lock
 }
 
 asio::awaitable<bool> Subscriber::wait(Waiter& waiter, Deadline deadline) {
-    if (!waiter.notified) {
-        waiter.timer.expires_at(deadline);
-        co_await waiter.timer.async_wait(use_tuple);
-    }
-    const bool notified = waiter.notified;
-    waiter.notified = false;
-    co_return notified;
+    const bool woken = co_await waiter.woken.wait(deadline);
+    waiter.woken.reset();
+    co_return woken;
 }
 
 Subscriber::Departure Subscriber::unwatch(const WaiterPtr& waiter) {
     Departure departure;
-    departure.unused_wakeup = waiter->notified;
+    departure.unused_wakeup = waiter->woken.notified();
     if (auto it = waiters_.find(waiter->lock_name); it != waiters_.end()) {
         auto& list = it->second;
         const auto before = list.size();
@@ -105,8 +101,7 @@ Subscriber::Departure Subscriber::unwatch(const WaiterPtr& waiter) {
                 departure.last_for_lock = true;
             } else if (departure.unused_wakeup) {
                 // Not lost: the next local waiter on the same lock takes it.
-                list.front()->notified = true;
-                list.front()->timer.cancel();
+                list.front()->woken.notify();
                 departure.unused_wakeup = false;
             }
             release_inbox(waiter->inbox);
@@ -191,9 +186,8 @@ void Subscriber::on_message(Reply&& message) {
     }
     // Wake the oldest waiter that is not already awake; if all are, they are about to try.
     for (auto& waiter : it->second) {
-        if (!waiter->notified) {
-            waiter->notified = true;
-            waiter->timer.cancel();
+        if (!waiter->woken.notified()) {
+            waiter->woken.notify();
             return;
         }
     }
@@ -203,8 +197,7 @@ void Subscriber::wake_all(const std::string& inbox) {
     for (auto& [lock_name, list] : waiters_) {
         for (auto& waiter : list) {
             if (waiter->inbox != inbox) break;  // one lock name, one inbox
-            waiter->notified = true;
-            waiter->timer.cancel();
+            waiter->woken.notify();
         }
     }
 }

@@ -46,11 +46,12 @@ namespace dlock::detail {
 class Subscriber {
   public:
     struct Waiter {
-        explicit Waiter(const asio::any_io_executor& executor) : timer(executor) {}
+        explicit Waiter(const asio::any_io_executor& executor) : woken(executor) {}
         std::string lock_name;
         std::string inbox;
-        asio::steady_timer timer;
-        bool notified = false;
+        // Set by a wake-up for the lock; wait() consumes it (reset), unwatch() passes an
+        // unconsumed one on.
+        Notification woken;
     };
     using WaiterPtr = std::shared_ptr<Waiter>;
 
@@ -82,7 +83,7 @@ class Subscriber {
     asio::awaitable<WaiterPtr> watch(const std::string& lock_name, Deadline deadline);
 
     // Waits until woken for the waiter's lock, or `deadline`. Returns true when woken (and
-    // clears the flag for the next round).
+    // re-arms the waiter for the next round). Throws operation_aborted when cancelled.
     asio::awaitable<bool> wait(Waiter& waiter, Deadline deadline);
 
     // Removes the waiter. An unused wake-up goes to the next local waiter on the same lock.

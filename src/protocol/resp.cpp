@@ -21,35 +21,36 @@ void append_length_line(std::string& out, char prefix, std::size_t n) {
     out.append("\r\n", 2);
 }
 
+// The reply type of hiredis's string-like types (bulk string, status, error), or nil.
+std::optional<Reply::Type> text_type(int type) {
+    switch (type) {
+        case REDIS_REPLY_STRING:
+            return Reply::Type::string;
+        case REDIS_REPLY_STATUS:
+            return Reply::Type::status;
+        case REDIS_REPLY_ERROR:
+            return Reply::Type::error;
+        default:
+            return std::nullopt;
+    }
+}
+
 // Converts hiredis's reply tree (made by its default object functions) into ours.
 Reply convert(const redisReply* r) {
     Reply out;
-    switch (r->type) {
-        case REDIS_REPLY_STRING:
-            out.type = Reply::Type::string;
-            out.str.assign(r->str, r->len);
-            break;
-        case REDIS_REPLY_STATUS:
-            out.type = Reply::Type::status;
-            out.str.assign(r->str, r->len);
-            break;
-        case REDIS_REPLY_ERROR:
-            out.type = Reply::Type::error;
-            out.str.assign(r->str, r->len);
-            break;
-        case REDIS_REPLY_INTEGER:
-            out.type = Reply::Type::integer;
-            out.integer = r->integer;
-            break;
-        case REDIS_REPLY_ARRAY:
-            out.type = Reply::Type::array;
-            out.elements.reserve(r->elements);
-            for (std::size_t i = 0; i < r->elements; ++i)
-                out.elements.push_back(convert(r->element[i]));
-            break;
-        default:  // REDIS_REPLY_NIL
-            out.type = Reply::Type::nil;
-            break;
+    if (const std::optional<Reply::Type> type = text_type(r->type)) {
+        out.type = *type;
+        out.str.assign(r->str, r->len);
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+        out.type = Reply::Type::integer;
+        out.integer = r->integer;
+    } else if (r->type == REDIS_REPLY_ARRAY) {
+        out.type = Reply::Type::array;
+        out.elements.reserve(r->elements);
+        for (std::size_t i = 0; i < r->elements; ++i)
+            out.elements.push_back(convert(r->element[i]));
+    } else {  // REDIS_REPLY_NIL
+        out.type = Reply::Type::nil;
     }
     return out;
 }

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "protocol/hex.hpp"
+
 namespace dlock::detail {
 
 std::string make_token() {
@@ -18,14 +20,7 @@ std::string make_token() {
         }
         filled += static_cast<std::size_t>(n);
     }
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string token;
-    token.reserve(32);
-    for (unsigned char byte : bytes) {
-        token.push_back(hex[byte >> 4]);
-        token.push_back(hex[byte & 15]);
-    }
-    return token;
+    return to_hex(bytes);
 }
 
 }  // namespace dlock::detail

@@ -10,7 +10,6 @@
 //                 peer sees silence, as with a partitioned network (new connections too)
 //   refuse        close new connections right after accepting them
 //   drop          reset every open connection now (one shot; the mode stays)
-#include <signal.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
@@ -30,7 +29,7 @@
 #include <sstream>
 #include <string>
 
-#include "options.hpp"
+#include "serve.hpp"
 
 namespace dlock::chaos {
 namespace {
@@ -190,15 +189,5 @@ class Proxy {
 }  // namespace dlock::chaos
 
 int main(int argc, char** argv) {
-    try {
-        signal(SIGPIPE, SIG_IGN);
-        asio::io_context io;
-        dlock::chaos::Args args(argc, argv);
-        dlock::chaos::Proxy proxy(io, args);
-        proxy.start();
-        io.run();
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "dlock_chaos_proxy: %s\n", e.what());
-        return 2;
-    }
+    return dlock::chaos::serve<dlock::chaos::Proxy>("dlock_chaos_proxy", argc, argv);
 }

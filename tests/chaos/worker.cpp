@@ -9,7 +9,6 @@
 //
 // --broken deliberately breaks safety, to prove the checker sees it: `lock` gives every task a
 // lock of its own (no exclusion at all), `fence` writes with a plain SET (no fence check).
-#include <signal.h>
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
@@ -18,7 +17,6 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
-#include <cstdio>
 #include <dlock/errors.hpp>
 #include <dlock/fencing.hpp>
 #include <dlock/lock.hpp>
@@ -35,7 +33,7 @@
 
 #include "error_type.hpp"
 #include "history.hpp"
-#include "options.hpp"
+#include "serve.hpp"
 
 namespace dlock::chaos {
 namespace {
@@ -107,6 +105,7 @@ class Worker {
     }
 
     void start() {
+        running_ = config_.tasks;  // the last task to end stops io_
         for (long t = 0; t < config_.tasks; ++t) {
             asio::co_spawn(io_, run_task(t), asio::detached);
         }
@@ -246,28 +245,11 @@ class Worker {
     std::unique_ptr<Redis> resource_;
     long started_ = 0;
     long running_ = 0;
-
-  public:
-    void set_running(long n) { running_ = n; }
-    long tasks() const { return config_.tasks; }
 };
 
 }  // namespace
 }  // namespace dlock::chaos
 
 int main(int argc, char** argv) {
-    try {
-        // A dropped connection must surface as ConnectionError, not kill the process.
-        signal(SIGPIPE, SIG_IGN);
-        asio::io_context io;
-        dlock::chaos::Args args(argc, argv);
-        dlock::chaos::Worker worker(io, args);
-        worker.set_running(worker.tasks());
-        worker.start();
-        io.run();
-        return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "dlock_chaos_worker: %s\n", e.what());
-        return 2;
-    }
+    return dlock::chaos::serve<dlock::chaos::Worker>("dlock_chaos_worker", argc, argv);
 }

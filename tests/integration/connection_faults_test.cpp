@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "async.hpp"
+#include "call.hpp"
 #include "client/standalone.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/redis.hpp"
@@ -24,11 +25,23 @@ using namespace std::chrono_literals;
 using dlock::ConnectionOptions;
 using dlock::Reply;
 using namespace dlock::test;
-using Ms = std::chrono::milliseconds;
-using SteadyClock = std::chrono::steady_clock;
 
-Reply call(asio::io_context& io, dlock::Redis& redis, std::vector<std::string> args) {
-    return run(io, [&] { return redis.command(std::move(args)); });
+// The bounds of a wait: at least `min`, less than `max`.
+struct Bounds {
+    Clock::duration min;
+    Clock::duration max;
+};
+
+// A PING on `redis` fails with TimeoutError (else the test fails with `otherwise`), within
+// `bounds`.
+void expect_ping_times_out(asio::io_context& io, dlock::Redis& redis, Bounds bounds,
+                           const std::string& otherwise) {
+    const auto start = Clock::now();
+    const auto error = caught<dlock::TimeoutError>([&] { call(io, redis, {"PING"}); });
+    const auto elapsed = Clock::now() - start;
+    EXPECT_TRUE(error) << otherwise;
+    EXPECT_GE(elapsed, bounds.min);
+    EXPECT_LT(elapsed, bounds.max);
 }
 
 // Options for the fake server: no CLIENT SETNAME, so the first command the fake sees is ours.
@@ -90,13 +103,7 @@ TEST(Faults, StalledServerIsTimeoutErrorWithinCommandTimeout) {
     ConnectionOptions options = fake_options(fake);
     options.command_timeout = 300ms;
     dlock::Redis redis(io.get_executor(), options);
-
-    const auto start = SteadyClock::now();
-    auto error = caught<dlock::TimeoutError>([&] { call(io, redis, {"PING"}); });
-    const auto elapsed = SteadyClock::now() - start;
-    ASSERT_TRUE(error) << "a command to a silent server returned";
-    EXPECT_GE(elapsed, 300ms);
-    EXPECT_LT(elapsed, 3s);
+    expect_ping_times_out(io, redis, {300ms, 3s}, "a command to a silent server returned");
 }
 
 // connect_timeout bounds the whole connect, AUTH included, independently of command_timeout.
@@ -108,13 +115,9 @@ TEST(Faults, SilentAuthHandshakeIsTimeoutErrorWithinConnectTimeout) {
     options.connect_timeout = 300ms;
     options.command_timeout = 20s;
     dlock::Redis redis(io.get_executor(), options);
-
-    const auto start = SteadyClock::now();
-    auto error = caught<dlock::TimeoutError>([&] { call(io, redis, {"PING"}); });
-    const auto elapsed = SteadyClock::now() - start;
-    ASSERT_TRUE(error) << "a connect whose AUTH is never answered did not time out";
-    EXPECT_GE(elapsed, 300ms);
-    EXPECT_LT(elapsed, 5s) << "bounded by command_timeout (20 s), not connect_timeout";
+    // Bounded by connect_timeout, not by command_timeout (20 s).
+    expect_ping_times_out(io, redis, {300ms, 5s},
+                          "a connect whose AUTH is never answered did not time out");
 
     // The abandoned AUTH must not take the replies of the next connection's handshake.
     fake.set_behaviour(dlock::test::answer_correctly);
@@ -131,13 +134,8 @@ TEST(Faults, SilentTlsHandshakeIsTimeoutErrorWithinConnectTimeout) {
     options.connect_timeout = 300ms;
     options.command_timeout = 20s;
     dlock::Redis redis(io.get_executor(), options);
-
-    const auto start = SteadyClock::now();
-    auto error = caught<dlock::TimeoutError>([&] { call(io, redis, {"PING"}); });
-    const auto elapsed = SteadyClock::now() - start;
-    ASSERT_TRUE(error) << "a TLS handshake that never completes did not time out";
-    EXPECT_GE(elapsed, 300ms);
-    EXPECT_LT(elapsed, 5s);
+    expect_ping_times_out(io, redis, {300ms, 5s},
+                          "a TLS handshake that never completes did not time out");
 }
 
 // A valid reply the parser cannot represent (arrays nested deeper than hiredis's limit, which a

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "async.hpp"
+#include "call.hpp"
 #include "client/standalone.hpp"
 #include "dlock/errors.hpp"
 #include "dlock/redis.hpp"
@@ -37,13 +38,6 @@ using dlock::ConnectionOptions;
 using dlock::Reply;
 using namespace dlock::test;
 using Ms = std::chrono::milliseconds;
-using SteadyClock = std::chrono::steady_clock;
-
-// Runs one command to completion on `io`; throws what the client throws.
-Reply call(asio::io_context& io, dlock::Redis& redis, std::vector<std::string> args,
-           std::optional<Ms> timeout = {}) {
-    return run(io, [&] { return redis.command(std::move(args), timeout); });
-}
 
 // A key no other test process uses (the same for the same `what` within this process).
 std::string unique_key(const std::string& what) {
@@ -260,7 +254,7 @@ TEST(Pipelining, ThousandCoroutinesShareOneConnection) {
     PipelineStats stats;
     int finished = 0;
     std::vector<std::exception_ptr> errors;
-    const auto start = SteadyClock::now();
+    const auto start = Clock::now();
     for (int id = 0; id < coroutines; ++id) {
         asio::co_spawn(
             io, pipeline_worker(redis, id, unique_key("pipeline:" + std::to_string(id)), stats),
@@ -270,11 +264,11 @@ TEST(Pipelining, ThousandCoroutinesShareOneConnection) {
             });
     }
     const auto deadline = start + 60s;
-    while (finished < coroutines && SteadyClock::now() < deadline) {
+    while (finished < coroutines && Clock::now() < deadline) {
         if (io.stopped()) io.restart();
         io.run_one_for(100ms);
     }
-    const auto elapsed = std::chrono::duration_cast<Ms>(SteadyClock::now() - start);
+    const auto elapsed = std::chrono::duration_cast<Ms>(Clock::now() - start);
 
     ASSERT_EQ(finished, coroutines);
     EXPECT_TRUE(errors.empty()) << errors.size() << " coroutines failed";
@@ -313,9 +307,9 @@ TEST(Timeout, LateReplyOfTimedOutCommandIsNotHandedToTheNext) {
 
     // Every client's commands wait until the pause ends, in order.
     ASSERT_TRUE(call(io, admin, {"CLIENT", "PAUSE", "1500", "ALL"}).is_ok());
-    const auto start = SteadyClock::now();
+    const auto start = Clock::now();
     auto timeout = caught<dlock::TimeoutError>([&] { call(io, redis, {"ECHO", "a"}); });
-    const auto elapsed = SteadyClock::now() - start;
+    const auto elapsed = Clock::now() - start;
     ASSERT_TRUE(timeout) << "ECHO a was answered during CLIENT PAUSE";
     EXPECT_GE(elapsed, 200ms);
     EXPECT_LT(elapsed, 1500ms) << "the timeout did not fire before the pause ended";
@@ -351,9 +345,9 @@ TEST(Timeout, PipelineTimesOutAsAWhole) {
 // Waits until the server reports `count` clients blocked in BLPOP (polled: no event for it).
 void wait_blocked_clients(asio::io_context& io, dlock::Redis& watcher, int count) {
     const std::string wanted = "blocked_clients:" + std::to_string(count) + "\r\n";
-    const auto deadline = SteadyClock::now() + 10s;
+    const auto deadline = Clock::now() + 10s;
     while (call(io, watcher, {"INFO", "clients"}).str.find(wanted) == std::string::npos) {
-        ASSERT_LT(SteadyClock::now(), deadline) << "never saw " << wanted;
+        ASSERT_LT(Clock::now(), deadline) << "never saw " << wanted;
         std::this_thread::sleep_for(10ms);
     }
 }
@@ -377,13 +371,13 @@ TEST(Reconnect, ServerKilledWithCommandsInFlightThenRestarted) {
     }
     wait_blocked_clients(io, watcher, 1);
 
-    const auto killed_at = SteadyClock::now();
+    const auto killed_at = Clock::now();
     own.kill();
     for (auto& future : in_flight) {
         ASSERT_TRUE(run_until_ready(io, future, 20s)) << "an in-flight command outlived the server";
         EXPECT_THROW(future.get(), dlock::ConnectionError);
     }
-    EXPECT_LT(SteadyClock::now() - killed_at, 5s) << "in-flight commands waited for their timeout";
+    EXPECT_LT(Clock::now() - killed_at, 5s) << "in-flight commands waited for their timeout";
 
     // While the server is down, commands fail fast rather than hang.
     EXPECT_THROW(call(io, redis, {"PING"}), dlock::ConnectionError);

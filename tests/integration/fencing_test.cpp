@@ -10,6 +10,7 @@
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "names.hpp"
+#include "plain_server_test.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
 #include "servers.hpp"
@@ -47,18 +48,16 @@ TEST(FencingKeys, CounterChannelAndLastFenceShareTheSlotOfTheirKey) {
     }
 }
 
-TEST(Fencing, EveryAcquisitionGetsALargerFenceThanAllBefore) {
-    asio::io_context io;
-    dlock::Redis first(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis second(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+class Fencing : public dlock::test::PlainServerTest {};
+
+TEST_F(Fencing, EveryAcquisitionGetsALargerFenceThanAllBefore) {
+    dlock::Redis& admin = new_client();
+    run([&]() -> asio::awaitable<void> {
         // Three objects on two connections; one with a 30 ms timeout that is never released,
         // so the next acquisition happens only after its key expired.
-        dlock::Lock a(first, name, fenced());
-        dlock::Lock b(second, name, fenced());
-        dlock::Lock expiring(second, name, fenced(0.03s));
+        dlock::Lock a(client_, name_, fenced());
+        dlock::Lock b(other_, name_, fenced());
+        dlock::Lock expiring(other_, name_, fenced(0.03s));
         std::int64_t previous = 0;
         for (int i = 0; i < 100; ++i) {
             dlock::Lock& lock = i % 3 == 0 ? a : i % 3 == 1 ? b : expiring;
@@ -74,40 +73,33 @@ TEST(Fencing, EveryAcquisitionGetsALargerFenceThanAllBefore) {
             }
         }
         // The counter lives on after the lock key is gone.
-        EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0);
-        const dlock::Reply counter = co_await admin.command("GET", fence_key(name));
+        EXPECT_EQ((co_await admin.command("EXISTS", name_)).integer, 0);
+        const dlock::Reply counter = co_await admin.command("GET", fence_key(name_));
         EXPECT_EQ(counter.str, std::to_string(previous));
-        dlock::Lock after(first, name, fenced());
+        dlock::Lock after(client_, name_, fenced());
         EXPECT_TRUE(co_await after.acquire());
         EXPECT_EQ(after.fence(), previous + 1);
         co_await after.release();
-        co_await admin.command("DEL", fence_key(name));
+        co_await admin.command("DEL", fence_key(name_));
     });
 }
 
-TEST(Fencing, WithoutTheOptionThereIsNoFence) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::Lock lock(redis, name);
+TEST_F(Fencing, WithoutTheOptionThereIsNoFence) {
+    run([&]() -> asio::awaitable<void> {
+        dlock::Lock lock(client_, name_);
         EXPECT_TRUE(co_await lock.acquire());
         EXPECT_FALSE(lock.fence().has_value());
-        const dlock::Reply counter = co_await redis.command("EXISTS", fence_key(name));
+        const dlock::Reply counter = co_await client_.command("EXISTS", fence_key(name_));
         EXPECT_EQ(counter.integer, 0);
         co_await lock.release();
     });
 }
 
-TEST(Fencing, APausedHolderHasItsStaleWriteRefused) {
-    asio::io_context io;
-    dlock::Redis paused_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis next_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis resource(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    const std::string resource_key = name + ":resource";
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::Lock paused(paused_client, name, fenced(0.2s));
+TEST_F(Fencing, APausedHolderHasItsStaleWriteRefused) {
+    dlock::Redis& resource = new_client();
+    const std::string resource_key = name_ + ":resource";
+    run([&]() -> asio::awaitable<void> {
+        dlock::Lock paused(client_, name_, fenced(0.2s));
         EXPECT_TRUE(co_await paused.acquire());
         const std::int64_t old_fence = paused.fence().value_or(-1);
         EXPECT_TRUE(co_await dlock::fenced_write(resource, resource_key, old_fence,
@@ -115,7 +107,7 @@ TEST(Fencing, APausedHolderHasItsStaleWriteRefused) {
 
         // The first holder now stalls (GC, swap, SIGSTOP): it does nothing while its key
         // expires and the next holder takes the lock and writes.
-        dlock::Lock next(next_client, name, fenced(10s));
+        dlock::Lock next(other_, name_, fenced(10s));
         EXPECT_TRUE(co_await next.acquire());
         const std::int64_t new_fence = next.fence().value_or(-1);
         EXPECT_GT(new_fence, old_fence);
@@ -141,23 +133,21 @@ TEST(Fencing, APausedHolderHasItsStaleWriteRefused) {
         EXPECT_TRUE(release_refused);
 
         co_await next.release();
-        co_await resource.command("DEL", resource_key, last_fence_key, fence_key(name));
+        co_await resource.command("DEL", resource_key, last_fence_key, fence_key(name_));
     });
 }
 
-TEST(Fencing, FencedWriteRejectsBadArguments) {
-    asio::io_context io;
-    dlock::Redis resource(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+TEST_F(Fencing, FencedWriteRejectsBadArguments) {
+    run([&]() -> asio::awaitable<void> {
         const std::string key = dlock::test::unique_name();
-        EXPECT_THROW(co_await dlock::fenced_write(resource, "", 1, "v"), std::invalid_argument);
-        EXPECT_THROW(co_await dlock::fenced_write(resource, key, -1, "v"), std::invalid_argument);
-        EXPECT_THROW(co_await dlock::fenced_write(resource, key, 1, "v", dlock::Seconds(0)),
+        EXPECT_THROW(co_await dlock::fenced_write(client_, "", 1, "v"), std::invalid_argument);
+        EXPECT_THROW(co_await dlock::fenced_write(client_, key, -1, "v"), std::invalid_argument);
+        EXPECT_THROW(co_await dlock::fenced_write(client_, key, 1, "v", dlock::Seconds(0)),
                      std::invalid_argument);
         // A last-fence key that is not a string: the server's error comes through.
-        co_await resource.command("RPUSH", dlock::last_fence_key(key), "x");
-        EXPECT_THROW(co_await dlock::fenced_write(resource, key, 1, "v"), dlock::ServerError);
-        co_await resource.command("DEL", key, dlock::last_fence_key(key));
+        co_await client_.command("RPUSH", dlock::last_fence_key(key), "x");
+        EXPECT_THROW(co_await dlock::fenced_write(client_, key, 1, "v"), dlock::ServerError);
+        co_await client_.command("DEL", key, dlock::last_fence_key(key));
     });
 }
 

@@ -11,6 +11,7 @@
 #include "child_process.hpp"
 #include "dlock/sync.hpp"
 #include "names.hpp"
+#include "protocol/hex.hpp"
 #include "servers.hpp"
 
 namespace {
@@ -19,16 +20,6 @@ using namespace std::chrono_literals;
 using namespace dlock::test;
 using SyncLock = dlock::sync::Lock;
 
-std::string hex(const std::string& bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char byte : bytes) {
-        out.push_back(digits[byte >> 4]);
-        out.push_back(digits[byte & 15]);
-    }
-    return out;
-}
-
 // One redis-py Lock in a python process: request() sends a line and returns the reply line.
 class PyLock {
   public:
@@ -36,7 +27,7 @@ class PyLock {
         : process_(
               {"/usr/bin/python3",
                (std::filesystem::path(__FILE__).parent_path() / "interop_redis_py.py").string(),
-               url, hex(name), timeout},
+               url, dlock::detail::to_hex(name), timeout},
               {.env = {}, .unset = {}, .pipe_stdin = true}) {
         if (const std::string ready = read_line(); ready != "ready") {
             throw std::runtime_error("interop_redis_py.py did not start: '" + ready + "'");

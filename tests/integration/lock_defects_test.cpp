@@ -5,6 +5,8 @@
 // §3.5 (blocking_timeout measured on the steady clock, not time.time() as coredis does) would
 // need the wall clock moved under a running test, which would disturb every other process on
 // the machine: Lock keeps all deadlines as std::chrono::steady_clock points (detail::Clock).
+// §3.8 (a sleep past blocking_timeout) is a row of
+// LockTest.BlockingTimeoutGivesUpAfterAtLeastThatLong.
 #include <asio.hpp>
 #include <asio/bind_cancellation_slot.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -54,6 +56,13 @@ class LockDefectsTest : public ::testing::Test {
         }
     }
 
+    // The start of every release test: scripts cached, `lock` held. Returns its token.
+    asio::awaitable<std::optional<std::string>> acquire_with_scripts_cached(Lock& lock) {
+        cache_scripts();
+        EXPECT_TRUE(co_await lock.acquire());
+        co_return lock.token();
+    }
+
     dlock::test::OwnServers server_{"plain"};
     dlock::sync::Redis admin_{server_.url()};
     asio::io_context io_;
@@ -68,10 +77,8 @@ class LockDefectsTest : public ::testing::Test {
 // held-back release is discarded by the server), and the retry after the stall succeeds.
 TEST_F(LockDefectsTest, AReleaseThatTimesOutKeepsTheTokenAndCanBeRetried) {
     run([this]() -> asio::awaitable<void> {
-        cache_scripts();
         Lock lock(redis_, name_, {.command_timeout = 0.3s});
-        EXPECT_TRUE(co_await lock.acquire());
-        const auto token = lock.token();
+        const auto token = co_await acquire_with_scripts_cached(lock);
         pause_writes();
         Stopwatch watch;
         std::exception_ptr error = co_await thrown_by(lock.release());
@@ -91,10 +98,8 @@ TEST_F(LockDefectsTest, AReleaseThatTimesOutKeepsTheTokenAndCanBeRetried) {
 // timeout around `async with`); the token is gone by then. Here the token stays.
 TEST_F(LockDefectsTest, ACancelledReleaseKeepsTheTokenAndCanBeRetried) {
     run([this]() -> asio::awaitable<void> {
-        cache_scripts();
         Lock lock(redis_, name_);
-        EXPECT_TRUE(co_await lock.acquire());
-        const auto token = lock.token();
+        const auto token = co_await acquire_with_scripts_cached(lock);
         pause_writes();
         asio::cancellation_signal cancel;
         std::optional<std::exception_ptr> outcome;
@@ -120,10 +125,8 @@ TEST_F(LockDefectsTest, ACancelledReleaseKeepsTheTokenAndCanBeRetried) {
 // gone: LockReleaseError ("not held by this object"), never a key left behind.
 TEST_F(LockDefectsTest, AReleaseThatTimedOutDuringAFreezeTakesEffectWhenTheServerResumes) {
     run([this]() -> asio::awaitable<void> {
-        cache_scripts();
         Lock lock(redis_, name_, {.command_timeout = 0.3s});
-        EXPECT_TRUE(co_await lock.acquire());
-        const auto token = lock.token();
+        const auto token = co_await acquire_with_scripts_cached(lock);
         server_.freeze();
         std::exception_ptr error = co_await thrown_by(lock.release());
         EXPECT_TRUE(is<dlock::TimeoutError>(error));
@@ -133,25 +136,6 @@ TEST_F(LockDefectsTest, AReleaseThatTimedOutDuringAFreezeTakesEffectWhenTheServe
         EXPECT_TRUE(is<dlock::LockReleaseError>(error));
         EXPECT_FALSE(lock.token());
         EXPECT_FALSE(exists(name_));
-    });
-}
-
-// §3.8: coredis sleeps a whole `sleep` even when blocking_timeout ends sooner; with sleep=5 s
-// and blocking_timeout=0.3 s it returns after 5 s. dlock never sleeps past the deadline.
-TEST_F(LockDefectsTest, BlockingAcquireNeverSleepsPastBlockingTimeout) {
-    run([this]() -> asio::awaitable<void> {
-        Lock holder(redis_, name_);
-        EXPECT_TRUE(co_await holder.acquire());
-        for (const bool wake_on_release : {true, false}) {
-            Lock waiter(
-                redis_, name_,
-                {.sleep = 5s, .blocking_timeout = 0.3s, .wake_on_release = wake_on_release});
-            Stopwatch watch;
-            EXPECT_FALSE(co_await waiter.acquire());
-            EXPECT_GE(watch.seconds(), 0.3) << "wake_on_release=" << wake_on_release;
-            EXPECT_LT(watch.seconds(), 2.0) << "wake_on_release=" << wake_on_release;
-        }
-        co_await holder.release();
     });
 }
 

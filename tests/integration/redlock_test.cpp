@@ -69,6 +69,21 @@ class RedlockTest : public ::testing::Test {
     bool extend(RedlockLock& lock, Seconds more, ExtendMode mode = ExtendMode::add) {
         return go([&] { return lock.extend(more, mode); });
     }
+    // `holder` takes name_, then `waiter` starts to acquire it in the background. Returns the
+    // waiter's outcome, set when its acquire() returns.
+    std::shared_ptr<std::optional<bool>> hold_and_start_waiting(RedlockLock& holder,
+                                                                RedlockLock& waiter) {
+        EXPECT_TRUE(acquire(holder));
+        auto outcome = std::make_shared<std::optional<bool>>();
+        asio::co_spawn(io_, waiter.acquire(),
+                       [outcome](std::exception_ptr, bool ok) { *outcome = ok; });
+        return outcome;
+    }
+    // Runs io_ until `outcome` is set or `limit` passed.
+    void run_until_set(const std::optional<bool>& outcome, std::chrono::seconds limit) {
+        Stopwatch watch;
+        while (!outcome && watch.elapsed() < limit) io_.run_one_for(100ms);
+    }
 
     std::optional<std::string> get(std::size_t node) {
         dlock::Reply reply = admins_[node]->command({"GET", name_});
@@ -126,14 +141,11 @@ TEST_F(RedlockTest, ASecondLockCannotAcquireWhileHeld) {
 
 TEST_F(RedlockTest, ABlockingAcquireGetsTheLockOnceReleased) {
     RedlockLock holder(*group_, name_, {.timeout = 10s});
-    ASSERT_TRUE(acquire(holder));
     RedlockLock waiter(*group_, name_, {.timeout = 10s, .blocking_timeout = 5s});
-    std::optional<bool> acquired;
-    asio::co_spawn(io_, waiter.acquire(), [&](std::exception_ptr, bool ok) { acquired = ok; });
+    const auto acquired = hold_and_start_waiting(holder, waiter);
     release(holder);
-    Stopwatch watch;
-    while (!acquired && watch.elapsed() < 10s) io_.run_one_for(100ms);
-    EXPECT_EQ(acquired, true);
+    run_until_set(*acquired, 10s);
+    EXPECT_EQ(*acquired, true);
     release(waiter);
 }
 
@@ -236,15 +248,12 @@ TEST_F(RedlockTest, AcquiringTwiceThrows) {
 
 TEST_F(RedlockTest, ASecondOperationWhileOneIsInProgressThrows) {
     RedlockLock holder(*group_, name_, {.timeout = 10s});
-    ASSERT_TRUE(acquire(holder));
     RedlockLock waiter(*group_, name_, {.timeout = 10s, .blocking_timeout = 0.5s});
-    std::optional<bool> acquired;
     // Spawned first, so it runs (and waits on the nodes) before the query below starts.
-    asio::co_spawn(io_, waiter.acquire(), [&](std::exception_ptr, bool ok) { acquired = ok; });
+    const auto acquired = hold_and_start_waiting(holder, waiter);
     EXPECT_THROW(go([&] { return waiter.locked(); }), std::logic_error);
-    Stopwatch watch;
-    while (!acquired && watch.elapsed() < 5s) io_.run_one_for(100ms);
-    EXPECT_EQ(acquired, false);
+    run_until_set(*acquired, 5s);
+    EXPECT_EQ(*acquired, false);
     release(holder);
 }
 

@@ -4,8 +4,9 @@
 #include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-#include <fstream>
+#include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <map>
 
 #include "async.hpp"
@@ -13,6 +14,7 @@
 #include "dlock/redis.hpp"
 #include "names.hpp"
 #include "own_servers.hpp"
+#include "plain_server_test.hpp"
 #include "server_stats.hpp"
 #include "servers.hpp"
 
@@ -30,32 +32,27 @@ dlock::LockOptions renewed(dlock::Seconds timeout, std::optional<dlock::Seconds>
     return options;
 }
 
+// The threads of this process: one entry each in /proc/self/task.
 int thread_count() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-    }
-    return -1;
+    const std::filesystem::directory_iterator tasks("/proc/self/task");
+    return static_cast<int>(std::distance(begin(tasks), end(tasks)));
 }
 
-TEST(Renewal, KeepsAOneSecondLockThroughFiveSecondsOfWork) {
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis other_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+class Renewal : public dlock::test::PlainServerTest {};
+
+TEST_F(Renewal, KeepsAOneSecondLockThroughFiveSecondsOfWork) {
+    run([&]() -> asio::awaitable<void> {
         bool lost_called = false;
         dlock::LockOptions options = renewed(1s);
         options.on_lost = [&] { lost_called = true; };
-        dlock::Lock holder(holder_client, name, options);
-        dlock::Lock other(other_client, name, renewed(1s));
+        dlock::Lock holder(client_, name_, options);
+        dlock::Lock other(other_, name_, renewed(1s));
         EXPECT_TRUE(co_await holder.acquire());
         const auto end = Clock::now() + 5s;
         int checks = 0;
         while (Clock::now() < end) {
             co_await pause_for(100ms);  // "work"
-            const long long ttl = (co_await other_client.command("PTTL", name)).integer;
+            const long long ttl = (co_await other_.command("PTTL", name_)).integer;
             EXPECT_GT(ttl, 0) << "after " << checks << " checks";
             EXPECT_LE(ttl, 1000);
             EXPECT_FALSE(co_await other.acquire({.blocking = false}));
@@ -66,16 +63,12 @@ TEST(Renewal, KeepsAOneSecondLockThroughFiveSecondsOfWork) {
         EXPECT_FALSE(holder.lost());
         EXPECT_FALSE(lost_called);
         co_await holder.release();
-        EXPECT_EQ((co_await other_client.command("EXISTS", name)).integer, 0);
+        EXPECT_EQ((co_await other_.command("EXISTS", name_)).integer, 0);
     });
 }
 
-TEST(Renewal, DeletingTheKeyFiresTheLostSignalWithinAboutOnePeriod) {
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+TEST_F(Renewal, DeletingTheKeyFiresTheLostSignalWithinAboutOnePeriod) {
+    run([&]() -> asio::awaitable<void> {
         int lost_calls = 0;
         Clock::time_point lost_at;
         dlock::LockOptions options = renewed(1s);  // renews every 333 ms
@@ -83,11 +76,11 @@ TEST(Renewal, DeletingTheKeyFiresTheLostSignalWithinAboutOnePeriod) {
             ++lost_calls;
             lost_at = Clock::now();
         };
-        dlock::Lock holder(holder_client, name, options);
+        dlock::Lock holder(client_, name_, options);
         EXPECT_TRUE(co_await holder.acquire());
         EXPECT_FALSE(holder.lost());
         co_await pause_for(150ms);  // somewhere inside a renewal period
-        co_await admin.command("DEL", name);
+        co_await other_.command("DEL", name_);
         const auto deleted = Clock::now();
         EXPECT_TRUE(co_await holder.wait_lost());
         const auto noticed = Clock::now();
@@ -104,30 +97,24 @@ TEST(Renewal, DeletingTheKeyFiresTheLostSignalWithinAboutOnePeriod) {
     });
 }
 
-TEST(Renewal, TakeoverByAnotherHolderIsALossToo) {
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::Lock holder(holder_client, name, renewed(1s, 0.1s));
+TEST_F(Renewal, TakeoverByAnotherHolderIsALossToo) {
+    run([&]() -> asio::awaitable<void> {
+        dlock::Lock holder(client_, name_, renewed(1s, 0.1s));
         EXPECT_TRUE(co_await holder.acquire());
-        co_await admin.command("SET", name, "someone else's token");
+        co_await other_.command("SET", name_, "someone else's token");
         const auto overwritten = Clock::now();
         EXPECT_TRUE(co_await holder.wait_lost());
         EXPECT_LT(Clock::now() - overwritten, 100ms + 500ms);
         EXPECT_FALSE(co_await holder.owned());
-        EXPECT_EQ((co_await admin.command("GET", name)).str, "someone else's token");  // untouched
-        co_await admin.command("DEL", name);
+        EXPECT_EQ((co_await other_.command("GET", name_)).str,
+                  "someone else's token");  // untouched
+        co_await other_.command("DEL", name_);
     });
 }
 
-TEST(Renewal, WaitLostReturnsFalseWhenTheLockIsReleased) {
-    asio::io_context io;
-    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::Lock holder(client, name, renewed(1s));
+TEST_F(Renewal, WaitLostReturnsFalseWhenTheLockIsReleased) {
+    run([&]() -> asio::awaitable<void> {
+        dlock::Lock holder(client_, name_, renewed(1s));
         EXPECT_FALSE(co_await holder.wait_lost());  // not held: nothing to lose
         EXPECT_TRUE(co_await holder.acquire());
         using namespace asio::experimental::awaitable_operators;
@@ -144,36 +131,28 @@ TEST(Renewal, WaitLostReturnsFalseWhenTheLockIsReleased) {
 
 // A release that finds the key gone (expired without renewal, taken over) ends a hold that was
 // lost: its wait_lost() callers must hear "lost", not "released".
-TEST(Renewal, WaitLostSaysLostWhenTheReleaseFindsTheKeyGone) {
-    asio::io_context io;
-    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::Lock holder(client, name, {.timeout = 30s});
+TEST_F(Renewal, WaitLostSaysLostWhenTheReleaseFindsTheKeyGone) {
+    run([&]() -> asio::awaitable<void> {
+        dlock::Lock holder(client_, name_, {.timeout = 30s});
         EXPECT_TRUE(co_await holder.acquire());
         using namespace asio::experimental::awaitable_operators;
         auto watch = [&]() -> asio::awaitable<bool> { co_return co_await holder.wait_lost(); };
         auto take_over_then_release = [&]() -> asio::awaitable<void> {
-            co_await admin.command("SET", name, "someone-else");
+            co_await other_.command("SET", name_, "someone-else");
             EXPECT_THROW(co_await holder.release(), dlock::LockReleaseError);
         };
         const bool lost = co_await (watch() && take_over_then_release());
         EXPECT_TRUE(lost) << "the hold was lost, yet wait_lost() said released";
-        co_await admin.command("DEL", name);
+        co_await other_.command("DEL", name_);
     });
 }
 
 // The pattern the README shows: race the work against wait_lost(); losing the lock cancels the
 // work, finishing the work cancels the wait.
-TEST(Renewal, WorkRacedAgainstWaitLost) {
-    asio::io_context io;
-    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
+TEST_F(Renewal, WorkRacedAgainstWaitLost) {
     using namespace asio::experimental::awaitable_operators;
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::Lock lock(client, name, renewed(1s, 0.1s));
+    run([&]() -> asio::awaitable<void> {
+        dlock::Lock lock(client_, name_, renewed(1s, 0.1s));
         // The work finishes first.
         EXPECT_TRUE(co_await lock.acquire());
         auto outcome = co_await (pause_for(300ms) || lock.wait_lost());
@@ -183,7 +162,7 @@ TEST(Renewal, WorkRacedAgainstWaitLost) {
         EXPECT_TRUE(co_await lock.acquire());
         auto lose = [&]() -> asio::awaitable<void> {
             co_await pause_for(200ms);
-            co_await admin.command("DEL", name);
+            co_await other_.command("DEL", name_);
         };
         const auto start = Clock::now();
         auto lost = co_await ((pause_for(60s) || lock.wait_lost()) && lose());
@@ -245,8 +224,9 @@ class Monitor {
 // Many locks release right at their renewal moment (a sweep of -1..+1 ms around it), over
 // several rounds. MONITOR shows, per lock, that no renewal (extend script, mode "renew")
 // reached the server after its release (the script that publishes), and nothing at all in the
-// two renewal periods after the last release.
-TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
+// two renewal periods after the last release. On a server of its own (MONITOR): the fixture's
+// clients stay unused.
+TEST_F(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
     dlock::test::OwnServers server{"plain"};
     asio::io_context io;
     dlock::Redis client(io.get_executor(), server.url());
@@ -323,26 +303,23 @@ TEST(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
               << " after\n";
 }
 
-TEST(Renewal, AThousandRenewedLocksNeedNoExtraThread) {
-    asio::io_context io;
-    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+TEST_F(Renewal, AThousandRenewedLocksNeedNoExtraThread) {
     constexpr int count = 1000;
     const std::string prefix = dlock::test::unique_name(":");
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        co_await client.command("PING");  // connected (a resolver thread, if any, exists now)
-        co_await admin.command("PING");
+    run([&]() -> asio::awaitable<void> {
+        co_await client_.command("PING");  // connected (a resolver thread, if any, exists now)
+        co_await other_.command("PING");
         const int threads_before = thread_count();
         std::vector<std::unique_ptr<dlock::Lock>> held;
         for (int i = 0; i < count; ++i) {
             held.push_back(
-                std::make_unique<dlock::Lock>(client, prefix + std::to_string(i), renewed(1s)));
+                std::make_unique<dlock::Lock>(client_, prefix + std::to_string(i), renewed(1s)));
             EXPECT_TRUE(co_await held.back()->acquire());
         }
         co_await pause_for(3s);  // three timeouts' worth: each key was renewed ~9 times
         int alive = 0, lost = 0;
         for (auto& lock : held) {
-            const long long ttl = (co_await admin.command("PTTL", lock->name())).integer;
+            const long long ttl = (co_await other_.command("PTTL", lock->name())).integer;
             alive += ttl > 0;
             lost += lock->lost();
         }

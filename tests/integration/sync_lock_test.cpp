@@ -32,6 +32,33 @@ class SyncLockTest : public ::testing::Test {
         return reply.str;
     }
     bool exists(const std::string& key) { return redis_.command({"EXISTS", key}).integer == 1; }
+    // `holder` takes name_ and unlocks it from another thread after `delay`; meanwhile
+    // `take()` must get it for `taker`. Returns how long take() took.
+    template <class Take>
+    double seconds_to_take_over(SyncLock& holder, SyncLock& taker, std::chrono::milliseconds delay,
+                                Take take) {
+        holder.lock();
+        std::thread releaser([&] {
+            std::this_thread::sleep_for(delay);
+            holder.unlock();
+        });
+        Stopwatch watch;
+        EXPECT_TRUE(take());
+        const double took = watch.seconds();
+        releaser.join();
+        EXPECT_EQ(get(name_), taker.token());
+        taker.unlock();
+        return took;
+    }
+    // `attempt()` returns false (it did not get the lock), after at least `at_least` seconds
+    // and less than `below`.
+    template <class Attempt>
+    void expect_gives_up(Attempt attempt, double at_least, double below) {
+        Stopwatch watch;
+        EXPECT_FALSE(attempt());
+        EXPECT_GE(watch.seconds(), at_least);
+        EXPECT_LT(watch.seconds(), below);
+    }
 
     dlock::sync::Redis redis_{dlock::test::server("PLAIN_URL")};
     const std::string name_ = dlock::test::unique_name();
@@ -169,10 +196,7 @@ TEST_F(SyncLockTest, TryLockForGivesUpAfterAtLeastTheDuration) {
     SyncLock holder(redis_, name_);
     SyncLock other(redis_, name_, {.sleep = 0.05s});
     holder.lock();
-    Stopwatch watch;
-    EXPECT_FALSE(other.try_lock_for(300ms));
-    EXPECT_GE(watch.seconds(), 0.3);
-    EXPECT_LT(watch.seconds(), 1.3);
+    expect_gives_up([&] { return other.try_lock_for(300ms); }, 0.3, 1.3);
     EXPECT_FALSE(other.try_lock_for(-1s));  // a duration already over: one attempt
     holder.unlock();
 }
@@ -180,33 +204,21 @@ TEST_F(SyncLockTest, TryLockForGivesUpAfterAtLeastTheDuration) {
 TEST_F(SyncLockTest, TryLockForSucceedsWhenTheHolderReleasesMeanwhile) {
     SyncLock holder(redis_, name_);
     SyncLock other(redis_, name_, {.sleep = 5s});  // woken by the release, not by polling
-    holder.lock();
     // The delay only makes it likely that the waiter is already blocked; either way it must
     // take the lock long before its 5 s poll.
-    std::thread releaser([&] {
-        std::this_thread::sleep_for(200ms);
-        holder.unlock();
-    });
-    Stopwatch watch;
-    EXPECT_TRUE(other.try_lock_for(10s));
-    EXPECT_LT(watch.seconds(), 3.0);
-    releaser.join();
-    EXPECT_EQ(get(name_), other.token());
-    other.unlock();
+    EXPECT_LT(seconds_to_take_over(holder, other, 200ms, [&] { return other.try_lock_for(10s); }),
+              3.0);
 }
 
 TEST_F(SyncLockTest, TryLockUntilGivesUpAtTheTimePoint) {
     SyncLock holder(redis_, name_);
     SyncLock other(redis_, name_, {.sleep = 0.05s});
     holder.lock();
-    Stopwatch watch;
-    EXPECT_FALSE(other.try_lock_until(std::chrono::steady_clock::now() + 300ms));
-    EXPECT_GE(watch.seconds(), 0.3);
-    EXPECT_LT(watch.seconds(), 1.3);
-    Stopwatch system_watch;
-    EXPECT_FALSE(other.try_lock_until(std::chrono::system_clock::now() + 300ms));
-    EXPECT_GE(system_watch.seconds(), 0.25);  // converted via system_clock::now(): some slack
-    EXPECT_LT(system_watch.seconds(), 1.3);
+    expect_gives_up([&] { return other.try_lock_until(std::chrono::steady_clock::now() + 300ms); },
+                    0.3, 1.3);
+    // Converted via system_clock::now(): some slack.
+    expect_gives_up([&] { return other.try_lock_until(std::chrono::system_clock::now() + 300ms); },
+                    0.25, 1.3);
     holder.unlock();
     EXPECT_TRUE(other.try_lock_until(std::chrono::steady_clock::now() + 1s));
     other.unlock();
@@ -215,17 +227,11 @@ TEST_F(SyncLockTest, TryLockUntilGivesUpAtTheTimePoint) {
 TEST_F(SyncLockTest, LockWaitsWithoutLimitEvenWhenTheOptionsSayNonBlocking) {
     SyncLock holder(redis_, name_);
     SyncLock other(redis_, name_, {.sleep = 0.05s, .blocking = false});
-    holder.lock();
-    std::thread releaser([&] {
-        std::this_thread::sleep_for(300ms);
-        holder.unlock();
+    const double took = seconds_to_take_over(holder, other, 300ms, [&] {
+        other.lock();
+        return true;
     });
-    Stopwatch watch;
-    other.lock();
-    EXPECT_GE(watch.seconds(), 0.25);
-    releaser.join();
-    EXPECT_EQ(get(name_), other.token());
-    other.unlock();
+    EXPECT_GE(took, 0.25);
 }
 
 // ---- unlock and release failures ------------------------------------------------------------

@@ -820,4 +820,30 @@ TEST(Wakeup, AQueuedProcessThatDiedIsSkippedByTheRelease) {
     });
 }
 
+// Pub/sub refused (an ACL user without @pubsub): the wait falls back to polling, so after the
+// refused SUBSCRIBE it sleeps before it tries again. With sleep = 5 s and blocking_timeout =
+// 0.3 s that is two plain SETs: the first, and one at the deadline. (Retrying at once after a
+// refused enter() would send a third one.)
+TEST(Wakeup, RefusedPubSubMakesTheWaitPollWithoutAnExtraAttempt) {
+    dlock::test::OwnServers server{"plain"};  // counts commands: nobody else may run any
+    asio::io_context io;
+    dlock::Redis admin(io.get_executor(), server.url());
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await admin.command("ACL", "SETUSER", "nopubsub", "on", ">pw", "~*", "&*", "+@all",
+                               "-@pubsub");
+        dlock::ConnectionOptions options = dlock::parse_url(server.url());
+        options.user = "nopubsub";
+        options.password = "pw";
+        dlock::Redis waiter_client(io.get_executor(), options);
+        const std::string name = dlock::test::unique_name();
+        dlock::Lock holder(admin, name);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        dlock::Lock waiter(waiter_client, name, {.sleep = 5s, .wake_on_release = true});
+        const long long sets_before = co_await calls_of(admin, "set");
+        EXPECT_FALSE(co_await waiter.acquire({.blocking = true, .blocking_timeout = 0.3s}));
+        EXPECT_EQ(co_await calls_of(admin, "set") - sets_before, 2);
+        co_await holder.release();
+    });
+}
+
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,15 @@
 
 using dlock::Reply;
 using dlock::detail::ReplyParser;
+
+namespace {
+// The first reply of `wire`, given to a fresh parser in one piece (none while incomplete).
+std::optional<Reply> parse_first(const std::string& wire) {
+    ReplyParser parser;
+    parser.feed(wire.data(), wire.size());
+    return parser.next();
+}
+}  // namespace
 
 TEST(Encode, CommandIsBinarySafe) {
     std::string out;
@@ -57,10 +67,7 @@ TEST(Parse, ReplySplitAtEveryByteBoundary) {
 }
 
 TEST(Parse, GarbageIsAProtocolError) {
-    ReplyParser parser;
-    const std::string wire = "?what\r\n";
-    parser.feed(wire.data(), wire.size());
-    EXPECT_THROW(parser.next(), dlock::ProtocolError);
+    EXPECT_THROW(parse_first("?what\r\n"), dlock::ProtocolError);
 }
 
 TEST(ServerError, CodeIsTheFirstWord) {
@@ -95,23 +102,16 @@ std::string nested(int depth, const std::string& inner) {
 TEST(Limits, FuzzerInputClaimingAHugeArrayIsRefusedWithoutAllocating) {
     const std::string wire(
         "*555555555\r\n1\r\n$\r1\n-*1\r\n*1\r\n*1\r\n*0\r\n*2\r\n*1\r\n*1\r\n:11\r\n:1\xdd\n", 57);
-    ReplyParser parser;
-    parser.feed(wire.data(), wire.size());
-    EXPECT_THROW(parser.next(), dlock::ProtocolError);  // "1" is no reply type
+    EXPECT_THROW(parse_first(wire), dlock::ProtocolError);  // "1" is no reply type
 }
 
 TEST(Limits, ClaimedLengthsAllocateNothingUntilTheBytesArrive) {
-    ReplyParser parser;
-    const std::string header = "*1000000000000\r\n$1000000000000\r\n";
-    parser.feed(header.data(), header.size());
-    EXPECT_FALSE(parser.next());  // incomplete, not "out of memory"
+    // Incomplete, not "out of memory".
+    EXPECT_FALSE(parse_first("*1000000000000\r\n$1000000000000\r\n"));
 }
 
 TEST(Limits, EightNestedArraysAreRepresented) {
-    ReplyParser parser;
-    const std::string wire = nested(8, ":1\r\n");
-    parser.feed(wire.data(), wire.size());
-    auto reply = parser.next();
+    auto reply = parse_first(nested(8, ":1\r\n"));
     ASSERT_TRUE(reply);
     const Reply* inner = &*reply;
     for (int i = 0; i < 8; ++i) {
@@ -168,19 +168,14 @@ TEST(Limits, UnsupportedRepliesAreSkippedAndTheNextReplyParses) {
 }
 
 TEST(Limits, UnsupportedReplyIsAProtocolErrorForItsCaller) {
-    ReplyParser parser;
-    const std::string wire = "_\r\n";
-    parser.feed(wire.data(), wire.size());
-    EXPECT_THROW(parser.next(), dlock::ProtocolError);
+    EXPECT_THROW(parse_first("_\r\n"), dlock::ProtocolError);
 }
 
 TEST(Limits, MalformedLengthsStayFatal) {
     for (const std::string wire : {"$-2\r\n", "$01\r\nx\r\n", "$+1\r\nx\r\n", "*x\r\n", "*-0\r\n",
                                    "%-2\r\n", "$99999999999999999999\r\n", "?\r\n"}) {
-        ReplyParser parser;
-        parser.feed(wire.data(), wire.size());
         try {
-            parser.next();
+            parse_first(wire);
             ADD_FAILURE() << wire << " was accepted";
         } catch (const UnsupportedReply&) {
             ADD_FAILURE() << wire << " was skipped as merely unsupported";
