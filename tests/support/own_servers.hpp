@@ -81,7 +81,7 @@ class OwnServers {
     pid_t pid(std::size_t i = 0) const { return pids_.at(i); }
     // Any servers.env value of this kind, by its full key (e.g. SENTINEL_SERVICE_URL); empty
     // when absent.
-    std::string env(const std::string& key) const {
+    std::string env_value(const std::string& key) const {
         const auto it = env_.find(key);
         return it == env_.end() ? std::string() : it->second;
     }
