@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "async.hpp"
+#include "child_process.hpp"
 #include "client/backend.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
@@ -153,6 +154,37 @@ TEST(Sentinel, UnknownServiceFailsWithinTheDeadline) {
         EXPECT_LT(watch.seconds(), 2.0);
     });
 }
+
+// ---- the CLI ---------------------------------------------------------------------------------
+
+#ifdef DLOCK_CLI_PATH
+// `dlock ARGS... --url URL` (the URL last, so it follows the subcommand's own options).
+Outcome cli(const std::string& url, std::vector<std::string> args) {
+    args.insert(args.begin(), DLOCK_CLI_PATH);
+    args.insert(args.begin() + 2, {"--url", url});
+    return run_process(args, {.env = {}, .unset = {"DLOCK_URL", "DLOCK_PASSWORD"}});
+}
+
+TEST(Sentinel, CliSubcommandsTakeASentinelUrl) {
+    OwnServers own("sentinel");
+    const std::string url = service_url(own);
+    const std::string name = unique_name(":") + "cli";
+    const Outcome acquired = cli(url, {"acquire", "-t", "20", name});
+    ASSERT_EQ(acquired.status, 0) << acquired.err;
+    std::string token = acquired.out;
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    EXPECT_EQ(cli(url, {"status", name}).out.rfind("held", 0), 0u);
+    EXPECT_EQ(cli(url, {"extend", name, token, "10"}).status, 0);
+    EXPECT_EQ(cli(url, {"run", "-n", name, "--", "true"}).status, 1);  // held
+    EXPECT_EQ(cli(url, {"release", name, token}).status, 0);
+    const Outcome run = cli(url, {"run", "-n", name, "--", "sh", "-c", "echo \"$DLOCK_FENCE\""});
+    EXPECT_EQ(run.status, 0) << run.err;
+    EXPECT_EQ(cli(url, {"status", name}).out, "free\n");
+    const Outcome bad = cli("redis-sentinel://:hunter2@127.0.0.1:1", {"status", name});
+    EXPECT_EQ(bad.status, 64) << bad.err;  // no #service: a usage error
+    EXPECT_EQ(bad.err.find("hunter2"), std::string::npos);
+}
+#endif
 
 // ---- replicas that cannot confirm -----------------------------------------------------------
 
