@@ -80,6 +80,7 @@ struct SentinelState final : Backend, std::enable_shared_from_this<SentinelState
     // The +switch-master subscription, on the sentinel that answered last.
     std::shared_ptr<Connection> watch;
 
+    std::shared_ptr<FailoverSignal> failover;  // notified (and replaced) at a primary change
     std::uint64_t discoveries = 0;
     std::uint64_t primary_changes = 0;
     bool closed = false;
@@ -220,6 +221,11 @@ struct SentinelState final : Backend, std::enable_shared_from_this<SentinelState
         }
         primary = address;
         primary_connection = std::move(connection);
+        if (failover) {
+            auto signal = std::move(failover);
+            failover.reset();
+            signal->done.notify();  // held locks re-check their keys on the new primary
+        }
     }
 
     // Subscribes to +switch-master on `sentinel` unless a subscription is up.
@@ -388,6 +394,18 @@ struct SentinelState final : Backend, std::enable_shared_from_this<SentinelState
         return primary_connection;
     }
     std::string_view notify_command() const noexcept override { return "publish"; }
+    std::shared_ptr<FailoverSignal> next_failover() override {
+        if (!failover) failover = std::make_shared<FailoverSignal>(executor);
+        return failover;
+    }
+
+    // The client goes away: lock re-checks waiting for a failover end without touching it.
+    void end_failover_waits() {
+        if (!failover) return;
+        failover->closed = true;
+        failover->done.notify();
+        failover.reset();
+    }
 
     void close_all() {
         if (primary_connection) primary_connection->close();
@@ -442,6 +460,7 @@ RedisSentinel::RedisSentinel(asio::any_io_executor executor, std::string_view ur
 
 RedisSentinel::~RedisSentinel() {
     sentinel_state(*this).closed = true;
+    sentinel_state(*this).end_failover_waits();
     sentinel_state(*this).close_all();
 }
 

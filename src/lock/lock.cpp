@@ -77,6 +77,7 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
         if (attempt.acquired) {
             room.acquired();
             s.hold.begin(token, attempt.fence);
+            detail::watch_failovers(state);
             if (s.spec.options.auto_renew) {
                 asio::co_spawn(
                     s.spec.client->get_executor(),

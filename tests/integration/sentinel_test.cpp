@@ -263,6 +263,16 @@ TEST(Sentinel, KilledPrimaryFailsOverAndEveryConfirmedLockSurvives) {
     const std::string prefix = unique_name(":") + "kill:";
     run(io, [&]() -> asio::awaitable<void> {
         auto locks = co_await take_locks(redis, prefix, 200);
+        // One lock that will not survive: its key is removed from both replicas behind the
+        // primary's back (as if replication had lost it), so the promoted one lacks it.
+        bool told_lost = false;
+        Lock doomed(redis, prefix + "doomed",
+                    {.timeout = 120s, .blocking = false, .on_lost = [&] { told_lost = true; }});
+        EXPECT_TRUE(co_await doomed.acquire());
+        for (std::size_t replica : {1u, 2u}) {
+            co_await on_server(own.port(replica), "CONFIG", "SET", "replica-read-only", "no");
+            co_await on_server(own.port(replica), "DEL", doomed.name());
+        }
         // Load while the primary dies: acquisitions keep coming until one succeeds on the
         // new primary.
         own.kill(first_primary);
@@ -286,6 +296,11 @@ TEST(Sentinel, KilledPrimaryFailsOverAndEveryConfirmedLockSurvives) {
         EXPECT_NE(heir, own.port(first_primary));
         EXPECT_EQ(redis.primary_changes(), 1u);
         co_await probe.release();
+        // Reported lost by the re-check at the failover (no renewal runs: auto_renew is off).
+        EXPECT_TRUE(
+            co_await eventually([&]() -> asio::awaitable<bool> { co_return told_lost; }, 5s));
+        EXPECT_TRUE(doomed.lost());
+        record("sentinel_kill_unreplicated_lock_reported_lost_after_s", since_kill.seconds());
 
         const std::size_t lost = co_await count_lost(locks);
         record("sentinel_kill_locks_lost", static_cast<double>(lost));
