@@ -126,6 +126,34 @@ TEST(Sentinel, DiscoveryAsksTheOtherSentinelsWhenOneIsDown) {
     });
 }
 
+TEST(Sentinel, BadOptionsAreRefusedAtConstructionNamingTheField) {
+    asio::io_context io;
+    auto make = [&](dlock::SentinelOptions options) {
+        return [&io, options] { RedisSentinel redis(io.get_executor(), options); };
+    };
+    dlock::SentinelOptions no_sentinel;
+    no_sentinel.service = "s";
+    EXPECT_NE(invalid_argument_from(make(no_sentinel)).find("sentinels"), std::string::npos);
+    dlock::SentinelOptions no_service;
+    no_service.sentinels.emplace_back();
+    EXPECT_NE(invalid_argument_from(make(no_service)).find("service"), std::string::npos);
+    dlock::ConnectionOptions on_socket;
+    on_socket.unix_path = "/tmp/sentinel.sock";
+    dlock::SentinelOptions unix_sentinel;
+    unix_sentinel.service = "s";
+    unix_sentinel.sentinels.push_back(on_socket);
+    EXPECT_NE(invalid_argument_from(make(unix_sentinel)).find("TCP"), std::string::npos);
+    dlock::SentinelOptions bad_age;
+    bad_age.service = "s";
+    bad_age.sentinels.emplace_back();
+    bad_age.replicas_max_age = Seconds(-1);
+    EXPECT_NE(invalid_argument_from(make(bad_age)).find("replicas_max_age"), std::string::npos);
+    EXPECT_NE(invalid_argument_from([&] {
+                  RedisSentinel redis(io.get_executor(), "redis://h");
+              }).find("unknown scheme"),
+              std::string::npos);
+}
+
 TEST(Sentinel, SentinelListIsLearnedFromTheOneGiven) {
     OwnServers own("sentinel");
     asio::io_context io;
