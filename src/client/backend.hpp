@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dlock/client.hpp"
+#include "dlock/observer.hpp"
 #include "dlock/reply.hpp"
 #include "dlock/request.hpp"
 #include "net/asio.hpp"
@@ -61,6 +62,9 @@ class Backend {
     // Notified at the next failover this client follows (a fresh signal after each); null
     // when the backend does not follow failovers by itself (one server, a cluster).
     virtual std::shared_ptr<FailoverSignal> next_failover() { return nullptr; }
+
+    // Client::set_observer(): the default observer of this client's locks and wake-ups.
+    std::shared_ptr<Observer> observer;
 };
 
 // The backend behind a public Client handle.
