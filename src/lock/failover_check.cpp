@@ -31,7 +31,7 @@ asio::awaitable<void> recheck(std::shared_ptr<LockState> state, std::uint64_t ge
             if (state->hold.generation() != generation || state->hold.lost()) co_return;
             const Reply& value = replies.front();
             if (!value.is_error() && !(value.is_string() && value.str == token)) {
-                mark_lost(*state);
+                mark_lost(*state, LostReason::failover_found_gone);
                 co_return;
             }
         } catch (const std::exception&) {
