@@ -26,16 +26,17 @@ int main(int argc, char** argv) {
     Params params;
     std::string scenario;
     const std::vector<std::string> scenarios = {
-        "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "mem_held", "mem_waiters", "pipe_file"};
+        "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "mem_held", "mem_waiters", "pipe_file"};
     app.add_option("scenario", scenario,
                    "S1 sequential, S2 concurrent tasks, S3 contention, "
                    "S4 contention polling only, S5 cluster, S6 Redlock, S7 semaphore "
-                   "(--permits), S8 read-mostly read/write lock, "
+                   "(--permits), S8 read-mostly read/write lock, S9 Sentinel, "
                    "mem_held, mem_waiters, pipe_file (S2 ceiling input)")
         ->required()
         ->check(CLI::IsMember(scenarios));
     app.add_option("--url", params.url, "server URL");
     app.add_option("--cluster-url", params.cluster_url, "S5: URL of one cluster node");
+    app.add_option("--sentinel-url", params.sentinel_url, "S7: redis-sentinel:// URL");
     app.add_option("--duration", params.duration_s, "measured seconds")->check(CLI::PositiveNumber);
     app.add_option("--tasks", params.tasks, "S2/S5: concurrent tasks")->check(CLI::PositiveNumber);
     app.add_option("--workers", params.workers, "S3/S4: worker processes")
@@ -75,6 +76,8 @@ int main(int argc, char** argv) {
             run_contention(params, true, "S8", Contended::read_mostly);
         else if (scenario == "S5")
             run_cluster(params);
+        else if (scenario == "S9")
+            run_sentinel(params);
         else if (scenario == "S6")
             print_skipped("S6", "Redlock is not implemented in dlock yet");
         else if (scenario == "mem_held")

@@ -126,6 +126,10 @@ def throughput_rows(lines):
         line = find(lines, "S5", "dlock", tasks=tasks)
         if line:
             rows.append(("S5 cluster 3x1 + WAIT, {} task(s)".format(tasks), line, None, "", {}))
+    for tasks in (1, 1024):
+        line = find(lines, "S9", "dlock", tasks=tasks)
+        if line:
+            rows.append(("S9 Sentinel 1+2 + WAIT, {} task(s)".format(tasks), line, None, "", {}))
     return rows
 
 

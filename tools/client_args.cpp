@@ -8,6 +8,7 @@
 #include <exception>
 #include <fstream>
 
+#include "dlock/redis_sentinel.hpp"
 #include "exit_codes.hpp"
 
 namespace dlock::cli {
@@ -76,45 +77,92 @@ void add_connection_options(CLI::App& command, ConnectionArgs& args) {
         ->group(group);
 }
 
-std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args) {
-    std::vector<std::string> urls = args.urls;
-    if (urls.empty()) urls.push_back(env_or("DLOCK_URL", default_url));
-    if (urls.size() == 2 && !args.cluster) {
-        throw UsageError(
-            "two --url: Redlock needs 3 or more independent primaries (or add "
-            "--cluster for seeds of one Redis Cluster)");
-    }
-    const bool tls_options =
+namespace {
+
+// What every URL of one command line shares: checked once.
+struct SharedSettings {
+    bool tls_options = false;
+    std::string file_password;
+};
+
+SharedSettings check_shared(const ConnectionArgs& args) {
+    SharedSettings out;
+    out.tls_options =
         !args.cacert.empty() || !args.cert.empty() || !args.key.empty() || args.insecure;
     if (args.cert.empty() != args.key.empty()) throw UsageError("--cert and --key go together");
     require_readable(args.cacert, "--cacert");
     require_readable(args.cert, "--cert");
     require_readable(args.key, "--key");
-    const std::string file_password =
-        args.password_file.empty() ? "" : read_first_line(args.password_file);
+    if (!args.password_file.empty()) out.file_password = read_first_line(args.password_file);
+    return out;
+}
 
-    std::vector<ConnectionOptions> servers;
-    for (const std::string& url : urls) {
-        ConnectionOptions options = parse_url(url);  // std::invalid_argument names the problem
-        if (tls_options && !options.tls.enabled) {
-            throw UsageError("--cacert, --cert, --key and --insecure need a rediss:// URL, got '" +
-                             redacted_url(url) + "'");
-        }
-        if (!options.password.empty() && !file_password.empty()) {
+// The command line's password and TLS settings on one server's options; `url` is for messages.
+// `takes_password`: false for sentinels, which get no password from the command line.
+ConnectionOptions with_settings(ConnectionOptions options, const ConnectionArgs& args,
+                                const SharedSettings& shared, std::string_view url,
+                                bool takes_password = true) {
+    if (shared.tls_options && !options.tls.enabled) {
+        throw UsageError("--cacert, --cert, --key and --insecure need a rediss:// URL, got '" +
+                         redacted_url(url) + "'");
+    }
+    if (takes_password) {
+        if (!options.password.empty() && !shared.file_password.empty()) {
             throw UsageError("password given twice: in the URL and with --password-file");
         }
         if (options.password.empty()) {
             options.password =
-                !file_password.empty() ? file_password : env_or("DLOCK_PASSWORD", "");
+                !shared.file_password.empty() ? shared.file_password : env_or("DLOCK_PASSWORD", "");
         }
-        options.tls.ca_file = args.cacert;
-        options.tls.cert_file = args.cert;
-        options.tls.key_file = args.key;
-        options.tls.verify = !args.insecure;
-        options.client_name = "dlock-cli";
-        servers.push_back(std::move(options));
+    }
+    options.tls.ca_file = args.cacert;
+    options.tls.cert_file = args.cert;
+    options.tls.key_file = args.key;
+    options.tls.verify = !args.insecure;
+    options.client_name = "dlock-cli";
+    return options;
+}
+
+std::vector<std::string> urls_of(const ConnectionArgs& args) {
+    std::vector<std::string> urls = args.urls;
+    if (urls.empty()) urls.push_back(env_or("DLOCK_URL", default_url));
+    return urls;
+}
+
+bool is_sentinel_url(std::string_view url) {
+    return url.rfind("redis-sentinel://", 0) == 0 || url.rfind("rediss-sentinel://", 0) == 0;
+}
+
+}  // namespace
+
+std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args) {
+    const std::vector<std::string> urls = urls_of(args);
+    if (urls.size() == 2 && !args.cluster) {
+        throw UsageError(
+            "two --url: Redlock needs 3 or more independent primaries (or add "
+            "--cluster for seeds of one Redis Cluster)");
+    }
+    const SharedSettings shared = check_shared(args);
+    std::vector<ConnectionOptions> servers;
+    for (const std::string& url : urls) {
+        if (is_sentinel_url(url))
+            throw UsageError("a redis-sentinel:// URL must be the only --url, without --cluster");
+        // parse_url throws std::invalid_argument naming the problem.
+        servers.push_back(with_settings(parse_url(url), args, shared, url));
     }
     return servers;
+}
+
+std::optional<SentinelOptions> resolve_sentinel(const ConnectionArgs& args) {
+    const std::vector<std::string> urls = urls_of(args);
+    if (urls.size() != 1 || args.cluster || !is_sentinel_url(urls.front())) return std::nullopt;
+    const std::string& url = urls.front();
+    const SharedSettings shared = check_shared(args);
+    SentinelOptions out = parse_sentinel_url(url);
+    out.data = with_settings(std::move(out.data), args, shared, url);
+    for (ConnectionOptions& sentinel : out.sentinels)
+        sentinel = with_settings(std::move(sentinel), args, shared, url, false);
+    return out;
 }
 
 bool is_connection_option(const std::string& name, bool& takes_value) {

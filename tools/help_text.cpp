@@ -20,7 +20,9 @@ Options go before or after NAME, as --opt VALUE or --opt=VALUE; connection optio
 come before the subcommand: `dlock --url redis://h:6379 run NAME COMMAND`. Every
 option takes exactly one value. --url given 3 or more times runs the subcommand as
 Redlock over those independent primaries (a quorum must agree); with --cluster, the
-URLs are seeds of one Redis Cluster. `dlock SUBCOMMAND --help` describes each one.
+URLs are seeds of one Redis Cluster. One redis-sentinel://H[:P][,H[:P]...][/DB]#SERVICE
+URL (rediss-sentinel:// for TLS) finds the primary through Sentinel; its password is
+the data nodes'. `dlock SUBCOMMAND --help` describes each one.
 
 Exit status: 0 success; 1 lock held by someone else (or wrong token); 64 usage
 error; 69 Redis unreachable or answering errors; 74 COMMAND succeeded but the

@@ -19,6 +19,7 @@
 #include "dlock/errors.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
+#include "dlock/redis_sentinel.hpp"
 #include "dlock/redlock.hpp"
 
 namespace dlock::cli {
@@ -312,6 +313,13 @@ class RedlockServers : public Servers {
 };
 
 std::unique_ptr<Servers> make_servers(asio::any_io_executor executor, const ConnectionArgs& args) {
+    if (auto sentinel = resolve_sentinel(args)) {
+        auto redis = std::make_unique<RedisSentinel>(executor, std::move(*sentinel));
+        RedisSentinel* raw = redis.get();
+        return std::make_unique<SingleServers>(
+            std::move(redis),
+            [raw](std::vector<std::string> command) { return raw->command(std::move(command)); });
+    }
     std::vector<ConnectionOptions> servers = resolve_servers(args);
     if (args.cluster) {
         auto cluster = std::make_unique<RedisCluster>(executor, std::move(servers));

@@ -1,10 +1,10 @@
 // dlock/client.hpp: where locks live, as one handle a Lock can take.
 //
-// A Client is a Redis deployment seen from a lock: dlock::Redis (one server) or
-// dlock::RedisCluster (a slot router). Users construct one of those and hand it to a Lock,
-// a fenced_write() or an inspection; the Client itself offers only its executor. How a key
-// is routed, and how many replicas must confirm a write, is the private backend's business
-// (src/client/backend.hpp).
+// A Client is a Redis deployment seen from a lock: dlock::Redis (one server),
+// dlock::RedisSentinel (a primary found through sentinels) or dlock::RedisCluster (a slot router).
+// Users construct one of those and hand it to a Lock, a fenced_write() or an inspection; the Client
+// itself offers only its executor. How a key is routed, and how many replicas must confirm a write,
+// is the private backend's business (src/client/backend.hpp).
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -38,6 +38,7 @@ class Client {
     // Only dlock's own clients have a backend to give.
     friend class Redis;
     friend class RedisCluster;
+    friend class RedisSentinel;
     friend struct detail::BackendAccess;
     explicit Client(std::shared_ptr<detail::Backend> backend);
     std::shared_ptr<detail::Backend> backend_;

@@ -11,7 +11,8 @@
 //   co_await lock.with([&]() -> asio::awaitable<void> { ... });   // scoped form
 //
 // On a RedisCluster, an acquisition counts only once WAIT confirmed it reached
-// replication_factor() = ceil(R/2) replicas of the key's shard (R = that shard's replicas).
+// replication_factor() = ceil(R/2) replicas of the key's shard (R = that shard's replicas); on a
+// RedisSentinel, of the primary (R = the replicas the sentinels list, down ones included).
 //
 // Concurrency contract: one Lock object is used by one coroutine at a time; a second operation
 // started while one is in progress throws std::logic_error. Any number of Lock objects (same or

@@ -60,10 +60,11 @@ struct Extended {
 };
 
 enum class LostReason {
-    renewal_found_gone,  // auto-renewal found the key expired or taken over
-    unreachable,         // auto-renewal could not reach the server before the key expired
-    release_found_gone,  // release() found the key gone
-    acquire_found_gone,  // a new acquire() on this object found the previous hold's key gone
+    renewal_found_gone,   // auto-renewal found the key expired or taken over
+    unreachable,          // auto-renewal could not reach the server before the key expired
+    release_found_gone,   // release() found the key gone
+    acquire_found_gone,   // a new acquire() on this object found the previous hold's key gone
+    failover_found_gone,  // after a failover, the new primary did not have the key (Sentinel)
 };
 struct Lost {
     std::string_view lock_name;

@@ -17,11 +17,20 @@
 #include "dlock/reply.hpp"
 #include "dlock/request.hpp"
 #include "net/asio.hpp"
+#include "net/notification.hpp"
 
 namespace dlock::detail {
 
 class Connection;
 class Subscriber;
+
+// The next change of primary (a failover followed), for locks to re-check their keys at once.
+// `closed`: the client went away instead; a waiter must then touch nothing of it.
+struct FailoverSignal {
+    explicit FailoverSignal(const asio::any_io_executor& executor) : done(executor) {}
+    Notification done;
+    bool closed = false;
+};
 
 class Backend {
   public:
@@ -49,6 +58,10 @@ class Backend {
     // How a script notifies the inbox subscribed by subscriber_for(): "publish" on one
     // server, "spublish" (sharded pub/sub, from the key's shard) on a cluster.
     virtual std::string_view notify_command() const noexcept = 0;
+
+    // Notified at the next failover this client follows (a fresh signal after each); null
+    // when the backend does not follow failovers by itself (one server, a cluster).
+    virtual std::shared_ptr<FailoverSignal> next_failover() { return nullptr; }
 
     // Client::set_observer(): the default observer of this client's locks and wake-ups.
     std::shared_ptr<Observer> observer;

@@ -98,6 +98,7 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
             room.acquired();
             s.hold.begin(token, attempt.fence);
             s.renewed_sent = s.attempt_sent;
+            detail::watch_failovers(state);
             detail::start_renewal(state);
             report.acquired(room.woken());
             co_return true;

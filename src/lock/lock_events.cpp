@@ -31,6 +31,8 @@ std::string_view to_string(LostReason reason) noexcept {
             return "release_found_gone";
         case LostReason::acquire_found_gone:
             return "acquire_found_gone";
+        case LostReason::failover_found_gone:
+            return "failover_found_gone";
     }
     return "unknown";
 }

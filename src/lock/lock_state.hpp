@@ -109,4 +109,9 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
 // Starts renewal of the current hold (options.auto_renew) from `renewed_sent`.
 void start_renewal(const std::shared_ptr<LockState>& state);
 
+// failover_check.cpp: on a backend that follows failovers, starts a watch of the current hold:
+// at the next failover the key is read on the new primary at once, and a hold whose token is
+// not there is reported lost (mark_lost). Ends with the hold.
+void watch_failovers(const std::shared_ptr<LockState>& state);
+
 }  // namespace dlock::detail

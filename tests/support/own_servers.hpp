@@ -28,7 +28,8 @@ namespace dlock::test {
 
 // The servers of one harness KIND (see scripts/redis-harness): `plain` (one TCP server),
 // `unix` (one server on a Unix socket only), `redlock5`, `cluster3x0`, `cluster3x1`,
-// `cluster3x2`. Server i is the i-th in port order.
+// `cluster3x2`, `sentinel` (servers 0-2 data nodes, 0 the first primary; 3-5 sentinels).
+// Server i is the i-th in port order.
 class OwnServers {
   public:
     explicit OwnServers(const std::string& kind) : kind_(kind) {
@@ -40,7 +41,8 @@ class OwnServers {
             stop();
             throw std::runtime_error("could not start an own " + kind + ": " + started.err);
         }
-        const auto env = read_servers_env(dir_ + "/servers.env");
+        env_ = read_servers_env(dir_ + "/servers.env");
+        const auto& env = env_;
         std::string prefix = kind;
         for (char& c : prefix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         auto value = [&](const std::string& key) {
@@ -77,6 +79,12 @@ class OwnServers {
     int port(std::size_t i = 0) const { return ports_.at(i); }
     const std::vector<int>& ports() const { return ports_; }
     pid_t pid(std::size_t i = 0) const { return pids_.at(i); }
+    // Any servers.env value of this kind, by its full key (e.g. SENTINEL_SERVICE_URL); empty
+    // when absent.
+    std::string env_value(const std::string& key) const {
+        const auto it = env_.find(key);
+        return it == env_.end() ? std::string() : it->second;
+    }
     // `unix` only: the server's socket.
     const std::string& socket_path() const { return socket_path_; }
 
@@ -145,6 +153,7 @@ class OwnServers {
     }
 
     std::string kind_, dir_, socket_path_;
+    std::map<std::string, std::string> env_;
     std::vector<std::string> urls_, names_;
     std::vector<int> ports_;
     std::vector<pid_t> pids_;
