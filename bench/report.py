@@ -106,9 +106,16 @@ def throughput_rows(lines):
     """(label, dlock line, limit value, limit label, {peer impl: line})"""
     ping = ops(find(lines, "L_ping_mbulk", "limit"))
     pipe = ops(find(lines, "L_pipe_pairs", "limit"))
+    s1_peers = {impl: find(lines, "S1", impl) for impl, _ in PEERS}
     rows = [("S1 sequential, 1 task", find(lines, "S1", "dlock"),
-             ping / 2 if ping else None, "PING rate / 2",
-             {impl: find(lines, "S1", impl) for impl, _ in PEERS})]
+             ping / 2 if ping else None, "PING rate / 2", s1_peers)]
+    for commands, what in (("plain", "minimal client, SET NX PX + compare-and-delete"),
+                           ("dlock", "minimal client, dlock's commands"),
+                           ("script", "minimal client, acquire script + dlock's release")):
+        minimal = ops(find(lines, "L_minimal", "limit", commands=commands))
+        if minimal:
+            rows.append(("S1 vs the equal-work limit ({})".format(commands), find(lines, "S1", "dlock"),
+                         minimal, what, s1_peers))
     for tasks in (64, 1024):
         rows.append(("S2 {} tasks".format(tasks), find(lines, "S2", "dlock", tasks=tasks),
                      pipe, "pipelined pairs",
@@ -174,7 +181,7 @@ def markdown(info, lines):
     out.append("| scenario | dlock | " + " | ".join(name for _, name in PEERS) + " |")
     out.append("|---|---:|" + "---:|" * len(PEERS))
     for label, line, _, _, peers in throughput_rows(lines):
-        if line is None or "cpu_us_per_op" not in line:
+        if line is None or "cpu_us_per_op" not in line or label.startswith("S1 vs"):
             continue
         out.append("| {} | {} | {} |".format(label, fmt(line["cpu_us_per_op"], 1), " | ".join(
             fmt((peers.get(impl) or {}).get("cpu_us_per_op"), 1) for impl, _ in PEERS)))
@@ -298,10 +305,19 @@ def targets(lines):
         rows.append(("(same, by medians, less sensitive to scheduling noise: pair p50 ≤ 2 × PING p50 / 0.9)",
                      "{} µs vs 2 × {} µs".format(fmt(s1_line.get("p50_us"), 1), fmt(ping_line.get("p50_us"), 1)),
                      s1_line.get("p50_us", 1e9) <= 2 * ping_line.get("p50_us", 0) / 0.9))
-    s2, pipe = ops(find(lines, "S2", "dlock", tasks=1024)), ops(find(lines, "L_pipe_pairs", "limit"))
-    rows.append(("S2 at 1,024 tasks ≥ 0.6 × pipelined-pairs ceiling",
-                 "{} vs ceiling {} → {}".format(fmt(s2), fmt(pipe), ratio(s2, pipe)),
-                 None if s2 is None or pipe is None else s2 >= 0.6 * pipe))
+    for commands, share in (("plain", 0.97), ("dlock", 1.05)):
+        minimal = ops(find(lines, "L_minimal", "limit", commands=commands))
+        rows.append(("S1 ≥ {:g} × the minimal hiredis client sending {}".format(
+                         share, "SET NX PX + compare-and-delete" if commands == "plain"
+                         else "dlock's own commands"),
+                     "{} vs {} → {}".format(fmt(s1), fmt(minimal), ratio(s1, minimal)),
+                     None if s1 is None or minimal is None else s1 >= share * minimal))
+    pipe = ops(find(lines, "L_pipe_pairs", "limit"))
+    for tasks, share in ((64, 0.8), (1024, 1.0)):
+        s2 = ops(find(lines, "S2", "dlock", tasks=tasks))
+        rows.append(("S2 at {:,} tasks ≥ {:g} × pipelined-pairs ceiling".format(tasks, share),
+                     "{} vs ceiling {} → {}".format(fmt(s2), fmt(pipe), ratio(s2, pipe)),
+                     None if s2 is None or pipe is None else s2 >= share * pipe))
     s3 = find(lines, "S3", "dlock", hold_ms=1.0)
     rp = find(lines, "S3", "redis-py", hold_ms=1.0)
     rows.append(("S3 hold 1 ms ≥ 40 × redis-py (default sleep 0.1 s) acquisitions/s",
@@ -334,7 +350,8 @@ def short_label(label):
 
 
 def gnuplot(path, lines):
-    rows = [r for r in throughput_rows(lines) if r[1] is not None and ops(r[1])]
+    rows = [r for r in throughput_rows(lines)
+            if r[1] is not None and ops(r[1]) and not r[0].startswith("S1 vs")]
     data = path + ".dat"
     with open(data, "w") as f:
         f.write("label dlock limit redis-py redis.asyncio node-redlock\n")

@@ -89,7 +89,7 @@ return 1
 // processes are woken in arrival order. ZADD NX keeps a waiter's place across retries; after
 // a success with other waiters left in this process, the inbox goes to the back (plain ZADD),
 // so one busy process cannot keep the lock from the others.
-static const Script& acquire_script() {
+const Script& acquire_script() {
     static const Script script(R"lua(
 local function now()
   local t = redis.call('time')

@@ -78,5 +78,6 @@ ScriptCall fenced_write_call(std::string_view resource, std::int64_t fence, std:
 // The scripts themselves (tests replay them; the bench's ceiling sends release's bytes).
 const Script& release_script();
 const Script& extend_script();
+const Script& acquire_script();
 
 }  // namespace dlock::detail
