@@ -328,6 +328,16 @@ def targets(lines):
                      "{} vs {} hand-offs/s → {}".format(fmt(handoff_rate(s3)), fmt(handoff_rate(rp)),
                                                        ratio(handoff_rate(s3), handoff_rate(rp))),
                      handoff_rate(s3) >= 40 * handoff_rate(rp)))
+    if s3 and ping_line and ping_line.get("p50_us"):
+        rtt_us = ping_line["p50_us"]
+        bound = 1e6 / (1000.0 + rtt_us)
+        rows.append(("S3 hold 1 ms ≥ 0.9 × 1 / (hold + one round trip, PING p50 {} µs)".format(
+                         fmt(rtt_us, 1)),
+                     "{} vs bound {} → {}".format(fmt(ops(s3)), fmt(bound), ratio(ops(s3), bound)),
+                     ops(s3) is not None and ops(s3) >= 0.9 * bound))
+        rows.append(("S3 hold 1 ms: hand-off p50 ≤ one round trip (PING p50)",
+                     "{} µs vs {} µs".format(fmt(s3.get("handoff_p50_us"), 1), fmt(rtt_us, 1)),
+                     s3.get("handoff_p50_us", 1e9) <= rtt_us))
     if s3:
         rows.append(("S3 hold 1 ms: hand-off p50 < 0.5 ms", fmt(s3.get("handoff_p50_us"), 1) + " µs",
                      s3.get("handoff_p50_us", 1e9) < 500))
