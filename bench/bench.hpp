@@ -31,6 +31,10 @@ struct Params {
     int locks = 10000;           // mem-held: locks held at once
     int waiters = 1000;          // mem-waiters: coroutines blocked on one lock
     int pairs = 200000;          // pipe-file: SET NX PX + release pairs
+    // S1/S3: what every lock reports to: "none", "metrics" (the exporter's observer,
+    // examples/lock_metrics.hpp) or "holder" (holder records; skipped until the library has
+    // them, issue 16 point 1). lock_options() applies it.
+    std::string observer = "none";
 };
 
 // Builds one JSON object, fields in insertion order.

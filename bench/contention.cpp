@@ -215,7 +215,8 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
         .add("step_aside_ms", params.step_aside_ms)
         .add("wake_on_release", wake_on_release)
         .add("sleep_s", params.sleep_s)
-        .add("duration_s", params.duration_s);
+        .add("duration_s", params.duration_s)
+        .add("observer", params.observer);
     JsonLine line;
     line.add("scenario", scenario).add("impl", "dlock").add_raw("params", p.str());
     line.add("ops_per_s", static_cast<double>(measured) / params.duration_s)

@@ -136,6 +136,34 @@ def throughput_rows(lines):
     return rows
 
 
+def observer_rows(lines):
+    """The cost of observability (issue 16): (label, baseline ops, observed ops, cpu base,
+    cpu observed, holder note). The baseline is the mean of the unobserved runs of that row."""
+    def runs(scenario, observer, **params):
+        return [l for l in lines if l.get("scenario") == scenario and l.get("impl") == "dlock"
+                and l.get("params", {}).get("observer") == observer and "ops_per_s" in l
+                and all(l["params"].get(k) == v for k, v in params.items())]
+
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return sum(values) / len(values) if values else None
+
+    rows = []
+    for label, scenario, params in (("S1 sequential, 1 task", "S1", {}),
+                                    ("S3 8 procs, hold 0 ms", "S3", {"hold_ms": 0.0}),
+                                    ("S3 8 procs, hold 1 ms", "S3", {"hold_ms": 1.0})):
+        base, observed = runs(scenario, "none", **params), runs(scenario, "metrics", **params)
+        if not base or not observed:
+            continue
+        holder = [l for l in lines if l.get("scenario") == scenario and "skipped" in l
+                  and "holder" in l.get("skipped", "")]
+        rows.append((label, mean(ops(l) for l in base), mean(ops(l) for l in observed),
+                     mean(l.get("cpu_us_per_op") for l in base),
+                     mean(l.get("cpu_us_per_op") for l in observed),
+                     "not in the library yet" if holder else "—"))
+    return rows
+
+
 def markdown(info, lines):
     out = ["# dlock benchmarks, {} ({} mode)".format(info["date"], info["mode"]), ""]
     out.append("Machine: {} × {}, {}, kernel {}; redis-server {}; dlock {}; {}.".format(
@@ -171,6 +199,22 @@ def markdown(info, lines):
     out.append("S4 rows compare dlock polling with the peers' S3 (they poll only). p50/p99 are "
                "per operation; in S3/S4 they are the wait from acquire() called to acquired.")
     out.append("")
+    cost = observer_rows(lines)
+    if cost:
+        out.append("## The cost of observability (same run)")
+        out.append("")
+        out.append("Every lock reports to the exporter's observer (examples/lock_metrics.hpp: "
+                   "counters and wait/hold histograms by lock name). Baseline: the mean of the "
+                   "runs without an observer in this run (S1 runs twice, before and after).")
+        out.append("")
+        out.append("| scenario | no observer | exporter's observer | ratio | CPU µs/op without "
+                   "| with | holder records |")
+        out.append("|---|---:|---:|---:|---:|---:|---|")
+        for label, base, observed, cpu_base, cpu_observed, holder in cost:
+            out.append("| {} | {} | {} | {} | {} | {} | {} |".format(
+                label, fmt(base), fmt(observed), ratio(observed, base), fmt(cpu_base, 1),
+                fmt(cpu_observed, 1), holder))
+        out.append("")
     out.append("## Client CPU per operation (µs of user + system time; lower is better)")
     out.append("")
     out.append("Less sensitive to other work on the machine than ops/s. On loopback the kernel's "

@@ -5,6 +5,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <dlock/lock_options.hpp>
 #include <exception>
+#include <memory>
 #include <utility>
 
 #include "bench.hpp"
@@ -59,9 +60,16 @@ class Join {
 // Lock options of the scenarios: a timeout (a crashed bench leaves no lock behind for long),
 // the rest default unless given. (Assignments, not designated initializers: -Wextra flags
 // the fields those leave out.)
+// The observer every lock of this run reports to (bench --observer; null: none).
+inline std::shared_ptr<dlock::Observer>& lock_observer() {
+    static std::shared_ptr<dlock::Observer> observer;
+    return observer;
+}
+
 inline dlock::LockOptions lock_options(double timeout_s, double sleep_s = 0.1,
                                        bool wake_on_release = true) {
     dlock::LockOptions options;
+    options.observer = lock_observer();
     options.timeout = dlock::Seconds(timeout_s);
     options.sleep = dlock::Seconds(sleep_s);
     options.wake_on_release = wake_on_release;

@@ -136,7 +136,10 @@ void print_pairs(std::string_view scenario, const JsonLine& params_json, PairSta
 
 void run_sequential(const Params& params) {
     JsonLine p;
-    p.add("tasks", 1).add("duration_s", params.duration_s).add("op", "acquire+release");
+    p.add("tasks", 1)
+        .add("duration_s", params.duration_s)
+        .add("op", "acquire+release")
+        .add("observer", params.observer);
     run_standalone("S1", 1, "bench:s1:", params, p);
 }
 

@@ -4,6 +4,7 @@
 
 #include "exit_codes.hpp"
 #include "seconds_arg.hpp"
+#include "verbose_log.hpp"
 
 namespace dlock::cli {
 
@@ -30,7 +31,8 @@ void add_lock_args(CLI::App& command, LockArgs& args) {
         ->type_name("N");
     command.add_flag("--no-fence", args.no_fence, "Do not hand out a fencing token");
     command.add_flag("-v,--verbose", args.verbose,
-                     "Say so on stderr when the lock is not taken (silent by default)");
+                     "Say so on stderr when the lock is not taken (silent by default), and "
+                     "log reconnects and a lost lock there");
     command.add_flag("-q,--quiet", args.quiet, "Silent when the lock is not taken (the default)");
 }
 
@@ -42,6 +44,7 @@ LockOptions to_lock_options(const LockArgs& args) {
         throw UsageError("--conflict-exit-code must be 0..255, got " +
                          std::to_string(args.conflict_exit_code));
     }
+    if (args.verbose && !args.quiet) log_library_to_stderr();
     LockOptions options;
     options.timeout = parse_seconds(args.ttl, "--ttl", false);
     options.sleep = parse_seconds(args.sleep, "--sleep", false);

@@ -10,6 +10,8 @@
 #include <asio/any_io_executor.hpp>
 #include <memory>
 
+#include "dlock/observer.hpp"
+
 namespace dlock {
 
 namespace detail {
@@ -25,6 +27,12 @@ class Client {
 
     // The executor every call on this client (and on its locks) must be made from.
     asio::any_io_executor get_executor() const;
+
+    // Events of every Lock built on this client afterwards (a LockOptions::observer takes
+    // precedence), and of wake-ups this process passes on (dlock/observer.hpp). Null: none.
+    // Set it from the client's executor, before the locks that should report are built.
+    void set_observer(std::shared_ptr<Observer> observer);
+    const std::shared_ptr<Observer>& observer() const noexcept;
 
   private:
     // Only dlock's own clients have a backend to give.

@@ -10,9 +10,11 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "dlock/observer.hpp"
 #include "dlock/options.hpp"
 
 namespace dlock {
@@ -67,6 +69,10 @@ struct LockOptions {
     Seconds replication_timeout{0.1};
     // Cluster: called when WAIT confirmed fewer replicas than replication_factor().
     std::function<void(const ReplicationShortfall&)> on_replication_shortfall{};
+
+    // Receives this lock's events (dlock/observer.hpp). None: the client's observer
+    // (Client::set_observer) as it was when the Lock was built, if any.
+    std::shared_ptr<Observer> observer{};
 };
 
 }  // namespace dlock

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dlock/client.hpp"
+#include "dlock/observer.hpp"
 #include "dlock/reply.hpp"
 #include "dlock/request.hpp"
 #include "net/asio.hpp"
@@ -48,6 +49,9 @@ class Backend {
     // How a script notifies the inbox subscribed by subscriber_for(): "publish" on one
     // server, "spublish" (sharded pub/sub, from the key's shard) on a cluster.
     virtual std::string_view notify_command() const noexcept = 0;
+
+    // Client::set_observer(): the default observer of this client's locks and wake-ups.
+    std::shared_ptr<Observer> observer;
 };
 
 // The backend behind a public Client handle.

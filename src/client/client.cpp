@@ -11,4 +11,11 @@ asio::any_io_executor Client::get_executor() const {
     return backend_->get_executor();
 }
 
+void Client::set_observer(std::shared_ptr<Observer> observer) {
+    backend_->observer = std::move(observer);
+}
+const std::shared_ptr<Observer>& Client::observer() const noexcept {
+    return backend_->observer;
+}
+
 }  // namespace dlock

@@ -15,6 +15,7 @@
 #include "net/notification.hpp"
 #include "net/subscriber.hpp"
 #include "protocol/durations.hpp"
+#include "protocol/log.hpp"
 #include "protocol/slots.hpp"
 
 namespace dlock::detail {
@@ -159,6 +160,8 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
                     throw ServerError("CLUSTERDOWN " + address.key() +
                                       " lists no slot (CLUSTER SLOTS)");
                 topology = std::move(fresh);
+                if (log_enabled(LogLevel::debug))
+                    log(LogLevel::debug, "cluster slot map read from " + address.key());
                 have_topology = true;
                 topology_read_at = Clock::now();
                 ++refreshes;
@@ -245,6 +248,11 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
                     ++progress.redirects;
                     ++redirections;
                     if (step.action == Step::Action::follow_moved) {
+                        if (log_enabled(LogLevel::info)) {
+                            log(LogLevel::info, "slot " + std::to_string(step.redirect->slot) +
+                                                    " moved to " + step.redirect->node.key() +
+                                                    ": following");
+                        }
                         topology.set_primary(step.redirect->slot, step.redirect->node);
                         refresh_in_background();
                     }

@@ -117,6 +117,7 @@ asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
             co_await roll_back(state, token);
             if (failure) std::rethrow_exception(failure);
             ++state.shortfalls;
+            state.events.shortfall(needed, confirmed);
             if (state.spec.options.on_replication_shortfall) {
                 state.spec.options.on_replication_shortfall({state.spec.name, needed, confirmed});
             }

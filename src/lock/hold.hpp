@@ -16,6 +16,7 @@
 #include <string>
 #include <utility>
 
+#include "lock/lock_events.hpp"
 #include "net/notification.hpp"
 
 namespace dlock::detail {
@@ -29,7 +30,9 @@ struct HoldEnd {
 
 class Hold {
   public:
-    explicit Hold(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+    // `events` hears how each hold ends (released or lost: once per hold, like wait_lost()).
+    Hold(asio::any_io_executor executor, LockEvents& events)
+        : executor_(std::move(executor)), events_(events) {}
 
     const std::optional<std::string>& token() const noexcept { return token_; }
     std::optional<std::int64_t> fence() const noexcept { return fence_; }
@@ -44,21 +47,25 @@ class Hold {
         lost_ = false;
         in_doubt_ = false;
         end_ = std::make_shared<HoldEnd>(executor_);
+        events_.hold_began();
     }
-    // The hold is over: released (`lost` false), or found expired / taken over (true).
-    void end(bool lost) {
+    // The hold is over: released (no `lost`), or found expired / taken over (why).
+    void end(std::optional<LostReason> lost) {
         stop_renewal();
         token_.reset();
         fence_.reset();
         in_doubt_ = false;
-        answer(lost);  // lost() keeps saying what renewal found, until the next acquire()
+        if (end_) lost ? events_.lost(*lost) : events_.released();  // not again after mark_lost
+        answer(
+            lost.has_value());  // lost() keeps saying what renewal found, until the next acquire()
     }
     // An acquire() starts: nothing is held, and the previous hold's "lost" is forgotten.
     void start_over() noexcept { lost_ = false; }
     // Renewal found the key gone, or could not reach the server before it expired. The token
     // is kept (release() then reports the loss; a new acquire() cleans up).
-    void mark_lost() {
+    void mark_lost(LostReason why) {
         lost_ = true;
+        if (end_) events_.lost(why);
         answer(true);
     }
     // The object goes away: callers of wait_lost() learn the hold's state as it is.
@@ -95,6 +102,7 @@ class Hold {
     }
 
     asio::any_io_executor executor_;
+    LockEvents& events_;
     std::optional<std::string> token_;
     std::optional<std::int64_t> fence_;
     bool lost_ = false;

@@ -45,6 +45,7 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
     std::optional<Deadline> deadline;
     if (blocking_timeout)
         deadline = Clock::now() + detail::to_ms(*blocking_timeout, "blocking_timeout");
+    detail::AcquireReport report(s.events);  // one Acquired or NotAcquired per call from here
 
     if (s.hold.token()) {
         const Request get({"GET", s.spec.name});
@@ -53,6 +54,7 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
                 .front();
         if (current.is_string() && current.str == *s.hold.token()) {
             if (!s.hold.lost()) {
+                report.withdraw();
                 throw LockError("lock '" + s.spec.name + "' is already held by this object",
                                 s.spec.name);
             }
@@ -63,7 +65,7 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
         }
         // That hold ended without a release (expired, or taken over): it was lost, and its
         // wait_lost() callers learn it now, not at the end of the new hold.
-        s.hold.end(true);
+        s.hold.end(LostReason::acquire_found_gone);
     }
     s.hold.start_over();
 
@@ -72,6 +74,7 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
     co_await room.enter_if_listening();
     for (;;) {
         const std::optional<detail::QueueTicket> ticket = room.ticket();
+        report.attempt();
         const detail::Attempt attempt =
             co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr);
         if (attempt.acquired) {
@@ -83,16 +86,19 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
                     detail::renew_loop(state, s.hold.generation(), token, s.attempt_sent),
                     asio::detached);
             }
+            report.acquired(room.woken());
             co_return true;
         }
-        if (!blocking || s.abandoned) co_return false;
+        if (s.abandoned) co_return report.not_acquired(NotAcquiredReason::abandoned);
+        if (!blocking) co_return report.not_acquired(NotAcquiredReason::held);
         const auto now = Clock::now();
-        if (deadline && now >= *deadline) co_return false;
+        if (deadline && now >= *deadline)
+            co_return report.not_acquired(NotAcquiredReason::timed_out);
         if (room.may_enter() && co_await room.enter(deadline)) continue;
         auto wake_at = now + s.spec.sleep;
         if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
         co_await room.sleep(wake_at);
-        if (s.abandoned) co_return false;
+        if (s.abandoned) co_return report.not_acquired(NotAcquiredReason::abandoned);
     }
 }
 
@@ -126,7 +132,8 @@ asio::awaitable<void> Lock::release() {
     const bool in_doubt = s.hold.release_in_doubt();
     // Found gone (and not by an earlier attempt of ours): the hold was lost, and its wait_lost()
     // callers hear so.
-    s.hold.end(reply.integer != 1 && !in_doubt);
+    s.hold.end(reply.integer != 1 && !in_doubt ? std::optional(LostReason::release_found_gone)
+                                               : std::nullopt);
     if (reply.integer != 1) {
         throw LockReleaseError("cannot release lock '" + s.spec.name + "': no longer owned (" +
                                    (in_doubt ? "an earlier release() that failed may have "
@@ -163,6 +170,7 @@ asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {
                                      "': no longer owned (it expired or was taken over)",
                                  s.spec.name);
     }
+    s.events.extended(false);
     co_return true;
 }
 

@@ -48,8 +48,8 @@ LockSpec::LockSpec(Backend& backend, std::string lock_name, LockOptions lock_opt
     options = std::move(lock_options);
 }
 
-void mark_lost(LockState& state) {
-    state.hold.mark_lost();
+void mark_lost(LockState& state, LostReason reason) {
+    state.hold.mark_lost(reason);
     if (state.spec.options.on_lost) state.spec.options.on_lost();
 }
 

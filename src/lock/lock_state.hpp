@@ -23,6 +23,7 @@
 #include "lock/busy.hpp"
 #include "lock/eval.hpp"
 #include "lock/hold.hpp"
+#include "lock/lock_events.hpp"
 #include "lock/scripts.hpp"
 #include "protocol/durations.hpp"
 
@@ -55,9 +56,12 @@ struct LockSpec {
 // transitions), and the bookkeeping of the operation in progress.
 struct LockState {
     LockState(Backend& backend, std::string name, LockOptions options)
-        : spec(backend, std::move(name), std::move(options)), hold(backend.get_executor()) {}
+        : spec(backend, std::move(name), std::move(options)),
+          events(spec.options.observer ? spec.options.observer : backend.observer, spec.name),
+          hold(backend.get_executor(), events) {}
 
     const LockSpec spec;
+    LockEvents events;  // the observer's events (lock_events.hpp)
     Hold hold;
     bool busy = false;
     std::uint64_t shortfalls = 0;
@@ -74,8 +78,8 @@ class LockBusy : public BusyGuard {
     explicit LockBusy(LockState& state) : BusyGuard(state.busy, "dlock::Lock", state.spec.name) {}
 };
 
-// A renewal found the lock lost: lost(), wait_lost(), on_lost.
-void mark_lost(LockState& state);
+// A renewal found the lock lost: lost(), wait_lost(), on_lost, the observer.
+void mark_lost(LockState& state, LostReason reason);
 
 // acquire.cpp: one attempt. `acquired` with the fence when fencing.
 struct Attempt {

@@ -48,15 +48,16 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
                 *state, generation, token, std::min(state->spec.command_deadline(), expires));
             if (!reply) co_return;  // released or destroyed meanwhile
             if (reply->integer != 1) {
-                mark_lost(*state);
+                mark_lost(*state, LostReason::renewal_found_gone);
                 co_return;
             }
+            state->events.extended(true);
             expires = sent + ttl;
             wake_at = next_renewal<Clock>(Clock::now() + interval, interval);
         } catch (const std::exception&) {
             if (state->hold.generation() != generation) co_return;
             if (Clock::now() >= expires) {
-                mark_lost(*state);
+                mark_lost(*state, LostReason::unreachable);
                 co_return;
             }
             // Try again soon, while the key may still be alive.

@@ -22,6 +22,7 @@ WaitRoom::~WaitRoom() {
     // process out of it (and passes on a wake-up it did not use).
     if (!acquired_ && departure.last_for_lock) {
         leave_queue_later(state_, waiter_->inbox, departure.unused_wakeup);
+        if (departure.unused_wakeup) state_->events.wakeup_passed_on();
     }
 }
 

@@ -43,6 +43,8 @@ class WaitRoom {
     asio::awaitable<void> sleep(Deadline until);
     // The attempt succeeded: the acquire script already updated the queue.
     void acquired() noexcept { acquired_ = true; }
+    // The last sleep ended with a release notification (not the poll).
+    bool woken() const noexcept { return woken_; }
 
   private:
     std::shared_ptr<LockState> state_;

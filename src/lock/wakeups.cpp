@@ -2,6 +2,7 @@
 
 #include <asio.hpp>
 
+#include "lock/lock_events.hpp"
 #include "lock/scripts.hpp"
 
 namespace dlock::detail {
@@ -11,9 +12,15 @@ Subscriber& wakeup_subscriber(Backend& backend, std::string_view lock_name) {
     if (!subscriber.has_unclaimed_handler()) {
         // The server that owns the lock's slot runs the hand-on (a MOVED just drops it).
         subscriber.set_unclaimed_handler(
-            [connection = backend.connection_for(lock_name), notify = backend.notify_command()](
-                const std::string& name, const std::string& inbox) {
+            // The backend owns the subscriber, so it outlives this handler; its observer is read
+            // when a wake-up passes (Client::set_observer may come after the first wait).
+            [connection = backend.connection_for(lock_name), notify = backend.notify_command(),
+             backend = &backend](const std::string& name, const std::string& inbox) {
                 pass_on_wakeup(connection, name, inbox, notify);
+                if (backend->observer) {
+                    notify_observer(*backend->observer, &Observer::on_wakeup_passed_on,
+                                    WakeupPassedOn{name});
+                }
             });
     }
     return subscriber;

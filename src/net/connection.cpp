@@ -7,6 +7,7 @@
 #include "dlock/errors.hpp"
 #include "net/stream.hpp"
 #include "protocol/durations.hpp"
+#include "protocol/log.hpp"
 #include "protocol/resp.hpp"
 
 namespace dlock::detail {
@@ -26,6 +27,21 @@ bool is_push_message(const Reply& reply) {
     // can never be matched with a request (our own SUNSUBSCRIBE is sent unanswered).
     return kind == "message" || kind == "smessage" || kind == "pmessage" || kind == "sunsubscribe";
 }
+}  // namespace
+
+namespace {
+
+// Connect failures are worth a line each: they are the first sign of an outage or a failover.
+void log_connect_failure(const std::string& endpoint, const std::exception_ptr& error) noexcept {
+    if (!log_enabled(LogLevel::warning)) return;
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        log(LogLevel::warning, "connect to " + endpoint + " failed: " + e.what());
+    } catch (...) {
+    }
+}
+
 }  // namespace
 
 // ---- Connection -------------------------------------------------------------------------
@@ -149,10 +165,13 @@ asio::awaitable<void> Connection::connect_task(std::shared_ptr<ConnectAttempt> a
             }
         }
         state_ = State::connected;
+        if (log_enabled(LogLevel::info) && generation > 1)
+            log(LogLevel::info, "reconnected to " + options_.endpoint());
         if (on_connect_) on_connect_();
     } catch (...) {
         // Waiters rethrow this; the connection stays usable for a later attempt.
         attempt->error = std::current_exception();
+        log_connect_failure(options_.endpoint(), attempt->error);
         // Fails the handshake's own request (if any) now, rather than relying on the old
         // reader's aborted read to clean up before the next attempt.
         fail(generation_, attempt->error);
@@ -193,8 +212,9 @@ asio::awaitable<void> Connection::reader(std::shared_ptr<Stream> stream, std::ui
         if (generation != generation_) co_return;
         if (ec) {
             std::string why = ec == asio::error::eof ? "closed by the server" : ec.message();
-            fail(generation, std::make_exception_ptr(ConnectionError(
-                                 "connection to " + options_.endpoint() + " lost: " + why)));
+            std::string message = "connection to " + options_.endpoint() + " lost: " + why;
+            if (log_enabled(LogLevel::warning)) log(LogLevel::warning, message);
+            fail(generation, std::make_exception_ptr(ConnectionError(std::move(message))));
             co_return;
         }
         try {

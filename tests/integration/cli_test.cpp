@@ -480,7 +480,23 @@ TEST_F(CliTest, LockDeletedUnderARunningChildIs75) {
     EXPECT_LT(watch.seconds(), 3.0);
     EXPECT_NE(lost.err.find("dlock: lock " + name + " lost while sh -c"), std::string::npos)
         << lost.err;
+    EXPECT_EQ(lost.err.find("dlock: warning:"), std::string::npos) << "the library log is off";
     EXPECT_FALSE(pid_alive(child)) << "COMMAND was stopped";
+}
+
+TEST_F(CliTest, VerboseAddsTheLibrarysLogOfALostLock) {
+    const std::string name = lock_name();
+    sync::Redis redis(server("PLAIN_URL"));
+    Process run(dlock_args({"run", "-v", "-t", "1.5", name, "--", "sh", "-c",
+                            "echo started; exec sleep 30"}),
+                plain_env());
+    ASSERT_TRUE(run.wait_for_output("\n", 10s));
+    ASSERT_EQ(redis.command({"DEL", name}).integer, 1);
+    const Outcome lost = run.wait(10s);
+    EXPECT_EQ(lost.status, 75);
+    EXPECT_NE(lost.err.find("dlock: warning: lock '" + name + "' lost (renewal_found_gone)"),
+              std::string::npos)
+        << lost.err;
 }
 
 TEST_F(CliTest, ChildIgnoringSigtermIsKilledAfterTheGracePeriod) {

@@ -133,8 +133,23 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
         auto tell = [&](const dlock::ReplicationShortfall& s) { told.push_back(s); };
 
         // Non-blocking: one attempt, rolled back.
+        // The observer hears the same shortfall, and why the acquire() failed.
+        struct Shortfalls : dlock::Observer {
+            std::vector<long long> confirmed;
+            std::vector<dlock::NotAcquiredReason> failed;
+            void on_shortfall(const dlock::Shortfall& e) override {
+                confirmed.push_back(e.confirmed);
+            }
+            void on_not_acquired(const dlock::NotAcquired& e) override {
+                failed.push_back(e.reason);
+            }
+        };
+        auto observer = std::make_shared<Shortfalls>();
         Lock once(cluster, name,
-                  {.timeout = 30s, .blocking = false, .on_replication_shortfall = tell});
+                  {.timeout = 30s,
+                   .blocking = false,
+                   .on_replication_shortfall = tell,
+                   .observer = observer});
         EXPECT_EQ(once.replication_factor(), 1u);
         EXPECT_FALSE(co_await once.acquire());
         EXPECT_EQ(once.replication_shortfalls(), 1u);
@@ -143,6 +158,9 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
         EXPECT_EQ(told[0].lock_name, name);
         EXPECT_EQ(told[0].needed, 1u);
         EXPECT_EQ(told[0].confirmed, 0);
+        EXPECT_EQ(observer->confirmed, std::vector<long long>{0});
+        EXPECT_EQ(observer->failed,
+                  std::vector<dlock::NotAcquiredReason>{dlock::NotAcquiredReason::unavailable});
         EXPECT_EQ((co_await cluster.command("EXISTS", name)).integer, 0);
 
         // Blocking with a timeout: retries until the deadline, then false; nothing left behind.

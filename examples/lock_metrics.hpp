@@ -1,0 +1,228 @@
+// lock_metrics.hpp: a dlock::Observer that aggregates lock events into Prometheus counters and
+// histograms, rendered in the text exposition format. Used by metrics_exporter.cpp and by the
+// benchmarks (bench/, to measure what it costs). Built on dlock's public API only.
+//
+// Labels stay bounded: the first `max_locks` lock names get their own series, every later
+// name counts under lock="other". Events are counted with relaxed atomics and no allocation
+// (only the first event of a new name takes a mutex and copies the name), so the observer can
+// run on the I/O thread while another thread renders /metrics.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <dlock/observer.hpp>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace lock_metrics {
+
+// Upper bounds of the wait and hold histograms, in seconds.
+inline constexpr std::array<double, 12> bucket_bounds = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1, 5};
+
+class Histogram {
+  public:
+    void observe(dlock::Seconds value) noexcept {
+        std::size_t i = 0;
+        while (i < bucket_bounds.size() && value.count() > bucket_bounds[i]) ++i;
+        buckets_[i].fetch_add(1, std::memory_order_relaxed);  // non-cumulative here
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(value).count();
+        sum_ns_.fetch_add(static_cast<std::uint64_t>(ns > 0 ? ns : 0), std::memory_order_relaxed);
+    }
+    // `name{labels,le="..."}` lines (cumulative, as Prometheus wants), then _sum and _count.
+    void render(std::ostream& out, std::string_view name, const std::string& labels) const {
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i <= bucket_bounds.size(); ++i) {
+            cumulative += buckets_[i].load(std::memory_order_relaxed);
+            out << name << "_bucket{" << labels << ",le=\"";
+            if (i < bucket_bounds.size())
+                out << bucket_bounds[i];
+            else
+                out << "+Inf";
+            out << "\"} " << cumulative << '\n';
+        }
+        out << name << "_sum{" << labels << "} "
+            << static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9 << '\n';
+        out << name << "_count{" << labels << "} " << cumulative << '\n';
+    }
+
+  private:
+    std::array<std::atomic<std::uint64_t>, bucket_bounds.size() + 1> buckets_{};
+    std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+using Counter = std::atomic<std::uint64_t>;
+
+// Every series of one lock name.
+struct LockSeries {
+    std::string name;
+    Counter acquired{0}, acquired_woken{0}, attempts{0};
+    std::array<Counter, 4> not_acquired{};  // by dlock::NotAcquiredReason
+    Counter released{0};
+    std::array<Counter, 4> lost{};  // by dlock::LostReason
+    Counter renewed{0}, extended{0}, shortfalls{0}, wakeups_passed_on{0};
+    Histogram wait, hold;
+};
+
+class LockMetrics : public dlock::Observer {
+  public:
+    static constexpr std::size_t max_locks = 32;
+
+    LockMetrics() { other_.name = "other"; }
+
+    void on_acquired(const dlock::Acquired& e) override {
+        LockSeries& s = series(e.lock_name);
+        add(s.acquired);
+        if (e.woken) add(s.acquired_woken);
+        add(s.attempts, e.attempts);
+        s.wait.observe(e.waited);
+    }
+    void on_not_acquired(const dlock::NotAcquired& e) override {
+        LockSeries& s = series(e.lock_name);
+        add(s.not_acquired.at(static_cast<std::size_t>(e.reason)));
+        add(s.attempts, e.attempts);
+    }
+    void on_released(const dlock::Released& e) override {
+        LockSeries& s = series(e.lock_name);
+        add(s.released);
+        s.hold.observe(e.held);
+    }
+    void on_extended(const dlock::Extended& e) override {
+        add(e.renewal ? series(e.lock_name).renewed : series(e.lock_name).extended);
+    }
+    void on_lost(const dlock::Lost& e) override {
+        LockSeries& s = series(e.lock_name);
+        add(s.lost.at(static_cast<std::size_t>(e.reason)));
+        s.hold.observe(e.held);
+    }
+    void on_shortfall(const dlock::Shortfall& e) override { add(series(e.lock_name).shortfalls); }
+    void on_wakeup_passed_on(const dlock::WakeupPassedOn& e) override {
+        add(series(e.lock_name).wakeups_passed_on);
+    }
+
+    // Acquisitions counted so far, over every lock name.
+    std::uint64_t total_acquired() const {
+        std::uint64_t total = 0;
+        for_each([&](const LockSeries& s) { total += s.acquired.load(); });
+        return total;
+    }
+
+    // The Prometheus text exposition format (version 0.0.4).
+    std::string render() const {
+        std::ostringstream out;
+        counter(out, "dlock_acquired_total", "Acquisitions (acquire() returned true).",
+                [](const LockSeries& s) { return s.acquired.load(); });
+        counter(out, "dlock_acquired_woken_total",
+                "Acquisitions whose last wait ended with a release notification (not a poll).",
+                [](const LockSeries& s) { return s.acquired_woken.load(); });
+        counter(out, "dlock_acquire_attempts_total",
+                "Server attempts made by acquire() calls (acquired or not).",
+                [](const LockSeries& s) { return s.attempts.load(); });
+        header(out, "dlock_not_acquired_total", "counter",
+               "acquire() calls that did not get the lock, by reason.");
+        for (int r = 0; r < 4; ++r) {
+            const auto reason = static_cast<dlock::NotAcquiredReason>(r);
+            for_each([&](const LockSeries& s) {
+                out << "dlock_not_acquired_total{" << labels(s) << ",reason=\""
+                    << dlock::to_string(reason) << "\"} " << s.not_acquired.at(r).load() << '\n';
+            });
+        }
+        counter(out, "dlock_released_total", "Releases.",
+                [](const LockSeries& s) { return s.released.load(); });
+        header(out, "dlock_lost_total", "counter", "Holds that ended lost, by reason.");
+        for (int r = 0; r < 4; ++r) {
+            const auto reason = static_cast<dlock::LostReason>(r);
+            for_each([&](const LockSeries& s) {
+                out << "dlock_lost_total{" << labels(s) << ",reason=\"" << dlock::to_string(reason)
+                    << "\"} " << s.lost.at(r).load() << '\n';
+            });
+        }
+        counter(out, "dlock_renewals_total", "Auto-renewals that extended a held lock.",
+                [](const LockSeries& s) { return s.renewed.load(); });
+        counter(out, "dlock_extends_total", "Explicit extend()/reacquire() calls that succeeded.",
+                [](const LockSeries& s) { return s.extended.load(); });
+        counter(out, "dlock_replication_shortfalls_total",
+                "Acquisitions rolled back because too few replicas confirmed them.",
+                [](const LockSeries& s) { return s.shortfalls.load(); });
+        counter(out, "dlock_wakeups_passed_on_total",
+                "Release notifications this process could not use and handed on.",
+                [](const LockSeries& s) { return s.wakeups_passed_on.load(); });
+        header(out, "dlock_wait_seconds", "histogram",
+               "Time from the acquire() call to the lock being taken.");
+        for_each([&](const LockSeries& s) { s.wait.render(out, "dlock_wait_seconds", labels(s)); });
+        header(out, "dlock_hold_seconds", "histogram",
+               "Time from the acquisition to its release (or to noticing its loss).");
+        for_each([&](const LockSeries& s) { s.hold.render(out, "dlock_hold_seconds", labels(s)); });
+        header(out, "dlock_observer_exceptions_total", "counter",
+               "Events on which this observer threw (the lock operation went on).");
+        out << "dlock_observer_exceptions_total " << exceptions_caught() << '\n';
+        return out.str();
+    }
+
+  private:
+    static void add(Counter& counter, std::uint64_t n = 1) noexcept {
+        counter.fetch_add(n, std::memory_order_relaxed);
+    }
+
+    // The series of `name`: found without a lock or allocation once the name is known.
+    LockSeries& series(std::string_view name) {
+        const std::size_t known = count_.load(std::memory_order_acquire);
+        for (std::size_t i = 0; i < known; ++i)
+            if (slots_[i]->name == name) return *slots_[i];
+        const std::lock_guard guard(mutex_);
+        const std::size_t now = count_.load(std::memory_order_relaxed);
+        for (std::size_t i = known; i < now; ++i)
+            if (slots_[i]->name == name) return *slots_[i];
+        if (now == max_locks) return other_;
+        slots_[now] = std::make_unique<LockSeries>();
+        slots_[now]->name = std::string(name);
+        count_.store(now + 1, std::memory_order_release);
+        return *slots_[now];
+    }
+
+    template <class F>
+    void for_each(F f) const {
+        const std::size_t known = count_.load(std::memory_order_acquire);
+        for (std::size_t i = 0; i < known; ++i) f(*slots_[i]);
+        if (known == max_locks) f(other_);
+    }
+
+    // lock="name", with the escapes of the exposition format.
+    static std::string labels(const LockSeries& s) {
+        std::string out = "lock=\"";
+        for (char c : s.name) {
+            if (c == '\\' || c == '"') out += '\\';
+            if (c == '\n') {
+                out += "\\n";
+                continue;
+            }
+            out += c;
+        }
+        return out + "\"";
+    }
+    static void header(std::ostream& out, std::string_view name, std::string_view type,
+                       std::string_view help) {
+        out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+    }
+    template <class Value>
+    void counter(std::ostream& out, std::string_view name, std::string_view help,
+                 Value value) const {
+        header(out, name, "counter", help);
+        for_each([&](const LockSeries& s) {
+            out << name << '{' << labels(s) << "} " << value(s) << '\n';
+        });
+    }
+
+    std::array<std::unique_ptr<LockSeries>, max_locks> slots_{};
+    std::atomic<std::size_t> count_{0};
+    std::mutex mutex_;
+    LockSeries other_;
+};
+
+}  // namespace lock_metrics

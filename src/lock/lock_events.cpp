@@ -1,0 +1,92 @@
+// The Lock's event emitter (lock_events.hpp) and the observer enums' names.
+#include "lock/lock_events.hpp"
+
+#include <string>
+
+#include "protocol/log.hpp"
+
+namespace dlock {
+
+std::string_view to_string(NotAcquiredReason reason) noexcept {
+    switch (reason) {
+        case NotAcquiredReason::held:
+            return "held";
+        case NotAcquiredReason::timed_out:
+            return "timed_out";
+        case NotAcquiredReason::unavailable:
+            return "unavailable";
+        case NotAcquiredReason::abandoned:
+            return "abandoned";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(LostReason reason) noexcept {
+    switch (reason) {
+        case LostReason::renewal_found_gone:
+            return "renewal_found_gone";
+        case LostReason::unreachable:
+            return "unreachable";
+        case LostReason::release_found_gone:
+            return "release_found_gone";
+        case LostReason::acquire_found_gone:
+            return "acquire_found_gone";
+    }
+    return "unknown";
+}
+
+namespace detail {
+
+void note_observer_failure(std::string_view lock_name) noexcept {
+    if (!log_enabled(LogLevel::warning)) return;
+    try {
+        log(LogLevel::warning,
+            "observer threw on an event of lock '" + std::string(lock_name) + "' (ignored)");
+    } catch (...) {
+    }
+}
+
+void LockEvents::lost(LostReason reason) const noexcept {
+    if (log_enabled(LogLevel::warning)) {
+        try {
+            log(LogLevel::warning,
+                "lock '" + std::string(name_) + "' lost (" + std::string(to_string(reason)) + ")");
+        } catch (...) {
+        }
+    }
+    if (observer_) notify_observer(*observer_, &Observer::on_lost, Lost{name_, reason, held_for()});
+}
+
+void LockEvents::shortfall(std::size_t needed, long long confirmed) noexcept {
+    short_attempt_ = true;
+    if (log_enabled(LogLevel::warning)) {
+        try {
+            log(LogLevel::warning, "lock '" + std::string(name_) + "': acquisition rolled back, " +
+                                       std::to_string(confirmed) + " of " + std::to_string(needed) +
+                                       " replicas confirmed it");
+        } catch (...) {
+        }
+    }
+    if (observer_)
+        notify_observer(*observer_, &Observer::on_shortfall, Shortfall{name_, needed, confirmed});
+}
+
+void AcquireReport::acquired(bool woken) noexcept {
+    done_ = true;
+    if (!events_.observer_) return;
+    notify_observer(*events_.observer_, &Observer::on_acquired,
+                    Acquired{events_.name_, Clock::now() - started_, attempts_, woken});
+}
+
+bool AcquireReport::not_acquired(NotAcquiredReason reason) noexcept {
+    done_ = true;
+    if (events_.short_attempt_) reason = NotAcquiredReason::unavailable;
+    if (events_.observer_) {
+        notify_observer(*events_.observer_, &Observer::on_not_acquired,
+                        NotAcquired{events_.name_, reason, Clock::now() - started_, attempts_});
+    }
+    return false;
+}
+
+}  // namespace detail
+}  // namespace dlock

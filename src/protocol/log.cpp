@@ -1,0 +1,61 @@
+// The process-wide log sink (dlock/log.hpp, protocol/log.hpp).
+#include "protocol/log.hpp"
+
+#include <mutex>
+#include <utility>
+
+namespace dlock {
+
+namespace {
+
+// Guards the sink; held while it runs, so the sink is called one message at a time and is
+// never replaced (destroyed) while it runs.
+std::mutex& sink_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+LogSink& current_sink() {
+    static LogSink sink;
+    return sink;
+}
+
+}  // namespace
+
+namespace detail {
+
+std::atomic<int> log_threshold{-1};
+
+void log(LogLevel level, std::string_view message) noexcept {
+    try {
+        const std::lock_guard guard(sink_mutex());
+        if (!log_enabled(level) || !current_sink()) return;
+        current_sink()(level, message);
+    } catch (...) {
+        // A failing sink must not fail the operation that logged.
+    }
+}
+
+}  // namespace detail
+
+void set_log_sink(LogSink sink, LogLevel min_level) {
+    const std::lock_guard guard(sink_mutex());
+    const bool on = static_cast<bool>(sink);
+    current_sink() = std::move(sink);
+    detail::log_threshold.store(on ? static_cast<int>(min_level) : -1, std::memory_order_relaxed);
+}
+
+std::string_view to_string(LogLevel level) noexcept {
+    switch (level) {
+        case LogLevel::debug:
+            return "debug";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::warning:
+            return "warning";
+        case LogLevel::error:
+            return "error";
+    }
+    return "unknown";
+}
+
+}  // namespace dlock
