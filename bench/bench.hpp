@@ -105,6 +105,7 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
                     Contended what = Contended::lock);  // S3/S4, S7, S8
 void run_memory_held(const Params& params);
 void run_memory_waiters(const Params& params);
+void run_renewal(const Params& params);      // renew_held: batched auto-renewal
 void write_pipe_file(const Params& params);  // the S2 ceiling's input for redis-cli --pipe
 
 }  // namespace dlock::bench

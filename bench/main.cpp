@@ -26,12 +26,14 @@ int main(int argc, char** argv) {
     Params params;
     std::string scenario;
     const std::vector<std::string> scenarios = {
-        "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "mem_held", "mem_waiters", "pipe_file"};
-    app.add_option("scenario", scenario,
-                   "S1 sequential, S2 concurrent tasks, S3 contention, "
-                   "S4 contention polling only, S5 cluster, S6 Redlock, S7 semaphore "
-                   "(--permits), S8 read-mostly read/write lock, S9 Sentinel, "
-                   "mem_held, mem_waiters, pipe_file (S2 ceiling input)")
+        "S1", "S2", "S3",       "S4",          "S5",         "S6",       "S7",
+        "S8", "S9", "mem_held", "mem_waiters", "renew_held", "pipe_file"};
+    app.add_option(
+           "scenario", scenario,
+           "S1 sequential, S2 concurrent tasks, S3 contention, "
+           "S4 contention polling only, S5 cluster, S6 Redlock, S7 semaphore "
+           "(--permits), S8 read-mostly read/write lock, S9 Sentinel, "
+           "mem_held, mem_waiters, renew_held (batched renewal), pipe_file (S2 ceiling input)")
         ->required()
         ->check(CLI::IsMember(scenarios));
     app.add_option("--url", params.url, "server URL");
@@ -46,7 +48,8 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--sleep", params.sleep_s, "LockOptions::sleep in seconds")
         ->check(CLI::PositiveNumber);
-    app.add_option("--locks", params.locks, "mem_held: locks held")->check(CLI::PositiveNumber);
+    app.add_option("--locks", params.locks, "mem_held/renew_held: locks held")
+        ->check(CLI::PositiveNumber);
     app.add_option("--waiters", params.waiters, "mem_waiters: blocked coroutines")
         ->check(CLI::PositiveNumber);
     app.add_option("--pairs", params.pairs, "pipe_file: SET+release pairs")
@@ -84,6 +87,8 @@ int main(int argc, char** argv) {
             run_memory_held(params);
         else if (scenario == "mem_waiters")
             run_memory_waiters(params);
+        else if (scenario == "renew_held")
+            run_renewal(params);
         else
             write_pipe_file(params);
     } catch (const std::exception& error) {

@@ -92,12 +92,12 @@ void run_memory_waiters(const Params& params) {
         dlock::Lock holder(redis, name, lock_options(60));
         if (!co_await holder.acquire()) throw std::runtime_error("could not take the lock");
         // Acquisition attempts that can queue a waiter run dlock's acquire script, which runs
-        // EXISTS exactly once (a failed attempt runs no SET at all).
-        const auto exists_calls = [&]() -> asio::awaitable<long long> {
+        // ZADD exactly once when it fails (the lock is held: it queues the process).
+        const auto queued_attempts = [&]() -> asio::awaitable<long long> {
             const Reply info = co_await redis.command("INFO", "commandstats");
-            co_return command_calls(info.str)["exists"];
+            co_return command_calls(info.str)["zadd"];
         };
-        const long long attempts_before = co_await exists_calls();
+        const long long attempts_before = co_await queued_attempts();
         before = trimmed_rss_kib();
         heap_before = heap_in_use();
         Join done(co_await asio::this_coro::executor);
@@ -112,7 +112,7 @@ void run_memory_waiters(const Params& params) {
         // A waiter is blocked once its attempt through the acquire script (after its process's
         // inbox was subscribed) failed; its first poll comes only after the lock's `sleep`.
         for (;;) {
-            if (co_await exists_calls() - attempts_before >= params.waiters) break;
+            if (co_await queued_attempts() - attempts_before >= params.waiters) break;
             co_await pause(std::chrono::milliseconds(5));
         }
         with = rss_kib();

@@ -145,7 +145,7 @@ std::map<std::string, long long> command_calls(const std::string& info) {
 CommandDelta command_delta(const std::map<std::string, long long>& before,
                            const std::map<std::string, long long>& after) {
     // Run only inside dlock's scripts in these scenarios: release (GET, DEL, ZPOPMIN, PUBLISH),
-    // acquire (EXISTS, TIME, ZADD, PEXPIRE, ZREM), leave-queue (ZREM, EXISTS, ...).
+    // acquire (GET, TIME, ZADD, PEXPIRE, ZREM), leave-queue (ZREM, GET, ...).
     static const std::set<std::string, std::less<>> script_only{
         "get", "del", "publish", "exists", "time", "zadd", "zpopmin", "zrem", "pexpire"};
     CommandDelta delta;
@@ -158,12 +158,15 @@ CommandDelta command_delta(const std::map<std::string, long long>& before,
         delta.all += n;
         if (!script_only.contains(name)) delta.sent += n;
     }
-    // SET is both sent plainly (first attempt of a process not yet listening) and run by the
-    // acquire script when it succeeds. That script runs EXISTS once per call and ZADD exactly
-    // when it fails (a worker process has one waiter, so a success never re-queues), and the
-    // other scripts run EXISTS only to pass on an unused wake-up (rare): the SETs run inside
-    // scripts are EXISTS - ZADD.
-    const long long script_sets = std::max(0LL, n_by_name["exists"] - n_by_name["zadd"]);
+    // SET is both sent plainly (first attempt of a process not yet listening) and run inside
+    // scripts: by the acquire script when it succeeds, and by a release that hands the lock to
+    // a queued process (its claim marker). Every script here runs GET once per call: the
+    // acquire script (ZADD exactly when it fails: a worker process has one waiter, so a
+    // success never re-queues), the release (then either DEL, or the marker's SET) and the
+    // rare leave-queue. So the SETs run inside scripts are the acquire successes plus the
+    // hand-offs: (GET - releases - ZADD) + (releases - DEL) = GET - ZADD - DEL.
+    const long long script_sets =
+        std::max(0LL, n_by_name["get"] - n_by_name["zadd"] - n_by_name["del"]);
     delta.sent -= std::min(script_sets, n_by_name["set"]);
     return delta;
 }

@@ -72,16 +72,6 @@ PairStats measure_pairs(asio::io_context& io, dlock::Client& client, int tasks,
     return stats;
 }
 
-namespace {
-
-// The server's side of a run: CPU time it got and how many commands each socket read brought.
-struct ServerSample {
-    double cpu_s = 0;
-    long long reads = 0;
-    long long commands = 0;
-    Clock::time_point at;
-};
-
 ServerSample sample_server(dlock::sync::Redis& redis) {
     ServerSample sample;
     sample.at = Clock::now();
@@ -98,6 +88,8 @@ ServerSample sample_server(dlock::sync::Redis& redis) {
     }
     return sample;
 }
+
+namespace {
 
 // Adds server_cpu_us_per_op, server_busy (share of the wall time the server was running) and
 // cmds_per_server_read (how well commands were batched).

@@ -3,6 +3,7 @@
 
 #include <asio/io_context.hpp>
 #include <dlock/client.hpp>
+#include <dlock/sync.hpp>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,15 @@ struct PairStats {
 // `client` for params.duration_s after a short warm-up.
 PairStats measure_pairs(asio::io_context& io, dlock::Client& client, int tasks,
                         const std::string& prefix, const Params& params);
+
+// The server's side of a run: CPU time it got, socket reads and commands (INFO all).
+struct ServerSample {
+    double cpu_s = 0;
+    long long reads = 0;
+    long long commands = 0;
+    Clock::time_point at;
+};
+ServerSample sample_server(dlock::sync::Redis& redis);
 
 // Prints the scenario's JSON line (impl "dlock").
 void print_pairs(std::string_view scenario, const JsonLine& params_json, PairStats& stats);

@@ -74,11 +74,11 @@ std::vector<std::string> scan_command(const std::string& cursor) {
 
 // The names of dlock's locks on one server whose names match `pattern` (SCAN, so the server is
 // never blocked for long), added to `names`.
-asio::awaitable<void> scan_lock_names(Redis& server, const std::string& pattern,
+asio::awaitable<void> scan_lock_names(const Command& command, const std::string& pattern,
                                       std::set<std::string>& names) {
     std::string cursor = "0";
     do {
-        const Reply reply = co_await server.command(scan_command(cursor));
+        const Reply reply = co_await command(scan_command(cursor));
         if (!reply.is_array() || reply.elements.size() != 2 || !reply.elements[1].is_array())
             throw ProtocolError("unexpected reply to SCAN: " + reply.to_string());
         cursor = reply.elements[0].str;
@@ -95,7 +95,11 @@ asio::awaitable<std::vector<std::string>> scan_servers(
     std::set<std::string> names;
     for (const ConnectionOptions& options : servers) {
         Redis server(executor, options);
-        co_await scan_lock_names(server, pattern, names);
+        co_await scan_lock_names(
+            [&server](std::vector<std::string> command) {
+                return server.command(std::move(command));
+            },
+            pattern, names);
     }
     co_return std::vector<std::string>(names.begin(), names.end());
 }
@@ -130,6 +134,12 @@ class SingleServers : public Servers {
                 servers.push_back(std::move(node));
             }
         }
+        if (servers.empty()) {
+            // A primary found through Sentinel: scanned through the client itself.
+            std::set<std::string> names;
+            co_await scan_lock_names(command_, pattern, names);
+            co_return std::vector<std::string>(names.begin(), names.end());
+        }
         co_return co_await scan_servers(client_->get_executor(), servers, pattern);
     }
     Client* client() override { return client_.get(); }
@@ -137,7 +147,7 @@ class SingleServers : public Servers {
   private:
     std::unique_ptr<Client> client_;
     Command command_;
-    std::vector<ConnectionOptions> scan_;  // the one server (empty for a cluster)
+    std::vector<ConnectionOptions> scan_;  // the one server (empty for a cluster or Sentinel)
     RedisCluster* cluster_;                // owned by client_, or null
 };
 
@@ -318,7 +328,8 @@ std::unique_ptr<Servers> make_servers(asio::any_io_executor executor, const Conn
         RedisSentinel* raw = redis.get();
         return std::make_unique<SingleServers>(
             std::move(redis),
-            [raw](std::vector<std::string> command) { return raw->command(std::move(command)); });
+            [raw](std::vector<std::string> command) { return raw->command(std::move(command)); },
+            std::vector<ConnectionOptions>{}, nullptr);
     }
     std::vector<ConnectionOptions> servers = resolve_servers(args);
     if (args.cluster) {

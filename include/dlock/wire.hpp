@@ -17,4 +17,12 @@ Request load_release_script();
 // EVALSHA of the token-checked delete that also wakes the first queued waiter.
 Request release_request(std::string_view name, std::string_view token);
 
+// SCRIPT LOAD of the acquire script (what a blocking acquire runs once it waits in line).
+Request load_acquire_script();
+
+// The acquire script's EVALSHA for lock `name`, `token` and a PX of `ttl_ms`, as a waiter that
+// is not queued would send it: no fencing, no inbox. Lock sends a plain SET NX PX instead in
+// that case; the benchmark sends this to measure what the plain SET saves.
+Request acquire_script_request(std::string_view name, std::string_view token, long long ttl_ms);
+
 }  // namespace dlock::wire

@@ -47,9 +47,10 @@ class LeaseKind {
 };
 
 struct LeaseState : LockState {
-    LeaseState(Backend& backend, std::string name, LockOptions options,
+    LeaseState(std::shared_ptr<Backend> backend, std::string name, LockOptions options,
                std::unique_ptr<const LeaseKind> lease_kind)
-        : LockState(backend, std::move(name), std::move(options)), kind(std::move(lease_kind)) {}
+        : LockState(std::move(backend), std::move(name), std::move(options)),
+          kind(std::move(lease_kind)) {}
     std::unique_ptr<const LeaseKind> kind;
 };
 

@@ -92,7 +92,7 @@ std::shared_ptr<detail::LeaseState> make_state(Client& client, const std::string
             "timeout is required for a read/write lock (each hold is a lease that must end)");
     }
     if (!writer) options.fencing = false;  // fences protect writes
-    auto state = std::make_shared<detail::LeaseState>(detail::backend_of(client), name,
+    auto state = std::make_shared<detail::LeaseState>(detail::shared_backend_of(client), name,
                                                       std::move(options), nullptr);
     const detail::LockSpec& spec = state->spec;
     RwSettings settings{spec.name, *spec.timeout, spec.queue_ttl,

@@ -2,6 +2,7 @@
 #include <asio.hpp>
 
 #include "lock/lock_state.hpp"
+#include "lock/renewal_schedule.hpp"
 
 namespace dlock::detail {
 
@@ -33,7 +34,10 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
     auto expires = sent + ttl;
     auto timer = std::make_shared<asio::steady_timer>(state->spec.client->get_executor());
     state->hold.set_renew_timer(timer);
-    auto wake_at = sent + state->spec.renew_interval;  // the first renewal too counts from `sent`
+    const milliseconds interval = state->spec.renew_interval;
+    // The first renewal too counts from `sent`; every renewal is moved onto the client-wide
+    // grid so that renewals of many locks share round trips (lock/renewal_schedule.hpp).
+    auto wake_at = next_renewal<Clock>(sent + interval, interval);
     for (;;) {
         timer->expires_at(wake_at);
         co_await timer->async_wait(use_tuple);
@@ -50,7 +54,7 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
             state->events.extended(true);
             expires = sent + ttl;
             state->renewed_sent = sent;
-            wake_at = Clock::now() + state->spec.renew_interval;
+            wake_at = next_renewal<Clock>(Clock::now() + interval, interval);
         } catch (const std::exception&) {
             if (state->hold.generation() != generation) co_return;
             if (Clock::now() >= expires) {
@@ -59,8 +63,7 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
             }
             // Try again soon, while the key may still be alive.
             const auto left = std::chrono::duration_cast<milliseconds>(expires - Clock::now());
-            wake_at = Clock::now() +
-                      std::max(milliseconds(1), std::min(state->spec.renew_interval, left / 4));
+            wake_at = Clock::now() + std::max(milliseconds(1), std::min(interval, left / 4));
         }
     }
 }

@@ -22,46 +22,65 @@ std::string sha1_hex(std::string_view text) {
 
 Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 
-// Wakes the first queued waiting process (a sorted set of inbox channels by arrival time) by
-// publishing the lock's name on its inbox. A process gone since it queued has no subscriber
-// (PUBLISH reaches 0 clients): it is dropped and the next one tried. Bounded, so a release
-// never runs long.
+// Hands the lock to the first queued waiting process (a sorted set of inbox channels by
+// arrival time): publishes the lock's name on its inbox and, if a subscriber heard it, sets the
+// lock's key to that inbox's claim marker for a short claim window (`claim_ms`). Only that
+// process's acquire script may then take the key; a newcomer's SET NX fails, so nobody jumps
+// the queue, and a dead or departed claimant blocks the lock for at most the window (its
+// departure hands on at once: leave_queue_script). A process gone since it queued has no
+// subscriber (PUBLISH reaches 0 clients): it is dropped and the next one tried. Bounded, so a
+// release never runs long. Sets `handed` when the key now holds a claim marker.
 //
 // The queue key is passed in ARGV, not declared in KEYS, and touched only through pcall: it
 // lives in the lock key's slot, so it is local on a cluster node, but a multi-key script would
 // get TRYAGAIN while its slot migrates, and a lock operation must not fail for the sake of a
 // wake-up. Likewise a user without channel rights (Redis 7's default for new ACL users) can
 // still release. Wake-ups are best effort; the `sleep` poll covers their failure.
-#define DLOCK_WAKE_NEXT(queue, publish, name)                        \
-    "for _ = 1, 16 do\n"                                             \
-    "  local head = redis.pcall('zpopmin', " queue                   \
-    ")\n"                                                            \
-    "  if type(head) ~= 'table' or #head == 0 then break end\n"      \
-    "  local reached = redis.pcall(" publish ", head[1], " name      \
-    ")\n"                                                            \
-    "  if type(reached) ~= 'number' or reached > 0 then break end\n" \
+#define DLOCK_HAND_ON(queue, publish, name, claim_ms)                           \
+    "local handed = false\n"                                                    \
+    "for _ = 1, 16 do\n"                                                        \
+    "  local head = redis.pcall('zpopmin', " queue                              \
+    ")\n"                                                                       \
+    "  if type(head) ~= 'table' or #head == 0 then break end\n"                 \
+    "  local reached = redis.pcall(" publish ", head[1], " name                 \
+    ")\n"                                                                       \
+    "  if type(reached) ~= 'number' then break end\n"                           \
+    "  if reached > 0 then\n"                                                   \
+    "    redis.call('set', KEYS[1], 'dlock:claim:' .. head[1], 'PX', " claim_ms \
+    ")\n"                                                                       \
+    "    handed = true\n"                                                       \
+    "    break\n"                                                               \
+    "  end\n"                                                                   \
     "end\n"
 
 const Script& release_script() {
     static const Script script(
         "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
-        "redis.call('del', KEYS[1])\n"
         "if KEYS[2] then redis.call('del', KEYS[2]) end\n"
-        "if ARGV[2] ~= '' then\n" DLOCK_WAKE_NEXT("ARGV[4]", "ARGV[2]", "ARGV[3]") "end\n"
+        "if ARGV[2] ~= '' then\n" DLOCK_HAND_ON("ARGV[4]", "ARGV[2]", "ARGV[3]", "ARGV[5]")
+        "  if handed then return 1 end\n"
+        "end\n"
+        "redis.call('del', KEYS[1])\n"
         "return 1\n");
     return script;
 }
 
+// A departing waiter whose process holds the claim (handed the lock, then gone before using
+// it) or that drops an unused wake-up while the lock is free hands on to the next process.
 static const Script& leave_queue_script() {
     static const Script script(
         "redis.pcall('zrem', ARGV[5], ARGV[1])\n"
-        "if ARGV[4] == '1' and redis.call('exists', KEYS[1]) == 0 then\n"
-        DLOCK_WAKE_NEXT("ARGV[5]", "ARGV[2]", "ARGV[3]") "end\n"
-        "return 1\n");
+        "local current = redis.call('get', KEYS[1])\n"
+        "local claimed = current == 'dlock:claim:' .. ARGV[1]\n"
+        "if claimed or (ARGV[4] == '1' and not current) then\n" DLOCK_HAND_ON(
+            "ARGV[5]", "ARGV[2]", "ARGV[3]", "ARGV[6]") "  if claimed and not handed then "
+                                                        "redis.call('del', KEYS[1]) end\n"
+                                                        "end\n"
+                                                        "return 1\n");
     return script;
 }
 
-#undef DLOCK_WAKE_NEXT
+#undef DLOCK_HAND_ON
 
 const Script& extend_script() {
     static const Script script(R"lua(
@@ -86,14 +105,17 @@ return 1
 // processes are woken in arrival order. ZADD NX keeps a waiter's place across retries; after
 // a success with other waiters left in this process, the inbox goes to the back (plain ZADD),
 // so one busy process cannot keep the lock from the others.
-static const Script& acquire_script() {
+const Script& acquire_script() {
     static const Script script(R"lua(
 local function now()
   local t = redis.call('time')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local queue = ARGV[7]
-if redis.call('exists', KEYS[1]) == 1 then
+-- Held (a key of another type counts as held), or handed to another process (its claim
+-- marker); a marker naming our inbox is ours to take.
+local current = redis.pcall('get', KEYS[1])
+if current and not (ARGV[4] ~= '' and current == 'dlock:claim:' .. ARGV[4]) then
   if ARGV[4] ~= '' then
     local score = now()
     if ARGV[8] == 'front' then
@@ -201,25 +223,26 @@ void ScriptCall::push_to(Request& request, bool full) const {
 }
 
 ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify,
-                        bool holder_recorded) {
+                        bool holder_recorded, std::chrono::milliseconds claim_window) {
     // KEYS[1] lock, KEYS[2] holder record (only when recorded); ARGV[1] token, ARGV[2] notify
-    // command ('' = wake no one), ARGV[3] lock name, ARGV[4] wait queue.
-    ScriptCall call{
-        &release_script(),
-        {std::string(name)},
-        {std::string(token), std::string(notify), std::string(name), wait_queue_key(name)}};
+    // command ('' = wake no one), ARGV[3] lock name, ARGV[4] wait queue, ARGV[5] claim window
+    // ms.
+    ScriptCall call{&release_script(),
+                    {std::string(name)},
+                    {std::string(token), std::string(notify), std::string(name),
+                     wait_queue_key(name), std::to_string(claim_window.count())}};
     if (holder_recorded) call.keys.push_back(holder_key(name));
     return call;
 }
 
 ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
-                            bool unused_wakeup) {
+                            bool unused_wakeup, std::chrono::milliseconds claim_window) {
     // KEYS[1] lock; ARGV[1] inbox, ARGV[2] notify command, ARGV[3] lock name, ARGV[4] '1' when
-    // the caller drops an unused wake-up, ARGV[5] wait queue.
+    // the caller drops an unused wake-up, ARGV[5] wait queue, ARGV[6] claim window ms.
     return {&leave_queue_script(),
             {std::string(name)},
             {std::string(inbox), std::string(notify), std::string(name), unused_wakeup ? "1" : "0",
-             wait_queue_key(name)}};
+             wait_queue_key(name), std::to_string(claim_window.count())}};
 }
 
 ScriptCall extend_call(std::string_view name, std::string_view token, std::chrono::milliseconds ms,

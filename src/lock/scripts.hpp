@@ -39,15 +39,26 @@ struct ScriptCall {
 // scripts.cpp). `notify` is Backend::notify_command() ("publish"/"spublish"), or empty to wake
 // no one (Redlock, which has no wait queue).
 
-// Deletes the lock's key only if it holds `token`, then wakes the first queued process; with
-// `holder_recorded`, deletes the holder record too (holder_key in KEYS[2]). Returns 1 or 0.
-ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify,
-                        bool holder_recorded = false);
+// How long a release reserves the lock for the first live queued process (the direct
+// hand-off, docs/semantics.md): enough for the woken process to be scheduled and send its
+// claim, short enough that a claimant that died meanwhile costs little. A waiter that leaves
+// hands on at once.
+inline constexpr std::chrono::milliseconds handoff_claim_window{50};
 
-// Takes `inbox` out of the lock's queue and, when the caller drops a wake-up it did not use
-// (`unused_wakeup`) and the lock is free, wakes the next process instead. Returns 1.
+// If the lock's key holds `token`: hands the lock to the first live queued process (the key
+// becomes that process's claim marker for `claim_window`), or deletes it when nobody is
+// queued (or `notify` is empty). With `holder_recorded`, deletes the holder record too
+// (holder_key in KEYS[2]). Returns 1, or 0 when the key does not hold `token`.
+ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify,
+                        bool holder_recorded = false,
+                        std::chrono::milliseconds claim_window = handoff_claim_window);
+
+// Takes `inbox` out of the lock's queue. If the lock was handed to this inbox (a claim it will
+// not use), or the caller drops a wake-up it did not use (`unused_wakeup`) while the lock is
+// free, hands the lock on to the next live process (or frees it). Returns 1.
 ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
-                            bool unused_wakeup);
+                            bool unused_wakeup,
+                            std::chrono::milliseconds claim_window = handoff_claim_window);
 
 // How extend_call applies `ms`: added to the remaining TTL, replacing it, or (auto-renewal)
 // replacing it unless more is left, so a renewal never undoes an extend().
@@ -74,7 +85,8 @@ struct HolderFields {
 };
 
 // SET NX [PX ttl] (+ INCR of the fence counter when `fencing`, + the holder record when
-// `holder` is given, with the same expiry) atomically; when the lock is held and a ticket is
+// `holder` is given, with the same expiry) atomically, or the claim of a lock a release handed
+// to the ticket's inbox; when the lock is held (or handed to another process) and a ticket is
 // given, queues the ticket's inbox (the queue expires after `queue_ttl`). Returns the fence
 // (0 without fencing), or nil when the lock is held.
 ScriptCall acquire_call(std::string_view name, std::string_view token,
@@ -94,5 +106,6 @@ ScriptCall fenced_write_call(std::string_view resource, std::int64_t fence, std:
 // The scripts themselves (tests replay them; the bench's ceiling sends release's bytes).
 const Script& release_script();
 const Script& extend_script();
+const Script& acquire_script();
 
 }  // namespace dlock::detail

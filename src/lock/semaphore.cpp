@@ -61,8 +61,8 @@ std::shared_ptr<detail::LeaseState> make_state(Client& client, std::string name,
         throw std::invalid_argument(
             "timeout is required for a semaphore (each permit is a lease that must end)");
     }
-    auto state = std::make_shared<detail::LeaseState>(detail::backend_of(client), std::move(name),
-                                                      std::move(options), nullptr);
+    auto state = std::make_shared<detail::LeaseState>(detail::shared_backend_of(client),
+                                                      std::move(name), std::move(options), nullptr);
     state->kind =
         std::make_unique<SemaphoreKind>(state->spec.name, permits, *state->spec.timeout,
                                         state->spec.options.fencing, state->spec.queue_ttl);

@@ -18,7 +18,7 @@ namespace {
 // the same connection) always runs after it. An EVALSHA answered by NOSCRIPT (cold script
 // cache) used to send the ZREM one round trip later, after such a new wait had queued: it
 // deleted the new entry and the next release woke nobody. No retry also means nothing touches
-// the client after the first suspension (the client may be gone by then).
+// the client after the first suspension (it holds the backend alive).
 void leave_queue_later(const WaitSite& site, std::string inbox, bool unused_wakeup) {
     asio::co_spawn(
         site.client->get_executor(),

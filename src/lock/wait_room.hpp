@@ -26,8 +26,8 @@ namespace dlock::detail {
 
 // What a wait room needs of the object whose acquire() blocks.
 struct WaitSite {
-    std::shared_ptr<void> owner;  // kept alive by the room and by its background departure
-    Backend* client = nullptr;
+    std::shared_ptr<void> owner;      // kept alive by the room and by its background departure
+    std::shared_ptr<Backend> client;  // kept alive by the background leave-queue call too
     // The name waiters wait under: the subscriber's key, the wake-up's payload, and (through
     // wait_queue_key) the queue. A Lock waits under its own name; the other kinds under names
     // of keys.hpp that no key ever has, so an unused wake-up is always handed on.

@@ -14,4 +14,16 @@ Request release_request(std::string_view name, std::string_view token) {
     return request;
 }
 
+Request load_acquire_script() {
+    return Request({"SCRIPT", "LOAD", detail::acquire_script().source});
+}
+
+Request acquire_script_request(std::string_view name, std::string_view token, long long ttl_ms) {
+    Request request;
+    detail::acquire_call(name, token, std::chrono::milliseconds(ttl_ms), false, nullptr,
+                         std::chrono::milliseconds(ttl_ms))
+        .push_to(request, false);
+    return request;
+}
+
 }  // namespace dlock::wire

@@ -141,6 +141,23 @@ asio::awaitable<std::tuple<std::error_code, std::size_t>> Stream::write(asio::co
                       socket_);
 }
 
+std::size_t Stream::write_now(asio::const_buffer buffer, std::error_code& ec) {
+    ec.clear();
+    return std::visit(
+        [buffer, &ec](auto& s) -> std::size_t {
+            if constexpr (std::is_same_v<std::decay_t<decltype(s)>, tls_stream>) {
+                return 0;
+            } else {
+                if (!s.non_blocking()) s.non_blocking(true, ec);
+                if (ec) return 0;
+                const std::size_t n = s.write_some(buffer, ec);
+                if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+                return ec ? 0 : n;
+            }
+        },
+        socket_);
+}
+
 void Stream::close() noexcept {
     std::error_code ignored;
     std::visit(

@@ -36,6 +36,10 @@ class Stream {
     asio::awaitable<std::tuple<std::error_code, std::size_t>> read_some(
         asio::mutable_buffer buffer);
     asio::awaitable<std::tuple<std::error_code, std::size_t>> write(asio::const_buffer buffer);
+    // Writes what the socket takes now without waiting; returns how much (0 when it would
+    // block, or always over TLS, whose writes go through write()). Saves the completion
+    // handler of an async write that the kernel would have finished at once anyway.
+    std::size_t write_now(asio::const_buffer buffer, std::error_code& ec);
     // Closes the socket; outstanding operations complete with an error.
     void close() noexcept;
 

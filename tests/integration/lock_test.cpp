@@ -731,11 +731,11 @@ TEST_F(LockTest, BlockingAcquirePollsAtTheSleepInterval) {
             Lock waiter(
                 redis, name_,
                 {.sleep = 0.1s, .blocking_timeout = 1s, .wake_on_release = wake_on_release});
-            // An attempt is a plain SET, or (once queued for wake-ups) the acquire script, whose
-            // first step is EXISTS.
+            // An attempt is a plain SET, or (once queued for wake-ups) the acquire script, which
+            // runs ZADD NX once when it fails.
             auto attempts_so_far = [&] {
                 return dlock::test::command_calls(admin, "set") +
-                       dlock::test::command_calls(admin, "exists");
+                       dlock::test::command_calls(admin, "zadd");
             };
             const long long before = attempts_so_far();
             EXPECT_FALSE(co_await waiter.acquire());

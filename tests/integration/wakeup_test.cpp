@@ -215,14 +215,14 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
                 },
                 asio::detached);
         }
-        // Every waiter makes exactly one failed queueing attempt (the acquire script, whose
-        // first step is EXISTS) before it waits; some also a plain SET before subscribing.
+        // Every waiter makes exactly one failed queueing attempt (the acquire script, which
+        // then runs ZADD NX once) before it waits; some also a plain SET before subscribing.
         const bool all_waiting = co_await eventually(
             [&]() -> asio::awaitable<bool> {
-                co_return co_await calls_of(admin, "exists") == waiters;
+                co_return co_await calls_of(admin, "zadd") == waiters;
             },
             20s);
-        EXPECT_TRUE(all_waiting) << "queueing attempts: " << co_await calls_of(admin, "exists");
+        EXPECT_TRUE(all_waiting) << "queueing attempts: " << co_await calls_of(admin, "zadd");
         // One process: one inbox subscription and one queue entry, whatever the waiter count.
         const std::string inbox =
             dlock::detail::backend_of(waiter_client).subscriber_for(name).inbox_for(name);
@@ -231,16 +231,18 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
         EXPECT_EQ(dlock::detail::backend_of(waiter_client).subscriber_for(name).channel_count(),
                   1u);
 
-        const long long attempts_before = co_await calls_of(admin, "exists");
+        const long long gets_before = co_await calls_of(admin, "get");
         const long long sets_before = co_await calls_of(admin, "set");
         const auto start = Clock::now();
         co_await holder.release();
         EXPECT_TRUE(co_await finished.wait(45s));  // after the waiters' blocking_timeout
         const double took_ms = ms_between(start, Clock::now());
-        // Queued waiters only try through the acquire script (one EXISTS each try); its SET
-        // runs only on success, and no plain SET is sent.
-        const long long attempts = co_await calls_of(admin, "exists") - attempts_before;
-        EXPECT_EQ(co_await calls_of(admin, "set") - sets_before, waiters);
+        // Every script here runs one GET: the acquire script per try, and the 1 + 1000
+        // releases. Queued waiters only try through the acquire script; its SET runs only on
+        // success, each release but the last sets the next claim marker, and no plain SET is
+        // sent.
+        const long long attempts = co_await calls_of(admin, "get") - gets_before - (waiters + 1);
+        EXPECT_EQ(co_await calls_of(admin, "set") - sets_before, 2 * waiters);
         const double per_handoff = static_cast<double>(attempts) / waiters;
         std::cout << waiters << " local waiters: " << attempts << " acquisition attempts for "
                   << waiters << " hand-offs (" << per_handoff << " per hand-off), "
@@ -528,18 +530,19 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
             if (!queued) break;  // release anyway, so every spawned waiter ends before the test
         }
 
-        const long long attempts_before = co_await calls_of(admin, "exists");
+        const long long gets_before = co_await calls_of(admin, "get");
         const long long sets_before = co_await calls_of(admin, "set");
         const auto start = Clock::now();
         co_await holder.release();
         EXPECT_TRUE(co_await finished.wait(30s));  // after the waiters' blocking_timeout
         const double took_ms = ms_between(start, Clock::now());
-        // Each hand-off: the woken process runs the acquire script once (its first step is
-        // EXISTS) and succeeds. Nothing else runs EXISTS here (the admin reads INFO and ZCARD
-        // only), so the expected count is exactly 8. The slack of 2 tolerates a retry the
-        // protocol allows without a herd: a subscriber reconnect (which wakes its process's
-        // waiters to re-check), none of which should happen on an idle loopback server.
-        const long long attempts = co_await calls_of(admin, "exists") - attempts_before;
+        // Each hand-off: the woken process runs the acquire script once and claims. Every
+        // script runs one GET (the admin reads INFO and ZCARD only), and the holder and the 8
+        // processes release once each, so the attempts are GETs - 9, expected exactly 8. The
+        // slack of 2 tolerates a retry the protocol allows without a herd: a subscriber
+        // reconnect (which wakes its process's waiters to re-check), none of which should
+        // happen on an idle loopback server.
+        const long long attempts = co_await calls_of(admin, "get") - gets_before - (processes + 1);
         const long long sets = co_await calls_of(admin, "set") - sets_before;
         std::cout << processes << " processes: " << attempts << " acquisition attempts for "
                   << processes << " hand-offs (" << static_cast<double>(attempts) / processes
@@ -549,7 +552,9 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
                        std::to_string(static_cast<double>(attempts) / processes));
         EXPECT_GE(attempts, processes);
         EXPECT_LE(attempts, processes + 2);
-        EXPECT_EQ(sets, processes);  // the script's SET runs only on success; no plain SET sent
+        // The script's SET runs only on success, and every release but the last sets the next
+        // process's claim marker; no plain SET is sent.
+        EXPECT_EQ(sets, 2 * processes);
         EXPECT_LT(took_ms, 10'000) << "a hand-off waited for the 30 s poll";
 
         std::vector<int> arrival(processes);
@@ -847,3 +852,95 @@ TEST(Wakeup, RefusedPubSubMakesTheWaitPollWithoutAnExtraAttempt) {
 }
 
 }  // namespace
+
+// ---- Direct hand-off (docs/semantics.md): the release reserves the lock for the first live
+// queued process, so a newcomer's plain SET NX cannot jump the queue.
+
+TEST(HandOff, ANewcomerCannotTakeALockHandedToAQueuedProcess) {
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis waiter_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::LockOptions fenced;
+        fenced.fencing = true;
+        dlock::Lock holder(holder_client, name, fenced);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        const std::int64_t holder_fence = holder.fence().value_or(-1);
+        dlock::LockOptions waiting = waiter_options();
+        waiting.fencing = true;
+        dlock::Lock waiter(waiter_client, name, waiting);
+        Notification acquired(io.get_executor(), 1);
+        bool waiter_got_it = false;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                waiter_got_it = co_await waiter.acquire();
+                acquired.notify();
+            },
+            asio::detached);
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return co_await queued_processes(admin, queue_of(name)) == 1;
+            },
+            5s));
+
+        // The release and a newcomer's SET NX (what an uncontended acquire sends), atomically:
+        // the newcomer runs right after the release, before the woken waiter can.
+        dlock::Request race({"MULTI"});
+        dlock::detail::release_call(name, *holder.token(), "publish").push_to(race, true);
+        race.push({"SET", name, "newcomer", "NX", "PX", "10000"});
+        race.push({"EXEC"});
+        const auto replies = co_await admin.pipeline(race);
+        const dlock::Reply& results = replies.back();
+        EXPECT_EQ(results.elements.at(0).integer, 1) << "the holder's release";
+        EXPECT_TRUE(results.elements.at(1).is_nil()) << "the newcomer took a lock handed on";
+
+        EXPECT_TRUE(co_await acquired.wait(10s));
+        EXPECT_TRUE(waiter_got_it);
+        EXPECT_EQ(waiter.fence().value_or(-1), holder_fence + 1) << "fencing kept by the claim";
+        EXPECT_TRUE(co_await waiter.owned());
+        co_await waiter.release();
+    });
+}
+
+TEST(HandOff, AClaimantThatNeverClaimsKeepsTheLockOnlyForTheClaimWindow) {
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis listener(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    const std::string inbox = dlock::test::unique_name(":frozen-inbox");
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        // A queued process that is subscribed (PUBLISH reaches it) but will never claim: its
+        // inbox is listened to by a plain connection that knows nothing of locks.
+        co_await listener.command("SUBSCRIBE", inbox);
+        co_await admin.command("ZADD", queue_of(name), "1", inbox);
+        co_await holder.release();
+
+        const dlock::Reply marker = co_await admin.command("GET", name);
+        EXPECT_EQ(marker.str, "dlock:claim:" + inbox) << "the release did not hand the lock on";
+        const long long left = (co_await admin.command("PTTL", name)).integer;
+        EXPECT_GT(left, 0) << "a claim marker without expiry keeps the lock forever";
+        EXPECT_LE(left, dlock::detail::handoff_claim_window.count());
+    });
+}
+
+TEST(HandOff, NobodyQueuedMeansTheReleaseFreesTheLock) {
+    asio::io_context io;
+    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(client, name);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        // A queued process that is gone (nobody listens on its inbox) is skipped.
+        co_await client.command("ZADD", queue_of(name), "1", "dlock:inbox:gone");
+        co_await holder.release();
+        EXPECT_EQ((co_await client.command("EXISTS", name)).integer, 0);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        co_await holder.release();
+    });
+}

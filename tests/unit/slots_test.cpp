@@ -2,7 +2,10 @@
 #include "protocol/slots.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <set>
 #include <vector>
 
 #include "protocol/token.hpp"
@@ -36,4 +39,32 @@ TEST(Token, HexOf128RandomBits) {
     EXPECT_EQ(a.size(), 32u);
     EXPECT_NE(a, b);
     EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST(Token, ManyAreDistinct) {
+    // Tokens come from a per-thread buffer refilled every 256 tokens: cross a refill.
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) EXPECT_TRUE(seen.insert(make_token()).second);
+}
+
+TEST(Token, AForkedChildNeverRepeatsItsParentsTokens) {
+    make_token();  // the parent's buffer now holds bytes for later tokens
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        const std::string token = make_token();
+        const ssize_t written = write(fds[1], token.data(), token.size());
+        _exit(written == static_cast<ssize_t>(token.size()) ? 0 : 1);
+    }
+    close(fds[1]);
+    const std::string parent_token = make_token();
+    std::string child_token(32, '\0');
+    ASSERT_EQ(read(fds[0], child_token.data(), child_token.size()), 32);
+    close(fds[0]);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    EXPECT_NE(child_token, parent_token);
 }
