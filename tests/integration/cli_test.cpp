@@ -1007,16 +1007,20 @@ TEST_F(CliTest, StatusShowsHolderSinceTtlFenceAndWaiters) {
                         "assert isinstance(h['pid'], int) and h['pid'] > 0\n"
                         "assert isinstance(h['since_ms'], int)\n"
                         "assert 0 <= d['held_for_ms'] < 60000 and 0 < d['ttl_ms'] <= 60000\n"
-                        "print(h['label'], d['fence'], d['waiting'])",
+                        "print(h['label'], d['fence'] > 0, d['waiting'])",
                         json.out),
-              "job \"7\" 1 1\n");
+              "job \"7\" True 1\n");
     EXPECT_EQ(dlock({"release", name, token}).status, 0);
     EXPECT_EQ(runner.wait(10s).status, 0);
     EXPECT_EQ(redis.command({"EXISTS", detail::holder_key(name)}).integer, 0)
         << "the record goes with the release";
     // A lock written by another client (redis-py, coredis): held, holder unknown.
     redis.command({"SET", name, "foreign-token", "PX", "20000"});
-    EXPECT_EQ(dlock({"status", name}).out, "held (holder unknown), expires in 20 s, fence 2\n");
+    // (Fences start from the server's clock, docs/semantics.md 7.10: only their order is fixed.)
+    const std::string foreign = dlock({"status", name}).out;
+    EXPECT_TRUE(std::regex_match(
+        foreign, std::regex("held \\(holder unknown\\), expires in 20 s, fence [1-9][0-9]*\n")))
+        << foreign;
     redis.command({"DEL", name});
 }
 
@@ -1047,7 +1051,7 @@ TEST_F(CliTest, ListShowsTheLocksDlockKnowsOfOnEveryPrimary) {
     for (const std::string& name : names) {
         EXPECT_EQ(dlock({"release", "--cluster", "--force", name}, env).status, 0);
     }
-    EXPECT_NE(dlock({"list", "--cluster", prefix + "/*"}, env).out.find("\tfree (last fence 1)"),
+    EXPECT_NE(dlock({"list", "--cluster", prefix + "/*"}, env).out.find("\tfree (last fence "),
               std::string::npos);
 }
 
