@@ -55,9 +55,12 @@ int acquire(const AcquireArgs& args) {
         if (args.print_fence && servers.is_redlock())
             throw UsageError("--fence: Redlock (several --url) hands out no fencing token");
         auto lock = servers.make_lock(args.lock.name, options);
-        if (!co_await acquire_riding_outages(*lock, {.blocking = options.blocking,
-                                                     .blocking_timeout = options.blocking_timeout}))
+        if (!co_await acquire_riding_outages(
+                *lock,
+                {.blocking = options.blocking, .blocking_timeout = options.blocking_timeout})) {
+            co_await let_the_queue_entry_go(servers, args.lock.name);
             co_return report_conflict(args.lock);
+        }
         // The lock object goes away without releasing: the key lives on until its TTL, or
         // until `dlock release NAME TOKEN`.
         if (args.json) {

@@ -204,7 +204,10 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
         }
         const bool acquired = co_await acquire_riding_outages(*lock, wait);
         end_progress(*progress, terminal);
-        if (!acquired) co_return report_conflict(args.lock);
+        if (!acquired) {
+            co_await let_the_queue_entry_go(servers, name);
+            co_return report_conflict(args.lock);
+        }
 
         std::vector<std::pair<std::string, std::string>> env{{"DLOCK_NAME", name},
                                                              {"DLOCK_TOKEN", *lock->token()}};

@@ -7,6 +7,7 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
@@ -380,6 +381,16 @@ int run_with_servers(const ConnectionArgs& args,
     servers.reset();
     if (failure) std::rethrow_exception(failure);
     return code;
+}
+
+asio::awaitable<void> let_the_queue_entry_go(Servers& servers, const std::string& name) {
+    if (servers.is_redlock()) co_return;  // Redlock keeps no wait queue
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    try {
+        (void)co_await servers.inspect(name);
+    } catch (const std::exception&) {
+        // The entry expires with the queue: only the count shown meanwhile is off.
+    }
 }
 
 asio::awaitable<bool> acquire_riding_outages(CliLock& lock, WaitPolicy wait) {

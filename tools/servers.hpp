@@ -64,6 +64,13 @@ int run_with_servers(const ConnectionArgs& args,
 // Says once on stderr that it is retrying. Rethrows the last failure when the wait is over.
 asio::awaitable<bool> acquire_riding_outages(CliLock& lock, WaitPolicy wait);
 
+// Call after an acquire that gave up, before the command returns: its lock left the wait queue
+// in the background (a call spawned as the wait ended), which run_with_servers would otherwise
+// cut off when it stops the loop, leaving the entry counted ("1 ahead of you") until the queue
+// expires. Yields once, so that call writes its command first, then reads `name` once on the
+// same connection: its reply comes after the queue entry is gone. Errors are ignored.
+asio::awaitable<void> let_the_queue_entry_go(Servers& servers, const std::string& name);
+
 // release() retried on connection failures for at most `bound`; then rethrows.
 asio::awaitable<void> release_with_retries(CliLock& lock, Seconds bound);
 

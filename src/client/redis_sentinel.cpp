@@ -17,6 +17,7 @@
 #include "net/notification.hpp"
 #include "net/subscriber.hpp"
 #include "protocol/durations.hpp"
+#include "protocol/log.hpp"
 
 namespace dlock::detail {
 
@@ -213,7 +214,13 @@ struct SentinelState final : Backend, std::enable_shared_from_this<SentinelState
     void adopt(const NodeAddress& address, std::shared_ptr<Connection> connection) {
         ++discoveries;
         if (primary && *primary == address) return;
-        if (primary) ++primary_changes;
+        if (primary) {
+            ++primary_changes;
+            if (log_enabled(LogLevel::info)) {
+                log(LogLevel::info,
+                    "sentinel: failover followed from " + primary->key() + " to " + address.key());
+            }
+        }
         if (primary_connection && primary_connection != connection) primary_connection->close();
         if (subscriber) {
             subscriber->close();

@@ -223,7 +223,7 @@ asio::awaitable<void> Connection::reader(std::shared_ptr<Stream> stream, std::ui
             std::string why = ec == asio::error::eof ? "closed by the server" : ec.message();
             std::string message = "connection to " + options_.endpoint() + " lost: " + why;
             if (log_enabled(LogLevel::warning)) log(LogLevel::warning, message);
-            fail(generation, std::make_exception_ptr(ConnectionError(std::move(message))));
+            fail(generation, std::make_exception_ptr(ConnectionError(message)));
             co_return;
         }
         try {
