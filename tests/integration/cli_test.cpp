@@ -846,6 +846,13 @@ TEST_F(CliTest, SeveralUrlsAreRedlock) {
     EXPECT_GT(sync::Redis(nodes.front()).command({"PTTL", name}).integer, 15000);
     EXPECT_EQ(with({"release", name, token}).status, 0);
     EXPECT_EQ(with({"release", name, token}).status, 1);
+    // --force breaks it on every node, whoever holds it.
+    ASSERT_EQ(with({"acquire", "-t", "30", name}).status, 0);
+    EXPECT_EQ(with({"release", "--force", name}).status, 0);
+    for (const std::string& node : nodes) {
+        EXPECT_EQ(sync::Redis(node).command({"EXISTS", name}).integer, 0) << node;
+    }
+    EXPECT_EQ(with({"release", "--force", name}).status, 1) << "nothing left to break";
 
     // run renews the lock on the nodes: past its 1 s TTL, it is still held.
     Process run(dlock_args([&] {
