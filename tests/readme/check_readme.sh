@@ -25,8 +25,15 @@ blocks=("$work"/block-*.cpp)
 ((${#blocks[@]} > 0)) || fail "no cpp block found in README.md"
 
 compilers=(g++)
-command -v clang++-14 >/dev/null && compilers+=(clang++-14)
 common=(-std=c++20 -I"$source_dir/include" -DASIO_DISABLE_STD_ALIGNED_ALLOC -Wall -Wextra -Werror)
+# A sanitizer build's library needs the same sanitizer in what links it (g++ only: clang's
+# runtime is another one). The plain builds check both compilers.
+sanitize=$(sed -n 's/^DLOCK_SANITIZE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+if [[ -n $sanitize ]]; then
+    common+=(-fsanitize="$sanitize" -fno-omit-frame-pointer -Wno-maybe-uninitialized)
+else
+    command -v clang++-14 >/dev/null && compilers+=(clang++-14)
+fi
 libs=("$build/libdlock.a" -lhiredis -lssl -lcrypto -pthread)
 for cxx in "${compilers[@]}"; do
     flags=("${common[@]}")
