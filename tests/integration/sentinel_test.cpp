@@ -355,7 +355,20 @@ TEST(Sentinel, KilledPrimaryFailsOverAndEveryConfirmedLockSurvives) {
             EXPECT_TRUE(acquired);
             if (acquired) co_await fresh.release();
         }
-        EXPECT_EQ(port_of(*redis.primary()), heir);
+        // The client writes where the sentinels say the primary is. That is usually the heir,
+        // but a loaded machine has seen the sentinels fail over a second time here, so the
+        // check is against their answer, not against the heir.
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_await redis.command("PING");
+                const Reply named = co_await on_server(own.port(first_sentinel), "SENTINEL",
+                                                       "GET-MASTER-ADDR-BY-NAME", "dlock-primary");
+                co_return named.is_array() && named.elements.size() == 2 &&
+                    port_of(*redis.primary()) == std::stoi(named.elements[1].str);
+            },
+            10s));
+        record("sentinel_kill_primary_changes", static_cast<double>(redis.primary_changes()));
+        if (port_of(*redis.primary()) != heir) record("sentinel_kill_second_failover", 1);
     });
 }
 
