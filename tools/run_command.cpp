@@ -126,8 +126,12 @@ asio::awaitable<void> report_progress(Servers& servers, std::string name,
         }
         if (progress->done) co_return;
         std::string line = "dlock: waiting for lock " + name + ": ";
-        line += seen.held ? "held by " + describe_holder(seen) : "free, taking it";
-        if (!servers.is_redlock()) {
+        if (seen.semaphore || seen.read_write) {
+            line += describe(seen, true);  // their own waiters are counted in it
+        } else {
+            line += seen.held ? "held by " + describe_holder(seen) : "free, taking it";
+        }
+        if (!servers.is_redlock() && !seen.semaphore && !seen.read_write) {
             // Our own process is one of the queued ones.
             const std::size_t ahead = seen.waiting > 0 ? seen.waiting - 1 : 0;
             line += ", " + std::to_string(ahead) + " ahead of you";

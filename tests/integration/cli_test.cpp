@@ -120,7 +120,7 @@ Status status_of(const std::string& name) {
                      "import json, sys\n"
                      "d = json.loads(sys.argv[1])\n"
                      "assert sorted(d) == ['fence', 'held', 'held_for_ms', 'holder', 'name', "
-                     "'ttl_ms', 'waiting'], d\n"
+                     "'read_write', 'semaphore', 'ttl_ms', 'waiting'], d\n"
                      "assert isinstance(d['held'], bool)\n"
                      "assert d['ttl_ms'] is None or isinstance(d['ttl_ms'], int)\n"
                      "print(d['name']); print(int(d['held'])); print(-3 if d['ttl_ms'] is None "
@@ -208,6 +208,15 @@ TEST_F(CliTest, BadArgumentsAreUsageErrorsWithAHelpfulMessage) {
         {{"release", name}, "TOKEN"},
         {{"frobnicate"}, "frobnicate"},
         {{}, "subcommand"},
+        // An empty --opt= is refused by name (CLI11 would take NAME as its value instead).
+        {{"--url=", "status", name}, "--url= has an empty value"},
+        {{"status", "--url=", name}, "--url= has an empty value"},
+        {{"run", "--label=", name, "true"}, "--label= has an empty value"},
+        {{"--url"}, "--url needs a value"},
+        // Redlock over one server named twice never has its quorum: it would wait forever.
+        {{"run", name, "--url", "redis://127.0.0.1:7", "--url", "redis://127.0.0.1:7/2", "--url",
+          "redis://127.0.0.1:8", "true"},
+         "--url names 127.0.0.1:7 twice"},
     };
     for (const Case& c : cases) {
         const Outcome outcome = dlock(c.args);
@@ -794,6 +803,12 @@ TEST_F(CliTest, PasswordsStayOutOfMessagesAndOfTheChild) {
               {});
     EXPECT_EQ(wrong.status, 69);
     EXPECT_EQ(wrong.err.find("hunter2"), std::string::npos) << wrong.err;
+    // Nor in what `ps` shows of a running dlock (its command line, readable by every user).
+    const Outcome shown = dlock(
+        {"run", "--url", server("ACL_URL"), name, "-c", "tr '\\0' ' ' < /proc/$PPID/cmdline"}, {});
+    EXPECT_EQ(shown.status, 0) << shown.err;
+    EXPECT_EQ(shown.out.find(server("ACL_PASSWORD")), std::string::npos) << shown.out;
+    EXPECT_NE(shown.out.find("redis://:***"), std::string::npos) << shown.out;
 }
 
 TEST_F(CliTest, ClusterNodeWithoutClusterFlagSaysToAddIt) {
@@ -812,6 +827,10 @@ TEST_F(CliTest, ClusterNodeWithoutClusterFlagSaysToAddIt) {
         }
     }
     EXPECT_TRUE(hinted) << "some node must have answered MOVED for " << name;
+    // `list` on one node would show only that node's locks: refused with the same advice.
+    const Outcome listed = dlock({"list", "--url", seeds.substr(0, seeds.find(','))}, {});
+    EXPECT_EQ(listed.status, 64) << listed.out << listed.err;
+    EXPECT_NE(listed.err.find("add --cluster"), std::string::npos) << listed.err;
 }
 
 TEST_F(CliTest, SeveralUrlsAreRedlock) {
