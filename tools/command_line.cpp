@@ -107,6 +107,17 @@ void split_off_command(std::vector<std::string>& args, const CLI::App& run, Comm
     bool have_name = false;
     for (std::size_t i = 1; i < args.size();) {
         const std::string& word = args[i];
+        if (word == "--" && !have_name && i + 1 < args.size()) {
+            // `dlock run [OPTIONS] -- NAME [--] COMMAND...`, as getopt reads it: `--` ends the
+            // options, NAME comes next (it may start with '-'), COMMAND after it.
+            line.saw_separator = true;
+            std::size_t start = i + 2;
+            if (start < args.size() && args[start] == "--") ++start;
+            line.command.assign(args.begin() + static_cast<std::ptrdiff_t>(start), args.end());
+            line.typed_command_words = args.size() - (i + 2);
+            args.resize(i + 2);
+            return;
+        }
         if (word == "--") {
             line.saw_separator = true;
             line.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());

@@ -44,7 +44,9 @@ Like flock(1), across hosts. dlock takes the lock (waiting for it unless -n or -
 says otherwise), starts COMMAND, keeps the lock alive while COMMAND runs (it
 extends the lock every ttl/3 seconds), and releases it when COMMAND exits.
 dlock itself exits with COMMAND's exit status. COMMAND starts at the first word
-after NAME that is not an option (or after `--`); -c TEXT runs `sh -c TEXT`.)";
+after NAME that is not an option (or after `--`); -c TEXT runs `sh -c TEXT`.
+`dlock run [OPTIONS] -- NAME COMMAND` ends the options before NAME (for a NAME
+that starts with '-').)";
 
 const char* const run_footer = R"(
 Waiting: -w/--wait/--timeout SEC is how long to wait for the lock (as flock -w);

@@ -640,6 +640,9 @@ TEST_F(CliTest, CommonOrdersOfOptionsAndPositionalsAllWork) {
         {{"run", "-t", "5", "--wait", "1", "{N}", "echo", "-n", "x"}, 0, false, false},
         {{"run", "{N}", "--timeout=1", "--url", "{U}", "--", "true"}, 0, false, false},
         {{"run", "-nt5", "{N}", "--url", "{U}", "true"}, 0, false, false},
+        // `--` before NAME ends the options, as getopt reads it; a second one is accepted.
+        {{"run", "--url", "{U}", "--", "{N}", "true"}, 0, false, false},
+        {{"run", "-n", "--url={U}", "--", "{N}", "--", "true"}, 0, false, false},
         {{"status", "--url", "{U}", "{N}", "--json"}, 0, false, false},
         {{"status", "{N}", "--url", "{U}"}, 0, false, false},
         {{"--url", "{U}", "status", "--json", "{N}"}, 0, false, false},
@@ -727,6 +730,10 @@ TEST_F(CliTest, CommandWithoutSeparatorAndShellString) {
     const Outcome echoed = dlock({"run", name, "echo", "-n", "--help", "-w", "x"});
     EXPECT_EQ(echoed.status, 0) << echoed.err;
     EXPECT_EQ(echoed.out, "--help -w x");
+    // A NAME that starts with '-' comes after `--`; COMMAND keeps its own options.
+    const Outcome dashed = dlock({"run", "--", "-" + name, "echo", "-n", "x"});
+    EXPECT_EQ(dashed.status, 0) << dashed.err;
+    EXPECT_EQ(dashed.out, "x");
     const Outcome shell = dlock({"run", name, "-c", "echo \"$DLOCK_NAME\" | tr a-z A-Z; exit 5"});
     EXPECT_EQ(shell.status, 5) << shell.err;
     std::string upper = name;
