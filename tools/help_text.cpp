@@ -68,7 +68,8 @@ lock is released once COMMAND has exited. Only COMMAND's own process gets them: 
 shell script that starts background jobs must pass them on (or `exec` its last
 command). COMMAND runs in dlock's process group, so a Ctrl-C typed in a terminal
 reaches it directly, and once more through dlock. While dlock is still waiting for
-the lock, these signals end dlock at once. If dlock itself is killed (SIGKILL),
+the lock, these signals end dlock by that signal (128+N) once it has left the wait
+queue, within 2 s (a second signal: at once). If dlock itself is killed (SIGKILL),
 the lock stays until its TTL (-t) runs out, and COMMAND keeps running.
 
 Lost lock: if the lock disappears while COMMAND runs (deleted, taken over, or

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -63,6 +65,11 @@ struct Child {
     asio::steady_timer exited;      // cancelled once COMMAND has been reaped
     asio::steady_timer kill_timer;  // SIGKILL when COMMAND outlives the grace period
     pid_t pid = -1;                 // -1 until COMMAND is started
+    // A signal that came before COMMAND started: the wait is cancelled through stop_waiting,
+    // dlock leaves the queue and then dies by it (a second one, or a stuck cancellation, ends
+    // dlock at once).
+    int signal_while_waiting = 0;
+    asio::cancellation_signal stop_waiting;
     bool reaped = false;
     int wait_status = 0;
     bool lock_lost = false;  // lost while COMMAND ran
@@ -95,9 +102,17 @@ asio::awaitable<void> watch_signals(std::shared_ptr<Child> child) {
             }
             continue;
         }
-        // Still waiting for the lock: nothing to clean up (a SET in flight at this very moment
-        // would leave a lock that expires by its timeout).
-        if (child->pid <= 0) die_by_signal(signal_number);
+        if (child->pid <= 0) {
+            if (child->signal_while_waiting != 0) die_by_signal(signal_number);
+            child->signal_while_waiting = signal_number;
+            child->stop_waiting.emit(asio::cancellation_type::terminal);
+            // The clean-up gets a moment (one round trip); Redis may be the reason we wait.
+            child->kill_timer.expires_after(std::chrono::seconds(2));
+            child->kill_timer.async_wait([signal_number](std::error_code error) {
+                if (!error) die_by_signal(signal_number);
+            });
+            continue;
+        }
         ::kill(child->pid, signal_number);
     }
 }
@@ -206,8 +221,29 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
             asio::co_spawn(executor, report_progress(servers, name, progress, terminal),
                            asio::detached);
         }
-        const bool acquired = co_await acquire_riding_outages(*lock, wait);
+        bool acquired = false;
+        try {
+            acquired = co_await asio::co_spawn(
+                executor, acquire_riding_outages(*lock, wait),
+                asio::bind_cancellation_slot(child->stop_waiting.slot(), asio::use_awaitable));
+        } catch (...) {
+            if (child->signal_while_waiting == 0) throw;  // else: the cancelled wait
+        }
         end_progress(*progress, terminal);
+        if (child->signal_while_waiting != 0) {
+            // Out of the wait queue, as a wait that gives up (or the lock, if it was just
+            // taken), then ended as the signal would have ended dlock.
+            if (acquired) {
+                try {
+                    co_await lock->release();
+                } catch (const Error&) {
+                    // It expires by its TTL.
+                }
+            } else {
+                co_await let_the_queue_entry_go(servers, name);
+            }
+            die_by_signal(child->signal_while_waiting);
+        }
         if (!acquired) {
             co_await let_the_queue_entry_go(servers, name);
             co_return report_conflict(args.lock);

@@ -571,6 +571,9 @@ TEST_F(CliTest, SigintWhileWaitingEndsDlockBySigint) {
     EXPECT_EQ(outcome.out, "");
     EXPECT_EQ(redis.command({"GET", name}).str, trim(acquired.out))
         << "the holder's lock is untouched";
+    // It left the wait queue before dying (it stayed counted, "1 waiting", until the queue
+    // expired, and the next release offered the lock to it first).
+    EXPECT_EQ(redis.command({"ZCARD", queue}).integer, 0);
 }
 
 TEST_F(CliTest, RenewalKeepsAShortLockAlive) {
