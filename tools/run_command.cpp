@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <asio/bind_cancellation_slot.hpp>
-#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -30,6 +28,7 @@
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
+#include "interrupted_wait.hpp"
 #include "lease_locks.hpp"
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
@@ -65,23 +64,11 @@ struct Child {
     asio::steady_timer exited;      // cancelled once COMMAND has been reaped
     asio::steady_timer kill_timer;  // SIGKILL when COMMAND outlives the grace period
     pid_t pid = -1;                 // -1 until COMMAND is started
-    // A signal that came before COMMAND started: the wait is cancelled through stop_waiting,
-    // dlock leaves the queue and then dies by it (a second one, or a stuck cancellation, ends
-    // dlock at once).
-    int signal_while_waiting = 0;
-    asio::cancellation_signal stop_waiting;
+    WaitInterruption waiting{exited.get_executor()};  // a signal before COMMAND started
     bool reaped = false;
     int wait_status = 0;
     bool lock_lost = false;  // lost while COMMAND ran
 };
-
-// Ends dlock the way the signal would have if dlock did not catch it: the caller (a shell)
-// then sees "killed by SIGINT" and can stop a loop, as with any other command.
-[[noreturn]] void die_by_signal(int signal_number) {
-    std::signal(signal_number, SIG_DFL);
-    ::raise(signal_number);
-    std::_Exit(128 + signal_number);
-}
 
 asio::awaitable<void> watch_signals(std::shared_ptr<Child> child) {
     for (;;) {
@@ -103,14 +90,7 @@ asio::awaitable<void> watch_signals(std::shared_ptr<Child> child) {
             continue;
         }
         if (child->pid <= 0) {
-            if (child->signal_while_waiting != 0) die_by_signal(signal_number);
-            child->signal_while_waiting = signal_number;
-            child->stop_waiting.emit(asio::cancellation_type::terminal);
-            // The clean-up gets a moment (one round trip); Redis may be the reason we wait.
-            child->kill_timer.expires_after(std::chrono::seconds(2));
-            child->kill_timer.async_wait([signal_number](std::error_code error) {
-                if (!error) die_by_signal(signal_number);
-            });
+            interrupt_wait(child->waiting, signal_number);
             continue;
         }
         ::kill(child->pid, signal_number);
@@ -221,29 +201,9 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
             asio::co_spawn(executor, report_progress(servers, name, progress, terminal),
                            asio::detached);
         }
-        bool acquired = false;
-        try {
-            acquired = co_await asio::co_spawn(
-                executor, acquire_riding_outages(*lock, wait),
-                asio::bind_cancellation_slot(child->stop_waiting.slot(), asio::use_awaitable));
-        } catch (...) {
-            if (child->signal_while_waiting == 0) throw;  // else: the cancelled wait
-        }
+        const bool acquired =
+            co_await acquire_unless_interrupted(servers, *lock, name, wait, child->waiting);
         end_progress(*progress, terminal);
-        if (child->signal_while_waiting != 0) {
-            // Out of the wait queue, as a wait that gives up (or the lock, if it was just
-            // taken), then ended as the signal would have ended dlock.
-            if (acquired) {
-                try {
-                    co_await lock->release();
-                } catch (const Error&) {
-                    // It expires by its TTL.
-                }
-            } else {
-                co_await let_the_queue_entry_go(servers, name);
-            }
-            die_by_signal(child->signal_while_waiting);
-        }
         if (!acquired) {
             co_await let_the_queue_entry_go(servers, name);
             co_return report_conflict(args.lock);

@@ -576,6 +576,28 @@ TEST_F(CliTest, SigintWhileWaitingEndsDlockBySigint) {
     EXPECT_EQ(redis.command({"ZCARD", queue}).integer, 0);
 }
 
+// The same for a waiting `dlock acquire` (which has no COMMAND to pass the signal to).
+TEST_F(CliTest, SigtermWhileAcquireWaitsEndsItBySigtermOutOfTheQueue) {
+    const std::string name = lock_name();
+    const Outcome acquired = dlock({"acquire", name});
+    ASSERT_EQ(acquired.status, 0);
+    Process waiter(dlock_args({"acquire", name}), plain_env());
+    sync::Redis redis(server("PLAIN_URL"));
+    const std::string queue = detail::wait_queue_key(name);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (redis.command({"ZCARD", queue}).integer < 1) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never queued";
+        std::this_thread::sleep_for(10ms);
+    }
+    waiter.signal(SIGTERM);
+    const Outcome outcome = waiter.wait(10s);
+    EXPECT_TRUE(outcome.signaled);
+    EXPECT_EQ(outcome.status, 128 + SIGTERM);
+    EXPECT_EQ(outcome.out, "") << "no token printed";
+    EXPECT_EQ(redis.command({"GET", name}).str, trim(acquired.out));
+    EXPECT_EQ(redis.command({"ZCARD", queue}).integer, 0);
+}
+
 TEST_F(CliTest, RenewalKeepsAShortLockAlive) {
     const std::string name = lock_name();
     sync::Redis redis(server("PLAIN_URL"));
