@@ -34,6 +34,10 @@ int report_failure(const std::string& subcommand) {
         return usage_error(std::cerr, subcommand, error.what());
     } catch (const dlock::ServerError& error) {
         std::cerr << "dlock: Redis answered with an error: " << error.what() << '\n';
+        if (error.code() == "NOAUTH" || error.code() == "WRONGPASS") {
+            std::cerr << "dlock: the server wants a user and password: give them in the URL "
+                         "(redis://user:password@host), --password-file FILE or DLOCK_PASSWORD\n";
+        }
         if (error.code() == "MOVED" || error.code() == "ASK") {
             std::cerr << "dlock: this server is a node of a Redis Cluster: add --cluster (the URL "
                          "is then a seed; the other nodes are found from it)\n";

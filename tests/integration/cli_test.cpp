@@ -835,6 +835,11 @@ TEST_F(CliTest, PasswordsStayOutOfMessagesAndOfTheChild) {
               {});
     EXPECT_EQ(wrong.status, 69);
     EXPECT_EQ(wrong.err.find("hunter2"), std::string::npos) << wrong.err;
+    EXPECT_NE(wrong.err.find("--password-file"), std::string::npos) << "a hint: " << wrong.err;
+    const Outcome none = dlock({"status", "--url", "redis://127.0.0.1:" + port, name}, {});
+    EXPECT_EQ(none.status, 69);
+    EXPECT_NE(none.err.find("NOAUTH"), std::string::npos) << none.err;
+    EXPECT_NE(none.err.find("DLOCK_PASSWORD"), std::string::npos) << "a hint: " << none.err;
     // Nor in what `ps` shows of a running dlock (its command line, readable by every user).
     const Outcome shown = dlock(
         {"run", "--url", server("ACL_URL"), name, "-c", "tr '\\0' ' ' < /proc/$PPID/cmdline"}, {});
