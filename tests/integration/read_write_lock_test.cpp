@@ -1,8 +1,9 @@
 // dlock::ReadWriteLock on real servers: readers together, a writer alone (over forked
 // processes), a waiting writer keeps new readers out and gets in when the readers inside leave,
 // a writer's release lets the waiting readers in ahead of the next writer, wake-ups by role (no
-// polling: waiters sleep 5 s, the bounds are 3 s; the stream of readers counts scripts),
-// leases that end for a crashed holder, a Cluster.
+// polling: waiters sleep 60 s between attempts, longer than any wait here, each of which is
+// only a 30 s guard against a hang; the stream of readers also counts scripts), leases that
+// end for a crashed holder, a Cluster.
 #include "dlock/read_write_lock.hpp"
 
 #include <sys/wait.h>
@@ -33,8 +34,9 @@ using namespace dlock::test;
 LockOptions once() {
     return LockOptions{.timeout = 10s, .blocking = false};
 }
+// A waiter that gets in within a test's 30 s guard was woken: its first poll is 60 s away.
 LockOptions woken_only() {
-    return LockOptions{.timeout = 10s, .sleep = 5s, .blocking_timeout = 20s};
+    return LockOptions{.timeout = 60s, .sleep = 60s, .blocking_timeout = 60s};
 }
 
 // Starts `rw.acquire()` or `acquire_shared()` in the background; `done` is notified on success.
@@ -126,7 +128,7 @@ TEST(ReadWriteLock, AWaitingWriterStopsNewReadersAndIsWokenByTheLastReader) {
         co_await r1.release();
         EXPECT_FALSE(writer_in.notified());
         co_await r2.release();
-        EXPECT_TRUE(co_await writer_in.wait(3s));
+        EXPECT_TRUE(co_await writer_in.wait(30s));
         co_await w.release();
         EXPECT_TRUE(co_await late.acquire_shared());  // the claim went with the writer
         co_await late.release();
@@ -154,24 +156,23 @@ TEST(ReadWriteLock, AWritersReleaseLetsWaitingReadersInBeforeTheNextWriter) {
         start(executor, w2, false, w2_in);
         co_await pause_for(200ms);
         co_await w1.release();
-        EXPECT_TRUE(co_await reader_in.wait(3s));
-        EXPECT_TRUE(co_await reader2_in.wait(3s));
+        EXPECT_TRUE(co_await reader_in.wait(30s));
+        EXPECT_TRUE(co_await reader2_in.wait(30s));
         EXPECT_FALSE(w2_in.notified());
         co_await reader.release();
         co_await reader2.release();
-        EXPECT_TRUE(co_await w2_in.wait(3s));
+        EXPECT_TRUE(co_await w2_in.wait(30s));
         co_await w2.release();
     });
 }
 
 // Readers keep coming (each task re-acquires as soon as it released); a writer that starts
-// waiting gets in after at most one more read per reader task that was inside. Nobody polls:
-// every waiter sleeps 60 s between attempts, longer than the test waits, so each entry after a
-// refusal is a wake-up; and the scripts the server runs meanwhile are only the reads' own (2
-// each), the releases of the reads inside when the writer came, at most two refused attempts
-// per reader task (before and after joining the queue) and the writer's three (the same two,
-// then the one it was woken for). MONITOR shows 11 for 4 reader tasks and no read meanwhile:
-// 4 releases, 4 refusals, 3 writer attempts.
+// waiting gets in after at most one more read per reader task that was inside. Nobody polls
+// (woken_only), so each entry after a refusal is a wake-up; and the scripts the server runs
+// meanwhile are only the reads' own (2 each), the releases of the reads inside when the writer
+// came, at most two refused attempts per reader task (before and after joining the queue) and
+// the writer's three (the same two, then the one it was woken for). MONITOR shows 11 for 4 reader
+// tasks and no read meanwhile: 4 releases, 4 refusals, 3 writer attempts.
 TEST(ReadWriteLock, AWriterBehindAStreamOfReadersGetsInWithinBoundedHandOffsWithoutPolling) {
     OwnServers own{"plain"};
     asio::io_context io;
@@ -180,7 +181,7 @@ TEST(ReadWriteLock, AWriterBehindAStreamOfReadersGetsInWithinBoundedHandOffsWith
     dlock::Redis writer_client(io.get_executor(), own.url());
     const std::string name = unique_name();
     constexpr int reader_tasks = 4;
-    const LockOptions no_poll{.timeout = 60s, .sleep = 60s, .blocking_timeout = 60s};
+    const LockOptions no_poll = woken_only();
     run(io, [&]() -> asio::awaitable<void> {
         auto executor = co_await asio::this_coro::executor;
         {  // the writer's scripts in the server's cache, so no NOSCRIPT round is counted
@@ -214,7 +215,6 @@ TEST(ReadWriteLock, AWriterBehindAStreamOfReadersGetsInWithinBoundedHandOffsWith
         ReadWriteLock w(writer_client, name, no_poll);
         Notification writer_in(executor);
         start(executor, w, false, writer_in);
-        // A deadline against a hang only: a poll would come after 60 s.
         CO_ASSERT(co_await writer_in.wait(30s));
         const long reads_while_waiting = reads - reads_before;
         const long long scripts = co_await script_calls(admin) - scripts_before;
@@ -324,7 +324,7 @@ TEST(ReadWriteLock, OnACluster) {
             start(co_await asio::this_coro::executor, w, false, in);
             co_await pause_for(100ms);
             co_await r.release();
-            EXPECT_TRUE(co_await in.wait(3s));
+            EXPECT_TRUE(co_await in.wait(30s));
             if (w.token()) co_await w.release();
         }
     });
