@@ -110,10 +110,19 @@ std::string section(int pid, long fence, long acq, long enter, long exit, char m
            std::to_string(fence) + " " + t(acq) + " " + t(enter) + " " + mode + "\nX n " + holder +
            " " + std::to_string(fence) + " " + t(exit) + "\n";
 }
-Verdict run_all(const std::vector<std::string>& histories, const std::string& faults = "") {
+// Hand-made holds {fence, acquire began, entered, left, mode} of name n, the i-th (from 1) in
+// process i; every process with the same permits.
+struct Hold {
+    long fence, acq, enter, exit;
+    char mode;
+};
+Verdict holds(long permits, const std::vector<Hold>& list, const std::string& faults = "") {
     HistoryChecker checker;
-    for (const auto& h : histories) {
-        std::istringstream in(h);
+    int pid = 0;
+    for (const Hold& h : list) {
+        ++pid;
+        std::istringstream in(process(pid, permits) +
+                              section(pid, h.fence, h.acq, h.enter, h.exit, h.mode));
         checker.add_history(in);
     }
     std::istringstream f(faults);
@@ -122,10 +131,7 @@ Verdict run_all(const std::vector<std::string>& histories, const std::string& fa
 }
 // A semaphore of 2 permits: holders 1 and 2 from 0/10 to 50/60, and a third entering at `at`.
 Verdict semaphore_with_third(long acq, long at, long exit, const std::string& faults = "") {
-    return run_all({process(1, 2) + section(1, 1, 0, 0, 50, 's'),
-                    process(2, 2) + section(2, 2, 10, 10, 60, 's'),
-                    process(3, 2) + section(3, 3, acq, at, exit, 's')},
-                   faults);
+    return holds(2, {{1, 0, 0, 50, 's'}, {2, 10, 10, 60, 's'}, {3, acq, at, exit, 's'}}, faults);
 }
 
 TEST(HistoryCheck, SemaphoreHoldersUpToThePermitsOverlap) {
@@ -146,9 +152,9 @@ TEST(HistoryCheck, OneSemaphoreHolderTooManyIsExplainedOnlyWhenAnInsidersLeaseCo
     // Holders 1 (acquire began at 0) and 2 (at 50) stay in until 300; the third enters at
     // 120: holder 1 outlived its 100 ms TTL, so at most 2 leases were live.
     const auto long_holders = [](long third_enter) {
-        return run_all({process(1, 2) + section(1, 1, 0, 0, 300, 's'),
-                        process(2, 2) + section(2, 2, 50, 50, 300, 's'),
-                        process(3, 2) + section(3, 3, third_enter, third_enter, 310, 's')});
+        return holds(
+            2,
+            {{1, 0, 0, 300, 's'}, {2, 50, 50, 300, 's'}, {3, third_enter, third_enter, 310, 's'}});
     };
     auto v = long_holders(120);
     EXPECT_EQ(v.overlaps_unexplained, 0);
@@ -167,53 +173,41 @@ TEST(HistoryCheck, OneSemaphoreHolderTooManyDuringALossyFaultIsExplained) {
 
 TEST(HistoryCheck, ReadersOverlapReadersOnly) {
     // permits 0: any number of readers.
-    auto readers = run_all({process(1, 0) + section(1, 0, 0, 0, 50, 's'),
-                            process(2, 0) + section(2, 0, 5, 5, 50, 's'),
-                            process(3, 0) + section(3, 0, 10, 10, 50, 's')});
+    auto readers = holds(0, {{0, 0, 0, 50, 's'}, {0, 5, 5, 50, 's'}, {0, 10, 10, 50, 's'}});
     EXPECT_EQ(readers.overlaps_unexplained, 0);
     EXPECT_EQ(readers.most_holders, 3);
     // A writer entering among readers, a reader entering while a writer is in, two writers.
-    auto writer_in_readers = run_all({process(1, 0) + section(1, 0, 0, 0, 50, 's'),
-                                      process(2, 0) + section(2, 0, 5, 5, 50, 's'),
-                                      process(3, 0) + section(3, 7, 10, 10, 20, 'x')});
+    auto writer_in_readers =
+        holds(0, {{0, 0, 0, 50, 's'}, {0, 5, 5, 50, 's'}, {7, 10, 10, 20, 'x'}});
     EXPECT_EQ(writer_in_readers.overlaps_unexplained, 2);  // one per reader inside
-    auto reader_in_writer = run_all({process(1, 0) + section(1, 7, 0, 0, 50, 'x'),
-                                     process(2, 0) + section(2, 0, 5, 5, 10, 's')});
+    auto reader_in_writer = holds(0, {{7, 0, 0, 50, 'x'}, {0, 5, 5, 10, 's'}});
     EXPECT_EQ(reader_in_writer.overlaps_unexplained, 1);
-    auto two_writers = run_all({process(1, 0) + section(1, 7, 0, 0, 50, 'x'),
-                                process(2, 0) + section(2, 8, 5, 5, 10, 'x')});
+    auto two_writers = holds(0, {{7, 0, 0, 50, 'x'}, {8, 5, 5, 10, 'x'}});
     EXPECT_EQ(two_writers.overlaps_unexplained, 1);
     // Writers one after another, readers between them: nothing to report.
-    auto turns = run_all({process(1, 0) + section(1, 7, 0, 0, 10, 'x'),
-                          process(2, 0) + section(2, 0, 5, 11, 20, 's'),
-                          process(3, 0) + section(3, 8, 6, 21, 30, 'x')});
+    auto turns = holds(0, {{7, 0, 0, 10, 'x'}, {0, 5, 11, 20, 's'}, {8, 6, 21, 30, 'x'}});
     EXPECT_EQ(turns.overlaps_unexplained, 0);
     EXPECT_EQ(turns.fences_out_of_order, 0);
 }
 
 TEST(HistoryCheck, AFenceNotLargerThanOneHandedOutBeforeTheAcquireBeganIsCaught) {
     // Fence 5 returned at 1; an acquisition that began at 20 got fence 4 (or 5 again).
-    auto smaller = run_all({process(1, 1) + section(1, 5, 0, 1, 10, 'x'),
-                            process(2, 1) + section(2, 4, 20, 21, 30, 'x')});
+    auto smaller = holds(1, {{5, 0, 1, 10, 'x'}, {4, 20, 21, 30, 'x'}});
     EXPECT_EQ(smaller.fences_out_of_order, 1);
     EXPECT_EQ(smaller.overlaps_unexplained, 0);
-    auto equal = run_all({process(1, 2) + section(1, 5, 0, 1, 10, 's'),
-                          process(2, 2) + section(2, 5, 20, 21, 30, 's')});
+    auto equal = holds(2, {{5, 0, 1, 10, 's'}, {5, 20, 21, 30, 's'}});
     EXPECT_EQ(equal.fences_out_of_order, 1);
     // Acquisitions that were in flight together may get their fences in either order.
-    auto concurrent = run_all({process(1, 2) + section(1, 5, 0, 10, 20, 's'),
-                               process(2, 2) + section(2, 4, 5, 12, 30, 's')});
+    auto concurrent = holds(2, {{5, 0, 10, 20, 's'}, {4, 5, 12, 30, 's'}});
     EXPECT_EQ(concurrent.fences_out_of_order, 0);
     // A server that lost its counter between them explains it.
-    auto lossy = run_all(
-        {process(1, 1) + section(1, 5, 0, 1, 10, 'x'),
-         process(2, 1) + section(2, 1, 20, 21, 30, 'x')},
-        "F restart " + std::to_string(12 * ms) + " " + std::to_string(15 * ms) + " lossy\n");
+    auto lossy =
+        holds(1, {{5, 0, 1, 10, 'x'}, {1, 20, 21, 30, 'x'}},
+              "F restart " + std::to_string(12 * ms) + " " + std::to_string(15 * ms) + " lossy\n");
     EXPECT_EQ(lossy.fences_out_of_order, 0);
     EXPECT_EQ(lossy.fences_out_of_order_explained, 1);
     // Readers carry no fence (0): never compared.
-    auto readers = run_all({process(1, 0) + section(1, 5, 0, 1, 10, 'x'),
-                            process(2, 0) + section(2, 0, 20, 21, 30, 's')});
+    auto readers = holds(0, {{5, 0, 1, 10, 'x'}, {0, 20, 21, 30, 's'}});
     EXPECT_EQ(readers.fences_out_of_order, 0);
 }
 
