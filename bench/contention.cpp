@@ -22,6 +22,8 @@
 #include <dlock/sync.hpp>
 #include <iostream>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "run_io.hpp"
@@ -255,7 +257,20 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
                                  1e3);
         }
     }
-    const CommandDelta commands = command_delta(before, after);
+    CommandDelta commands = command_delta(before, after);
+    if (what != Contended::lock) {
+        // command_delta tells the Lock's script contents from what clients send; a Semaphore
+        // or ReadWriteLock client sends scripts only (and its connections' set-up), so count
+        // those instead.
+        static const std::set<std::string, std::less<>> sent_by_clients{
+            "evalsha", "eval", "subscribe", "unsubscribe", "client|setname", "ping", "hello"};
+        commands.sent = 0;
+        for (const auto& [command, calls] : after) {
+            if (!sent_by_clients.contains(command)) continue;
+            const auto old = before.find(command);
+            commands.sent += calls - (old == before.end() ? 0 : old->second);
+        }
+    }
     const auto total = static_cast<double>(all.size());
 
     JsonLine p;

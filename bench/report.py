@@ -148,6 +148,52 @@ def throughput_rows(lines):
     return rows
 
 
+def lease_rows(lines):
+    """S7 (semaphore) and S8 (read-mostly read/write lock) against their physical bound, from
+    the same run: (label, line, hold bound, how it is made, server bound, RTT µs).
+
+    Hold bound, the smaller of two (RTT: PING p50; h: hold; s: the 1 ms step aside):
+    - occupancy: a hold keeps its permit (or the lock) from the server running its acquire to
+      the server running its release, at least h + RTT, as for S3. S7: permits / (h + RTT).
+      S8, W workers each writing once in k holds: writes exclude everybody and one worker's
+      reads exclude the writes, so W·k holds take at least (W + k - 1)·(h + RTT).
+    - the workers' loop: each worker acquires, holds, releases and steps aside, at least
+      h + s + 2·RTT per hold: W / (h + s + 2·RTT).
+    Server bound: the server runs one command at a time; the pipelined pairs (SET NX PX +
+    EVALSHA release) measure how many it runs per second (2 per pair), so at most 2 × pairs/s
+    over the commands the clients sent per acquisition."""
+    ping = find(lines, "L_ping_mbulk", "limit")
+    rtt_us = ping.get("p50_us") if ping else None
+    pipe = ops(find(lines, "L_pipe_pairs", "limit"))
+    rows = []
+    for scenario in ("S7", "S8"):
+        line = find(lines, scenario, "dlock")
+        if line is None or "ops_per_s" not in line:
+            continue
+        p = line["params"]
+        w = p["workers"]
+        hold, aside = 1e3 * p.get("hold_ms", 0), 1e3 * p.get("step_aside_ms", 0)
+        bound, how = None, ""
+        if rtt_us:
+            if scenario == "S7":
+                occupancy = p["permits"] / ((hold + rtt_us) / 1e6)
+                occupancy_how = "{} permits / (h + RTT)".format(p["permits"])
+            else:
+                k = int(re.search(r"1 write in (\d+)", p.get("contended", "")).group(1))
+                occupancy = w * k / ((w + k - 1) * (hold + rtt_us) / 1e6)
+                occupancy_how = "{0}·{1} / (({0} + {1} − 1)·(h + RTT))".format(w, k)
+            loop = w / ((hold + aside + 2 * rtt_us) / 1e6)
+            bound, how = min((occupancy, occupancy_how),
+                             (loop, "{} workers / (h + s + 2·RTT)".format(w)))
+        sent = line.get("client_cmds_per_acq")
+        server = 2 * pipe / sent if pipe and sent else None
+        label = ("S7 semaphore, {} permits, {} procs".format(p["permits"], w)
+                 if scenario == "S7" else
+                 "S8 read/write, {} procs, {}".format(w, p.get("contended", "")))
+        rows.append((label, line, bound, how, server, rtt_us))
+    return rows
+
+
 def observer_rows(lines):
     """The cost of observability (issue 16): (label, baseline ops, observed ops, cpu base,
     cpu observed, holder note). The baseline is the mean of the unobserved runs of that row."""
@@ -284,6 +330,35 @@ def markdown(info, lines):
                "successful SET in its acquire script; GET/DEL/PUBLISH for redis-py; EXISTS/SET for "
                "node-redlock), so it is the number of commands clients sent.")
     out.append("")
+
+    leases = lease_rows(lines)
+    if leases:
+        out.append("## Semaphore and read/write lock against their bound (same run)")
+        out.append("")
+        out.append("| scenario | acq/s | hand-off p50 µs | hand-off p99 µs | EVALSHA/acq "
+                   "| sent cmds/acq | hold bound | server bound | dlock/bound |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for label, line, bound, how, server, _ in leases:
+            limits = [b for b in (bound, server) if b]
+            out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                label, fmt(ops(line)), fmt(line.get("handoff_p50_us"), 1),
+                fmt(line.get("handoff_p99_us"), 1),
+                fmt((line.get("cmds_per_acq") or {}).get("evalsha"), 2),
+                fmt(line.get("client_cmds_per_acq"), 2),
+                "{} ({})".format(fmt(bound), how) if bound else "—", fmt(server),
+                ratio(ops(line), min(limits) if limits else None)))
+        out.append("")
+        out.append("Hold bound (h hold, s the step aside, RTT the PING p50 of this run, {} µs): "
+                   "the smaller of the occupancy bound (a hold keeps its permit, or the lock, "
+                   "from the server running its acquire to the server running its release, at "
+                   "least h + RTT; in S8 a writer excludes everyone and one worker's reads "
+                   "exclude the writers, so W workers writing once in k holds need "
+                   "(W + k − 1)·(h + RTT) per W·k holds) and the workers' loop (h + s + 2·RTT "
+                   "per hold and worker). Server bound: twice the pipelined pairs/s (the "
+                   "commands, one a script, the server ran per second) over the commands sent "
+                   "per acquisition. dlock/bound is against the smaller of the two."
+                   .format(fmt(leases[0][5], 1)))
+        out.append("")
 
     out.append("## The limit (same server, same run)")
     out.append("")

@@ -4,13 +4,13 @@
 //   dlock_chaos_check --now
 //
 // Reads DIR/worker-*.log (histories) and DIR/faults.log, prints one table row
-//   ROW|scenario|acquisitions|overlaps explained|overlaps unexplained|stale accepted|
-//       stale refused|hangs|errors
+//   ROW|scenario|acquisitions|most inside|overlaps explained|overlaps unexplained|
+//       stale accepted|stale refused|fences out of order|hangs|errors
 // and the violations on stderr. Exit status 1 on any unexplained overlap, accepted stale
-// write, hang, crashed worker, error of an undocumented type, or an unmet --require (KEY:
-// acquisitions, stale_refused, overlaps_explained, or an error key such as
-// release:LockReleaseError). --expect-unsafe (for deliberately broken runs) inverts it: the run
-// passes only if a violation was caught.
+// write, unexplained fence out of order, hang, crashed worker, error of an undocumented type,
+// or an unmet --require (KEY: acquisitions, most_holders, stale_refused, overlaps_explained,
+// or an error key such as release:LockReleaseError). --expect-unsafe (for deliberately broken runs)
+// inverts it: the run passes only if a violation was caught.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +26,7 @@ namespace {
 
 long value_of(const dlock::chaos::Verdict& v, const std::string& key) {
     if (key == "acquisitions") return v.acquisitions;
+    if (key == "most_holders") return v.most_holders;
     if (key == "stale_refused") return v.stale_refused;
     if (key == "overlaps_explained") return v.overlaps_explained;
     auto it = v.errors.find(key);
@@ -70,9 +71,13 @@ int main(int argc, char** argv) {
             }
             explained += ")";
         }
-        std::printf("ROW|%s|%ld|%s|%ld|%ld|%ld|%ld|%s\n", scenario.c_str(), v.acquisitions,
-                    explained.c_str(), v.overlaps_unexplained, v.stale_accepted, v.stale_refused,
-                    v.hangs, error_text.c_str());
+        std::string fences = std::to_string(v.fences_out_of_order);
+        if (v.fences_out_of_order_explained > 0) {
+            fences += " (" + std::to_string(v.fences_out_of_order_explained) + " after lossy)";
+        }
+        std::printf("ROW|%s|%ld|%ld|%s|%ld|%ld|%ld|%s|%ld|%s\n", scenario.c_str(), v.acquisitions,
+                    v.most_holders, explained.c_str(), v.overlaps_unexplained, v.stale_accepted,
+                    v.stale_refused, fences.c_str(), v.hangs, error_text.c_str());
 
         const std::size_t shown = 8;
         for (std::size_t i = 0; i < v.details.size() && i < shown; ++i) {
@@ -96,7 +101,8 @@ int main(int argc, char** argv) {
                 ok = false;
             }
         }
-        const bool unsafe = v.overlaps_unexplained > 0 || v.stale_accepted > 0;
+        const bool unsafe =
+            v.overlaps_unexplained > 0 || v.stale_accepted > 0 || v.fences_out_of_order > 0;
         if (args.flag("expect-unsafe")) {
             if (!unsafe)
                 std::fprintf(stderr, "  %s: FAILED: the broken run was not caught\n",

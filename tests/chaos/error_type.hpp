@@ -18,6 +18,8 @@ inline std::string error_type(std::exception_ptr error) {
         return "LockReleaseError";
     } catch (const LockExtensionError&) {
         return "LockExtensionError";
+    } catch (const SemaphoreMismatchError&) {
+        return "SemaphoreMismatchError";
     } catch (const LockError&) {
         return "LockError";
     } catch (const TimeoutError&) {

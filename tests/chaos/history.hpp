@@ -4,10 +4,16 @@
 // CLOCK_MONOTONIC (the same clock in every process on the host, so histories of different
 // processes can be merged). Lines:
 //
-//   P <pid> <ttl_ns> <acquire_bound_ns> <op_bound_ns>   once, first: the worker's parameters
+//   P <pid> <ttl_ns> <acquire_bound_ns> <op_bound_ns> [permits]   once, first: the worker's
+//                                         parameters; permits: how many shared holders of one
+//                                         name may overlap (a Semaphore's N; 0 = any number,
+//                                         a ReadWriteLock's readers); absent = 1
 //   B <holder> <op> <t>                   an operation begins (op: acquire release write)
 //   A <holder> <name> <t0> <t1> <result>  acquire ended: ok, no (gave up), or an error type
-//   S <name> <holder> <fence> <t_acq> <t_enter>   critical section entered (t_acq: acquire began)
+//   S <name> <holder> <fence> <t_acq> <t_enter> [mode]   critical section entered (t_acq:
+//                                         acquire began; fence 0: none); mode x (exclusive:
+//                                         overlaps nobody; the default) or s (shared: overlaps
+//                                         only shared holders, at most `permits` of them)
 //   W <name> <holder> <fence> <t_send> <t_recv> <result>   write: ok, stale, or an error type
 //   X <name> <holder> <fence> <t_exit>    critical section left (before release is sent)
 //   R <holder> <name> <t0> <t1> <result>  release ended: ok or an error type

@@ -19,6 +19,7 @@ std::string ms(std::int64_t ns) {
 void HistoryChecker::add_history(std::istream& in) {
     int pid = 0;
     std::int64_t ttl = 0, acquire_bound = 0, op_bound = 0;
+    long permits = 1;
     std::map<std::string, std::size_t> open;  // holder -> index of its open section
     std::map<std::string, Pending> began;     // holder -> operation in progress
     for (std::string line; std::getline(in, line);) {
@@ -27,6 +28,7 @@ void HistoryChecker::add_history(std::istream& in) {
         f >> tag;
         if (tag == "P") {
             f >> pid >> ttl >> acquire_bound >> op_bound;
+            if (!(f >> permits)) permits = 1;
             max_ttl_ = std::max(max_ttl_, ttl);
         } else if (tag == "B") {
             Pending p;
@@ -46,7 +48,10 @@ void HistoryChecker::add_history(std::istream& in) {
             if (result != "ok" && result != "no") ++errors_[op.op + ":" + result];
         } else if (tag == "S") {
             Section s;
-            f >> s.name >> s.holder >> s.fence >> s.t_acq >> s.t_enter;
+            std::string mode;
+            f >> s.name >> s.holder >> s.fence >> s.t_acq >> s.t_enter >> mode;
+            s.shared = mode == "s";
+            s.permits = permits;
             s.pid = pid;
             s.ttl = ttl;
             s.t_end = s.t_enter;
@@ -117,6 +122,118 @@ const HistoryChecker::Fault* HistoryChecker::lossy_at(std::int64_t t) const {
     return nullptr;
 }
 
+// A lossy fault that began inside [t0, t1]: what can make a fence handed out at t1 smaller
+// than one handed out at t0 (the counter was lost with the keys).
+const HistoryChecker::Fault* HistoryChecker::lossy_between(std::int64_t t0, std::int64_t t1) const {
+    for (const auto& f : faults_) {
+        if (f.effect == "lossy" && t0 <= f.t1 && f.t0 <= t1) return &f;
+    }
+    return nullptr;
+}
+
+// Per name, sweeps the sections in order of entry. Each entrant is checked against those still
+// inside: an exclusive one (entrant or insider) conflicts pairwise; shared ones conflict only
+// when the entrant makes them more than `permits`, counted once per entrant. A conflict is
+// explained when the insiders it needs had outlived their TTL (their leases could have ended:
+// a pause or a slow section, which fencing handles) or by a lossy fault.
+void HistoryChecker::check_overlaps(Verdict& v) const {
+    std::map<std::string, std::vector<const Section*>> by_name;
+    for (const auto& s : sections_) by_name[s.name].push_back(&s);
+    for (auto& [name, list] : by_name) {
+        std::sort(list.begin(), list.end(),
+                  [](const Section* a, const Section* b) { return a->t_enter < b->t_enter; });
+        std::vector<const Section*> active;
+        for (const Section* s : list) {
+            std::erase_if(active, [&](const Section* a) { return a->t_end <= s->t_enter; });
+            // The insider's lease was set after a->t_acq with PX ttl, so it may have ended.
+            const auto expired = [&](const Section* a) {
+                return s->t_enter + expiry_tolerance_ns >= a->t_acq + a->ttl;
+            };
+            const auto record = [&](const std::string& why, const std::string& what) {
+                v.details.push_back((why.empty() ? "UNEXPLAINED" : "explained (" + why + ")") +
+                                    std::string(" overlap on ") + name + ": " + what);
+                if (why.empty()) {
+                    ++v.overlaps_unexplained;
+                } else {
+                    ++v.overlaps_explained;
+                    ++v.explanations[why];
+                }
+            };
+            const auto fault_kind = [&]() -> std::string {
+                const Fault* f = lossy_at(s->t_enter);
+                return f ? f->kind : "";
+            };
+            std::vector<const Section*> shared_others;
+            long inside = 1;
+            for (const Section* a : active) {
+                if (a->holder == s->holder) continue;
+                ++inside;
+                if (a->shared && s->shared) {
+                    shared_others.push_back(a);
+                    continue;
+                }
+                std::ostringstream d;
+                d << a->holder << (a->shared ? " (shared)" : "") << " fence " << a->fence
+                  << " in section " << ms(a->t_end - a->t_enter) << " since acquire began "
+                  << ms(s->t_enter - a->t_acq) << " before " << s->holder
+                  << (s->shared ? " (shared)" : "") << " fence " << s->fence << " entered (ttl "
+                  << ms(a->ttl) << ")";
+                record(expired(a) ? "expired" : fault_kind(), d.str());
+            }
+            v.most_holders = std::max(v.most_holders, inside);
+            const long limit = s->permits;
+            const long holders = static_cast<long>(shared_others.size()) + 1;
+            if (limit > 0 && holders > limit) {
+                const long live = 1 + std::count_if(shared_others.begin(), shared_others.end(),
+                                                    [&](const Section* a) { return !expired(a); });
+                std::ostringstream d;
+                d << holders << " shared holders, permits " << limit << ", when " << s->holder
+                  << " fence " << s->fence << " entered; inside:";
+                for (const Section* a : shared_others) {
+                    d << " " << a->holder << " (fence " << a->fence << ", acquire began "
+                      << ms(s->t_enter - a->t_acq) << " before, ttl " << ms(a->ttl) << ")";
+                }
+                record(live <= limit ? "expired" : fault_kind(), d.str());
+            }
+            active.push_back(s);
+        }
+    }
+}
+
+// Per name, over the fenced sections: the largest fence among the acquisitions that had
+// returned before this one began must be smaller than this one's.
+void HistoryChecker::check_fence_order(Verdict& v) const {
+    std::map<std::string, std::vector<const Section*>> by_name;
+    for (const auto& s : sections_) {
+        if (s.fence > 0) by_name[s.name].push_back(&s);
+    }
+    for (auto& [name, list] : by_name) {
+        std::vector<const Section*> by_enter = list, by_acq = list;
+        std::sort(by_enter.begin(), by_enter.end(),
+                  [](const Section* a, const Section* b) { return a->t_enter < b->t_enter; });
+        std::sort(by_acq.begin(), by_acq.end(),
+                  [](const Section* a, const Section* b) { return a->t_acq < b->t_acq; });
+        const Section* best = nullptr;  // largest fence among those entered so far
+        std::size_t entered = 0;
+        for (const Section* b : by_acq) {
+            while (entered < by_enter.size() && by_enter[entered]->t_enter < b->t_acq) {
+                const Section* a = by_enter[entered++];
+                if (!best || a->fence > best->fence) best = a;
+            }
+            if (!best || best->fence < b->fence) continue;
+            if (lossy_between(best->t_acq, b->t_enter)) {
+                ++v.fences_out_of_order_explained;
+                continue;
+            }
+            ++v.fences_out_of_order;
+            v.details.push_back("FENCE out of order on " + name + ": " + b->holder + " fence " +
+                                std::to_string(b->fence) + " after " + best->holder +
+                                " had fence " + std::to_string(best->fence) + " " +
+                                ms(b->t_acq - best->t_enter) + " before");
+        }
+    }
+}
+
 Verdict HistoryChecker::check() const {
     Verdict v;
     v.acquisitions = acquisitions_;
@@ -131,43 +248,8 @@ Verdict HistoryChecker::check() const {
         }
     }
 
-    // Overlaps: per name, sweep the sections in order of entry.
-    std::map<std::string, std::vector<const Section*>> by_name;
-    for (const auto& s : sections_) by_name[s.name].push_back(&s);
-    for (auto& [name, list] : by_name) {
-        std::sort(list.begin(), list.end(),
-                  [](const Section* a, const Section* b) { return a->t_enter < b->t_enter; });
-        std::vector<const Section*> active;
-        for (const Section* s : list) {
-            std::erase_if(active, [&](const Section* a) { return a->t_end <= s->t_enter; });
-            for (const Section* a : active) {
-                if (a->holder == s->holder) continue;
-                std::string why;
-                // The earlier holder's key could have expired by itself: it was set after
-                // a->t_acq with PX ttl. That is the documented limit (a pause, a slow section),
-                // which fencing turns into refused writes.
-                if (s->t_enter + expiry_tolerance_ns >= a->t_acq + a->ttl) {
-                    why = "expired";
-                } else if (const Fault* f = lossy_at(s->t_enter)) {
-                    why = f->kind;
-                }
-                std::ostringstream d;
-                d << (why.empty() ? "UNEXPLAINED" : "explained (" + why + ")") << " overlap on "
-                  << name << ": " << a->holder << " fence " << a->fence << " in section "
-                  << ms(a->t_end - a->t_enter) << " since acquire began "
-                  << ms(s->t_enter - a->t_acq) << " before " << s->holder << " fence " << s->fence
-                  << " entered (ttl " << ms(a->ttl) << ")";
-                v.details.push_back(d.str());
-                if (why.empty()) {
-                    ++v.overlaps_unexplained;
-                } else {
-                    ++v.overlaps_explained;
-                    ++v.explanations[why];
-                }
-            }
-            active.push_back(s);
-        }
-    }
+    check_overlaps(v);
+    check_fence_order(v);
 
     // Stale writes accepted: a write accepted although a write with a larger fence had been
     // accepted (answered) before this one was sent.

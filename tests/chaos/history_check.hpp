@@ -1,6 +1,11 @@
 // The history checker's model: reads the workers' histories and the driver's fault windows
 // (format in history.hpp) and decides what happened. Kept apart from main() so the checker's
 // own test can feed it hand-made histories.
+//
+// Who may overlap whom (per name): an exclusive holder (a Lock, a ReadWriteLock's writer)
+// nobody; shared holders (a Semaphore's permits, a ReadWriteLock's readers) only each other, at
+// most `permits` at once. Fences (where given) follow real time: a holder whose acquire began
+// after another's had returned has the larger fence.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +21,12 @@ struct Verdict {
     long overlaps_explained = 0;
     long overlaps_unexplained = 0;
     long stale_accepted = 0;
+    // A fence not larger than one handed out before this acquire began; explained when a
+    // lossy fault (a server that lost its counter) came between.
+    long fences_out_of_order = 0;
+    long fences_out_of_order_explained = 0;
+    // The most holders of one name inside at once (to show that sharing was exercised).
+    long most_holders = 0;
     long stale_refused = 0;
     long hangs = 0;
     long crashes = 0;
@@ -44,6 +55,8 @@ class HistoryChecker {
         int pid = 0;
         std::int64_t fence = 0, t_acq = 0, t_enter = 0, t_end = 0, ttl = 0;
         bool closed = false;
+        bool shared = false;  // mode s
+        long permits = 1;     // for shared sections: how many may overlap (0: any number)
     };
     struct Write {
         std::string holder;
@@ -67,6 +80,9 @@ class HistoryChecker {
 
     bool paused(int pid, std::int64_t t0, std::int64_t t1) const;
     const Fault* lossy_at(std::int64_t t) const;
+    const Fault* lossy_between(std::int64_t t0, std::int64_t t1) const;
+    void check_overlaps(Verdict& v) const;
+    void check_fence_order(Verdict& v) const;
 
     std::vector<Section> sections_;
     std::map<std::string, std::vector<Write>> accepted_;  // per name

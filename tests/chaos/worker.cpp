@@ -3,12 +3,21 @@
 // fenced resource on a separate server (never faulted), logging everything (history.hpp).
 //
 //   dlock_chaos_worker --log FILE (--url U | --cluster U1,U2.. | --redlock U1,U2..)
+//       [--kind lock|semaphore|rwlock] [--permits 3] [--write-every 4]
 //       [--resource-url U] [--prefix P] [--names N] [--tasks T] [--ops N] [--duration-ms D]
 //       [--ttl-ms 1000] [--hold-ms 1] [--blocking-timeout-ms 2000] [--command-timeout-ms 500]
-//       [--sleep-ms 50] [--broken lock|fence]
+//       [--sleep-ms 50] [--broken lock|fence|permits|shared]
+//
+// --kind semaphore takes permits of a Semaphore of --permits; --kind rwlock a ReadWriteLock,
+// exclusively in one acquisition of --write-every (chosen at random), shared otherwise.
+// Exclusive holders write the fenced resource; shared ones (whose fences, where they have
+// any, are not one sequence a single resource can order) only mark themselves in
+// chaos-holder:<name>, for the driver to find a holder's pid.
 //
 // --broken deliberately breaks safety, to prove the checker sees it: `lock` gives every task a
-// lock of its own (no exclusion at all), `fence` writes with a plain SET (no fence check).
+// lock of its own (no exclusion at all), `fence` writes with a plain SET (no fence check),
+// `permits` builds the Semaphore with one permit more than it logs, `shared` has the
+// ReadWriteLock's writers take it shared (logged as exclusive).
 
 #include <algorithm>
 #include <asio/co_spawn.hpp>
@@ -20,9 +29,11 @@
 #include <dlock/errors.hpp>
 #include <dlock/fencing.hpp>
 #include <dlock/lock.hpp>
+#include <dlock/read_write_lock.hpp>
 #include <dlock/redis.hpp>
 #include <dlock/redis_cluster.hpp>
 #include <dlock/redlock.hpp>
+#include <dlock/semaphore.hpp>
 #include <memory>
 #include <optional>
 #include <random>
@@ -59,6 +70,8 @@ struct Config {
     long names, tasks, ops;
     std::int64_t end_ns;  // stop starting new acquisitions after this (0: no time limit)
     milliseconds ttl, hold, blocking_timeout, command_timeout, sleep;
+    std::string kind;
+    long permits, write_every;
     std::string broken;
 };
 
@@ -77,7 +90,12 @@ class Worker {
         config_.blocking_timeout = milliseconds(args.num("blocking-timeout-ms", 2000));
         config_.command_timeout = milliseconds(args.num("command-timeout-ms", 500));
         config_.sleep = milliseconds(args.num("sleep-ms", 50));
+        config_.kind = args.str("kind", "lock");
+        config_.permits = args.num("permits", 3);
+        config_.write_every = std::max(1L, args.num("write-every", 4));
         config_.broken = args.str("broken");
+        if (config_.kind != "lock" && config_.kind != "semaphore" && config_.kind != "rwlock")
+            throw std::invalid_argument("--kind: lock, semaphore or rwlock");
         const auto ex = io.get_executor();
         if (args.flag("url")) {
             lock_client_ = std::make_unique<Redis>(
@@ -85,11 +103,12 @@ class Worker {
         } else if (args.flag("cluster")) {
             lock_client_ = std::make_unique<RedisCluster>(
                 ex, parse_urls(args.str("cluster"), config_.command_timeout));
-        } else if (args.flag("redlock")) {
+        } else if (args.flag("redlock") && config_.kind == "lock") {
             redlock_ = std::make_unique<Redlock>(
                 ex, parse_urls(args.str("redlock"), config_.command_timeout));
         } else {
-            throw std::invalid_argument("one of --url, --cluster, --redlock is needed");
+            throw std::invalid_argument(
+                "one of --url, --cluster, --redlock (with --kind lock) is needed");
         }
         if (args.flag("resource-url")) {
             resource_ = std::make_unique<Redis>(
@@ -99,9 +118,14 @@ class Worker {
         // was given allows (plus scheduling slack on a loaded 2-core box).
         const auto ns = [](milliseconds m) { return static_cast<long long>(m.count()) * 1000000; };
         const long long slack = 1'000'000'000;
-        log_.line("P %d %lld %lld %lld", pid_, ns(config_.ttl),
+        // How many shared holders of a name may overlap: a semaphore's permits, any number of
+        // readers (0); a Lock has no shared holders (1).
+        const long permits = config_.kind == "semaphore" ? config_.permits
+                             : config_.kind == "rwlock"  ? 0
+                                                         : 1;
+        log_.line("P %d %lld %lld %lld %ld", pid_, ns(config_.ttl),
                   ns(config_.blocking_timeout) + 2 * ns(config_.command_timeout) + slack,
-                  2 * ns(config_.command_timeout) + slack);
+                  2 * ns(config_.command_timeout) + slack, permits);
     }
 
     void start() {
@@ -151,19 +175,30 @@ class Worker {
             const std::string lock_name = config_.broken == "lock" ? name + ":" + holder : name;
             if (redlock_) {
                 RedlockLock lock(*redlock_, lock_name, redlock_options());
-                co_await section(lock, name, holder);
+                co_await section(lock, name, holder, false);
+            } else if (config_.kind == "semaphore") {
+                // --broken permits: one more than the history says.
+                const auto permits =
+                    static_cast<std::size_t>(config_.permits + (config_.broken == "permits"));
+                Semaphore semaphore(*lock_client_, lock_name, permits, lock_options());
+                co_await section(semaphore, name, holder, true);
+            } else if (config_.kind == "rwlock") {
+                ReadWriteLock rw(*lock_client_, lock_name, lock_options());
+                const bool writer = random() % static_cast<unsigned>(config_.write_every) == 0;
+                co_await section(rw, name, holder, !writer);
             } else {
                 Lock lock(*lock_client_, lock_name, lock_options());
-                co_await section(lock, name, holder);
+                co_await section(lock, name, holder, false);
             }
         }
         if (--running_ == 0) io_.stop();
     }
 
-    // One acquisition, and if it succeeded the critical section and the release.
+    // One acquisition, and if it succeeded the critical section and the release. `shared`: a
+    // Semaphore's permit or a ReadWriteLock's reader.
     template <class AnyLock>
-    asio::awaitable<void> section(AnyLock& lock, const std::string& name,
-                                  const std::string& holder) {
+    asio::awaitable<void> section(AnyLock& lock, const std::string& name, const std::string& holder,
+                                  bool shared) {
         const char* h = holder.c_str();
         const char* n = name.c_str();
         log_.line("B %s acquire %lld", h, now_ns());
@@ -171,7 +206,13 @@ class Worker {
         bool held = false;
         std::string result = "no";
         try {
-            held = co_await lock.acquire();
+            if constexpr (std::is_same_v<AnyLock, ReadWriteLock>) {
+                // --broken shared: the writer goes in as a reader.
+                held = shared || config_.broken == "shared" ? co_await lock.acquire_shared()
+                                                            : co_await lock.acquire();
+            } else {
+                held = co_await lock.acquire();
+            }
             if (held) result = "ok";
         } catch (...) {
             result = error_type(std::current_exception());
@@ -183,11 +224,12 @@ class Worker {
             co_return;
         }
         std::int64_t fence = 0;
-        if constexpr (std::is_same_v<AnyLock, Lock>) fence = lock.fence().value_or(0);
-        log_.line("S %s %s %lld %lld %lld", n, h, fence, t_acq, now_ns());
-        co_await write(name, holder, fence);
+        if constexpr (!std::is_same_v<AnyLock, RedlockLock>) fence = lock.fence().value_or(0);
+        log_.line("S %s %s %lld %lld %lld %s", n, h, fence, t_acq, now_ns(), shared ? "s" : "x");
+        if (config_.kind != "lock") co_await mark(name, holder);
+        if (!shared) co_await write(name, holder, fence);
         if (config_.hold.count() > 0) co_await pause(config_.hold);
-        co_await write(name, holder, fence);
+        if (!shared) co_await write(name, holder, fence);
         log_.line("X %s %s %lld %lld", n, h, fence, now_ns());
         // A release that failed on the network keeps the token: retry a few times.
         for (int attempt = 0; attempt < 3; ++attempt) {
@@ -208,6 +250,17 @@ class Worker {
             }
             log_.line("R %s %s %lld %lld %s", h, n, t0, now_ns(), outcome.c_str());
             if (!retry) break;
+        }
+    }
+
+    // Who is inside, for the driver (unfenced, not in the history: the checker judges sections).
+    asio::awaitable<void> mark(const std::string& name, const std::string& holder) {
+        if (!resource_) co_return;
+        try {
+            co_await resource_->command("SET", "chaos-holder:" + name,
+                                        std::to_string(pid_) + " " + holder);
+        } catch (const Error&) {
+            // The resource server is never faulted; a failed mark only hides this holder.
         }
     }
 
