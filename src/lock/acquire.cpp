@@ -1,11 +1,13 @@
-// One acquisition attempt, for every lock kind: the kind's request (a Lock's SET NX or acquire
-// script; a lease kind's script), WAIT on a cluster, and the token-checked roll-back of an
-// attempt that must not count.
+// acquire() for every lock kind: the loop (attempts, waiting by wake-ups or polling), one
+// attempt (the kind's request: a Lock's SET NX or acquire script, a lease kind's script), WAIT
+// on a cluster, and the token-checked roll-back of an attempt that must not count.
 #include <asio.hpp>
 
 #include "lock/lock_state.hpp"
 #include "lock/replication.hpp"
+#include "lock/wait_room.hpp"
 #include "net/connection.hpp"
+#include "protocol/token.hpp"
 
 namespace dlock::detail {
 
@@ -46,6 +48,23 @@ ScriptCall LockState::release_script(const std::string& token, std::string_view 
 ScriptCall LockState::extend_script(const std::string& token, milliseconds ms,
                                     TtlChange change) const {
     return extend_call(spec.name, token, ms, change, spec.options.record_holder);
+}
+
+asio::awaitable<bool> LockState::end_stale_hold() {
+    const Request get({"GET", spec.name});
+    Reply current =
+        (co_await spec.client->execute_for_key(spec.name, get, spec.command_deadline())).front();
+    if (current.is_string() && current.str == *hold.token()) {
+        if (!hold.lost()) co_return false;
+        // A false "lost" (renewals failed, yet the key is still ours): delete it, token-checked,
+        // rather than wait for our own stale key to expire.
+        (co_await eval(*spec.client, release_script(*hold.token(), ""), spec.command_deadline()))
+            .value();
+    }
+    // That hold ended without a release (expired, or taken over): it was lost, and its
+    // wait_lost() callers learn it now, not at the end of the new hold.
+    hold.end(LostReason::acquire_found_gone);
+    co_return true;
 }
 
 // Best effort: if it fails, the key still expires by its PX. Sent as EVAL: after a timed-out SET
@@ -135,6 +154,86 @@ asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
         co_return Attempt{};
     }
     co_return attempt;
+}
+
+asio::awaitable<bool> acquire(std::shared_ptr<LockState> state, WaitPolicy wait) {
+    LockState& s = *state;  // `state` keeps it alive across suspensions
+    LockBusy busy(s);
+    std::optional<Deadline> deadline;
+    if (wait.blocking_timeout)
+        deadline = Clock::now() + to_ms(*wait.blocking_timeout, "blocking_timeout");
+    AcquireReport report(s.events);  // one Acquired or NotAcquired per call from here
+
+    if (s.hold.token()) {
+        const bool ended = co_await s.end_stale_hold();  // (no co_await inside &&: GCC 12)
+        if (!ended) {
+            report.withdraw();
+            throw LockError(s.described() + " is already held by this object", s.spec.name);
+        }
+    }
+    s.hold.start_over();
+
+    const std::string token = make_token();
+    // Every way out without the lock: a blocking call withdraws what its attempts left.
+    const auto give_up = [&](NotAcquiredReason reason) {
+        if (wait.blocking) s.withdraw_later(state, token);
+        return report.not_acquired(reason);
+    };
+    WaitRoom room(state, s.spec.options.wake_on_release && wait.blocking);
+    co_await room.enter_if_listening();
+    for (;;) {
+        const std::optional<QueueTicket> ticket = room.ticket();
+        report.attempt();
+        Attempt attempt;
+        std::exception_ptr loading;
+        try {
+            attempt = co_await try_acquire(s, token, deadline, ticket ? &*ticket : nullptr,
+                                           wait.blocking);
+        } catch (const ServerError& error) {
+            // LOADING: a restarted server still reads its dataset and wrote nothing. A blocking
+            // acquire polls until its deadline, then throws it (docs/semantics.md §7.9).
+            if (error.code() != "LOADING" || !wait.blocking || s.abandoned) {
+                give_up(NotAcquiredReason::unavailable);
+                throw;
+            }
+            loading = std::current_exception();
+        } catch (...) {
+            give_up(NotAcquiredReason::unavailable);
+            throw;
+        }
+        if (loading) {
+            const auto now = Clock::now();
+            if (deadline && now >= *deadline) {
+                give_up(NotAcquiredReason::unavailable);
+                std::rethrow_exception(loading);
+            }
+            co_await room.sleep(deadline ? std::min(now + s.spec.sleep, *deadline)
+                                         : now + s.spec.sleep);
+            if (s.abandoned) co_return give_up(NotAcquiredReason::abandoned);
+            continue;
+        }
+        if (attempt.acquired) {
+            room.acquired();
+            s.hold.begin(token, attempt.fence);
+            s.renewed_sent = s.attempt_sent;
+            s.hold_began(state);
+            start_renewal(state);
+            report.acquired(room.woken());
+            co_return true;
+        }
+        if (s.abandoned) co_return give_up(NotAcquiredReason::abandoned);
+        if (!wait.blocking) co_return give_up(NotAcquiredReason::held);
+        const auto now = Clock::now();
+        if (deadline && now >= *deadline) co_return give_up(NotAcquiredReason::timed_out);
+        if (room.may_enter()) {
+            const bool entered = co_await room.enter(deadline);
+            if (entered) continue;
+        }
+        auto wake_at = now + s.spec.sleep;
+        if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
+        co_await room.sleep(wake_at);
+        if (s.abandoned) co_return give_up(NotAcquiredReason::abandoned);
+    }
 }
 
 }  // namespace dlock::detail

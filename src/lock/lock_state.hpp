@@ -32,6 +32,12 @@ namespace dlock::detail {
 
 using std::chrono::milliseconds;
 
+struct LockState;
+// failover_check.cpp: on a backend that follows failovers, starts a watch of the current hold:
+// at the next failover the key is read on the new primary at once, and a hold whose token is
+// not there is reported lost (mark_lost). Ends with the hold.
+void watch_failovers(const std::shared_ptr<LockState>& state);
+
 // What a lock is: fixed once the Lock is built (validated options, derived key names).
 struct LockSpec {
     // Validates `options` (std::invalid_argument naming the field) and derives the keys.
@@ -85,6 +91,24 @@ struct LockState {
     // The key whose shard's replicas must confirm an acquisition (WAIT).
     virtual const std::string& replica_key() const { return spec.name; }
 
+    // The rest of what acquire() (acquire.cpp) asks of the kind.
+    // "dlock::Lock": for messages.
+    virtual const char* type_name() const { return "dlock::Lock"; }
+    // "lock 'jobs'": how messages name this object.
+    virtual std::string described() const { return "lock '" + spec.name + "'"; }
+    // The name its waiters wait under (wait_room.hpp): a Lock's own name.
+    virtual std::string wait_name() const { return spec.name; }
+    // acquire() on an object that still has a token: ends that hold if the server no longer
+    // has it (its wait_lost() callers hear acquire_found_gone) and returns true; false when it
+    // is still held (a usage error). A Lock asks the server; a lease kind trusts lost().
+    virtual asio::awaitable<bool> end_stale_hold();
+    // A hold began (renewal is started next): a Lock watches failovers (failover_check.cpp).
+    virtual void hold_began(const std::shared_ptr<LockState>& self) { watch_failovers(self); }
+    // A blocking acquire() that ends without the lock withdraws, in the background, what its
+    // attempts left on the server (a waiting writer's claim). A Lock's attempts leave nothing.
+    virtual void withdraw_later(const std::shared_ptr<LockState>& /*self*/,
+                                const std::string& /*token*/) {}
+
     const LockSpec spec;
     LockEvents events;  // the observer's events (lock_events.hpp)
     Hold hold;
@@ -109,11 +133,26 @@ std::optional<HolderFields> holder_fields(const LockSpec& spec);
 // Marks the object busy for one operation (see the concurrency contract in lock.hpp).
 class LockBusy : public BusyGuard {
   public:
-    explicit LockBusy(LockState& state) : BusyGuard(state.busy, "dlock::Lock", state.spec.name) {}
+    explicit LockBusy(LockState& state)
+        : BusyGuard(state.busy, state.type_name(), state.spec.name) {}
 };
 
 // A renewal found the lock lost: lost(), wait_lost(), on_lost, the observer.
 void mark_lost(LockState& state, LostReason reason);
+
+// wait_lost() of every kind: true when the current hold was lost, false when it was released
+// or nothing is held.
+asio::awaitable<bool> wait_lost(std::shared_ptr<LockState> state);
+
+// The lock object goes away (no I/O): a waiting acquire() gives up without the lock, renewal
+// stops, wait_lost() callers learn the hold's state as it is.
+void abandon(LockState& state);
+
+// acquire.cpp: acquire() of every kind: attempts (try_acquire) until taken, or the wait is over
+// (false), waiting by wake-ups or polling (wait_room.hpp); then auto-renewal. A blocking one
+// polls through LOADING until its deadline (docs/semantics.md §7.9). The observer hears one
+// Acquired or NotAcquired per call.
+asio::awaitable<bool> acquire(std::shared_ptr<LockState> state, WaitPolicy wait);
 
 // acquire.cpp: one attempt of any kind: send_acquire(), then confirm_acquisition().
 // `acquired` with the fence when fencing.
@@ -152,10 +191,5 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
                                  std::string token, Clock::time_point sent);
 // Starts renewal of the current hold (options.auto_renew) from `renewed_sent`.
 void start_renewal(const std::shared_ptr<LockState>& state);
-
-// failover_check.cpp: on a backend that follows failovers, starts a watch of the current hold:
-// at the next failover the key is read on the new primary at once, and a hold whose token is
-// not there is reported lost (mark_lost). Ends with the hold.
-void watch_failovers(const std::shared_ptr<LockState>& state);
 
 }  // namespace dlock::detail

@@ -114,8 +114,8 @@ ReadWriteLock::ReadWriteLock(Client& client, std::string name, LockOptions optio
       writer_(make_state(client, name, std::move(options), true)) {}
 
 ReadWriteLock::~ReadWriteLock() {
-    detail::abandon_lease(*reader_);
-    detail::abandon_lease(*writer_);
+    detail::abandon(*reader_);
+    detail::abandon(*writer_);
 }
 
 detail::LeaseState& ReadWriteLock::current() const noexcept {
@@ -128,7 +128,7 @@ asio::awaitable<bool> ReadWriteLock::acquire_as(Mode mode, WaitPolicy wait) {
         throw LockError("dlock::ReadWriteLock '" + name() + "' is already held by this object",
                         name());
     }
-    co_return co_await detail::acquire_lease(mode == Mode::shared ? reader_ : writer_, wait);
+    co_return co_await detail::acquire(mode == Mode::shared ? reader_ : writer_, wait);
 }
 
 asio::awaitable<bool> ReadWriteLock::acquire() {
@@ -189,7 +189,7 @@ bool ReadWriteLock::lost() const noexcept {
     return current().hold.lost();
 }
 asio::awaitable<bool> ReadWriteLock::wait_lost() {
-    return detail::wait_lease_lost(reader_->hold.token() ? reader_ : writer_);
+    return detail::wait_lost(reader_->hold.token() ? reader_ : writer_);
 }
 std::size_t ReadWriteLock::replication_factor() const {
     return detail::replication_factor(writer_->spec.client->replicas_of(writer_->spec.name));

@@ -68,6 +68,14 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
     }
 }
 
+asio::awaitable<bool> wait_lost(std::shared_ptr<LockState> state) {
+    if (state->hold.lost()) co_return true;
+    const std::shared_ptr<HoldEnd> end = state->hold.end_signal();
+    if (!end) co_return false;
+    co_await end->done.wait(Deadline::max());
+    co_return end->lost;
+}
+
 void start_renewal(const std::shared_ptr<LockState>& state) {
     if (!state->spec.options.auto_renew || !state->hold.token()) return;
     asio::co_spawn(

@@ -41,7 +41,7 @@ WaitRoom::WaitRoom(WaitSite site, bool wakeups)
     : site_(std::move(site)), wakeups_(wakeups), poll_(site_.client->get_executor()) {}
 
 WaitRoom::WaitRoom(std::shared_ptr<LockState> state, bool wakeups)
-    : WaitRoom(WaitSite{state, state->spec.client, state->spec.name, state->spec.command_timeout,
+    : WaitRoom(WaitSite{state, state->spec.client, state->wait_name(), state->spec.command_timeout,
                         &state->waiting, &state->events},
                wakeups) {}
 

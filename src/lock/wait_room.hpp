@@ -41,7 +41,7 @@ class WaitRoom {
   public:
     // `wakeups`: wait for release notifications (else only poll every `sleep`).
     WaitRoom(WaitSite site, bool wakeups);
-    // A Lock's room: it waits under the lock's name.
+    // The room of a lock of any kind: it waits under state->wait_name().
     WaitRoom(std::shared_ptr<LockState> state, bool wakeups);
     ~WaitRoom();
     WaitRoom(const WaitRoom&) = delete;

@@ -17,6 +17,7 @@
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
 #include "names.hpp"
+#include "observed.hpp"
 #include "overlap.hpp"
 #include "own_servers.hpp"
 #include "protocol/keys.hpp"
@@ -285,6 +286,45 @@ TEST(ReadWriteLock, ACrashedReadersLeaseEndsAndLetsTheWriterIn) {
         EXPECT_TRUE(co_await w.acquire());
         co_await w.release();
     });
+}
+
+// The observer hears both roles' events, as a Lock's: a woken writer, the hold times.
+TEST(ReadWriteLock, ReportsEachRolesEventsToItsObserver) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    auto recorder = std::make_shared<Recorder>();
+    auto thrower = std::make_shared<Thrower>();
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        LockOptions options = woken_only();
+        options.observer = recorder;
+        ReadWriteLock reader(redis, name, options), writer(redis, name, options);
+        EXPECT_TRUE(co_await reader.acquire_shared());
+        EXPECT_FALSE(co_await writer.acquire({.blocking = false}));
+        Notification done(io.get_executor());
+        start(io.get_executor(), writer, false, done);
+        co_await pause_for(200ms);
+        co_await reader.release();
+        CO_ASSERT(co_await done.wait(3s));
+        EXPECT_TRUE(co_await writer.extend(1s));
+        co_await writer.release();
+        // A throwing observer breaks nothing.
+        options.observer = thrower;
+        ReadWriteLock throwing(redis, name, options);
+        EXPECT_TRUE(co_await throwing.acquire_shared());
+        co_await throwing.release();
+    });
+    EXPECT_TRUE(recorder->all_of(name));
+    EXPECT_EQ(recorder->kinds(), (std::vector<std::string>{"acquired", "not_acquired", "released",
+                                                           "acquired", "extended", "released"}));
+    const auto acquired = recorder->of("acquired");
+    ASSERT_EQ(acquired.size(), 2u);
+    EXPECT_FALSE(acquired[0].flag);
+    EXPECT_TRUE(acquired[1].flag) << "the writer was woken by the last reader's release";
+    EXPECT_GE(acquired[1].time, 200ms);
+    EXPECT_GE(recorder->of("released").front().time, 200ms);
+    EXPECT_EQ(recorder->of("not_acquired").front().reason, "held");
+    EXPECT_EQ(thrower->exceptions_caught(), 2u);
 }
 
 TEST(ReadWriteLock, OnACluster) {
