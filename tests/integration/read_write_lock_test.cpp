@@ -5,9 +5,6 @@
 // Cluster.
 #include "dlock/read_write_lock.hpp"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <asio.hpp>
 #include <memory>
 #include <vector>
@@ -16,6 +13,7 @@
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
+#include "forked_tasks.hpp"
 #include "names.hpp"
 #include "observed.hpp"
 #include "overlap.hpp"
@@ -215,59 +213,27 @@ TEST(ReadWriteLock, WritersAloneReadersTogetherOverProcesses) {
     const std::string name = unique_name();
     constexpr int processes = 4, tasks = 3, rounds = 15;
     SharedOverlap overlap;
-    std::vector<pid_t> children;
-    for (int p = 0; p < processes; ++p) {
-        const pid_t pid = ::fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            int status = 0;
-            try {
-                asio::io_context io;
-                dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-                run(io, [&]() -> asio::awaitable<void> {
-                    Notification done(io.get_executor(), tasks);
-                    for (int t = 0; t < tasks; ++t) {
-                        const bool writer = t == 0;
-                        asio::co_spawn(
-                            io,
-                            [&, writer]() -> asio::awaitable<void> {
-                                for (int r = 0; r < rounds; ++r) {
-                                    ReadWriteLock rw(redis, name, {.timeout = 10s, .sleep = 1s});
-                                    if (!(writer ? co_await rw.acquire()
-                                                 : co_await rw.acquire_shared()))
-                                        continue;
-                                    if (writer) {
-                                        if (overlap->current.load() != 0) ++overlap->conflicts;
-                                        ++overlap->writers;
-                                    } else if (overlap->writers.load() != 0) {
-                                        ++overlap->conflicts;
-                                    }
-                                    overlap->enter();
-                                    co_await pause_for(1ms);
-                                    overlap->leave();
-                                    if (writer) --overlap->writers;
-                                    co_await rw.release();
-                                }
-                            },
-                            [&](std::exception_ptr error) {
-                                if (error) status = 1;
-                                done.notify();
-                            });
-                    }
-                    co_await done.wait();
-                });
-            } catch (...) {
-                status = 2;
-            }
-            std::_Exit(status);
-        }
-        children.push_back(pid);
-    }
-    for (pid_t pid : children) {
-        int status = 0;
-        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-    }
+    // Task 0 of each process writes, the others read.
+    run_forked_tasks(processes, tasks, server("PLAIN_URL"),
+                     [&](dlock::Redis& redis, int task) -> asio::awaitable<void> {
+                         const bool writer = task == 0;
+                         for (int r = 0; r < rounds; ++r) {
+                             ReadWriteLock rw(redis, name, {.timeout = 10s, .sleep = 1s});
+                             if (!(writer ? co_await rw.acquire() : co_await rw.acquire_shared()))
+                                 continue;
+                             if (writer) {
+                                 if (overlap->current.load() != 0) ++overlap->conflicts;
+                                 ++overlap->writers;
+                             } else if (overlap->writers.load() != 0) {
+                                 ++overlap->conflicts;
+                             }
+                             overlap->enter();
+                             co_await pause_for(1ms);
+                             overlap->leave();
+                             if (writer) --overlap->writers;
+                             co_await rw.release();
+                         }
+                     });
     EXPECT_EQ(overlap->entries.load(), processes * tasks * rounds);
     EXPECT_EQ(overlap->conflicts.load(), 0);
     EXPECT_GE(overlap->most.load(), 2);  // readers did overlap

@@ -16,6 +16,7 @@
 #include "async.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
+#include "forked_tasks.hpp"
 #include "names.hpp"
 #include "observed.hpp"
 #include "overlap.hpp"
@@ -152,50 +153,17 @@ TEST(Semaphore, NeverMoreThanNHoldersOverProcessesAndTasks) {
     const std::string name = unique_name();
     constexpr int permits = 3, processes = 4, tasks = 4, rounds = 25;
     SharedOverlap overlap;
-    std::vector<pid_t> children;
-    for (int p = 0; p < processes; ++p) {
-        const pid_t pid = ::fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            int status = 0;
-            try {
-                asio::io_context io;
-                dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-                run(io, [&]() -> asio::awaitable<void> {
-                    Notification done(io.get_executor(), tasks);
-                    for (int t = 0; t < tasks; ++t) {
-                        asio::co_spawn(
-                            io,
-                            [&]() -> asio::awaitable<void> {
-                                for (int r = 0; r < rounds; ++r) {
-                                    Semaphore permit(redis, name, permits,
-                                                     {.timeout = 10s, .sleep = 1s});
-                                    if (!co_await permit.acquire()) continue;
-                                    overlap->enter();
-                                    co_await pause_for(1ms);
-                                    overlap->leave();
-                                    co_await permit.release();
-                                }
-                            },
-                            [&](std::exception_ptr error) {
-                                if (error) status = 1;
-                                done.notify();
-                            });
-                    }
-                    co_await done.wait();
-                });
-            } catch (...) {
-                status = 2;
-            }
-            std::_Exit(status);
-        }
-        children.push_back(pid);
-    }
-    for (pid_t pid : children) {
-        int status = 0;
-        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-    }
+    run_forked_tasks(processes, tasks, server("PLAIN_URL"),
+                     [&](dlock::Redis& redis, int) -> asio::awaitable<void> {
+                         for (int r = 0; r < rounds; ++r) {
+                             Semaphore permit(redis, name, permits, {.timeout = 10s, .sleep = 1s});
+                             if (!co_await permit.acquire()) continue;
+                             overlap->enter();
+                             co_await pause_for(1ms);
+                             overlap->leave();
+                             co_await permit.release();
+                         }
+                     });
     EXPECT_EQ(overlap->entries.load(), processes * tasks * rounds);
     EXPECT_LE(overlap->most.load(), permits);
     EXPECT_EQ(overlap->most.load(), permits);  // the load does fill every permit
