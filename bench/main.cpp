@@ -10,16 +10,6 @@
 #include "lock_metrics.hpp"
 #include "run_io.hpp"
 
-namespace {
-
-void print_skipped(std::string_view scenario, std::string_view why) {
-    dlock::bench::JsonLine line;
-    line.add("scenario", scenario).add("impl", "dlock").add("skipped", why);
-    std::cout << line.str() << std::endl;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     using namespace dlock::bench;
     CLI::App app{"dlock benchmarks: prints one JSON line per run"};
