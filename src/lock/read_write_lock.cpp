@@ -1,4 +1,4 @@
-// dlock::ReadWriteLock: two lease kinds (reader, writer) over the rwlock scripts.
+// dlock::ReadWriteLock: two leases (reader, writer) over the rwlock scripts.
 #include "dlock/read_write_lock.hpp"
 
 #include <asio.hpp>
@@ -24,67 +24,54 @@ struct RwSettings {
     std::string notify;  // Backend::notify_command()
 };
 
-class WriterKind final : public detail::LeaseKind {
+// One role's lease (the writer's, or a reader's): the role's scripts.
+class RoleKind final : public detail::LeaseKind {
   public:
-    WriterKind(RwSettings settings, bool fencing) : s_(std::move(settings)), fencing_(fencing) {}
+    RoleKind(RwSettings settings, bool writer, bool fencing)
+        : s_(std::move(settings)),
+          writer_(writer),
+          fencing_(fencing),
+          wait_name_(writer ? detail::writer_wait_name(s_.name)
+                            : detail::reader_wait_name(s_.name)) {}
     detail::ScriptCall acquire_call(const std::string& token, const detail::QueueTicket* ticket,
                                     bool blocking) const override {
-        return detail::rw_write_acquire_call({s_.name, token, ""}, s_.ttl, fencing_, ticket,
-                                             s_.queue_ttl, blocking ? s_.claim : milliseconds(0));
-    }
-    detail::ScriptCall release_call(const std::string& token,
-                                    std::string_view notify) const override {
-        return detail::rw_write_release_call({s_.name, token, notify});
-    }
-    detail::ScriptCall extend_call(const std::string& token, milliseconds ms,
-                                   detail::TtlChange change) const override {
-        return detail::extend_call(s_.name, token, ms, change);  // key NAME, as a Lock's
-    }
-    std::optional<detail::ScriptCall> withdraw_call(const std::string& token,
-                                                    std::string_view notify) const override {
-        return detail::rw_write_withdraw_call({s_.name, token, notify});
-    }
-    std::string wait_name() const override { return detail::writer_wait_name(s_.name); }
-    const std::string& replica_key() const override { return s_.name; }
-    [[noreturn]] void refused(long long reply) const override {
-        throw ProtocolError("unexpected reply " + std::to_string(reply) + " to a writer's acquire");
-    }
-    const char* type_name() const override { return "dlock::ReadWriteLock"; }
-
-  private:
-    RwSettings s_;
-    bool fencing_;
-};
-
-class ReaderKind final : public detail::LeaseKind {
-  public:
-    explicit ReaderKind(RwSettings settings) : s_(std::move(settings)) {}
-    detail::ScriptCall acquire_call(const std::string& token, const detail::QueueTicket* ticket,
-                                    bool blocking) const override {
+        const milliseconds claim = blocking ? s_.claim : milliseconds(0);
+        if (writer_) {
+            return detail::rw_write_acquire_call({s_.name, token, ""}, s_.ttl, fencing_, ticket,
+                                                 s_.queue_ttl, claim);
+        }
         return detail::rw_read_acquire_call({s_.name, token, s_.notify}, s_.ttl, ticket,
-                                            s_.queue_ttl, blocking ? s_.claim : milliseconds(0));
+                                            s_.queue_ttl, claim);
     }
     detail::ScriptCall release_call(const std::string& token,
                                     std::string_view notify) const override {
-        return detail::rw_read_release_call({s_.name, token, notify});
+        return writer_ ? detail::rw_write_release_call({s_.name, token, notify})
+                       : detail::rw_read_release_call({s_.name, token, notify});
     }
     detail::ScriptCall extend_call(const std::string& token, milliseconds ms,
                                    detail::TtlChange change) const override {
-        return detail::rw_read_extend_call({s_.name, token, ""}, ms, change);
+        // The writer's hold is key NAME, as a Lock's.
+        return writer_ ? detail::extend_call(s_.name, token, ms, change)
+                       : detail::rw_read_extend_call({s_.name, token, ""}, ms, change);
     }
     std::optional<detail::ScriptCall> withdraw_call(const std::string& token,
                                                     std::string_view notify) const override {
-        return detail::rw_read_withdraw_call({s_.name, token, notify});
+        return writer_ ? detail::rw_write_withdraw_call({s_.name, token, notify})
+                       : detail::rw_read_withdraw_call({s_.name, token, notify});
     }
-    std::string wait_name() const override { return detail::reader_wait_name(s_.name); }
+    std::string wait_name() const override { return wait_name_; }
     const std::string& replica_key() const override { return s_.name; }
     [[noreturn]] void refused(long long reply) const override {
-        throw ProtocolError("unexpected reply " + std::to_string(reply) + " to a reader's acquire");
+        throw ProtocolError("unexpected reply " + std::to_string(reply) + " to a " +
+                            (writer_ ? "writer" : "reader") + "'s acquire");
     }
     const char* type_name() const override { return "dlock::ReadWriteLock"; }
 
   private:
     RwSettings s_;
+    bool writer_;
+    bool fencing_;
+    std::string wait_name_;
 };
 
 std::shared_ptr<detail::LeaseState> make_state(Client& client, const std::string& name,
@@ -99,11 +86,7 @@ std::shared_ptr<detail::LeaseState> make_state(Client& client, const std::string
     const detail::LockSpec& spec = state->spec;
     RwSettings settings{spec.name, *spec.timeout, spec.queue_ttl,
                         spec.sleep * 2 + milliseconds(1000), std::string(spec.publish())};
-    if (writer) {
-        state->kind = std::make_unique<WriterKind>(std::move(settings), spec.options.fencing);
-    } else {
-        state->kind = std::make_unique<ReaderKind>(std::move(settings));
-    }
+    state->kind = std::make_unique<RoleKind>(std::move(settings), writer, spec.options.fencing);
     return state;
 }
 
