@@ -35,6 +35,13 @@ struct Recorder : dlock::Observer {
             if (e.name != name) return false;
         return true;
     }
+    // The reasons of the events of `kind`, in order.
+    std::vector<std::string> reasons(const std::string& kind) const {
+        std::vector<std::string> out;
+        for (const Entry& e : events)
+            if (e.kind == kind) out.push_back(e.reason);
+        return out;
+    }
     std::vector<Entry> of(const std::string& kind) const {
         std::vector<Entry> out;
         for (const Entry& e : events)
