@@ -133,6 +133,14 @@ def throughput_rows(lines):
         line = find(lines, "S5", "dlock", tasks=tasks)
         if line:
             rows.append(("S5 cluster 3x1 + WAIT, {} task(s)".format(tasks), line, None, "", {}))
+    for tasks in (1, 64):
+        line = find(lines, "S6", "dlock", tasks=tasks)
+        if line:
+            # The same PING bound as S1: a pair is two fan-outs whose 3 round trips overlap.
+            rows.append(("S6 Redlock on 3 servers, {} task(s)".format(tasks), line,
+                         ping / 2 if ping and tasks == 1 else None,
+                         "PING rate / 2" if tasks == 1 else "",
+                         {"node-redlock": find(lines, "S6", "node-redlock", tasks=tasks)}))
     for tasks in (1, 1024):
         line = find(lines, "S9", "dlock", tasks=tasks)
         if line:
@@ -493,6 +501,13 @@ def main():
     with open(args.out + ".json", "w") as f:
         json.dump({"machine": info, "results": lines}, f, indent=1)
         f.write("\n")
+    if args.mode == "scale":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import scale_report
+        with open(args.out + ".md", "w") as f:
+            f.write(scale_report.markdown(info, lines))
+        scale_report.plots(args.out, lines)
+        return
     with open(args.out + ".md", "w") as f:
         f.write(markdown(info, lines))
     gnuplot(args.out, lines)

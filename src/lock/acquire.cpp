@@ -229,9 +229,7 @@ asio::awaitable<bool> acquire(std::shared_ptr<LockState> state, WaitPolicy wait)
             const bool entered = co_await room.enter(deadline);
             if (entered) continue;
         }
-        auto wake_at = now + s.spec.sleep;
-        if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
-        co_await room.sleep(wake_at);
+        co_await room.sleep(s.spec.sleep, deadline);  // never past the deadline
         if (s.abandoned) co_return give_up(NotAcquiredReason::abandoned);
     }
 }

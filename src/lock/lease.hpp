@@ -72,6 +72,7 @@ struct LeaseState : LockState {
         return std::string(kind->type_name()) + " '" + spec.name + "'";
     }
     std::string wait_name() const override { return kind->wait_name(); }
+    bool oldest_waiter_polls() const override { return false; }
     asio::awaitable<bool> end_stale_hold() override;
     void hold_began(const std::shared_ptr<LockState>& /*self*/) override {}
     void withdraw_later(const std::shared_ptr<LockState>& self, const std::string& token) override;

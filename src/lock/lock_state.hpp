@@ -98,6 +98,10 @@ struct LockState {
     virtual std::string described() const { return "lock '" + spec.name + "'"; }
     // The name its waiters wait under (wait_room.hpp): a Lock's own name.
     virtual std::string wait_name() const { return spec.name; }
+    // Whether only the process's oldest local waiter on the name polls (WaitRoom::sleep): true
+    // for a Lock (one holder at a time); a lease kind admits several, so each of its waiters
+    // polls.
+    virtual bool oldest_waiter_polls() const { return true; }
     // acquire() on an object that still has a token: ends that hold if the server no longer
     // has it (its wait_lost() callers hear acquire_found_gone) and returns true; false when it
     // is still held (a usage error). A Lock asks the server; a lease kind trusts lost().
