@@ -122,7 +122,12 @@ asio::awaitable<void> WaitRoom::sleep(Clock::duration poll, std::optional<Deadli
 asio::awaitable<void> WaitRoom::sleep(Deadline until) {
     if (waiter_) {
         *site_.waiting = &waiter_->signal;
-        woken_ = (co_await subscriber_->wait(*waiter_, until)).woken;
+        for (;;) {
+            const auto outcome = co_await subscriber_->wait(*waiter_, until);
+            woken_ = outcome.woken;
+            // Becoming the oldest changes nothing here: every waiter of this room polls.
+            if (woken_ || !outcome.promoted || Clock::now() >= until) break;
+        }
     } else {
         *site_.waiting = &poll_;
         co_await poll_.wait(until);

@@ -61,7 +61,8 @@ asio::awaitable<Subscriber::WaiterPtr> Subscriber::watch(const std::string& lock
     auto waiter = std::make_shared<Waiter>(connection_->get_executor());
     waiter->lock_name = lock_name;
     waiter->inbox = inbox_for(lock_name);
-    waiters_[lock_name].push_back(waiter);
+    auto& list = waiters_[lock_name];
+    waiter->place = list.insert(list.end(), waiter);
     Inbox& inbox = inboxes_[waiter->inbox];
     ++inbox.users;
     if (!inbox.confirmed) {
@@ -105,10 +106,10 @@ Subscriber::Departure Subscriber::unwatch(const WaiterPtr& waiter) {
     departure.unused_wakeup = waiter->wakeup;
     if (auto it = waiters_.find(waiter->lock_name); it != waiters_.end()) {
         auto& list = it->second;
-        const bool was_oldest = !list.empty() && list.front() == waiter;
-        const auto before = list.size();
-        list.remove(waiter);
-        if (list.size() != before) {
+        if (waiter->place) {
+            const bool was_oldest = *waiter->place == list.begin();
+            list.erase(*waiter->place);
+            waiter->place.reset();
             if (list.empty()) {
                 waiters_.erase(it);
                 departure.last_for_lock = true;

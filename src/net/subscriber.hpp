@@ -35,6 +35,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,9 @@ class Subscriber {
         bool promoted = false;
         // Notified with either, and by the lock's owner to end a wait (neither is set then).
         Notification signal;
+        // Its place in the list of its lock's waiters, while listed: unwatch() takes it out in
+        // O(1) (10,000 waiters on one name spent a third of their time searching the list).
+        std::optional<std::list<std::shared_ptr<Waiter>>::iterator> place;
     };
     using WaiterPtr = std::shared_ptr<Waiter>;
 
