@@ -97,6 +97,9 @@ inline double micros(Clock::duration d) {
     return std::chrono::duration<double, std::micro>(d).count();
 }
 
+// The line of a scenario that could not run here (impl "dlock", "skipped": why).
+void print_skipped(std::string_view scenario, std::string_view why);
+
 // The scenarios. Each prints its JSON line; a failure throws (main prints it as JSON).
 void run_sequential(const Params& params);  // S1
 void run_concurrent(const Params& params);  // S2

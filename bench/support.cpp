@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -99,6 +100,12 @@ JsonLine& JsonLine::add_raw(std::string_view name, std::string_view json) {
     key(name);
     body_ += json;
     return *this;
+}
+
+void print_skipped(std::string_view scenario, std::string_view why) {
+    JsonLine line;
+    line.add("scenario", scenario).add("impl", "dlock").add("skipped", why);
+    std::cout << line.str() << std::endl;
 }
 
 void add_percentiles(JsonLine& line, std::vector<double>& samples_us, std::string_view prefix) {

@@ -140,6 +140,19 @@ void print_pairs(std::string_view scenario, const JsonLine& params_json, PairSta
     std::cout << pairs_line(scenario, params_json, stats, false).str() << std::endl;
 }
 
+void run_replicated_pairs(std::string_view scenario, asio::io_context& io, dlock::Client& client,
+                          const std::string& prefix, const Params& params,
+                          std::string_view deployment_key, std::string_view deployment) {
+    PairStats stats = measure_pairs(io, client, params.tasks, prefix, params);
+    JsonLine p;
+    p.add("tasks", params.tasks)
+        .add("duration_s", params.duration_s)
+        .add("op", "acquire+release")
+        .add(deployment_key, deployment)
+        .add("wait_replicas", 1);
+    print_pairs(scenario, p, stats);
+}
+
 void run_sequential(const Params& params) {
     JsonLine p;
     p.add("tasks", 1)

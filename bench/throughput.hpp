@@ -54,4 +54,10 @@ ServerSample sample_server(dlock::sync::Redis& redis);
 // Prints the scenario's JSON line (impl "dlock").
 void print_pairs(std::string_view scenario, const JsonLine& params_json, PairStats& stats);
 
+// S5 and S9: measure_pairs on a deployment whose acquisitions WAIT for one replica
+// (`deployment` names it under `deployment_key`), then its line.
+void run_replicated_pairs(std::string_view scenario, asio::io_context& io, dlock::Client& client,
+                          const std::string& prefix, const Params& params,
+                          std::string_view deployment_key, std::string_view deployment);
+
 }  // namespace dlock::bench

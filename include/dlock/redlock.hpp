@@ -50,10 +50,15 @@
 #include "dlock/errors.hpp"
 #include "dlock/lock_concept.hpp"
 #include "dlock/lock_options.hpp"
+#include "dlock/observer.hpp"
 #include "dlock/options.hpp"
 #include "dlock/redis.hpp"
 
 namespace dlock {
+
+namespace detail {
+class LockEvents;
+}
 
 // The set of independent primaries a RedlockLock runs on. Owns one dlock::Redis per node.
 class Redlock {
@@ -107,6 +112,10 @@ struct RedlockOptions {
     Seconds node_timeout{0.05};
     // Clock rate difference allowed between this host and the nodes, as a fraction of the TTL.
     double clock_drift_factor = 0.01;
+    // Receives this lock's events (dlock/observer.hpp), as a Lock's observer does: acquired,
+    // not acquired (held; unavailable when fewer than a quorum of nodes answered), released,
+    // extended, lost (release found the key gone on a majority). None: no events.
+    std::shared_ptr<Observer> observer{};
 };
 
 class RedlockLock {
@@ -116,6 +125,7 @@ class RedlockLock {
     // Throws std::invalid_argument: empty name, no timeout, bad durations (naming the field),
     // timeout under 1 ms or not above node_timeout, clock_drift_factor outside [0, 1).
     RedlockLock(Redlock& group, std::string name, RedlockOptions options);
+    ~RedlockLock();
     RedlockLock(const RedlockLock&) = delete;
     RedlockLock& operator=(const RedlockLock&) = delete;
 
@@ -170,7 +180,8 @@ class RedlockLock {
     }
 
   private:
-    asio::awaitable<bool> try_once(const std::string& token);
+    // One round: nothing when taken, else why not (held, or unavailable).
+    asio::awaitable<std::optional<NotAcquiredReason>> try_once(const std::string& token);
 
     Redlock& group_;
     std::string name_;
@@ -182,6 +193,7 @@ class RedlockLock {
     Seconds validity_{0};
     std::chrono::steady_clock::time_point validity_start_{};
     bool busy_ = false;
+    std::unique_ptr<detail::LockEvents> events_;  // the observer's events (one emitter)
 };
 
 static_assert(AsyncLock<RedlockLock>);

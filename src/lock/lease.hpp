@@ -1,7 +1,7 @@
 // lease.hpp (private): the machinery shared by the lock kinds beyond Lock (Semaphore,
 // ReadWriteLock): one object holds one lease (a permit, a read or a write hold) made of a
-// random token; acquire() is Lock's loop (attempt, wait room, wake-ups, WAIT on a cluster,
-// roll-back, auto-renewal) with the kind's scripts in place of Lock's.
+// random token; acquire() (the loop, its attempts, WAIT, roll-back) and auto-renewal are every
+// kind's (lock_state.hpp), run with the kind's scripts.
 //
 // LeaseState is a LockState (spec, hold, busy flag, abandonment) plus the kind, so the hold's
 // invariants (hold.hpp) and the option validation (LockSpec) are Lock's own.
@@ -40,6 +40,8 @@ class LeaseKind {
         return std::nullopt;
     }
     virtual std::string wait_name() const = 0;
+    // The key whose shard's replicas must confirm an acquisition (the acquire script's first).
+    virtual const std::string& replica_key() const = 0;
     // A negative reply of the acquire script: throws what it means.
     [[noreturn]] virtual void refused(long long reply) const = 0;
     // "dlock::Semaphore": for messages.
@@ -52,23 +54,34 @@ struct LeaseState : LockState {
         : LockState(std::move(backend), std::move(name), std::move(options)),
           kind(std::move(lease_kind)) {}
     std::unique_ptr<const LeaseKind> kind;
+
+    // The steps every kind shares (lock_state.hpp) run the kind's scripts.
+    asio::awaitable<Reply> send_acquire(const std::string& token, const QueueTicket* ticket,
+                                        bool blocking, std::shared_ptr<Connection>* used) override;
+    void refused(long long reply) const override { kind->refused(reply); }
+    ScriptCall release_script(const std::string& token, std::string_view notify) const override {
+        return kind->release_call(token, notify);
+    }
+    ScriptCall extend_script(const std::string& token, std::chrono::milliseconds ms,
+                             TtlChange change) const override {
+        return kind->extend_call(token, ms, change);
+    }
+    const std::string& replica_key() const override { return kind->replica_key(); }
+    const char* type_name() const override { return kind->type_name(); }
+    std::string described() const override {
+        return std::string(kind->type_name()) + " '" + spec.name + "'";
+    }
+    std::string wait_name() const override { return kind->wait_name(); }
+    bool oldest_waiter_polls() const override { return false; }
+    asio::awaitable<bool> end_stale_hold() override;
+    void hold_began(const std::shared_ptr<LockState>& /*self*/) override {}
+    void withdraw_later(const std::shared_ptr<LockState>& self, const std::string& token) override;
 };
 
-// One operation at a time per object (see the concurrency contract in lock.hpp).
-class LeaseBusy : public BusyGuard {
-  public:
-    explicit LeaseBusy(LeaseState& state)
-        : BusyGuard(state.busy, state.kind->type_name(), state.spec.name) {}
-};
-
-// The operations, as Lock's: acquire() returns false when the wait is over; release() throws
+// The operations, as Lock's: acquire() is every kind's (lock_state.hpp); release() throws
 // LockReleaseError when not held; extend() LockExtensionError.
-asio::awaitable<bool> acquire_lease(std::shared_ptr<LeaseState> state, WaitPolicy wait);
 asio::awaitable<void> release_lease(std::shared_ptr<LeaseState> state);
 asio::awaitable<bool> extend_lease(std::shared_ptr<LeaseState> state, Seconds additional_time,
                                    ExtendMode mode);
-asio::awaitable<bool> wait_lease_lost(std::shared_ptr<LeaseState> state);
-// The object goes away (no I/O): a waiting acquire() gives up, renewal stops.
-void abandon_lease(LeaseState& state);
 
 }  // namespace dlock::detail

@@ -1,17 +1,12 @@
-// The Lock's public operations: the acquisition loop (waiting by wake-ups or
-// polling), release, extend, and the queries. The steps live in acquire.cpp and
-// renewal.cpp; the spec (validation) and the hold (its transitions) in lock_state.hpp, hold.hpp.
+// The Lock's public operations: release, extend, and the queries. The acquisition (the loop
+// and its attempts) lives in acquire.cpp and renewal in renewal.cpp, shared with the other
+// kinds; the spec (validation) and the hold (its transitions) in lock_state.hpp, hold.hpp.
 #include "dlock/lock.hpp"
 
 #include <asio.hpp>
 
 #include "lock/lock_state.hpp"
 #include "lock/replication.hpp"
-#include "lock/wait_room.hpp"
-#include "net/subscriber.hpp"
-#include "protocol/keys.hpp"
-#include "protocol/slots.hpp"
-#include "protocol/token.hpp"
 
 namespace dlock {
 
@@ -25,10 +20,7 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
                                          std::move(options))) {}
 
 Lock::~Lock() {
-    // An acquire() still waiting (it keeps the state alive) gives up now, without the lock.
-    state_->abandoned = true;
-    if (state_->waiting) state_->waiting->notify();
-    state_->hold.abandon();
+    detail::abandon(*state_);  // an acquire() still waiting gives up now, without the lock
 }
 
 asio::awaitable<bool> Lock::acquire() {
@@ -37,81 +29,7 @@ asio::awaitable<bool> Lock::acquire() {
 }
 
 asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
-    const bool blocking = wait.blocking;
-    const std::optional<Seconds> blocking_timeout = wait.blocking_timeout;
-    auto state = state_;  // keeps the state alive across suspensions
-    LockState& s = *state;
-    detail::LockBusy busy(s);
-    std::optional<Deadline> deadline;
-    if (blocking_timeout)
-        deadline = Clock::now() + detail::to_ms(*blocking_timeout, "blocking_timeout");
-    detail::AcquireReport report(s.events);  // one Acquired or NotAcquired per call from here
-
-    if (s.hold.token()) {
-        const Request get({"GET", s.spec.name});
-        Reply current =
-            (co_await s.spec.client->execute_for_key(s.spec.name, get, s.spec.command_deadline()))
-                .front();
-        if (current.is_string() && current.str == *s.hold.token()) {
-            if (!s.hold.lost()) {
-                report.withdraw();
-                throw LockError("lock '" + s.spec.name + "' is already held by this object",
-                                s.spec.name);
-            }
-            // A false "lost" (renewals failed, yet the key is still ours): delete it, token-
-            // checked, rather than wait for our own stale key to expire.
-            const detail::ScriptCall call = detail::release_call(s.spec.name, *s.hold.token(), "",
-                                                                 s.spec.options.record_holder);
-            (co_await detail::eval(*s.spec.client, call, s.spec.command_deadline())).value();
-        }
-        // That hold ended without a release (expired, or taken over): it was lost, and its
-        // wait_lost() callers learn it now, not at the end of the new hold.
-        s.hold.end(LostReason::acquire_found_gone);
-    }
-    s.hold.start_over();
-
-    const std::string token = detail::make_token();
-    detail::WaitRoom room(state, s.spec.options.wake_on_release && blocking);
-    co_await room.enter_if_listening();
-    for (;;) {
-        const std::optional<detail::QueueTicket> ticket = room.ticket();
-        report.attempt();
-        detail::Attempt attempt;
-        std::exception_ptr loading;
-        try {
-            attempt = co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr);
-        } catch (const ServerError& error) {
-            // LOADING: a restarted server still reads its dataset and wrote nothing. A blocking
-            // acquire polls until its deadline, then throws it (docs/semantics.md §7.9).
-            if (error.code() != "LOADING" || !blocking || s.abandoned) throw;
-            loading = std::current_exception();
-        }
-        if (loading) {
-            const auto now = Clock::now();
-            if (deadline && now >= *deadline) std::rethrow_exception(loading);
-            co_await room.sleep(deadline ? std::min(now + s.spec.sleep, *deadline)
-                                         : now + s.spec.sleep);
-            if (s.abandoned) co_return report.not_acquired(NotAcquiredReason::abandoned);
-            continue;
-        }
-        if (attempt.acquired) {
-            room.acquired();
-            s.hold.begin(token, attempt.fence);
-            s.renewed_sent = s.attempt_sent;
-            detail::watch_failovers(state);
-            detail::start_renewal(state);
-            report.acquired(room.woken());
-            co_return true;
-        }
-        if (s.abandoned) co_return report.not_acquired(NotAcquiredReason::abandoned);
-        if (!blocking) co_return report.not_acquired(NotAcquiredReason::held);
-        const auto now = Clock::now();
-        if (deadline && now >= *deadline)
-            co_return report.not_acquired(NotAcquiredReason::timed_out);
-        if (room.may_enter() && co_await room.enter(deadline)) continue;
-        co_await room.sleep(s.spec.sleep, deadline);  // never past the deadline
-        if (s.abandoned) co_return report.not_acquired(NotAcquiredReason::abandoned);
-    }
+    return detail::acquire(state_, wait);
 }
 
 asio::awaitable<void> Lock::release() {
@@ -264,12 +182,7 @@ void Lock::adopt(std::string token) {
 }
 
 asio::awaitable<bool> Lock::wait_lost() {
-    auto state = state_;
-    if (state->hold.lost()) co_return true;
-    const std::shared_ptr<detail::HoldEnd> end = state->hold.end_signal();
-    if (!end) co_return false;
-    co_await end->done.wait(Deadline::max());
-    co_return end->lost;
+    return detail::wait_lost(state_);
 }
 
 std::size_t Lock::replication_factor() const {

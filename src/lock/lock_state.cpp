@@ -79,6 +79,12 @@ std::optional<HolderFields> holder_fields(const LockSpec& spec) {
     return HolderFields{identity.host, identity.pid, spec.options.holder_label};
 }
 
+void abandon(LockState& state) {
+    state.abandoned = true;
+    if (state.waiting) state.waiting->notify();
+    state.hold.abandon();
+}
+
 void mark_lost(LockState& state, LostReason reason) {
     state.hold.mark_lost(reason);
     if (state.spec.options.on_lost) state.spec.options.on_lost();

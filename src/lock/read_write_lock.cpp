@@ -1,4 +1,4 @@
-// dlock::ReadWriteLock: two lease kinds (reader, writer) over the rwlock scripts.
+// dlock::ReadWriteLock: two leases (reader, writer) over the rwlock scripts.
 #include "dlock/read_write_lock.hpp"
 
 #include <asio.hpp>
@@ -24,65 +24,54 @@ struct RwSettings {
     std::string notify;  // Backend::notify_command()
 };
 
-class WriterKind final : public detail::LeaseKind {
+// One role's lease (the writer's, or a reader's): the role's scripts.
+class RoleKind final : public detail::LeaseKind {
   public:
-    WriterKind(RwSettings settings, bool fencing) : s_(std::move(settings)), fencing_(fencing) {}
+    RoleKind(RwSettings settings, bool writer, bool fencing)
+        : s_(std::move(settings)),
+          writer_(writer),
+          fencing_(fencing),
+          wait_name_(writer ? detail::writer_wait_name(s_.name)
+                            : detail::reader_wait_name(s_.name)) {}
     detail::ScriptCall acquire_call(const std::string& token, const detail::QueueTicket* ticket,
                                     bool blocking) const override {
-        return detail::rw_write_acquire_call({s_.name, token, ""}, s_.ttl, fencing_, ticket,
-                                             s_.queue_ttl, blocking ? s_.claim : milliseconds(0));
-    }
-    detail::ScriptCall release_call(const std::string& token,
-                                    std::string_view notify) const override {
-        return detail::rw_write_release_call({s_.name, token, notify});
-    }
-    detail::ScriptCall extend_call(const std::string& token, milliseconds ms,
-                                   detail::TtlChange change) const override {
-        return detail::extend_call(s_.name, token, ms, change);  // key NAME, as a Lock's
-    }
-    std::optional<detail::ScriptCall> withdraw_call(const std::string& token,
-                                                    std::string_view notify) const override {
-        return detail::rw_write_withdraw_call({s_.name, token, notify});
-    }
-    std::string wait_name() const override { return detail::writer_wait_name(s_.name); }
-    [[noreturn]] void refused(long long reply) const override {
-        throw ProtocolError("unexpected reply " + std::to_string(reply) + " to a writer's acquire");
-    }
-    const char* type_name() const override { return "dlock::ReadWriteLock"; }
-
-  private:
-    RwSettings s_;
-    bool fencing_;
-};
-
-class ReaderKind final : public detail::LeaseKind {
-  public:
-    explicit ReaderKind(RwSettings settings) : s_(std::move(settings)) {}
-    detail::ScriptCall acquire_call(const std::string& token, const detail::QueueTicket* ticket,
-                                    bool blocking) const override {
+        const milliseconds claim = blocking ? s_.claim : milliseconds(0);
+        if (writer_) {
+            return detail::rw_write_acquire_call({s_.name, token, ""}, s_.ttl, fencing_, ticket,
+                                                 s_.queue_ttl, claim);
+        }
         return detail::rw_read_acquire_call({s_.name, token, s_.notify}, s_.ttl, ticket,
-                                            s_.queue_ttl, blocking ? s_.claim : milliseconds(0));
+                                            s_.queue_ttl, claim);
     }
     detail::ScriptCall release_call(const std::string& token,
                                     std::string_view notify) const override {
-        return detail::rw_read_release_call({s_.name, token, notify});
+        return writer_ ? detail::rw_write_release_call({s_.name, token, notify})
+                       : detail::rw_read_release_call({s_.name, token, notify});
     }
     detail::ScriptCall extend_call(const std::string& token, milliseconds ms,
                                    detail::TtlChange change) const override {
-        return detail::rw_read_extend_call({s_.name, token, ""}, ms, change);
+        // The writer's hold is key NAME, as a Lock's.
+        return writer_ ? detail::extend_call(s_.name, token, ms, change)
+                       : detail::rw_read_extend_call({s_.name, token, ""}, ms, change);
     }
     std::optional<detail::ScriptCall> withdraw_call(const std::string& token,
                                                     std::string_view notify) const override {
-        return detail::rw_read_withdraw_call({s_.name, token, notify});
+        return writer_ ? detail::rw_write_withdraw_call({s_.name, token, notify})
+                       : detail::rw_read_withdraw_call({s_.name, token, notify});
     }
-    std::string wait_name() const override { return detail::reader_wait_name(s_.name); }
+    std::string wait_name() const override { return wait_name_; }
+    const std::string& replica_key() const override { return s_.name; }
     [[noreturn]] void refused(long long reply) const override {
-        throw ProtocolError("unexpected reply " + std::to_string(reply) + " to a reader's acquire");
+        throw ProtocolError("unexpected reply " + std::to_string(reply) + " to a " +
+                            (writer_ ? "writer" : "reader") + "'s acquire");
     }
     const char* type_name() const override { return "dlock::ReadWriteLock"; }
 
   private:
     RwSettings s_;
+    bool writer_;
+    bool fencing_;
+    std::string wait_name_;
 };
 
 std::shared_ptr<detail::LeaseState> make_state(Client& client, const std::string& name,
@@ -97,11 +86,7 @@ std::shared_ptr<detail::LeaseState> make_state(Client& client, const std::string
     const detail::LockSpec& spec = state->spec;
     RwSettings settings{spec.name, *spec.timeout, spec.queue_ttl,
                         spec.sleep * 2 + milliseconds(1000), std::string(spec.publish())};
-    if (writer) {
-        state->kind = std::make_unique<WriterKind>(std::move(settings), spec.options.fencing);
-    } else {
-        state->kind = std::make_unique<ReaderKind>(std::move(settings));
-    }
+    state->kind = std::make_unique<RoleKind>(std::move(settings), writer, spec.options.fencing);
     return state;
 }
 
@@ -112,8 +97,8 @@ ReadWriteLock::ReadWriteLock(Client& client, std::string name, LockOptions optio
       writer_(make_state(client, name, std::move(options), true)) {}
 
 ReadWriteLock::~ReadWriteLock() {
-    detail::abandon_lease(*reader_);
-    detail::abandon_lease(*writer_);
+    detail::abandon(*reader_);
+    detail::abandon(*writer_);
 }
 
 detail::LeaseState& ReadWriteLock::current() const noexcept {
@@ -126,7 +111,7 @@ asio::awaitable<bool> ReadWriteLock::acquire_as(Mode mode, WaitPolicy wait) {
         throw LockError("dlock::ReadWriteLock '" + name() + "' is already held by this object",
                         name());
     }
-    co_return co_await detail::acquire_lease(mode == Mode::shared ? reader_ : writer_, wait);
+    co_return co_await detail::acquire(mode == Mode::shared ? reader_ : writer_, wait);
 }
 
 asio::awaitable<bool> ReadWriteLock::acquire() {
@@ -187,7 +172,7 @@ bool ReadWriteLock::lost() const noexcept {
     return current().hold.lost();
 }
 asio::awaitable<bool> ReadWriteLock::wait_lost() {
-    return detail::wait_lease_lost(reader_->hold.token() ? reader_ : writer_);
+    return detail::wait_lost(reader_->hold.token() ? reader_ : writer_);
 }
 std::size_t ReadWriteLock::replication_factor() const {
     return detail::replication_factor(writer_->spec.client->replicas_of(writer_->spec.name));

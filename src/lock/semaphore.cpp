@@ -19,6 +19,7 @@ class SemaphoreKind final : public detail::LeaseKind {
     SemaphoreKind(std::string name, std::size_t permits, milliseconds ttl, bool fencing,
                   milliseconds queue_ttl)
         : name_(std::move(name)),
+          holders_key_(detail::semaphore_holders_key(name_)),
           permits_(permits),
           ttl_(ttl),
           fencing_(fencing),
@@ -38,6 +39,7 @@ class SemaphoreKind final : public detail::LeaseKind {
         return detail::semaphore_extend_call(name_, token, ms, change);
     }
     std::string wait_name() const override { return detail::semaphore_wait_name(name_); }
+    const std::string& replica_key() const override { return holders_key_; }
     [[noreturn]] void refused(long long reply) const override {
         throw SemaphoreMismatchError(
             "semaphore '" + name_ + "' is held with " + std::to_string(-reply) + " permits, not " +
@@ -48,6 +50,7 @@ class SemaphoreKind final : public detail::LeaseKind {
 
   private:
     std::string name_;
+    std::string holders_key_;
     std::size_t permits_;
     milliseconds ttl_;
     bool fencing_;
@@ -75,7 +78,7 @@ Semaphore::Semaphore(Client& client, std::string name, std::size_t permits, Lock
     : permits_(permits), state_(make_state(client, std::move(name), permits, std::move(options))) {}
 
 Semaphore::~Semaphore() {
-    detail::abandon_lease(*state_);
+    detail::abandon(*state_);
 }
 
 asio::awaitable<bool> Semaphore::acquire() {
@@ -83,7 +86,7 @@ asio::awaitable<bool> Semaphore::acquire() {
         WaitPolicy{state_->spec.options.blocking, state_->spec.options.blocking_timeout});
 }
 asio::awaitable<bool> Semaphore::acquire(WaitPolicy wait) {
-    return detail::acquire_lease(state_, wait);
+    return detail::acquire(state_, wait);
 }
 asio::awaitable<void> Semaphore::release() {
     return detail::release_lease(state_);
@@ -94,7 +97,7 @@ asio::awaitable<bool> Semaphore::extend(Seconds additional_time, ExtendMode mode
 
 asio::awaitable<std::size_t> Semaphore::holders() {
     auto state = state_;
-    detail::LeaseBusy busy(*state);
+    detail::LockBusy busy(*state);
     const Reply reply =
         co_await detail::eval(*state->spec.client, detail::semaphore_holders_call(state->spec.name),
                               state->spec.command_deadline());
@@ -108,7 +111,7 @@ asio::awaitable<bool> Semaphore::locked() {
 
 asio::awaitable<bool> Semaphore::owned() {
     auto state = state_;
-    detail::LeaseBusy busy(*state);
+    detail::LockBusy busy(*state);
     if (!state->hold.token() || state->hold.lost()) co_return false;
     const Reply reply = co_await detail::eval(
         *state->spec.client, detail::semaphore_owned_call(state->spec.name, *state->hold.token()),
@@ -129,11 +132,10 @@ bool Semaphore::lost() const noexcept {
     return state_->hold.lost();
 }
 asio::awaitable<bool> Semaphore::wait_lost() {
-    return detail::wait_lease_lost(state_);
+    return detail::wait_lost(state_);
 }
 std::size_t Semaphore::replication_factor() const {
-    return detail::replication_factor(
-        state_->spec.client->replicas_of(detail::semaphore_holders_key(state_->spec.name)));
+    return detail::replication_factor(state_->spec.client->replicas_of(state_->replica_key()));
 }
 std::uint64_t Semaphore::replication_shortfalls() const noexcept {
     return state_->shortfalls;

@@ -44,9 +44,9 @@ WaitRoom::WaitRoom(WaitSite site, bool wakeups, bool oldest_polls_only)
       poll_(site_.client->get_executor()) {}
 
 WaitRoom::WaitRoom(std::shared_ptr<LockState> state, bool wakeups)
-    : WaitRoom(WaitSite{state, state->spec.client, state->spec.name, state->spec.command_timeout,
+    : WaitRoom(WaitSite{state, state->spec.client, state->wait_name(), state->spec.command_timeout,
                         &state->waiting, &state->events},
-               wakeups, true) {}
+               wakeups, state->oldest_waiter_polls()) {}
 
 WaitRoom::~WaitRoom() {
     // Ended without resuming (its io_context destroyed mid-sleep): the owner's destructor must

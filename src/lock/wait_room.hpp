@@ -42,7 +42,8 @@ class WaitRoom {
     // `wakeups`: wait for release notifications (else only poll every `sleep`).
     // `oldest_polls_only`: see sleep(poll, deadline).
     WaitRoom(WaitSite site, bool wakeups, bool oldest_polls_only = false);
-    // A Lock's room: it waits under the lock's name, and only its oldest local waiter polls.
+    // The room of a lock of any kind: it waits under state->wait_name(), and only its oldest
+    // local waiter polls when state->oldest_waiter_polls() (a Lock).
     WaitRoom(std::shared_ptr<LockState> state, bool wakeups);
     ~WaitRoom();
     WaitRoom(const WaitRoom&) = delete;

@@ -11,6 +11,7 @@
 #include "client/backend.hpp"
 #include "lock/busy.hpp"
 #include "lock/eval.hpp"
+#include "lock/lock_events.hpp"
 #include "lock/scripts.hpp"
 #include "net/asio.hpp"
 #include "net/notification.hpp"
@@ -147,7 +148,10 @@ asio::awaitable<std::vector<Redlock::NodeResult>> Redlock::on_all_nodes(NodeCall
 // ---- RedlockLock ------------------------------------------------------------------------------
 
 RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions options)
-    : group_(group), name_(std::move(name)), options_(options) {
+    : group_(group),
+      name_(std::move(name)),
+      options_(std::move(options)),
+      events_(std::make_unique<detail::LockEvents>(options_.observer, name_)) {
     if (name_.empty()) throw std::invalid_argument("name must not be empty");
     if (!options_.timeout) {
         throw std::invalid_argument("timeout: Redlock needs a TTL (keys must expire)");
@@ -169,7 +173,9 @@ RedlockLock::RedlockLock(Redlock& group, std::string name, RedlockOptions option
     }
 }
 
-asio::awaitable<bool> RedlockLock::try_once(const std::string& token) {
+RedlockLock::~RedlockLock() = default;
+
+asio::awaitable<std::optional<NotAcquiredReason>> RedlockLock::try_once(const std::string& token) {
     const auto start = Clock::now();
     const Deadline deadline = start + node_timeout_;
     const std::string ttl_text = std::to_string(ttl_.count());
@@ -188,13 +194,17 @@ asio::awaitable<bool> RedlockLock::try_once(const std::string& token) {
     if (auto validity = detail::acquire_validity(ttl_, round, options_.clock_drift_factor)) {
         validity_ = *validity;
         validity_start_ = start;
-        co_return true;
+        co_return std::nullopt;
     }
     // Roll back everywhere, not only where SET said OK: a node that timed out may still have
     // set the key. Token-checked, so other holders' keys stay.
     co_await run_script_on_all(group_, detail::release_call(name_, token, wake_nobody),
                                node_timeout_);
-    co_return false;
+    // Held, as far as a quorum of nodes can tell (a nil reply is a refusal by a holder).
+    const std::size_t answered =
+        count_replies(results, [](const Reply& reply) { return !reply.is_error(); });
+    co_return answered >= group_.quorum() ? NotAcquiredReason::held
+                                          : NotAcquiredReason::unavailable;
 }
 
 asio::awaitable<bool> RedlockLock::acquire() {
@@ -210,18 +220,27 @@ asio::awaitable<bool> RedlockLock::acquire(WaitPolicy wait) {
     if (wait.blocking_timeout) {
         deadline = Clock::now() + detail::to_ms(*wait.blocking_timeout, "blocking_timeout");
     }
+    detail::AcquireReport report(*events_);  // one Acquired or NotAcquired per call from here
     asio::steady_timer pause(group_.get_executor());
     for (;;) {
         // A fresh token per attempt: a late SET from a rolled-back attempt must not count
         // for a later one.
         std::string token = detail::make_token();
-        if (co_await try_once(token)) {
+        report.attempt();
+        const std::optional<NotAcquiredReason> refused = co_await try_once(token);
+        if (!refused) {
             token_ = std::move(token);
+            events_->hold_began();
+            report.acquired(false);  // no wake-ups: every wait is a retry delay
             co_return true;
         }
-        if (!wait.blocking) co_return false;
+        if (!wait.blocking) co_return report.not_acquired(*refused);
         const auto now = Clock::now();
-        if (deadline && now >= *deadline) co_return false;
+        if (deadline && now >= *deadline) {
+            co_return report.not_acquired(*refused == NotAcquiredReason::held
+                                              ? NotAcquiredReason::timed_out
+                                              : NotAcquiredReason::unavailable);
+        }
         auto wake_at = now + std::chrono::duration_cast<Clock::duration>(jittered(retry_delay_));
         if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
         pause.expires_at(wake_at);
@@ -244,7 +263,10 @@ asio::awaitable<void> RedlockLock::release() {
     validity_ = Seconds(0);
     const std::size_t released = count_replies(
         results, [](const Reply& reply) { return reply.is_integer() && reply.integer == 1; });
-    if (released < group_.quorum()) {
+    if (released >= group_.quorum()) {
+        events_->released();
+    } else {
+        events_->lost(LostReason::release_found_gone);
         throw LockReleaseError("cannot release lock '" + name_ + "': only " +
                                    std::to_string(released) + " of " +
                                    std::to_string(group_.size()) +
@@ -290,6 +312,7 @@ asio::awaitable<bool> RedlockLock::extend(Seconds additional_time, ExtendMode mo
     }
     validity_ = *validity;
     validity_start_ = start;
+    events_->extended(false);
     co_return true;
 }
 
@@ -300,6 +323,7 @@ void RedlockLock::adopt(std::string token) {
     token_ = std::move(token);
     validity_ = Seconds(0);
     validity_start_ = Clock::now();
+    events_->hold_began();
 }
 
 namespace {

@@ -27,6 +27,7 @@
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
+#include "failover.hpp"
 #include "names.hpp"
 #include "net/subscriber.hpp"
 #include "own_servers.hpp"
@@ -47,26 +48,9 @@ using Clock = std::chrono::steady_clock;
 std::string url(int port) {
     return "redis://127.0.0.1:" + std::to_string(port);
 }
-int port_of(const std::string& host_port) {
-    return std::stoi(host_port.substr(host_port.rfind(':') + 1));
-}
-
-// One command on one node (from inside a coroutine), errors returned as replies.
-asio::awaitable<Reply> on_node_args(int port, std::vector<std::string> args) {
-    dlock::Redis node(co_await asio::this_coro::executor, url(port));
-    dlock::Request request;
-    request.push(std::span<const std::string>(args));
-    auto replies = co_await node.pipeline(request);
-    co_return std::move(replies.front());
-}
-// Variadic, not a braced list: GCC 12 miscompiles braced lists inside co_await expressions.
-template <class... Args>
-asio::awaitable<Reply> on_node(int port, const Args&... args) {
-    return on_node_args(port, std::vector<std::string>{std::string(args)...});
-}
 
 asio::awaitable<dlock::detail::Topology> read_topology(int port) {
-    const Reply slots = co_await on_node(port, "CLUSTER", "SLOTS");
+    const Reply slots = co_await on_server(port, "CLUSTER", "SLOTS");
     co_return dlock::detail::Topology::from_cluster_slots(slots, "127.0.0.1");
 }
 
@@ -85,11 +69,6 @@ std::vector<std::string> names_on(RedisCluster& cluster, const std::string& prim
         if (cluster.primary_of(name) == primary) out.push_back(std::move(name));
     }
     return out;
-}
-
-void record(const std::string& key, double value) {
-    ::testing::Test::RecordProperty(key, std::to_string(value));
-    std::cout << "[ measured ] " << key << " = " << value << '\n';
 }
 
 // Polls (there is no event for it) until CLUSTER SLOTS on every node but `skip` lists
@@ -201,11 +180,11 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
             asio::detached);
         Reply value;
         for (int i = 0; i < 400 && !value.is_string(); ++i) {  // our SET lands, then WAIT blocks
-            value = co_await on_node(primary, "GET", name);
+            value = co_await on_server(primary, "GET", name);
             if (!value.is_string()) co_await pause_for(5ms);
         }
         CO_ASSERT(value.is_string());
-        co_await on_node(primary, "SET", name, "intruder", "XX", "PX", "30000");
+        co_await on_server(primary, "SET", name, "intruder", "XX", "PX", "30000");
         co_await slow_done.wait();
         EXPECT_FALSE(slow_result);
         EXPECT_EQ(slow.replication_shortfalls(), 1u);
@@ -273,22 +252,13 @@ TEST(ClusterFaults, FailoverKeepsReplicatedLocksAndTheClientRecovers) {
 
         // The same client, not rebuilt: an acquisition on the dead primary's slots rides
         // through the failover (connection refused -> re-read -> CLUSTERDOWN -> back-off ...)
-        // if its command timeout outlasts it. Only a command already written when the node
-        // died fails (ConnectionError: it may have run); the caller tries again.
+        // if its command timeout outlasts it.
         Lock probe(cluster, "{" + locks[0]->name() + "}:probe",
                    {.timeout = 30s, .blocking = false, .command_timeout = Seconds(30)});
-        bool probe_got = false;
-        int in_flight_failures = 0;
-        for (int attempt = 0; attempt < 5 && !probe_got; ++attempt) {
-            try {
-                probe_got = co_await probe.acquire();
-            } catch (const dlock::ConnectionError&) {
-                ++in_flight_failures;
-            }
-        }
-        EXPECT_TRUE(probe_got);
-        EXPECT_LE(in_flight_failures, 1);
-        record("failover_probe_in_flight_failures", in_flight_failures);
+        const ProbeOutcome probed = co_await acquire_through_failover(probe);
+        EXPECT_TRUE(probed.acquired);
+        EXPECT_LE(probed.in_flight_failures, 1);
+        record("failover_probe_in_flight_failures", probed.in_flight_failures);
         const Seconds recovered = Clock::now() - killed_at;
         record("failover_first_acquisition_s", recovered.count());
         EXPECT_EQ(cluster.primary_of(probe.name()), "127.0.0.1:" + std::to_string(heir));
@@ -299,8 +269,8 @@ TEST(ClusterFaults, FailoverKeepsReplicatedLocksAndTheClientRecovers) {
         // What the cluster says (polled: there is no event to wait for).
         bool promoted = false;
         while (!promoted && Clock::now() - killed_at < 60s) {
-            const Reply info = co_await on_node(heir, "CLUSTER", "INFO");
-            const Reply role = co_await on_node(heir, "ROLE");
+            const Reply info = co_await on_server(heir, "CLUSTER", "INFO");
+            const Reply role = co_await on_server(heir, "ROLE");
             promoted = info.str.find("cluster_state:ok") != std::string::npos && role.is_array() &&
                        role.elements.at(0).str == "master";
             if (!promoted) co_await pause_for(50ms);
@@ -343,13 +313,13 @@ asio::awaitable<void> migrate_keys(int source, int target, const std::vector<std
     std::vector<std::string> args{"MIGRATE", "127.0.0.1", std::to_string(target), "", "0",
                                   "5000",    "KEYS"};
     args.insert(args.end(), keys.begin(), keys.end());
-    const Reply reply = co_await on_node_args(source, args);
+    const Reply reply = co_await on_server_args(source, args);
     EXPECT_TRUE(reply.is_ok()) << reply.to_string();
 }
 
 asio::awaitable<std::vector<std::string>> keys_in_slot(int port, std::uint16_t slot) {
     const Reply keys =
-        co_await on_node(port, "CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "1000");
+        co_await on_server(port, "CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "1000");
     std::vector<std::string> out;
     for (const Reply& key : keys.elements) out.push_back(key.str);
     co_return out;
@@ -380,8 +350,8 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
             primaries.push_back(port_of(primary));
             if (port_of(primary) != source && target == 0) target = port_of(primary);
         }
-        const std::string source_id = (co_await on_node(source, "CLUSTER", "MYID")).str;
-        const std::string target_id = (co_await on_node(target, "CLUSTER", "MYID")).str;
+        const std::string source_id = (co_await on_server(source, "CLUSTER", "MYID")).str;
+        const std::string target_id = (co_await on_server(target, "CLUSTER", "MYID")).str;
         LockOptions options{.timeout = 120s, .blocking = false};
 
         std::vector<std::unique_ptr<Lock>> old;
@@ -415,11 +385,11 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
         EXPECT_EQ(source_subscriber.channel_count(), 1u);
 
         // Start the migration and move half of the lock keys.
-        EXPECT_TRUE((co_await on_node(target, "CLUSTER", "SETSLOT", std::to_string(slot),
-                                      "IMPORTING", source_id))
+        EXPECT_TRUE((co_await on_server(target, "CLUSTER", "SETSLOT", std::to_string(slot),
+                                        "IMPORTING", source_id))
                         .is_ok());
-        EXPECT_TRUE((co_await on_node(source, "CLUSTER", "SETSLOT", std::to_string(slot),
-                                      "MIGRATING", target_id))
+        EXPECT_TRUE((co_await on_server(source, "CLUSTER", "SETSLOT", std::to_string(slot),
+                                        "MIGRATING", target_id))
                         .is_ok());
         std::vector<std::string> half;
         for (int i = 1; i < 10; i += 2) half.push_back(old[i]->name());
@@ -466,14 +436,14 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
         const auto finishing = Clock::now();
         co_await migrate_keys(source, target, co_await keys_in_slot(source, slot));
         for (int port : {target, source}) {
-            EXPECT_TRUE((co_await on_node(port, "CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
-                                          target_id))
+            EXPECT_TRUE((co_await on_server(port, "CLUSTER", "SETSLOT", std::to_string(slot),
+                                            "NODE", target_id))
                             .is_ok());
         }
         for (int port : primaries) {
             if (port != source && port != target) {
-                co_await on_node(port, "CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
-                                 target_id);
+                co_await on_server(port, "CLUSTER", "SETSLOT", std::to_string(slot), "NODE",
+                                   target_id);
             }
         }
         co_await fenced_done.wait();
@@ -552,7 +522,7 @@ TEST(ClusterFaults, StoppedPrimaryDoesNotBlockTheOtherShards) {
         // Without replicas a stopped primary cannot be failed over; this keeps the rest of the
         // cluster serving once the node is marked failed (the default would answer CLUSTERDOWN).
         for (int port : own.ports()) {
-            co_await on_node(port, "CONFIG", "SET", "cluster-require-full-coverage", "no");
+            co_await on_server(port, "CONFIG", "SET", "cluster-require-full-coverage", "no");
         }
         co_await cluster.refresh();
         const std::vector<std::string> primaries = cluster.primaries();
@@ -639,7 +609,7 @@ TEST(ClusterFaults, SeedPasswordAppliesToEveryNode) {
     asio::io_context io;
     run(io, [&]() -> asio::awaitable<void> {
         for (int port : own.ports())
-            co_await on_node(port, "CONFIG", "SET", "requirepass", "s3cret");
+            co_await on_server(port, "CONFIG", "SET", "requirepass", "s3cret");
     });
     // Only the first seed carries the password; the nodes learnt from CLUSTER SLOTS get it too.
     std::vector<std::string> seeds{"redis://:s3cret@127.0.0.1:" + std::to_string(own.ports()[0])};

@@ -6,9 +6,6 @@
 // end for a crashed holder, a Cluster.
 #include "dlock/read_write_lock.hpp"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <asio.hpp>
 #include <memory>
 #include <vector>
@@ -17,7 +14,9 @@
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
+#include "forked_tasks.hpp"
 #include "names.hpp"
+#include "observed.hpp"
 #include "overlap.hpp"
 #include "own_servers.hpp"
 #include "protocol/keys.hpp"
@@ -234,59 +233,27 @@ TEST(ReadWriteLock, WritersAloneReadersTogetherOverProcesses) {
     const std::string name = unique_name();
     constexpr int processes = 4, tasks = 3, rounds = 15;
     SharedOverlap overlap;
-    std::vector<pid_t> children;
-    for (int p = 0; p < processes; ++p) {
-        const pid_t pid = ::fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            int status = 0;
-            try {
-                asio::io_context io;
-                dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-                run(io, [&]() -> asio::awaitable<void> {
-                    Notification done(io.get_executor(), tasks);
-                    for (int t = 0; t < tasks; ++t) {
-                        const bool writer = t == 0;
-                        asio::co_spawn(
-                            io,
-                            [&, writer]() -> asio::awaitable<void> {
-                                for (int r = 0; r < rounds; ++r) {
-                                    ReadWriteLock rw(redis, name, {.timeout = 10s, .sleep = 1s});
-                                    if (!(writer ? co_await rw.acquire()
-                                                 : co_await rw.acquire_shared()))
-                                        continue;
-                                    if (writer) {
-                                        if (overlap->current.load() != 0) ++overlap->conflicts;
-                                        ++overlap->writers;
-                                    } else if (overlap->writers.load() != 0) {
-                                        ++overlap->conflicts;
-                                    }
-                                    overlap->enter();
-                                    co_await pause_for(1ms);
-                                    overlap->leave();
-                                    if (writer) --overlap->writers;
-                                    co_await rw.release();
-                                }
-                            },
-                            [&](std::exception_ptr error) {
-                                if (error) status = 1;
-                                done.notify();
-                            });
-                    }
-                    co_await done.wait();
-                });
-            } catch (...) {
-                status = 2;
-            }
-            std::_Exit(status);
-        }
-        children.push_back(pid);
-    }
-    for (pid_t pid : children) {
-        int status = 0;
-        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-    }
+    // Task 0 of each process writes, the others read.
+    run_forked_tasks(processes, tasks, server("PLAIN_URL"),
+                     [&](dlock::Redis& redis, int task) -> asio::awaitable<void> {
+                         const bool writer = task == 0;
+                         for (int r = 0; r < rounds; ++r) {
+                             ReadWriteLock rw(redis, name, {.timeout = 10s, .sleep = 1s});
+                             if (!(writer ? co_await rw.acquire() : co_await rw.acquire_shared()))
+                                 continue;
+                             if (writer) {
+                                 if (overlap->current.load() != 0) ++overlap->conflicts;
+                                 ++overlap->writers;
+                             } else if (overlap->writers.load() != 0) {
+                                 ++overlap->conflicts;
+                             }
+                             overlap->enter();
+                             co_await pause_for(1ms);
+                             overlap->leave();
+                             if (writer) --overlap->writers;
+                             co_await rw.release();
+                         }
+                     });
     EXPECT_EQ(overlap->entries.load(), processes * tasks * rounds);
     EXPECT_EQ(overlap->conflicts.load(), 0);
     EXPECT_GE(overlap->most.load(), 2);  // readers did overlap
@@ -305,6 +272,45 @@ TEST(ReadWriteLock, ACrashedReadersLeaseEndsAndLetsTheWriterIn) {
         EXPECT_TRUE(co_await w.acquire());
         co_await w.release();
     });
+}
+
+// The observer hears both roles' events, as a Lock's: a woken writer, the hold times.
+TEST(ReadWriteLock, ReportsEachRolesEventsToItsObserver) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    auto recorder = std::make_shared<Recorder>();
+    auto thrower = std::make_shared<Thrower>();
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        LockOptions options = woken_only();
+        options.observer = recorder;
+        ReadWriteLock reader(redis, name, options), writer(redis, name, options);
+        EXPECT_TRUE(co_await reader.acquire_shared());
+        EXPECT_FALSE(co_await writer.acquire({.blocking = false}));
+        Notification done(io.get_executor());
+        start(io.get_executor(), writer, false, done);
+        co_await pause_for(200ms);
+        co_await reader.release();
+        CO_ASSERT(co_await done.wait(3s));
+        EXPECT_TRUE(co_await writer.extend(1s));
+        co_await writer.release();
+        // A throwing observer breaks nothing.
+        options.observer = thrower;
+        ReadWriteLock throwing(redis, name, options);
+        EXPECT_TRUE(co_await throwing.acquire_shared());
+        co_await throwing.release();
+    });
+    EXPECT_TRUE(recorder->all_of(name));
+    EXPECT_EQ(recorder->kinds(), (std::vector<std::string>{"acquired", "not_acquired", "released",
+                                                           "acquired", "extended", "released"}));
+    const auto acquired = recorder->of("acquired");
+    ASSERT_EQ(acquired.size(), 2u);
+    EXPECT_FALSE(acquired[0].flag);
+    EXPECT_TRUE(acquired[1].flag) << "the writer was woken by the last reader's release";
+    EXPECT_GE(acquired[1].time, 200ms);
+    EXPECT_GE(recorder->of("released").front().time, 200ms);
+    EXPECT_EQ(recorder->of("not_acquired").front().reason, "held");
+    EXPECT_EQ(thrower->exceptions_caught(), 2u);
 }
 
 TEST(ReadWriteLock, OnACluster) {

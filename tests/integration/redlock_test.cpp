@@ -21,6 +21,7 @@
 #include "dlock/sync.hpp"
 #include "dlock/sync_redlock.hpp"
 #include "names.hpp"
+#include "observed.hpp"
 #include "own_servers.hpp"
 #include "servers.hpp"
 
@@ -232,6 +233,38 @@ TEST_F(RedlockTest, ExtendAndReleaseFailWhenAMajorityLostTheKey) {
     EXPECT_FALSE(lock.token());
 }
 
+// The observer hears a Redlock's events as a Lock's (dlock/observer.hpp).
+TEST_F(RedlockTest, ReportsItsEventsToItsObserver) {
+    auto recorder = std::make_shared<Recorder>();
+    const RedlockOptions options{.timeout = 10s, .observer = recorder};
+    RedlockLock lock(*group_, name_, options), other(*group_, name_, options);
+    ASSERT_TRUE(acquire(lock));
+    EXPECT_FALSE(go([&] { return other.acquire({.blocking = false}); }));
+    EXPECT_FALSE(go([&] { return other.acquire({.blocking_timeout = Seconds(0.3)}); }));
+    EXPECT_TRUE(extend(lock, 1s));
+    release(lock);
+    ASSERT_TRUE(acquire(other));
+    for (std::size_t i : {0, 1, 2}) admins_[i]->command({"DEL", name_});
+    EXPECT_THROW(release(other), dlock::LockReleaseError);
+    EXPECT_TRUE(recorder->all_of(name_));
+    EXPECT_EQ(recorder->kinds(),
+              (std::vector<std::string>{"acquired", "not_acquired", "not_acquired", "extended",
+                                        "released", "acquired", "lost"}));
+    EXPECT_EQ(recorder->reasons("not_acquired"), (std::vector<std::string>{"held", "timed_out"}));
+    EXPECT_EQ(recorder->reasons("lost"), std::vector<std::string>{"release_found_gone"});
+    const auto timed_out = recorder->of("not_acquired").back();
+    EXPECT_GE(timed_out.attempts, 2u) << "it retried";
+    EXPECT_GE(timed_out.time, 300ms);
+    EXPECT_EQ(recorder->of("acquired").front().attempts, 1u);
+
+    auto thrower = std::make_shared<Thrower>();
+    RedlockLock throwing(*group_, name_, {.timeout = 10s, .observer = thrower});
+    ASSERT_TRUE(acquire(throwing));
+    EXPECT_TRUE(extend(throwing, 1s));
+    release(throwing);
+    EXPECT_EQ(thrower->exceptions_caught(), 3u) << "acquired, extended, released";
+}
+
 TEST_F(RedlockTest, ReleaseOrExtendWithoutAcquireThrows) {
     RedlockLock lock(*group_, name_, {.timeout = 10s});
     EXPECT_THROW(release(lock), dlock::LockReleaseError);
@@ -388,6 +421,21 @@ TEST_F(RedlockFaultTest, ThreeStoppedNodesOfFivePreventAcquisitionAndLeaveNoKey)
     EXPECT_LT(watch.seconds(), 2.0);
     EXPECT_FALSE(lock.token());
     for (std::size_t i : {2, 3}) EXPECT_EQ(get(i), std::nullopt) << i;  // rolled back
+}
+
+TEST_F(RedlockFaultTest, WithoutAQuorumOfAnswersTheObserverHearsUnavailable) {
+    warm_up();
+    freeze({0, 1, 4});
+    auto recorder = std::make_shared<Recorder>();
+    RedlockLock lock(*group_, name_,
+                     {.timeout = 10s,
+                      .blocking = false,
+                      .node_timeout = fault_node_timeout,
+                      .observer = recorder});
+    EXPECT_FALSE(acquire(lock));
+    const auto failed = recorder->of("not_acquired");
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0].reason, "unavailable") << "not held: most nodes did not answer";
 }
 
 TEST_F(RedlockFaultTest, ABlockingAcquireGivesUpAtItsTimeoutWithoutAQuorum) {

@@ -16,7 +16,9 @@
 #include "async.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
+#include "forked_tasks.hpp"
 #include "names.hpp"
+#include "observed.hpp"
 #include "overlap.hpp"
 #include "own_servers.hpp"
 #include "protocol/keys.hpp"
@@ -151,50 +153,17 @@ TEST(Semaphore, NeverMoreThanNHoldersOverProcessesAndTasks) {
     const std::string name = unique_name();
     constexpr int permits = 3, processes = 4, tasks = 4, rounds = 25;
     SharedOverlap overlap;
-    std::vector<pid_t> children;
-    for (int p = 0; p < processes; ++p) {
-        const pid_t pid = ::fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            int status = 0;
-            try {
-                asio::io_context io;
-                dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-                run(io, [&]() -> asio::awaitable<void> {
-                    Notification done(io.get_executor(), tasks);
-                    for (int t = 0; t < tasks; ++t) {
-                        asio::co_spawn(
-                            io,
-                            [&]() -> asio::awaitable<void> {
-                                for (int r = 0; r < rounds; ++r) {
-                                    Semaphore permit(redis, name, permits,
-                                                     {.timeout = 10s, .sleep = 1s});
-                                    if (!co_await permit.acquire()) continue;
-                                    overlap->enter();
-                                    co_await pause_for(1ms);
-                                    overlap->leave();
-                                    co_await permit.release();
-                                }
-                            },
-                            [&](std::exception_ptr error) {
-                                if (error) status = 1;
-                                done.notify();
-                            });
-                    }
-                    co_await done.wait();
-                });
-            } catch (...) {
-                status = 2;
-            }
-            std::_Exit(status);
-        }
-        children.push_back(pid);
-    }
-    for (pid_t pid : children) {
-        int status = 0;
-        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-    }
+    run_forked_tasks(processes, tasks, server("PLAIN_URL"),
+                     [&](dlock::Redis& redis, int) -> asio::awaitable<void> {
+                         for (int r = 0; r < rounds; ++r) {
+                             Semaphore permit(redis, name, permits, {.timeout = 10s, .sleep = 1s});
+                             if (!co_await permit.acquire()) continue;
+                             overlap->enter();
+                             co_await pause_for(1ms);
+                             overlap->leave();
+                             co_await permit.release();
+                         }
+                     });
     EXPECT_EQ(overlap->entries.load(), processes * tasks * rounds);
     EXPECT_LE(overlap->most.load(), permits);
     EXPECT_EQ(overlap->most.load(), permits);  // the load does fill every permit
@@ -367,6 +336,104 @@ TEST(Semaphore, OnAClusterAFreedPermitWakesAWaiter) {
         EXPECT_TRUE(co_await got.wait(3s));
         if (waiter.token()) co_await waiter.release();
     });
+}
+
+// ---- observer events (dlock/observer.hpp): the same as a Lock's ------------------------------
+
+TEST(Semaphore, ReportsTheLocksEventsToItsObserver) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    auto recorder = std::make_shared<Recorder>();
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore a(redis, name, 1, {.timeout = 10s, .observer = recorder});
+        Semaphore b(redis, name, 1, {.timeout = 10s, .observer = recorder});
+        EXPECT_TRUE(co_await a.acquire());
+        EXPECT_FALSE(co_await b.acquire({.blocking = false}));
+        EXPECT_FALSE(co_await b.acquire({.blocking_timeout = dlock::Seconds(0.2)}));
+        EXPECT_TRUE(co_await a.extend(5s));
+        co_await pause_for(20ms);
+        co_await a.release();
+        EXPECT_TRUE(co_await b.acquire());
+        co_await redis.command("DEL", dlock::detail::semaphore_holders_key(name));
+        EXPECT_THROW(co_await b.release(), dlock::LockReleaseError);
+    });
+    EXPECT_TRUE(recorder->all_of(name));
+    EXPECT_EQ(recorder->kinds(),
+              (std::vector<std::string>{"acquired", "not_acquired", "not_acquired", "extended",
+                                        "released", "acquired", "lost"}));
+    const auto failed = recorder->of("not_acquired");
+    ASSERT_EQ(failed.size(), 2u);
+    EXPECT_EQ(failed[0].reason, "held");
+    EXPECT_EQ(failed[0].attempts, 1u);
+    EXPECT_EQ(failed[1].reason, "timed_out");
+    EXPECT_GE(failed[1].time, 200ms);
+    EXPECT_EQ(recorder->of("acquired").front().attempts, 1u);
+    EXPECT_FALSE(recorder->of("extended").front().flag) << "an explicit extend()";
+    EXPECT_GE(recorder->of("released").front().time, 20ms);
+    EXPECT_EQ(recorder->of("lost").front().reason, "release_found_gone");
+}
+
+TEST(Semaphore, AWokenWaiterAndARenewalLossAreReported) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    dlock::Redis other(io.get_executor(), server("PLAIN_URL"));
+    auto recorder = std::make_shared<Recorder>();
+    redis.set_observer(recorder);  // the client's observer, as for a Lock
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore holder(other, name, 1, lease());
+        EXPECT_TRUE(co_await holder.acquire());
+        Semaphore waiter(redis, name, 1,
+                         {.timeout = 2s,
+                          .sleep = 2s,
+                          .auto_renew = true,
+                          .renew_interval = dlock::Seconds(0.05)});
+        Notification done(io.get_executor());
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                EXPECT_TRUE(co_await waiter.acquire());
+                done.notify();
+            },
+            asio::detached);
+        co_await pause_for(200ms);
+        co_await holder.release();
+        CO_ASSERT(co_await done.wait(10s));
+        CO_ASSERT(co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return !recorder->of("extended").empty(); }, 5s));
+        co_await redis.command("DEL", dlock::detail::semaphore_holders_key(name));
+        EXPECT_TRUE(co_await waiter.wait_lost());
+    });
+    const auto acquired = recorder->of("acquired");
+    ASSERT_EQ(acquired.size(), 1u);
+    EXPECT_TRUE(acquired[0].flag) << "woken by the release, not by the poll";
+    EXPECT_GE(acquired[0].attempts, 2u);
+    EXPECT_GE(acquired[0].time, 200ms);
+    EXPECT_TRUE(recorder->of("extended").front().flag) << "a renewal";
+    const auto lost = recorder->of("lost");
+    ASSERT_EQ(lost.size(), 1u);
+    EXPECT_EQ(lost[0].reason, "renewal_found_gone");
+    EXPECT_TRUE(recorder->of("released").empty()) << "the holder's client has no observer";
+}
+
+TEST(Semaphore, AThrowingObserverBreaksNoOperationAndIsCounted) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    auto thrower = std::make_shared<Thrower>();
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore a(redis, name, 1, {.timeout = 10s, .observer = thrower});
+        Semaphore b(redis, name, 1, {.timeout = 10s, .observer = thrower});
+        EXPECT_TRUE(co_await a.acquire());                      // 1
+        EXPECT_FALSE(co_await b.acquire({.blocking = false}));  // 2 (throws an int)
+        EXPECT_TRUE(co_await a.extend(1s));                     // 3
+        co_await a.release();                                   // 4
+        EXPECT_EQ(co_await b.holders(), 0u);
+        EXPECT_TRUE(co_await b.acquire());  // 5
+        co_await b.release();               // 6
+    });
+    EXPECT_EQ(thrower->exceptions_caught(), 6u);
 }
 
 }  // namespace
