@@ -1,27 +1,16 @@
-// The lease kinds' operations: Lock's acquisition loop, release, extend and auto-renewal,
-// with the kind's scripts (see lease.hpp).
+// The lease kinds' operations: Lock's acquisition loop, release and extend, with the kind's
+// scripts (see lease.hpp). The attempt, its WAIT and roll-back, and auto-renewal are every
+// kind's (acquire.cpp, renewal.cpp).
 #include "lock/lease.hpp"
 
 #include <asio.hpp>
 
-#include "lock/replication.hpp"
 #include "lock/wait_room.hpp"
 #include "protocol/token.hpp"
 
 namespace dlock::detail {
 
 namespace {
-
-// Token-checked release of an acquisition that must not count (best effort: the lease ends by
-// itself). EVAL straight away: queued behind a timed-out attempt, it may run long after we
-// stopped waiting, when a NOSCRIPT reply could no longer be answered.
-asio::awaitable<void> roll_back(LeaseState& state, const std::string& token) {
-    try {
-        co_await eval(*state.spec.client, state.kind->release_call(token, state.spec.publish()),
-                      state.spec.command_deadline(), EvalMode::source_only);
-    } catch (const std::exception&) {
-    }
-}
 
 // In the background: the acquire() is over and may not wait on the client any more.
 void withdraw_later(const std::shared_ptr<LeaseState>& state, const std::string& token) {
@@ -39,121 +28,6 @@ void withdraw_later(const std::shared_ptr<LeaseState>& state, const std::string&
         asio::detached);
 }
 
-// On a cluster, WAIT until replication_factor() replicas have `used`'s writes. Returns the
-// replicas confirmed, or nothing when none are needed. Throws when WAIT fails.
-asio::awaitable<std::optional<long long>> confirm_replicas(LeaseState& state,
-                                                           const std::shared_ptr<Connection>& used,
-                                                           std::size_t needed,
-                                                           std::optional<Deadline> deadline) {
-    if (needed == 0 || !used) co_return std::nullopt;
-    milliseconds wait_for = state.spec.replication_timeout;
-    if (deadline) {
-        wait_for =
-            std::min(wait_for, std::chrono::duration_cast<milliseconds>(*deadline - Clock::now()));
-    }
-    wait_for = std::max(wait_for, milliseconds(1));  // WAIT n 0 would block forever
-    const Request wait({"WAIT", std::to_string(needed), std::to_string(wait_for.count())});
-    auto replies =
-        co_await used->execute(wait, Clock::now() + wait_for + state.spec.command_timeout);
-    co_return replies.front().value().integer;
-}
-
-// One attempt: the kind's acquire script, then WAIT on a cluster (as Lock's try_acquire).
-asio::awaitable<Attempt> try_lease(LeaseState& state, const std::string& token,
-                                   std::optional<Deadline> deadline, const QueueTicket* ticket,
-                                   bool blocking) {
-    std::shared_ptr<Connection> used;
-    Reply reply;
-    std::exception_ptr failure;
-    state.attempt_sent = Clock::now();
-    const ScriptCall call = state.kind->acquire_call(token, ticket, blocking);
-    try {
-        reply = co_await eval(*state.spec.client, call, state.spec.command_deadline(),
-                              EvalMode::cached_first, &used);
-        reply.value();
-    } catch (const ServerError&) {
-        throw;  // refused by the server: nothing was written
-    } catch (const std::exception&) {
-        failure = std::current_exception();
-    }
-    if (failure) {
-        // Timed out or dropped: the script may have run. Undo it if it did.
-        co_await roll_back(state, token);
-        std::rethrow_exception(failure);
-    }
-    if (reply.is_nil()) co_return Attempt{};
-    if (reply.integer < 0) state.kind->refused(reply.integer);
-    Attempt attempt{true, std::nullopt};
-    if (state.spec.options.fencing) attempt.fence = reply.integer;
-
-    const std::size_t needed = replication_factor(state.spec.client->replicas_of(call.keys[0]));
-    std::optional<long long> confirmed;
-    try {
-        confirmed = co_await confirm_replicas(state, used, needed, deadline);
-    } catch (const std::exception&) {
-        failure = std::current_exception();
-    }
-    if (failure) {
-        co_await roll_back(state, token);
-        std::rethrow_exception(failure);
-    }
-    if (confirmed && *confirmed < static_cast<long long>(needed)) {
-        co_await roll_back(state, token);
-        ++state.shortfalls;
-        state.events.shortfall(needed, *confirmed);
-        if (state.spec.options.on_replication_shortfall) {
-            state.spec.options.on_replication_shortfall({state.spec.name, needed, *confirmed});
-        }
-        co_return Attempt{};
-    }
-    if (state.abandoned) {
-        co_await roll_back(state, token);
-        co_return Attempt{};
-    }
-    co_return attempt;
-}
-
-// Auto-renewal, as Lock's (renewal.cpp): every renew_interval the lease goes back up to the
-// full timeout (never down); lost when the server says it is gone or cannot be reached before
-// it would end, counted from the acquisition's send time.
-asio::awaitable<void> renew_lease(std::shared_ptr<LeaseState> state, std::uint64_t generation,
-                                  std::string token, Clock::time_point sent) {
-    if (state->hold.generation() != generation) co_return;
-    const milliseconds ttl = *state->spec.timeout;
-    auto expires = sent + ttl;
-    auto timer = std::make_shared<asio::steady_timer>(state->spec.client->get_executor());
-    state->hold.set_renew_timer(timer);
-    auto wake_at = sent + state->spec.renew_interval;
-    for (;;) {
-        timer->expires_at(wake_at);
-        co_await timer->async_wait(use_tuple);
-        if (state->hold.generation() != generation) co_return;
-        sent = Clock::now();
-        try {
-            Reply reply = co_await eval(
-                *state->spec.client, state->kind->extend_call(token, ttl, TtlChange::renew),
-                std::min(state->spec.command_deadline(), expires), EvalMode::source_only);
-            if (state->hold.generation() != generation) co_return;
-            if (reply.value().integer != 1) {
-                mark_lost(*state, LostReason::renewal_found_gone);
-                co_return;
-            }
-            state->events.extended(true);
-            expires = sent + ttl;
-            wake_at = Clock::now() + state->spec.renew_interval;
-        } catch (const std::exception&) {
-            if (state->hold.generation() != generation) co_return;
-            if (Clock::now() >= expires) {
-                mark_lost(*state, LostReason::unreachable);
-                co_return;
-            }
-            const auto left = std::chrono::duration_cast<milliseconds>(expires - Clock::now());
-            wake_at = Clock::now() +
-                      std::max(milliseconds(1), std::min(state->spec.renew_interval, left / 4));
-        }
-    }
-}
-
 // Ends a hold the server no longer has (expired, taken over): its wait_lost() callers learn.
 asio::awaitable<void> forget_stale_hold(LeaseState& s) {
     if (!s.hold.token()) co_return;
@@ -169,6 +43,12 @@ asio::awaitable<void> forget_stale_hold(LeaseState& s) {
 }
 
 }  // namespace
+
+asio::awaitable<Reply> LeaseState::send_acquire(const std::string& token, const QueueTicket* ticket,
+                                                bool blocking, std::shared_ptr<Connection>* used) {
+    co_return co_await eval(*spec.client, kind->acquire_call(token, ticket, blocking),
+                            spec.command_deadline(), EvalMode::cached_first, used);
+}
 
 asio::awaitable<bool> acquire_lease(std::shared_ptr<LeaseState> state, WaitPolicy wait) {
     LeaseState& s = *state;
@@ -188,8 +68,8 @@ asio::awaitable<bool> acquire_lease(std::shared_ptr<LeaseState> state, WaitPolic
         const std::optional<QueueTicket> ticket = room.ticket();
         Attempt attempt;
         try {
-            attempt =
-                co_await try_lease(s, token, deadline, ticket ? &*ticket : nullptr, wait.blocking);
+            attempt = co_await try_acquire(s, token, deadline, ticket ? &*ticket : nullptr,
+                                           wait.blocking);
         } catch (...) {
             if (wait.blocking) withdraw_later(state, token);
             throw;
@@ -197,11 +77,8 @@ asio::awaitable<bool> acquire_lease(std::shared_ptr<LeaseState> state, WaitPolic
         if (attempt.acquired) {
             room.acquired();
             s.hold.begin(token, attempt.fence);
-            if (s.spec.options.auto_renew) {
-                asio::co_spawn(s.spec.client->get_executor(),
-                               renew_lease(state, s.hold.generation(), token, s.attempt_sent),
-                               asio::detached);
-            }
+            s.renewed_sent = s.attempt_sent;
+            start_renewal(state);
             co_return true;
         }
         const auto now = Clock::now();

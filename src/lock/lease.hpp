@@ -1,7 +1,7 @@
 // lease.hpp (private): the machinery shared by the lock kinds beyond Lock (Semaphore,
 // ReadWriteLock): one object holds one lease (a permit, a read or a write hold) made of a
-// random token; acquire() is Lock's loop (attempt, wait room, wake-ups, WAIT on a cluster,
-// roll-back, auto-renewal) with the kind's scripts in place of Lock's.
+// random token; acquire() is Lock's loop (wait room, wake-ups) around the attempt, roll-back,
+// WAIT and auto-renewal that every kind shares (lock_state.hpp), with the kind's scripts.
 //
 // LeaseState is a LockState (spec, hold, busy flag, abandonment) plus the kind, so the hold's
 // invariants (hold.hpp) and the option validation (LockSpec) are Lock's own.
@@ -40,6 +40,8 @@ class LeaseKind {
         return std::nullopt;
     }
     virtual std::string wait_name() const = 0;
+    // The key whose shard's replicas must confirm an acquisition (the acquire script's first).
+    virtual const std::string& replica_key() const = 0;
     // A negative reply of the acquire script: throws what it means.
     [[noreturn]] virtual void refused(long long reply) const = 0;
     // "dlock::Semaphore": for messages.
@@ -52,6 +54,19 @@ struct LeaseState : LockState {
         : LockState(std::move(backend), std::move(name), std::move(options)),
           kind(std::move(lease_kind)) {}
     std::unique_ptr<const LeaseKind> kind;
+
+    // The steps every kind shares (lock_state.hpp) run the kind's scripts.
+    asio::awaitable<Reply> send_acquire(const std::string& token, const QueueTicket* ticket,
+                                        bool blocking, std::shared_ptr<Connection>* used) override;
+    void refused(long long reply) const override { kind->refused(reply); }
+    ScriptCall release_script(const std::string& token, std::string_view notify) const override {
+        return kind->release_call(token, notify);
+    }
+    ScriptCall extend_script(const std::string& token, std::chrono::milliseconds ms,
+                             TtlChange change) const override {
+        return kind->extend_call(token, ms, change);
+    }
+    const std::string& replica_key() const override { return kind->replica_key(); }
 };
 
 // One operation at a time per object (see the concurrency contract in lock.hpp).

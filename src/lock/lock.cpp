@@ -60,8 +60,7 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
             }
             // A false "lost" (renewals failed, yet the key is still ours): delete it, token-
             // checked, rather than wait for our own stale key to expire.
-            const detail::ScriptCall call = detail::release_call(s.spec.name, *s.hold.token(), "",
-                                                                 s.spec.options.record_holder);
+            const detail::ScriptCall call = s.release_script(*s.hold.token(), "");
             (co_await detail::eval(*s.spec.client, call, s.spec.command_deadline())).value();
         }
         // That hold ended without a release (expired, or taken over): it was lost, and its
@@ -79,7 +78,8 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
         detail::Attempt attempt;
         std::exception_ptr loading;
         try {
-            attempt = co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr);
+            attempt = co_await detail::try_acquire(s, token, deadline, ticket ? &*ticket : nullptr,
+                                                   blocking);
         } catch (const ServerError& error) {
             // LOADING: a restarted server still reads its dataset and wrote nothing. A blocking
             // acquire polls until its deadline, then throws it (docs/semantics.md §7.9).

@@ -63,6 +63,28 @@ struct LockState {
           events(spec.options.observer ? spec.options.observer : spec.client->observer, spec.name),
           hold(spec.client->get_executor(), events) {}
 
+    virtual ~LockState() = default;
+    LockState(const LockState&) = delete;
+    LockState& operator=(const LockState&) = delete;
+
+    // The kind's requests, for the steps every kind shares (try_acquire, roll_back,
+    // renew_loop): a Lock's own here (acquire.cpp), a lease kind's in LeaseState (lease.hpp).
+    //
+    // One acquisition attempt's request, sent on the connection it reports in `used` (as
+    // eval()): its reply is the fence (0 without fencing) or a status when taken, nil when
+    // held (having queued `ticket`'s inbox), or a negative number that refused() explains.
+    // `blocking`: the attempt belongs to an acquire() that will wait.
+    virtual asio::awaitable<Reply> send_acquire(const std::string& token, const QueueTicket* ticket,
+                                                bool blocking, std::shared_ptr<Connection>* used);
+    // A negative reply to send_acquire(): throws what it means.
+    virtual void refused(long long reply) const;
+    // Token-checked release (1, or 0 when not held); wakes the first waiter with `notify`.
+    virtual ScriptCall release_script(const std::string& token, std::string_view notify) const;
+    virtual ScriptCall extend_script(const std::string& token, milliseconds ms,
+                                     TtlChange change) const;
+    // The key whose shard's replicas must confirm an acquisition (WAIT).
+    virtual const std::string& replica_key() const { return spec.name; }
+
     const LockSpec spec;
     LockEvents events;  // the observer's events (lock_events.hpp)
     Hold hold;
@@ -93,15 +115,37 @@ class LockBusy : public BusyGuard {
 // A renewal found the lock lost: lost(), wait_lost(), on_lost, the observer.
 void mark_lost(LockState& state, LostReason reason);
 
-// acquire.cpp: one attempt. `acquired` with the fence when fencing.
+// acquire.cpp: one attempt of any kind: send_acquire(), then confirm_acquisition().
+// `acquired` with the fence when fencing.
 struct Attempt {
     bool acquired = false;
     std::optional<std::int64_t> fence;
 };
 asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
-                                     std::optional<Deadline> deadline, const QueueTicket* ticket);
+                                     std::optional<Deadline> deadline, const QueueTicket* ticket,
+                                     bool blocking);
 
-// renewal.cpp: extends the lock to its full timeout every renew_interval while
+// Token-checked release of an acquisition that must not count (best effort: the key expires
+// by its TTL). EVAL straight away, never EVALSHA first (why: acquire.cpp).
+asio::awaitable<void> roll_back(LockState& state, const std::string& token);
+
+// WAIT on `used` until `needed` replicas have its writes, bounded by replication_timeout and
+// `deadline`. Returns the replicas confirmed, or nothing when none are needed (needed == 0, or
+// no connection reported). Throws when WAIT fails.
+asio::awaitable<std::optional<long long>> wait_for_replicas(const LockState& state,
+                                                            const std::shared_ptr<Connection>& used,
+                                                            std::size_t needed,
+                                                            std::optional<Deadline> deadline);
+
+// The replication check of an acquisition written on `used`: WAIT for ceil(R/2) replicas of
+// replica_key()'s shard. On a shortfall the acquisition is rolled back by token, counted
+// (shortfalls), reported (observer, on_replication_shortfall) and false returned: the caller
+// tries again as if it had been held. When WAIT fails: rolled back, and the failure rethrown.
+asio::awaitable<bool> confirm_acquisition(LockState& state, const std::string& token,
+                                          const std::shared_ptr<Connection>& used,
+                                          std::optional<Deadline> deadline);
+
+// renewal.cpp (every kind): extends the lock to its full timeout every renew_interval while
 // hold.generation() stays `generation`. `sent`: when the acquisition was sent (the key's expiry
 // counts from its execution, which is no earlier).
 asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t generation,

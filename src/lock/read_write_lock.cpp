@@ -45,6 +45,7 @@ class WriterKind final : public detail::LeaseKind {
         return detail::rw_write_withdraw_call({s_.name, token, notify});
     }
     std::string wait_name() const override { return detail::writer_wait_name(s_.name); }
+    const std::string& replica_key() const override { return s_.name; }
     [[noreturn]] void refused(long long reply) const override {
         throw ProtocolError("unexpected reply " + std::to_string(reply) + " to a writer's acquire");
     }
@@ -76,6 +77,7 @@ class ReaderKind final : public detail::LeaseKind {
         return detail::rw_read_withdraw_call({s_.name, token, notify});
     }
     std::string wait_name() const override { return detail::reader_wait_name(s_.name); }
+    const std::string& replica_key() const override { return s_.name; }
     [[noreturn]] void refused(long long reply) const override {
         throw ProtocolError("unexpected reply " + std::to_string(reply) + " to a reader's acquire");
     }

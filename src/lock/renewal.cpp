@@ -1,4 +1,5 @@
-// Auto-renewal of a held Lock, and how a lost lock is reported.
+// Auto-renewal of a held lock of any kind (Lock, Semaphore, ReadWriteLock): the kind's extend
+// script (LockState::extend_script), and how a lost lock is reported.
 #include <asio.hpp>
 
 #include "lock/lock_state.hpp"
@@ -13,8 +14,7 @@ namespace {
 // could reach the server after release() returned. Returns nothing when the hold ended meanwhile.
 asio::awaitable<std::optional<Reply>> renew_once(LockState& state, std::uint64_t generation,
                                                  const std::string& token, Deadline deadline) {
-    const ScriptCall call = extend_call(state.spec.name, token, *state.spec.timeout,
-                                        TtlChange::renew, state.spec.options.record_holder);
+    const ScriptCall call = state.extend_script(token, *state.spec.timeout, TtlChange::renew);
     Reply reply = co_await eval(*state.spec.client, call, deadline, EvalMode::source_only);
     if (state.hold.generation() != generation) co_return std::nullopt;
     reply.value();

@@ -19,6 +19,7 @@ class SemaphoreKind final : public detail::LeaseKind {
     SemaphoreKind(std::string name, std::size_t permits, milliseconds ttl, bool fencing,
                   milliseconds queue_ttl)
         : name_(std::move(name)),
+          holders_key_(detail::semaphore_holders_key(name_)),
           permits_(permits),
           ttl_(ttl),
           fencing_(fencing),
@@ -38,6 +39,7 @@ class SemaphoreKind final : public detail::LeaseKind {
         return detail::semaphore_extend_call(name_, token, ms, change);
     }
     std::string wait_name() const override { return detail::semaphore_wait_name(name_); }
+    const std::string& replica_key() const override { return holders_key_; }
     [[noreturn]] void refused(long long reply) const override {
         throw SemaphoreMismatchError(
             "semaphore '" + name_ + "' is held with " + std::to_string(-reply) + " permits, not " +
@@ -48,6 +50,7 @@ class SemaphoreKind final : public detail::LeaseKind {
 
   private:
     std::string name_;
+    std::string holders_key_;
     std::size_t permits_;
     milliseconds ttl_;
     bool fencing_;
@@ -132,8 +135,7 @@ asio::awaitable<bool> Semaphore::wait_lost() {
     return detail::wait_lease_lost(state_);
 }
 std::size_t Semaphore::replication_factor() const {
-    return detail::replication_factor(
-        state_->spec.client->replicas_of(detail::semaphore_holders_key(state_->spec.name)));
+    return detail::replication_factor(state_->spec.client->replicas_of(state_->replica_key()));
 }
 std::uint64_t Semaphore::replication_shortfalls() const noexcept {
     return state_->shortfalls;
