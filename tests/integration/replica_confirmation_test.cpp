@@ -11,6 +11,7 @@
 #include "client/backend.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
+#include "later_writes.hpp"
 #include "names.hpp"
 #include "own_servers.hpp"
 
@@ -130,6 +131,20 @@ TEST(ReplicaConfirmation, AStoppedReplicaStillCountsWhenTheExpectedCountIsGiven)
         EXPECT_TRUE(co_await unconfirmed.acquire());
         EXPECT_EQ(unconfirmed.replication_factor(), 0u);
         co_await unconfirmed.release();
+    });
+}
+
+TEST(ReplicaConfirmation, ExtendAndReleaseWaitToo) {
+    OwnServers own("replicated");
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), confirming(own));
+    run(io, [&]() -> asio::awaitable<void> {
+        co_await expect_later_writes_fall_short(
+            redis, unique_name(":") + "later", [&] { own.freeze(replica); },
+            [&] { own.thaw(replica); });
+        co_await expect_permit_writes_fall_short(
+            redis, unique_name(":") + "permit", [&] { own.freeze(replica); },
+            [&] { own.thaw(replica); });
     });
 }
 

@@ -21,6 +21,7 @@
 #include "dlock/redis_sentinel.hpp"
 #include "dlock/sync.hpp"
 #include "dlock/sync_sentinel.hpp"
+#include "later_writes.hpp"
 #include "names.hpp"
 #include "own_servers.hpp"
 
@@ -254,6 +255,25 @@ TEST(Sentinel, AllReplicasStoppedRefusesAcquisitionsAndLeavesNoKey) {
         Lock again(redis, name, {.timeout = 10s, .blocking_timeout = 10s});
         EXPECT_TRUE(co_await again.acquire());
         co_await again.release();
+    });
+}
+
+// Both replicas frozen (SIGSTOP): the primary still lists them, WAIT 1 gets no answer.
+TEST(Sentinel, ExtendAndReleaseWaitForAReplica) {
+    OwnServers own("sentinel");
+    asio::io_context io;
+    RedisSentinel redis(io.get_executor(), service_url(own));
+    run(io, [&]() -> asio::awaitable<void> {
+        co_await expect_later_writes_fall_short(
+            redis, unique_name(":") + "later",
+            [&] {
+                own.freeze(1);
+                own.freeze(2);
+            },
+            [&] {
+                own.thaw(1);
+                own.thaw(2);
+            });
     });
 }
 
