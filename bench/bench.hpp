@@ -21,9 +21,10 @@ using Clock = std::chrono::steady_clock;
 // Command-line parameters; each scenario reads the ones it needs.
 struct Params {
     std::string url = "redis://127.0.0.1:6379";
-    std::string cluster_url;     // S5: one node of a cluster (empty: S5 is skipped)
-    std::string sentinel_url;    // S7: redis-sentinel:// URL (empty: S7 is skipped)
-    double duration_s = 3.0;     // measured time per scenario (after warm-up)
+    std::string cluster_url;                // S5: one node of a cluster (empty: S5 is skipped)
+    std::string sentinel_url;               // S9: redis-sentinel:// URL (empty: S9 is skipped)
+    std::vector<std::string> redlock_urls;  // S6: 3+ independent primaries (fewer: skipped)
+    double duration_s = 3.0;                // measured time per scenario (after warm-up)
     int tasks = 64;              // S2/S5: concurrent coroutines, each on its own lock name
     int workers = 8;             // S3/S4: contending worker processes
     double hold_ms = 0.0;        // S3/S4: time the lock is held
@@ -101,6 +102,7 @@ void run_sequential(const Params& params);  // S1
 void run_concurrent(const Params& params);  // S2
 void run_cluster(const Params& params);     // S5
 void run_sentinel(const Params& params);    // S9
+void run_redlock(const Params& params);     // S6
 void run_contention(const Params& params, bool wake_on_release, std::string_view scenario,
                     Contended what = Contended::lock);  // S3/S4, S7, S8
 void run_memory_held(const Params& params);

@@ -10,16 +10,6 @@
 #include "lock_metrics.hpp"
 #include "run_io.hpp"
 
-namespace {
-
-void print_skipped(std::string_view scenario, std::string_view why) {
-    dlock::bench::JsonLine line;
-    line.add("scenario", scenario).add("impl", "dlock").add("skipped", why);
-    std::cout << line.str() << std::endl;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     using namespace dlock::bench;
     CLI::App app{"dlock benchmarks: prints one JSON line per run"};
@@ -38,7 +28,11 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember(scenarios));
     app.add_option("--url", params.url, "server URL");
     app.add_option("--cluster-url", params.cluster_url, "S5: URL of one cluster node");
-    app.add_option("--sentinel-url", params.sentinel_url, "S7: redis-sentinel:// URL");
+    app.add_option("--sentinel-url", params.sentinel_url, "S9: redis-sentinel:// URL");
+    app.add_option("--redlock-url", params.redlock_urls,
+                   "S6: URL of one independent primary (give it 3 times or more)")
+        ->take_all()
+        ->allow_extra_args(false);
     app.add_option("--duration", params.duration_s, "measured seconds")->check(CLI::PositiveNumber);
     app.add_option("--tasks", params.tasks, "S2/S5: concurrent tasks")->check(CLI::PositiveNumber);
     app.add_option("--workers", params.workers, "S3/S4: worker processes")
@@ -82,7 +76,7 @@ int main(int argc, char** argv) {
         else if (scenario == "S9")
             run_sentinel(params);
         else if (scenario == "S6")
-            print_skipped("S6", "Redlock is not implemented in dlock yet");
+            run_redlock(params);
         else if (scenario == "mem_held")
             run_memory_held(params);
         else if (scenario == "mem_waiters")

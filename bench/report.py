@@ -133,6 +133,14 @@ def throughput_rows(lines):
         line = find(lines, "S5", "dlock", tasks=tasks)
         if line:
             rows.append(("S5 cluster 3x1 + WAIT, {} task(s)".format(tasks), line, None, "", {}))
+    for tasks in (1, 64):
+        line = find(lines, "S6", "dlock", tasks=tasks)
+        if line:
+            # The same PING bound as S1: a pair is two fan-outs whose 3 round trips overlap.
+            rows.append(("S6 Redlock on 3 servers, {} task(s)".format(tasks), line,
+                         ping / 2 if ping and tasks == 1 else None,
+                         "PING rate / 2" if tasks == 1 else "",
+                         {"node-redlock": find(lines, "S6", "node-redlock", tasks=tasks)}))
     for tasks in (1, 1024):
         line = find(lines, "S9", "dlock", tasks=tasks)
         if line:

@@ -15,15 +15,8 @@ namespace dlock::bench {
 
 namespace {
 
-// Every task runs acquire + release on its own name until `end`; pairs that start after
-// `measure_from` are timed and counted.
-struct Window {
-    Clock::time_point measure_from;
-    Clock::time_point end;
-};
-
-asio::awaitable<void> pair_loop(dlock::Client& client, std::string name, Window window,
-                                bool record_holder, std::vector<double>& samples_us,
+asio::awaitable<void> pair_loop(dlock::Client& client, std::string name, bool record_holder,
+                                PairWindow window, std::vector<double>& samples_us,
                                 long long& all_pairs) {
     dlock::LockOptions options = lock_options(10);
     options.record_holder = record_holder;
@@ -40,25 +33,22 @@ asio::awaitable<void> pair_loop(dlock::Client& client, std::string name, Window 
 
 }  // namespace
 
-PairStats measure_pairs(asio::io_context& io, dlock::Client& client, int tasks,
-                        const std::string& prefix, const Params& params) {
+PairStats measure_pair_tasks(asio::io_context& io, int tasks, const Params& params,
+                             const PairTask& task) {
     std::vector<std::vector<double>> per_task(static_cast<std::size_t>(tasks));
-    Clock::time_point measure_from;
     long long all_pairs = 0;
     const double cpu_before = cpu_us();
     run_to_end(io, [&]() -> asio::awaitable<void> {
         // Warm-up: connect, let EVALSHA fall back to EVAL once, grow buffers.
         const auto warm_up = std::chrono::duration_cast<Clock::duration>(
             std::chrono::duration<double>(std::min(0.5, params.duration_s / 5)));
-        measure_from = Clock::now() + warm_up;
-        const Window window{measure_from,
-                            measure_from + std::chrono::duration_cast<Clock::duration>(
-                                               std::chrono::duration<double>(params.duration_s))};
+        PairWindow window;
+        window.measure_from = Clock::now() + warm_up;
+        window.end = window.measure_from + std::chrono::duration_cast<Clock::duration>(
+                                               std::chrono::duration<double>(params.duration_s));
         Join join(co_await asio::this_coro::executor);
-        for (int i = 0; i < tasks; ++i) {
-            join.spawn(pair_loop(client, prefix + std::to_string(i), window, params.record_holder,
-                                 per_task[static_cast<std::size_t>(i)], all_pairs));
-        }
+        for (int i = 0; i < tasks; ++i)
+            join.spawn(task(i, window, per_task[static_cast<std::size_t>(i)], all_pairs));
         co_await join.wait();
     }());
     PairStats stats;
@@ -70,6 +60,16 @@ PairStats measure_pairs(asio::io_context& io, dlock::Client& client, int tasks,
     }
     stats.ops_per_s = static_cast<double>(stats.samples_us.size()) / params.duration_s;
     return stats;
+}
+
+PairStats measure_pairs(asio::io_context& io, dlock::Client& client, int tasks,
+                        const std::string& prefix, const Params& params) {
+    return measure_pair_tasks(
+        io, tasks, params,
+        [&](int index, PairWindow window, std::vector<double>& samples_us, long long& all_pairs) {
+            return pair_loop(client, prefix + std::to_string(index), params.record_holder, window,
+                             samples_us, all_pairs);
+        });
 }
 
 ServerSample sample_server(dlock::sync::Redis& redis) {

@@ -1,9 +1,11 @@
 // bench/throughput.hpp: the uncontended measurement S1, S2 and S5 share.
 #pragma once
 
+#include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <dlock/client.hpp>
 #include <dlock/sync.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,23 @@ struct PairStats {
     long long all_pairs = 0;         // warm-up included
     double cpu_us_per_op = 0;        // this process's CPU time / every pair, warm-up included
 };
+
+// The measured part of a run: pairs that start in [measure_from, end) are timed; the ones
+// before measure_from are the warm-up.
+struct PairWindow {
+    Clock::time_point measure_from;
+    Clock::time_point end;
+};
+
+// One task of a pairs run: acquire + release in a loop until window.end, pushing each measured
+// pair's time to samples_us and counting every pair in all_pairs.
+using PairTask = std::function<asio::awaitable<void>(
+    int index, PairWindow window, std::vector<double>& samples_us, long long& all_pairs)>;
+
+// Runs `tasks` coroutines made by `task` for params.duration_s after a short warm-up, and
+// gathers their samples and this process's CPU time.
+PairStats measure_pair_tasks(asio::io_context& io, int tasks, const Params& params,
+                             const PairTask& task);
 
 // Runs `tasks` coroutines, each acquiring and releasing its own lock (`prefix` + index) on
 // `client` for params.duration_s after a short warm-up.

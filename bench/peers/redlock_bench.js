@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// node-redlock (on one ioredis client, i.e. Redlock with a single server) in dlock's benchmark
-// scenarios; prints one JSON line per run, with the same fields as dlock-bench.
+// node-redlock in dlock's benchmark scenarios (S1-S3 on one ioredis client, i.e. Redlock with a
+// single server; S6 on three independent servers); prints one JSON line per run, with the same
+// fields as dlock-bench.
 //
 //   node redlock_bench.js S1|S2|S3 --url redis://127.0.0.1:PORT [--duration S] [--tasks N]
 //        [--workers N] [--hold-ms X] [--step-aside-ms X]
+//   node redlock_bench.js S6 --redlock-url URL1 --redlock-url URL2 --redlock-url URL3 [--tasks N]
 //
 // S1 one task acquire+release; S2 --tasks concurrent promises on distinct names sharing one
-// ioredis connection; S3 --workers PROCESSES contending on one name. node-redlock retries
+// ioredis connection; S6 --tasks promises, each lock on a quorum of 3 servers; S3 --workers PROCESSES contending on one name. node-redlock retries
 // every retryDelay (default 200 ms) +- retryJitter (default 100 ms); S3 sets retryCount -1
 // (retry forever) and keeps the other defaults. Timestamps: process.hrtime.bigint(), which is
 // CLOCK_MONOTONIC on Linux (one clock for the machine), so worker processes can be compared.
@@ -22,15 +24,17 @@ const SCRIPT_ONLY = new Set(['exists', 'set', 'get', 'del']);
 
 function parseArgs(argv) {
   const args = { scenario: argv[0], url: 'redis://127.0.0.1:6379', duration: 3, tasks: 64,
-                 workers: 8, holdMs: 0, stepAsideMs: 1 };
+                 workers: 8, holdMs: 0, stepAsideMs: 1, urls: [] };
   const names = { '--url': 'url', '--duration': 'duration', '--tasks': 'tasks', '--workers': 'workers',
-                  '--hold-ms': 'holdMs', '--step-aside-ms': 'stepAsideMs' };
+                  '--hold-ms': 'holdMs', '--step-aside-ms': 'stepAsideMs', '--redlock-url': 'urls' };
   for (let i = 1; i < argv.length; i += 2) {
     const key = names[argv[i]];
     if (!key) throw new Error('unknown option ' + argv[i]);
-    args[key] = key === 'url' ? argv[i + 1] : Number(argv[i + 1]);
+    if (key === 'urls') args.urls.push(argv[i + 1]);
+    else args[key] = key === 'url' ? argv[i + 1] : Number(argv[i + 1]);
   }
-  if (!['S1', 'S2', 'S3'].includes(args.scenario)) throw new Error('scenario must be S1, S2 or S3');
+  if (!['S1', 'S2', 'S3', 'S6'].includes(args.scenario)) throw new Error('scenario must be S1, S2, S3 or S6');
+  if (args.scenario === 'S6' && args.urls.length < 3) throw new Error('S6 needs --redlock-url three times');
   return args;
 }
 
@@ -75,8 +79,9 @@ function commandDelta(before, after) {
 async function runPairs(args) {
   const tasks = args.scenario === 'S1' ? 1 : args.tasks;
   const prefix = 'bench:' + args.scenario.toLowerCase() + ':';
-  const client = new Redis(args.url);
-  const redlock = new Redlock([client], { retryCount: 0 });
+  // S6: one ioredis connection per independent primary, a quorum of them per lock.
+  const clients = args.scenario === 'S6' ? args.urls.map((url) => new Redis(url)) : [new Redis(args.url)];
+  const redlock = new Redlock(clients, { retryCount: 0 });
   const measureFrom = nowNs() + BigInt(Math.round(warmUpS(args.duration) * 1e9));
   const end = measureFrom + BigInt(Math.round(args.duration * 1e9));
   const samples = [];
@@ -95,9 +100,9 @@ async function runPairs(args) {
   };
   await Promise.all(Array.from({ length: tasks }, (_, i) => loop(i)));
   const cpu = process.cpuUsage(cpuBefore);
-  client.disconnect();
+  for (const client of clients) client.disconnect();
   return { scenario: args.scenario, impl: 'node-redlock',
-           params: { tasks, duration_s: args.duration, op: 'acquire+release', connections: 1 },
+           params: { tasks, duration_s: args.duration, op: 'acquire+release', connections: clients.length },
            ops_per_s: round3(samples.length / args.duration), ops: samples.length,
            ...percentiles(samples),
            cpu_us_per_op: allPairs ? round3((cpu.user + cpu.system) / allPairs) : 0 };
