@@ -501,6 +501,13 @@ def main():
     with open(args.out + ".json", "w") as f:
         json.dump({"machine": info, "results": lines}, f, indent=1)
         f.write("\n")
+    if args.mode == "scale":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import scale_report
+        with open(args.out + ".md", "w") as f:
+            f.write(scale_report.markdown(info, lines))
+        scale_report.plots(args.out, lines)
+        return
     with open(args.out + ".md", "w") as f:
         f.write(markdown(info, lines))
     gnuplot(args.out, lines)

@@ -109,9 +109,7 @@ asio::awaitable<bool> Lock::acquire(WaitPolicy wait) {
         if (deadline && now >= *deadline)
             co_return report.not_acquired(NotAcquiredReason::timed_out);
         if (room.may_enter() && co_await room.enter(deadline)) continue;
-        auto wake_at = now + s.spec.sleep;
-        if (deadline) wake_at = std::min(wake_at, *deadline);  // never sleep past the deadline
-        co_await room.sleep(wake_at);
+        co_await room.sleep(s.spec.sleep, deadline);  // never past the deadline
         if (s.abandoned) co_return report.not_acquired(NotAcquiredReason::abandoned);
     }
 }

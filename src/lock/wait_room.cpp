@@ -37,18 +37,21 @@ void leave_queue_later(const WaitSite& site, std::string inbox, bool unused_wake
 
 }  // namespace
 
-WaitRoom::WaitRoom(WaitSite site, bool wakeups)
-    : site_(std::move(site)), wakeups_(wakeups), poll_(site_.client->get_executor()) {}
+WaitRoom::WaitRoom(WaitSite site, bool wakeups, bool oldest_polls_only)
+    : site_(std::move(site)),
+      wakeups_(wakeups),
+      oldest_polls_only_(oldest_polls_only),
+      poll_(site_.client->get_executor()) {}
 
 WaitRoom::WaitRoom(std::shared_ptr<LockState> state, bool wakeups)
     : WaitRoom(WaitSite{state, state->spec.client, state->spec.name, state->spec.command_timeout,
                         &state->waiting, &state->events},
-               wakeups) {}
+               wakeups, true) {}
 
 WaitRoom::~WaitRoom() {
     // Ended without resuming (its io_context destroyed mid-sleep): the owner's destructor must
     // not notify what is gone.
-    if (*site_.waiting == &poll_ || (waiter_ && *site_.waiting == &waiter_->woken)) {
+    if (*site_.waiting == &poll_ || (waiter_ && *site_.waiting == &waiter_->signal)) {
         *site_.waiting = nullptr;
     }
     if (!waiter_) return;
@@ -90,10 +93,41 @@ std::optional<QueueTicket> WaitRoom::ticket() const {
     return QueueTicket{waiter_->inbox, subscriber_->others_waiting(*waiter_), woken_};
 }
 
+asio::awaitable<void> WaitRoom::sleep(Clock::duration poll, std::optional<Deadline> deadline) {
+    auto poll_at = Clock::now() + poll;
+    const auto bounded = [&](Deadline at) { return deadline ? std::min(at, *deadline) : at; };
+    if (!waiter_ || !oldest_polls_only_) {
+        co_await sleep(bounded(poll_at));
+        co_return;
+    }
+    *site_.waiting = &waiter_->signal;
+    woken_ = false;
+    for (;;) {
+        // Not the oldest: only a wake-up, the deadline, or becoming the oldest end the sleep.
+        // A day stands for "no deadline": then the wait just polls once more.
+        const Deadline until = subscriber_->oldest_for_lock(*waiter_)
+                                   ? bounded(poll_at)
+                                   : bounded(Clock::now() + std::chrono::hours(24));
+        const auto outcome = co_await subscriber_->wait(*waiter_, until);
+        if (outcome.woken) {
+            woken_ = true;
+            break;
+        }
+        if (!outcome.promoted) break;  // the poll, the deadline, or the owner ended the wait
+        poll_at = std::max(poll_at, Clock::now() + poll);  // the oldest now: it polls from here
+    }
+    *site_.waiting = nullptr;
+}
+
 asio::awaitable<void> WaitRoom::sleep(Deadline until) {
     if (waiter_) {
-        *site_.waiting = &waiter_->woken;
-        woken_ = co_await subscriber_->wait(*waiter_, until);
+        *site_.waiting = &waiter_->signal;
+        for (;;) {
+            const auto outcome = co_await subscriber_->wait(*waiter_, until);
+            woken_ = outcome.woken;
+            // Becoming the oldest changes nothing here: every waiter of this room polls.
+            if (woken_ || !outcome.promoted || Clock::now() >= until) break;
+        }
     } else {
         *site_.waiting = &poll_;
         co_await poll_.wait(until);

@@ -40,8 +40,9 @@ struct WaitSite {
 class WaitRoom {
   public:
     // `wakeups`: wait for release notifications (else only poll every `sleep`).
-    WaitRoom(WaitSite site, bool wakeups);
-    // A Lock's room: it waits under the lock's name.
+    // `oldest_polls_only`: see sleep(poll, deadline).
+    WaitRoom(WaitSite site, bool wakeups, bool oldest_polls_only = false);
+    // A Lock's room: it waits under the lock's name, and only its oldest local waiter polls.
     WaitRoom(std::shared_ptr<LockState> state, bool wakeups);
     ~WaitRoom();
     WaitRoom(const WaitRoom&) = delete;
@@ -61,6 +62,14 @@ class WaitRoom {
     std::optional<QueueTicket> ticket() const;
     // Until a wake-up or `until`. A destroyed owner cancels it (WaitSite::waiting).
     asio::awaitable<void> sleep(Deadline until);
+    // Until a wake-up, the poll `poll` from now, or `deadline`. With oldest_polls_only (a
+    // Lock: one holder at a time), only the process's oldest local waiter on the name polls:
+    // its one attempt covers what the poll is for (a missed wake-up, a holder that crashed, a
+    // release that published nothing), and the others could not take the lock before it
+    // anyway. They sleep until woken, their deadline, or until they become the oldest, and then
+    // poll `poll` later. So N local waiters cost one poll per `poll`, not N
+    // (bench/run --scale, waiters curve).
+    asio::awaitable<void> sleep(Clock::duration poll, std::optional<Deadline> deadline);
     // The attempt succeeded: the acquire script already updated the queue.
     void acquired() noexcept { acquired_ = true; }
     // The last sleep ended with a release notification (not the poll).
@@ -71,6 +80,7 @@ class WaitRoom {
 
     WaitSite site_;
     bool wakeups_;
+    bool oldest_polls_only_;
     Subscriber* subscriber_ = nullptr;
     Subscriber::WaiterPtr waiter_;
     Notification poll_;   // notified only by ~Lock: a sleep without wake-ups is a timeout

@@ -1,5 +1,6 @@
 #include "net/subscriber.hpp"
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
@@ -60,7 +61,8 @@ asio::awaitable<Subscriber::WaiterPtr> Subscriber::watch(const std::string& lock
     auto waiter = std::make_shared<Waiter>(connection_->get_executor());
     waiter->lock_name = lock_name;
     waiter->inbox = inbox_for(lock_name);
-    waiters_[lock_name].push_back(waiter);
+    auto& list = waiters_[lock_name];
+    waiter->place = list.insert(list.end(), waiter);
     Inbox& inbox = inboxes_[waiter->inbox];
     ++inbox.users;
     if (!inbox.confirmed) {
@@ -82,27 +84,49 @@ asio::awaitable<Subscriber::WaiterPtr> Subscriber::watch(const std::string& lock
     co_return waiter;
 }
 
-asio::awaitable<bool> Subscriber::wait(Waiter& waiter, Deadline deadline) {
-    const bool woken = co_await waiter.woken.wait(deadline);
-    waiter.woken.reset();
-    co_return woken;
+asio::awaitable<Subscriber::WaitOutcome> Subscriber::wait(Waiter& waiter, Deadline deadline) {
+    co_await waiter.signal.wait(deadline);
+    const WaitOutcome outcome{waiter.wakeup, waiter.promoted};
+    waiter.wakeup = waiter.promoted = false;
+    waiter.signal.reset();
+    co_return outcome;
 }
+
+namespace {
+
+void wake(Subscriber::Waiter& waiter) {
+    waiter.wakeup = true;
+    waiter.signal.notify();
+}
+
+}  // namespace
 
 Subscriber::Departure Subscriber::unwatch(const WaiterPtr& waiter) {
     Departure departure;
-    departure.unused_wakeup = waiter->woken.notified();
+    departure.unused_wakeup = waiter->wakeup;
     if (auto it = waiters_.find(waiter->lock_name); it != waiters_.end()) {
         auto& list = it->second;
-        const auto before = list.size();
-        list.remove(waiter);
-        if (list.size() != before) {
+        if (waiter->place) {
+            const bool was_oldest = *waiter->place == list.begin();
+            list.erase(*waiter->place);
+            waiter->place.reset();
             if (list.empty()) {
                 waiters_.erase(it);
                 departure.last_for_lock = true;
-            } else if (departure.unused_wakeup) {
-                // Not lost: the next local waiter on the same lock takes it.
-                list.front()->woken.notify();
-                departure.unused_wakeup = false;
+            } else {
+                if (departure.unused_wakeup) {
+                    // Not lost: the oldest local waiter on the same lock not yet woken takes it
+                    // (when all are, they are about to try).
+                    const auto next = std::find_if(list.begin(), list.end(),
+                                                   [](const WaiterPtr& w) { return !w->wakeup; });
+                    if (next != list.end()) wake(**next);
+                    departure.unused_wakeup = false;
+                }
+                if (was_oldest && !list.front()->wakeup) {
+                    // The new oldest waiter is the one that polls now (wait_room.hpp).
+                    list.front()->promoted = true;
+                    list.front()->signal.notify();
+                }
             }
             release_inbox(waiter->inbox);
         }
@@ -113,6 +137,11 @@ Subscriber::Departure Subscriber::unwatch(const WaiterPtr& waiter) {
 bool Subscriber::others_waiting(const Waiter& waiter) const {
     auto it = waiters_.find(waiter.lock_name);
     return it != waiters_.end() && it->second.size() > 1;
+}
+
+bool Subscriber::oldest_for_lock(const Waiter& waiter) const {
+    auto it = waiters_.find(waiter.lock_name);
+    return it != waiters_.end() && !it->second.empty() && it->second.front().get() == &waiter;
 }
 
 void Subscriber::release_inbox(const std::string& name) {
@@ -186,8 +215,8 @@ void Subscriber::on_message(Reply&& message) {
     }
     // Wake the oldest waiter that is not already awake; if all are, they are about to try.
     for (auto& waiter : it->second) {
-        if (!waiter->woken.notified()) {
-            waiter->woken.notify();
+        if (!waiter->wakeup) {
+            wake(*waiter);
             return;
         }
     }
@@ -197,7 +226,7 @@ void Subscriber::wake_all(const std::string& inbox) {
     for (auto& [lock_name, list] : waiters_) {
         for (auto& waiter : list) {
             if (waiter->inbox != inbox) break;  // one lock name, one inbox
-            waiter->woken.notify();
+            wake(*waiter);
         }
     }
 }

@@ -35,6 +35,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,14 +47,28 @@ namespace dlock::detail {
 class Subscriber {
   public:
     struct Waiter {
-        explicit Waiter(const asio::any_io_executor& executor) : woken(executor) {}
+        explicit Waiter(const asio::any_io_executor& executor) : signal(executor) {}
         std::string lock_name;
         std::string inbox;
-        // Set by a wake-up for the lock; wait() consumes it (reset), unwatch() passes an
-        // unconsumed one on.
-        Notification woken;
+        // A wake-up for the lock (a release's message, or one a departing local waiter did not
+        // use); wait() consumes it, unwatch() passes an unconsumed one on.
+        bool wakeup = false;
+        // The waiter just became the oldest local waiter on its lock (the one before it left).
+        bool promoted = false;
+        // Notified with either, and by the lock's owner to end a wait (neither is set then).
+        Notification signal;
+        // Its place in the list of its lock's waiters, while listed: unwatch() takes it out in
+        // O(1) (10,000 waiters on one name spent a third of their time searching the list).
+        std::optional<std::list<std::shared_ptr<Waiter>>::iterator> place;
     };
     using WaiterPtr = std::shared_ptr<Waiter>;
+
+    // How a wait() ended: a wake-up, a promotion to oldest waiter, or neither (the deadline, or
+    // the owner ended it).
+    struct WaitOutcome {
+        bool woken = false;
+        bool promoted = false;
+    };
 
     // What unwatch() tells the lock: whether this was the process's last waiter on the lock
     // (then its inbox must leave the wait queue) and whether it dropped an unused wake-up.
@@ -82,15 +97,17 @@ class Subscriber {
     // server confirmed the subscription. Throws like Connection::execute.
     asio::awaitable<WaiterPtr> watch(const std::string& lock_name, Deadline deadline);
 
-    // Waits until woken for the waiter's lock, or `deadline`. Returns true when woken (and
-    // re-arms the waiter for the next round). Throws operation_aborted when cancelled.
-    asio::awaitable<bool> wait(Waiter& waiter, Deadline deadline);
+    // Waits until the waiter is signalled or `deadline`, and says why it woke (re-arming the
+    // waiter for the next round). Throws operation_aborted when cancelled.
+    asio::awaitable<WaitOutcome> wait(Waiter& waiter, Deadline deadline);
 
     // Removes the waiter. An unused wake-up goes to the next local waiter on the same lock.
     Departure unwatch(const WaiterPtr& waiter);
 
     // Whether other local waiters wait on the same lock as `waiter`.
     bool others_waiting(const Waiter& waiter) const;
+    // Whether `waiter` is the oldest local waiter on its lock (the next wake-up is its).
+    bool oldest_for_lock(const Waiter& waiter) const;
 
     void set_unclaimed_handler(UnclaimedHandler handler) { unclaimed_ = std::move(handler); }
     bool has_unclaimed_handler() const noexcept { return static_cast<bool>(unclaimed_); }

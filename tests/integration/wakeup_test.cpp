@@ -61,6 +61,26 @@ dlock::LockOptions waiter_options(dlock::Seconds blocking_timeout = 20s) {
     return options;
 }
 
+// Starts `count` local waiters on `name`: each takes the lock, counts itself in `acquired`,
+// releases it and notifies `finished`.
+void spawn_waiters(asio::io_context& io, dlock::Redis& client, const std::string& name,
+                   long long count, dlock::LockOptions options, long long& acquired,
+                   Notification& finished) {
+    for (long long i = 0; i < count; ++i) {
+        asio::co_spawn(
+            io,
+            [&, options]() -> asio::awaitable<void> {
+                dlock::Lock lock(client, name, options);
+                if (co_await lock.acquire()) {
+                    ++acquired;
+                    co_await lock.release();
+                }
+                finished.notify();
+            },
+            asio::detached);
+    }
+}
+
 double ms_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
 }
@@ -202,19 +222,7 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
-        for (long long i = 0; i < waiters; ++i) {
-            asio::co_spawn(
-                io,
-                [&]() -> asio::awaitable<void> {
-                    dlock::Lock lock(waiter_client, name, waiter_options(40s));
-                    if (co_await lock.acquire()) {
-                        ++acquired;
-                        co_await lock.release();
-                    }
-                    finished.notify();
-                },
-                asio::detached);
-        }
+        spawn_waiters(io, waiter_client, name, waiters, waiter_options(40s), acquired, finished);
         // Every waiter makes exactly one failed queueing attempt (the acquire script, which
         // then runs ZADD NX once) before it waits; some also a plain SET before subscribing.
         const bool all_waiting = co_await eventually(
@@ -250,6 +258,87 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
         RecordProperty("set_per_handoff", std::to_string(per_handoff));
         EXPECT_LT(per_handoff, 5.0);
         EXPECT_EQ(acquired, waiters);
+    });
+}
+
+// The fallback poll is one per process and name: only the oldest local waiter polls (the
+// others could not take the lock before it anyway). 200 waiters with a 20 ms poll, watched for
+// half a second, make about 25 attempts between them; each polling on its own would make
+// about 5,000.
+TEST(Wakeup, ManyLocalWaitersPollAsOneNotEach) {
+    dlock::test::OwnServers server{"plain"};
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis waiter_client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    const std::string name = dlock::test::unique_name();
+    constexpr long long waiters = 200;
+    Notification finished(io.get_executor(), waiters);
+    long long acquired = 0;
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        dlock::LockOptions options = waiter_options(30s);
+        options.sleep = 20ms;
+        spawn_waiters(io, waiter_client, name, waiters, options, acquired, finished);
+        // Every waiter queued (a failed attempt through the acquire script runs ZADD NX).
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return co_await calls_of(admin, "zadd") >= waiters;
+            },
+            20s));
+        const long long scripts_before = co_await script_calls(admin);
+        co_await pause_for(500ms);  // the polls are what is counted: they come with time
+        const long long polls = co_await script_calls(admin) - scripts_before;
+        std::cout << waiters << " local waiters, 20 ms poll: " << polls << " attempts in 500 ms\n";
+        EXPECT_LT(polls, waiters);  // fewer than one per waiter in 25 poll periods
+        co_await holder.release();
+        EXPECT_TRUE(co_await finished.wait(40s));
+        EXPECT_EQ(acquired, waiters);
+    });
+}
+
+// The oldest local waiter gave up: the next one polls in its place. The lock is then freed
+// without a release message (a holder that crashed, redis-py): only that poll can find it.
+TEST(Wakeup, WhenTheOldestLocalWaiterLeavesTheNextOnePollsInItsPlace) {
+    dlock::test::OwnServers server{"plain"};
+    asio::io_context io;
+    dlock::Redis waiter_client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        // Held as redis-py holds it: a plain key, and no message when it goes.
+        co_await admin.command("SET", name, "not-dlock", "PX", "60000");
+        // The oldest never polls in this test (30 s) and gives up after 300 ms.
+        dlock::Lock oldest(waiter_client, name, waiter_options(0.3s));
+        dlock::LockOptions options;
+        options.sleep = 20ms;
+        options.blocking_timeout = 20s;  // past the bound below: only a poll gets it in time
+        dlock::Lock next(waiter_client, name, options);
+        bool next_acquired = false;
+        bool oldest_gave_up = false;
+        auto oldest_waits = [&]() -> asio::awaitable<void> {
+            EXPECT_FALSE(co_await oldest.acquire());
+            oldest_gave_up = true;
+        };
+        auto next_waits = [&]() -> asio::awaitable<void> {
+            next_acquired = co_await next.acquire();
+        };
+        asio::co_spawn(io, oldest_waits(), asio::detached);
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return co_await calls_of(admin, "zadd") == 1; },
+            10s));
+        asio::co_spawn(io, next_waits(), asio::detached);
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return co_await calls_of(admin, "zadd") == 2; },
+            10s));
+        // After the oldest gave up, the lock goes without a message.
+        EXPECT_TRUE(
+            co_await eventually([&]() -> asio::awaitable<bool> { co_return oldest_gave_up; }, 10s));
+        co_await admin.command("DEL", name);
+        EXPECT_TRUE(
+            co_await eventually([&]() -> asio::awaitable<bool> { co_return next_acquired; }, 10s));
+        if (next_acquired) co_await next.release();
     });
 }
 
