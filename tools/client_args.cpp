@@ -150,6 +150,18 @@ std::vector<ConnectionOptions> resolve_servers(const ConnectionArgs& args) {
         // parse_url throws std::invalid_argument naming the problem.
         servers.push_back(with_settings(parse_url(url), args, shared, url));
     }
+    // Redlock over one server given twice never reaches its quorum: a free lock would be
+    // waited for forever. Another db of the same server is no independent primary either.
+    for (std::size_t i = 0; !args.cluster && servers.size() >= 3 && i < servers.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+            const ConnectionOptions& a = servers[i];
+            const ConnectionOptions& b = servers[j];
+            if (a.host == b.host && a.port == b.port && a.unix_path == b.unix_path) {
+                throw UsageError("--url names " + a.endpoint() +
+                                 " twice: Redlock needs independent primaries");
+            }
+        }
+    }
     return servers;
 }
 

@@ -82,8 +82,9 @@ void hoist_connection_options(std::vector<std::string>& args, CLI::App& dlock) {
         const std::string name = args[i].substr(0, args[i].find('='));
         bool value = false;
         if (!is_connection_option(name, value)) break;
-        const std::size_t span =
-            value && args[i].find('=') == std::string::npos && i + 1 < args.size() ? 2 : 1;
+        const bool separate_value = value && args[i].find('=') == std::string::npos;
+        if (separate_value && i + 1 == args.size()) throw UsageError(name + " needs a value");
+        const std::size_t span = separate_value ? 2 : 1;
         hoisted.insert(hoisted.end(), args.begin() + static_cast<std::ptrdiff_t>(i),
                        args.begin() + static_cast<std::ptrdiff_t>(i + span));
         i += span;
@@ -106,9 +107,21 @@ void split_off_command(std::vector<std::string>& args, const CLI::App& run, Comm
     bool have_name = false;
     for (std::size_t i = 1; i < args.size();) {
         const std::string& word = args[i];
+        if (word == "--" && !have_name && i + 1 < args.size()) {
+            // `dlock run [OPTIONS] -- NAME [--] COMMAND...`, as getopt reads it: `--` ends the
+            // options, NAME comes next (it may start with '-'), COMMAND after it.
+            line.saw_separator = true;
+            std::size_t start = i + 2;
+            if (start < args.size() && args[start] == "--") ++start;
+            line.command.assign(args.begin() + static_cast<std::ptrdiff_t>(start), args.end());
+            line.typed_command_words = args.size() - (i + 2);
+            args.resize(i + 2);
+            return;
+        }
         if (word == "--") {
             line.saw_separator = true;
             line.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+            line.typed_command_words = args.size() - i;
             args.resize(i);
             return;
         }
@@ -122,8 +135,21 @@ void split_off_command(std::vector<std::string>& args, const CLI::App& run, Comm
             continue;
         }
         line.command.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
+        line.typed_command_words = args.size() - i;
         args.resize(i);
         return;
+    }
+}
+
+// "--url=" (an empty value): CLI11 would take the next word as its value (`dlock status
+// --url= NAME` then says NAME is missing). Refused by name instead.
+void refuse_empty_values(const std::vector<std::string>& args, const CLI::App* command) {
+    if (command == nullptr) return;
+    for (const std::string& word : args) {
+        if (word == "--") return;
+        if (word.size() < 4 || !word.starts_with("--") || !word.ends_with('=')) continue;
+        const std::string name = word.substr(0, word.size() - 1);
+        if (takes_value(*command, name)) throw UsageError(name + "= has an empty value");
     }
 }
 
@@ -161,6 +187,7 @@ void parse_command_line(std::vector<std::string> args, CommandLine& line, std::o
         }
         line.subcommand.clear();
     }
+    refuse_empty_values(args, find_subcommand(dlock, line.subcommand));
     try {
         // CLI11 wants the arguments in reverse order when given a vector.
         std::vector<std::string> reversed(args.rbegin(), args.rend());

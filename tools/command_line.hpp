@@ -2,6 +2,7 @@
 // running it (main() runs it; tests/fuzz/cli_fuzz.cpp only parses).
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -21,8 +22,10 @@ struct CommandLine {
     std::string subcommand;            // names the messages; empty when not a known subcommand
     std::vector<std::string> command;  // `dlock run`'s COMMAND (after NAME, or after `--`)
     bool saw_separator = false;        // COMMAND came after `--`
-    Action action;                     // what to run, when exit_status is empty
-    std::optional<int> exit_status;    // parsing itself ended: --help, --version or a usage error
+    // How many of the last typed words were COMMAND (with its `--`), not dlock's own.
+    std::size_t typed_command_words = 0;
+    Action action;                   // what to run, when exit_status is empty
+    std::optional<int> exit_status;  // parsing itself ended: --help, --version or a usage error
 };
 
 // Parses `args` (argv without argv[0]) into `line`: help and version go to `out`, usage errors

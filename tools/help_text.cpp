@@ -24,10 +24,12 @@ URLs are seeds of one Redis Cluster. One redis-sentinel://H[:P][,H[:P]...][/DB]#
 URL (rediss-sentinel:// for TLS) finds the primary through Sentinel; its password is
 the data nodes'. `dlock SUBCOMMAND --help` describes each one.
 
-Exit status: 0 success; 1 lock held by someone else (or wrong token); 64 usage
-error; 69 Redis unreachable or answering errors; 74 COMMAND succeeded but the
-final release failed; 75 lock lost while COMMAND ran; `run` otherwise exits with
-COMMAND's status (128+N if it was killed by signal N).
+Exit status: 0 success; 1 lock held by someone else, wrong token, or nothing to
+release (or -E N); 64 usage error; 69 Redis unreachable or answering errors; 70
+internal error (a bug in dlock); `run` only: 74 COMMAND succeeded but the final
+release failed; 75 lock lost while COMMAND ran; 126 COMMAND not runnable; 127
+COMMAND not found; 128+N COMMAND (or dlock, still waiting) killed by signal N;
+otherwise COMMAND's own status.
 
 Environment: DLOCK_URL (default URL), DLOCK_PASSWORD (password when the URL has
 none and there is no --password-file; never passed on to COMMAND). URLs are read
@@ -42,7 +44,9 @@ Like flock(1), across hosts. dlock takes the lock (waiting for it unless -n or -
 says otherwise), starts COMMAND, keeps the lock alive while COMMAND runs (it
 extends the lock every ttl/3 seconds), and releases it when COMMAND exits.
 dlock itself exits with COMMAND's exit status. COMMAND starts at the first word
-after NAME that is not an option (or after `--`); -c TEXT runs `sh -c TEXT`.)";
+after NAME that is not an option (or after `--`); -c TEXT runs `sh -c TEXT`.
+`dlock run [OPTIONS] -- NAME COMMAND` ends the options before NAME (for a NAME
+that starts with '-').)";
 
 const char* const run_footer = R"(
 Waiting: -w/--wait/--timeout SEC is how long to wait for the lock (as flock -w);
@@ -64,7 +68,8 @@ lock is released once COMMAND has exited. Only COMMAND's own process gets them: 
 shell script that starts background jobs must pass them on (or `exec` its last
 command). COMMAND runs in dlock's process group, so a Ctrl-C typed in a terminal
 reaches it directly, and once more through dlock. While dlock is still waiting for
-the lock, these signals end dlock at once. If dlock itself is killed (SIGKILL),
+the lock, these signals end dlock by that signal (128+N) once it has left the wait
+queue, within 2 s (a second signal: at once). If dlock itself is killed (SIGKILL),
 the lock stays until its TTL (-t) runs out, and COMMAND keeps running.
 
 Lost lock: if the lock disappears while COMMAND runs (deleted, taken over, or
@@ -80,10 +85,12 @@ Exit status:
   1 (or -E N)      the lock was held by someone else (-n), or still held after -w SEC
   64               usage error
   69               Redis could not be reached or answered with an error
+  70               internal error (a bug in dlock)
   74               COMMAND exited 0 but the lock could not be released (it expires
                    by its TTL); a failing COMMAND's own status wins over this one
   75               the lock was lost while COMMAND was running
   126, 127         COMMAND could not be run / was not found
+  128+N            dlock was still waiting for the lock when signal N ended it
 
 Examples:
   # crontab: at most one backup at a time across all hosts; skip a run if the
@@ -148,7 +155,15 @@ Prints one line: "held by HOST:PID ("LABEL") for 12 s, expires in 3.2 s, fence 7
 ttl_ms is null when the lock is free and -1 when it is held without expiry; since_ms
 is the server's clock; fence is the last fencing token handed out (it stays after a
 release); waiting counts processes (not threads) queued for the lock, null on
-Redlock (its waiters do not queue, and it keeps no holder record or fence).)text";
+Redlock (its waiters do not queue, and it keeps no holder record or fence).
+
+A name used as a semaphore (run --permits N) prints "semaphore of N permits: 2 held
+(leases end in 3 s, 29 s), 1 waiting", and in JSON "semaphore":{"permits":N,
+"holders":[{"ttl_ms":MS},...],"waiting":N}; as a read/write lock (run -s/-x),
+"2 readers (leases end in ...), 1 writer waiting; writer free" (or "writer held
+..."), and "read_write":{"readers":[{"ttl_ms":MS},...],"readers_waiting":N,
+"writers_waiting":N}. Both are null for a plain lock. Permits and readers keep no
+holder record: they are shown by their leases.)text";
 
 const char* const status_footer = R"(
 Exit status: 0 when the question was answered (held or free: read the output);

@@ -1,6 +1,9 @@
 // `dlock acquire`, `release`, `extend`, `status`, `list`, `wait` and `break`: one Redis call
 // each (or one wait), for shell scripts that manage a lock across several commands.
+#include <signal.h>
+
 #include <algorithm>
+#include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
@@ -17,6 +20,7 @@
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
+#include "interrupted_wait.hpp"
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
 #include "servers.hpp"
@@ -55,9 +59,18 @@ int acquire(const AcquireArgs& args) {
         if (args.print_fence && servers.is_redlock())
             throw UsageError("--fence: Redlock (several --url) hands out no fencing token");
         auto lock = servers.make_lock(args.lock.name, options);
-        if (!co_await acquire_riding_outages(
-                *lock,
-                {.blocking = options.blocking, .blocking_timeout = options.blocking_timeout})) {
+        const auto executor = co_await asio::this_coro::executor;
+        WaitInterruption interruption(executor);
+        asio::signal_set signals(executor, SIGINT, SIGTERM, SIGHUP);
+        signals.async_wait([&interruption](std::error_code error, int signal_number) {
+            if (!error) interrupt_wait(interruption, signal_number);
+        });
+        const bool acquired = co_await acquire_unless_interrupted(
+            servers, *lock, args.lock.name,
+            {.blocking = options.blocking, .blocking_timeout = options.blocking_timeout},
+            interruption);
+        signals.cancel();
+        if (!acquired) {
             co_await let_the_queue_entry_go(servers, args.lock.name);
             co_return report_conflict(args.lock);
         }

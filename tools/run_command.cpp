@@ -28,6 +28,7 @@
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
+#include "interrupted_wait.hpp"
 #include "lease_locks.hpp"
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
@@ -63,18 +64,11 @@ struct Child {
     asio::steady_timer exited;      // cancelled once COMMAND has been reaped
     asio::steady_timer kill_timer;  // SIGKILL when COMMAND outlives the grace period
     pid_t pid = -1;                 // -1 until COMMAND is started
+    WaitInterruption waiting{exited.get_executor()};  // a signal before COMMAND started
     bool reaped = false;
     int wait_status = 0;
     bool lock_lost = false;  // lost while COMMAND ran
 };
-
-// Ends dlock the way the signal would have if dlock did not catch it: the caller (a shell)
-// then sees "killed by SIGINT" and can stop a loop, as with any other command.
-[[noreturn]] void die_by_signal(int signal_number) {
-    std::signal(signal_number, SIG_DFL);
-    ::raise(signal_number);
-    std::_Exit(128 + signal_number);
-}
 
 asio::awaitable<void> watch_signals(std::shared_ptr<Child> child) {
     for (;;) {
@@ -95,9 +89,10 @@ asio::awaitable<void> watch_signals(std::shared_ptr<Child> child) {
             }
             continue;
         }
-        // Still waiting for the lock: nothing to clean up (a SET in flight at this very moment
-        // would leave a lock that expires by its timeout).
-        if (child->pid <= 0) die_by_signal(signal_number);
+        if (child->pid <= 0) {
+            interrupt_wait(child->waiting, signal_number);
+            continue;
+        }
         ::kill(child->pid, signal_number);
     }
 }
@@ -126,8 +121,12 @@ asio::awaitable<void> report_progress(Servers& servers, std::string name,
         }
         if (progress->done) co_return;
         std::string line = "dlock: waiting for lock " + name + ": ";
-        line += seen.held ? "held by " + describe_holder(seen) : "free, taking it";
-        if (!servers.is_redlock()) {
+        if (seen.semaphore || seen.read_write) {
+            line += describe(seen, true);  // their own waiters are counted in it
+        } else {
+            line += seen.held ? "held by " + describe_holder(seen) : "free, taking it";
+        }
+        if (!servers.is_redlock() && !seen.semaphore && !seen.read_write) {
             // Our own process is one of the queued ones.
             const std::size_t ahead = seen.waiting > 0 ? seen.waiting - 1 : 0;
             line += ", " + std::to_string(ahead) + " ahead of you";
@@ -202,7 +201,8 @@ int run(const RunArgs& args, const std::vector<std::string>& command) {
             asio::co_spawn(executor, report_progress(servers, name, progress, terminal),
                            asio::detached);
         }
-        const bool acquired = co_await acquire_riding_outages(*lock, wait);
+        const bool acquired =
+            co_await acquire_unless_interrupted(servers, *lock, name, wait, child->waiting);
         end_progress(*progress, terminal);
         if (!acquired) {
             co_await let_the_queue_entry_go(servers, name);

@@ -22,6 +22,7 @@
 #include "dlock/redis_cluster.hpp"
 #include "dlock/redis_sentinel.hpp"
 #include "dlock/redlock.hpp"
+#include "exit_codes.hpp"
 
 namespace dlock::cli {
 
@@ -90,6 +91,27 @@ asio::awaitable<void> scan_lock_names(const Command& command, const std::string&
     } while (cursor != "0");
 }
 
+std::vector<std::string> info_cluster_command() {
+    return {"INFO", "cluster"};
+}
+
+// `dlock list` on one node of a Redis Cluster without --cluster would scan that node only and
+// quietly miss the locks on the others: refused, saying what to add. (A server that does not
+// let us ask is scanned as it is.)
+asio::awaitable<void> refuse_a_lone_cluster_node(const Command& command) {
+    Reply info;
+    try {
+        info = co_await command(info_cluster_command());
+    } catch (const ServerError&) {
+        co_return;
+    }
+    if (info.is_string() && info.str.find("cluster_enabled:1") != std::string::npos) {
+        throw UsageError(
+            "this server is a node of a Redis Cluster: add --cluster to list the "
+            "locks on all its nodes");
+    }
+}
+
 asio::awaitable<std::vector<std::string>> scan_servers(
     asio::any_io_executor executor, const std::vector<ConnectionOptions>& servers,
     const std::string& pattern) {
@@ -141,6 +163,7 @@ class SingleServers : public Servers {
             co_await scan_lock_names(command_, pattern, names);
             co_return std::vector<std::string>(names.begin(), names.end());
         }
+        if (!cluster_) co_await refuse_a_lone_cluster_node(command_);
         co_return co_await scan_servers(client_->get_executor(), servers, pattern);
     }
     Client* client() override { return client_.get(); }

@@ -20,6 +20,64 @@ std::string seconds_text(Seconds time) {
     return out.str();
 }
 
+// "3 s, 29 s": the leases' remaining lives.
+std::string leases_text(const std::vector<Seconds>& leases) {
+    std::string out;
+    for (const Seconds lease : leases) out += (out.empty() ? "" : ", ") + seconds_text(lease);
+    return out;
+}
+
+// "1 reader", "2 readers".
+std::string count_text(std::size_t count, const char* one, const char* many) {
+    return std::to_string(count) + " " + (count == 1 ? one : many);
+}
+
+// "semaphore of 4 permits: 2 held (leases end in 3 s, 29 s), 1 waiting".
+std::string describe_semaphore(const SemaphoreInspection& semaphore) {
+    std::string out = "semaphore";
+    if (semaphore.permits) out += " of " + count_text(*semaphore.permits, "permit", "permits");
+    out += ": " + std::to_string(semaphore.leases.size()) + " held";
+    if (!semaphore.leases.empty()) out += " (leases end in " + leases_text(semaphore.leases) + ")";
+    if (semaphore.waiting > 0) out += ", " + count_text(semaphore.waiting, "waiting", "waiting");
+    return out;
+}
+
+// "3 readers (leases end in 2 s, 9 s, 30 s), 1 writer waiting, 2 readers waiting".
+std::string describe_readers(const ReadWriteInspection& rw) {
+    std::string out =
+        rw.readers.empty() ? "no readers" : count_text(rw.readers.size(), "reader", "readers");
+    if (!rw.readers.empty()) out += " (leases end in " + leases_text(rw.readers) + ")";
+    if (rw.writers_waiting > 0)
+        out += ", " + count_text(rw.writers_waiting, "writer waiting", "writers waiting");
+    if (rw.readers_waiting > 0)
+        out += ", " + count_text(rw.readers_waiting, "reader waiting", "readers waiting");
+    return out;
+}
+
+// [{"ttl_ms":MS},...]
+std::string leases_json(const std::vector<Seconds>& leases) {
+    std::string out = "[";
+    for (const Seconds lease : leases) {
+        if (out.size() > 1) out += ',';
+        out += "{\"ttl_ms\":" + std::to_string(to_ms(lease)) + "}";
+    }
+    return out + "]";
+}
+
+std::string describe_lock(const LockInspection& seen, bool queue_known) {
+    std::string out;
+    if (!seen.held) {
+        out = "free";
+        if (seen.last_fence) out += " (last fence " + std::to_string(*seen.last_fence) + ")";
+        return out;
+    }
+    out = seen.holder ? "held by " + describe_holder(seen) : "held (holder unknown)";
+    out += seen.ttl ? ", expires in " + seconds_text(*seen.ttl) : ", no expiry";
+    if (seen.last_fence) out += ", fence " + std::to_string(*seen.last_fence);
+    if (queue_known && seen.waiting > 0) out += ", " + std::to_string(seen.waiting) + " waiting";
+    return out;
+}
+
 }  // namespace
 
 std::string json_string(const std::string& text) {
@@ -49,17 +107,17 @@ std::string describe_holder(const LockInspection& seen) {
 }
 
 std::string describe(const LockInspection& seen, bool queue_known) {
+    // A semaphore or read/write lock: its own state first; the plain lock's part only where it
+    // says something (a held key, waiters), and for a read/write lock that is its writer.
     std::string out;
-    if (!seen.held) {
-        out = "free";
-        if (seen.last_fence) out += " (last fence " + std::to_string(*seen.last_fence) + ")";
+    if (seen.semaphore) out = describe_semaphore(*seen.semaphore);
+    if (seen.read_write) {
+        out += (out.empty() ? "" : "; ") + describe_readers(*seen.read_write);
+        out += "; writer " + (seen.held ? describe_lock(seen, queue_known) : std::string("free"));
         return out;
     }
-    out = seen.holder ? "held by " + describe_holder(seen) : "held (holder unknown)";
-    out += seen.ttl ? ", expires in " + seconds_text(*seen.ttl) : ", no expiry";
-    if (seen.last_fence) out += ", fence " + std::to_string(*seen.last_fence);
-    if (queue_known && seen.waiting > 0) out += ", " + std::to_string(seen.waiting) + " waiting";
-    return out;
+    if (!out.empty() && !seen.held && seen.waiting == 0) return out;
+    return out + (out.empty() ? "" : "; lock ") + describe_lock(seen, queue_known);
 }
 
 std::string to_json(const std::string& name, const LockInspection& seen, bool queue_known) {
@@ -81,7 +139,26 @@ std::string to_json(const std::string& name, const LockInspection& seen, bool qu
     }
     out << ",\"held_for_ms\":" << (seen.held_for ? std::to_string(to_ms(*seen.held_for)) : "null")
         << ",\"fence\":" << (seen.last_fence ? std::to_string(*seen.last_fence) : "null")
-        << ",\"waiting\":" << (queue_known ? std::to_string(seen.waiting) : "null") << "}";
+        << ",\"waiting\":" << (queue_known ? std::to_string(seen.waiting) : "null")
+        << ",\"semaphore\":";
+    if (seen.semaphore) {
+        const SemaphoreInspection& semaphore = *seen.semaphore;
+        out << "{\"permits\":"
+            << (semaphore.permits ? std::to_string(*semaphore.permits) : std::string("null"))
+            << ",\"holders\":" << leases_json(semaphore.leases)
+            << ",\"waiting\":" << semaphore.waiting << "}";
+    } else {
+        out << "null";
+    }
+    out << ",\"read_write\":";
+    if (seen.read_write) {
+        out << "{\"readers\":" << leases_json(seen.read_write->readers)
+            << ",\"readers_waiting\":" << seen.read_write->readers_waiting
+            << ",\"writers_waiting\":" << seen.read_write->writers_waiting << "}";
+    } else {
+        out << "null";
+    }
+    out << "}";
     return out.str();
 }
 

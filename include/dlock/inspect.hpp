@@ -2,10 +2,11 @@
 //
 // For operators and dashboards ("who holds this lock, since when, how many wait?") and for the
 // `dlock status` command. One atomic, read-only server-side script reads the lock's key, its
-// holder record (LockOptions::record_holder), its fence counter and its wait queue; nothing is
-// written. It works on every dlock::Client (one server, a Redis Cluster: all those keys share the
-// lock's slot) and on locks taken by other clients: a lock taken by redis-py or coredis (a
-// plain `SET name token PX ms`) shows as held, with no holder record.
+// holder record (LockOptions::record_holder), its fence counter and its wait queue, and the
+// keys of a semaphore or read/write lock of that name; nothing is written. It works on every
+// dlock::Client (one server, a Redis Cluster: all those keys share the lock's slot) and on locks
+// taken by other clients: a lock taken by redis-py or coredis (a plain `SET name token PX ms`)
+// shows as held, with no holder record.
 //
 //   const dlock::LockInspection seen = co_await dlock::inspect(redis, "reports");
 //   if (seen.held && seen.holder) std::cout << seen.holder->host << ':' << seen.holder->pid;
@@ -18,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dlock/client.hpp"
 #include "dlock/options.hpp"
@@ -37,6 +39,23 @@ struct HolderRecord {
     std::chrono::system_clock::time_point since{};
 };
 
+// A name in use as a dlock::Semaphore (sync::Semaphore, `dlock run --permits N`). Permits
+// hold no holder record: each is known by its lease only.
+struct SemaphoreInspection {
+    // The permit count its holders were admitted under; empty when no count is stored.
+    std::optional<std::size_t> permits{};
+    std::vector<Seconds> leases{};  // the remaining life of each permit held, soonest first
+    std::size_t waiting = 0;        // processes queued for a permit
+};
+
+// A name in use as a dlock::ReadWriteLock (`dlock run -s`/`-x`). Its writer holds the lock's
+// own key, so LockInspection::held, ttl and last_fence describe the writer.
+struct ReadWriteInspection {
+    std::vector<Seconds> readers{};   // the remaining life of each reader's lease, soonest first
+    std::size_t readers_waiting = 0;  // processes queued to read
+    std::size_t writers_waiting = 0;  // processes queued to write
+};
+
 struct LockInspection {
     bool held = false;                     // a key of this name exists
     std::optional<Seconds> ttl{};          // its remaining life; empty when free or without expiry
@@ -49,6 +68,11 @@ struct LockInspection {
     // Processes queued waiting for the lock (see Lock::waiting(): one per process, only waiters
     // woken on release; a process that died while waiting counts until the queue expires).
     std::size_t waiting = 0;
+    // Present when the name is in use as a semaphore (permits held, a stored count, waiters).
+    std::optional<SemaphoreInspection> semaphore{};
+    // Present when the name is in use as a read/write lock (readers, or readers or writers
+    // queued); a writer alone looks like a plain lock.
+    std::optional<ReadWriteInspection> read_write{};
 };
 
 // Looks at lock `name` on `client`. Throws std::invalid_argument for an empty name or a

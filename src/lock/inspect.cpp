@@ -44,6 +44,42 @@ std::optional<HolderRecord> decode_holder(const Reply& record) {
     return holder;
 }
 
+std::size_t count_of(const Reply& reply) {
+    return reply.integer > 0 ? static_cast<std::size_t>(reply.integer) : 0;
+}
+
+// [remaining ms, ...] of live leases, soonest first.
+std::vector<Seconds> decode_leases(const Reply& leases) {
+    std::vector<Seconds> out;
+    if (!leases.is_array()) return out;
+    for (const Reply& left : leases.elements)
+        out.push_back(std::chrono::duration_cast<Seconds>(milliseconds(left.integer)));
+    return out;
+}
+
+// [permit count or nil, leases, queued] or nil.
+std::optional<SemaphoreInspection> decode_semaphore(const Reply& reply) {
+    if (!reply.is_array() || reply.elements.size() < 3) return std::nullopt;
+    SemaphoreInspection out;
+    if (reply.elements[0].is_string()) {
+        const auto permits = parse_integer(reply.elements[0].str);
+        if (permits && *permits > 0) out.permits = static_cast<std::size_t>(*permits);
+    }
+    out.leases = decode_leases(reply.elements[1]);
+    out.waiting = count_of(reply.elements[2]);
+    return out;
+}
+
+// [reader leases, queued readers, queued writers] or nil.
+std::optional<ReadWriteInspection> decode_read_write(const Reply& reply) {
+    if (!reply.is_array() || reply.elements.size() < 3) return std::nullopt;
+    ReadWriteInspection out;
+    out.readers = decode_leases(reply.elements[0]);
+    out.readers_waiting = count_of(reply.elements[1]);
+    out.writers_waiting = count_of(reply.elements[2]);
+    return out;
+}
+
 }  // namespace
 
 asio::awaitable<LockInspection> inspect(Client& client, std::string name, Seconds timeout) {
@@ -69,8 +105,9 @@ asio::awaitable<LockInspection> inspect(Client& client, std::string name, Second
     }
     const Reply& fence = element(reply, 3);
     if (fence.is_string()) out.last_fence = parse_integer(fence.str);
-    const long long queued = element(reply, 4).integer;
-    out.waiting = queued > 0 ? static_cast<std::size_t>(queued) : 0;
+    out.waiting = count_of(element(reply, 4));
+    out.semaphore = decode_semaphore(element(reply, 6));
+    out.read_write = decode_read_write(element(reply, 7));
     co_return out;
 }
 

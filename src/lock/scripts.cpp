@@ -189,9 +189,34 @@ if exists == 1 and type(value) == 'string' then
 end
 local fence = redis.pcall('get', KEYS[3])
 if type(fence) ~= 'string' then fence = false end
-local queued = redis.pcall('zcard', KEYS[4])
-if type(queued) ~= 'number' then queued = 0 end
-return {exists, pttl, record, fence, queued, now}
+local function count(key)
+  local n = redis.pcall('zcard', key)
+  if type(n) ~= 'number' then return 0 end
+  return n
+end
+-- The remaining ms of each live lease of a holders set (member -> lease end, ms), soonest
+-- first; ended ones not yet pruned are left out.
+local function leases(key)
+  local ends = redis.pcall('zrangebyscore', key, '(' .. now, '+inf', 'WITHSCORES')
+  local out = {}
+  if type(ends) ~= 'table' then return out end
+  for i = 2, #ends, 2 do out[#out + 1] = tonumber(ends[i]) - now end
+  return out
+end
+local queued = count(KEYS[4])
+local semaphore = false
+local permits = redis.pcall('get', KEYS[6])
+if type(permits) ~= 'string' then permits = false end
+local permit_leases, permit_waiters = leases(KEYS[5]), count(KEYS[7])
+if permits or #permit_leases > 0 or permit_waiters > 0 then
+  semaphore = {permits, permit_leases, permit_waiters}
+end
+local read_write = false
+local readers, reader_waiters, writer_waiters = leases(KEYS[8]), count(KEYS[9]), count(KEYS[10])
+if #readers > 0 or reader_waiters > 0 or writer_waiters > 0 then
+  read_write = {readers, reader_waiters, writer_waiters}
+end
+return {exists, pttl, record, fence, queued, now, semaphore, read_write}
 )lua");
     return script;
 }
@@ -287,9 +312,14 @@ ScriptCall acquire_call(std::string_view name, std::string_view token,
 }
 
 ScriptCall inspect_call(std::string_view name) {
-    // KEYS[1] lock, KEYS[2] holder record, KEYS[3] fence counter, KEYS[4] wait queue.
+    // KEYS[1] lock, KEYS[2] holder record, KEYS[3] fence counter, KEYS[4] wait queue;
+    // semaphore NAME: KEYS[5] holders, KEYS[6] permit count, KEYS[7] wait queue; read/write
+    // lock NAME: KEYS[8] readers, KEYS[9] readers' wait queue, KEYS[10] writers' wait queue.
     return {&inspect_script(),
-            {std::string(name), holder_key(name), fence_key(name), wait_queue_key(name)},
+            {std::string(name), holder_key(name), fence_key(name), wait_queue_key(name),
+             semaphore_holders_key(name), semaphore_permits_key(name),
+             wait_queue_key(semaphore_wait_name(name)), readers_key(name),
+             wait_queue_key(reader_wait_name(name)), wait_queue_key(writer_wait_name(name))},
             {}};
 }
 

@@ -1,5 +1,8 @@
 #include "protocol/keys.hpp"
 
+#include <initializer_list>
+#include <utility>
+
 #include "protocol/slots.hpp"
 
 namespace dlock::detail {
@@ -16,14 +19,35 @@ std::string holder_key(std::string_view lock_name) {
     return companion_key("dlock:holder:", lock_name);
 }
 
-std::optional<std::string> lock_name_of(std::string_view key) {
-    for (const std::string_view prefix : {"dlock:holder:{", "dlock:fence:{", "dlock:queue:{"}) {
+namespace {
+
+// The NAME of "PREFIX{tag}:NAME" for one of `prefixes`, else empty.
+std::optional<std::string> strip_companion(std::string_view key,
+                                           std::initializer_list<std::string_view> prefixes) {
+    for (const std::string_view prefix : prefixes) {
         if (!key.starts_with(prefix)) continue;
         const auto end = key.find("}:", prefix.size());
         if (end == std::string_view::npos) return std::nullopt;
         return std::string(key.substr(end + 2));
     }
     return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> lock_name_of(std::string_view key) {
+    auto name =
+        strip_companion(key, {"dlock:holder:{", "dlock:fence:{", "dlock:queue:{", "dlock:sem:{",
+                              "dlock:sem-permits:{", "dlock:readers:{", "dlock:writers-waiting:{",
+                              "dlock:readers-waiting:{", "dlock:readers-turn:{"});
+    // The wait queue of a semaphore or of a read/write lock's readers or writers is the queue
+    // of its wait name ("dlock:queue:{t}:dlock:sem-wait:{t}:NAME"): that NAME is the one.
+    if (name && key.starts_with("dlock:queue:{")) {
+        if (auto inner =
+                strip_companion(*name, {"dlock:sem-wait:{", "dlock:rw-read:{", "dlock:rw-write:{"}))
+            name = std::move(inner);
+    }
+    return name;
 }
 
 std::string inbox_channel(std::string_view process_id, std::optional<std::uint16_t> slot) {

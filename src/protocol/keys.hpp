@@ -30,8 +30,10 @@ std::string wait_queue_key(std::string_view lock_name);
 // with the lock's key, with the same expiry; deleted by the release.
 std::string holder_key(std::string_view lock_name);
 
-// The lock name that `key` is a holder record, fence counter or wait queue of; empty for any
-// other key. (`dlock list` finds locks by these keys.) All three start with "dlock:".
+// The lock name that `key` is a holder record, fence counter or wait queue of, or a key of
+// semaphore or read/write lock NAME (its holders, permit count, readers, waiting claims, wait
+// queues); empty for any other key. (`dlock list` finds locks by these keys.) All start with
+// "dlock:".
 std::optional<std::string> lock_name_of(std::string_view key);
 
 // "dlock:inbox:ID" (one server) or "dlock:inbox:{tag}:ID" (cluster: one per slot in use, so

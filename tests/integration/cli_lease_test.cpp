@@ -2,9 +2,11 @@
 // together, a writer alone), with the real binary against the shared plain server. Each
 // command marks itself in a directory while it runs and logs how many marks it saw.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -106,6 +108,110 @@ TEST_F(CliLeaseTest, SharedRunsTogetherAndExclusiveAlone) {
     const Outcome both =
         run_process({cli_path, "run", "-s", "-x", name, "--", "true"}, cli_env(), 30s);
     EXPECT_EQ(both.status, 64) << both.err;
+}
+
+// `dlock ARGS...` against the shared plain server.
+Outcome dlock(std::vector<std::string> args) {
+    args.insert(args.begin(), cli_path);
+    return run_process(args, cli_env(), 30s);
+}
+
+// A `dlock run OPTIONS NAME` whose COMMAND says "in" and then holds until it is stopped.
+std::unique_ptr<ChildProcess> holding(std::vector<std::string> options, const std::string& name) {
+    std::vector<std::string> args{cli_path, "run"};
+    args.insert(args.end(), options.begin(), options.end());
+    args.insert(args.end(), {name, "-c", "echo in; exec sleep 60"});
+    auto process = std::make_unique<ChildProcess>(args, cli_env());
+    EXPECT_TRUE(process->wait_for_output("in\n", 15s)) << process->err();
+    return process;
+}
+
+// `dlock status --json NAME` checked by python3's JSON parser with `assertions` (a Python
+// expression on `d`, the object); empty when it holds, else what failed.
+std::string status_json_fails(const std::string& name, const std::string& assertions) {
+    const Outcome status = dlock({"status", name, "--json"});
+    if (status.status != 0) return "status exited " + std::to_string(status.status) + status.err;
+    const Outcome checked = run_process(
+        {"python3", "-c",
+         "import json, sys\nd = json.loads(sys.argv[1])\nassert " + assertions + ", d\n",
+         status.out},
+        {}, 30s);
+    return checked.status == 0 ? "" : status.out + checked.err;
+}
+
+// Polls `dlock status` (a state that a third process reaches, no event to wait on) until
+// `assertions` hold, for at most 15 s.
+bool status_becomes(const std::string& name, const std::string& assertions) {
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (!status_json_fails(name, assertions).empty()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(100ms);
+    }
+    return true;
+}
+
+TEST_F(CliLeaseTest, StatusShowsTheHoldersOfASemaphore) {
+    const std::string name = unique_name();
+    auto first = holding({"--permits", "2", "-t", "20"}, name);
+    auto second = holding({"--permits", "2", "-t", "20"}, name);
+    ChildProcess third({cli_path, "run", "--permits", "2", name, "--", "true"}, cli_env());
+    ASSERT_TRUE(status_becomes(name,
+                               "d['semaphore'] is not None and "
+                               "d['semaphore']['waiting'] == 1"))
+        << status_json_fails(name, "False");
+    EXPECT_EQ(status_json_fails(name,
+                                "d['semaphore']['permits'] == 2 and "
+                                "len(d['semaphore']['holders']) == 2 and "
+                                "all(0 < h['ttl_ms'] <= 20000 for h in d['semaphore']['holders'])"
+                                " and d['held'] is False and d['read_write'] is None"),
+              "");
+    const Outcome text = dlock({"status", name});
+    EXPECT_NE(text.out.find("semaphore of 2 permits: 2 held (leases end in "), std::string::npos)
+        << text.out;
+    EXPECT_NE(text.out.find(", 1 waiting"), std::string::npos) << text.out;
+    // `list` names the semaphore itself, not its internal wait name.
+    const Outcome listed = dlock({"list", name});
+    EXPECT_EQ(listed.out.rfind(name + "\tsemaphore of 2 permits", 0), 0u) << listed.out;
+    EXPECT_EQ(listed.out.find("dlock:"), std::string::npos) << listed.out;
+
+    first->signal(SIGTERM);
+    second->signal(SIGTERM);
+    EXPECT_EQ(third.wait(30s).status, 0) << third.err();
+    first->wait(30s);
+    second->wait(30s);
+    EXPECT_TRUE(status_becomes(name,
+                               "d['semaphore'] is None or "
+                               "d['semaphore']['holders'] == []"));
+}
+
+TEST_F(CliLeaseTest, StatusShowsTheReadersAndTheWriterOfAReadWriteLock) {
+    const std::string name = unique_name();
+    auto reader1 = holding({"-s", "-t", "20"}, name);
+    auto reader2 = holding({"-s", "-t", "20"}, name);
+    ChildProcess writer({cli_path, "run", "-x", name, "-c", "echo in; exec sleep 60"}, cli_env());
+    ASSERT_TRUE(status_becomes(name,
+                               "d['read_write'] is not None and "
+                               "d['read_write']['writers_waiting'] == 1"))
+        << status_json_fails(name, "False");
+    EXPECT_EQ(status_json_fails(name,
+                                "len(d['read_write']['readers']) == 2 and "
+                                "all(0 < r['ttl_ms'] <= 20000 for r in d['read_write']['readers'])"
+                                " and d['read_write']['readers_waiting'] == 0 and "
+                                "d['held'] is False and d['semaphore'] is None"),
+              "");
+    const Outcome text = dlock({"status", name});
+    EXPECT_NE(text.out.find("2 readers (leases end in "), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("1 writer waiting; writer free"), std::string::npos) << text.out;
+
+    // The readers leave, the writer gets in: status shows it as the holder of the key.
+    reader1->signal(SIGTERM);
+    reader2->signal(SIGTERM);
+    ASSERT_TRUE(writer.wait_for_output("in\n", 15s)) << writer.err();
+    EXPECT_EQ(status_json_fails(name, "d['held'] is True and 0 < d['ttl_ms']"), "");
+    writer.signal(SIGTERM);
+    writer.wait(30s);
+    reader1->wait(30s);
+    reader2->wait(30s);
 }
 
 }  // namespace

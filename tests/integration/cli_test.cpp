@@ -120,7 +120,7 @@ Status status_of(const std::string& name) {
                      "import json, sys\n"
                      "d = json.loads(sys.argv[1])\n"
                      "assert sorted(d) == ['fence', 'held', 'held_for_ms', 'holder', 'name', "
-                     "'ttl_ms', 'waiting'], d\n"
+                     "'read_write', 'semaphore', 'ttl_ms', 'waiting'], d\n"
                      "assert isinstance(d['held'], bool)\n"
                      "assert d['ttl_ms'] is None or isinstance(d['ttl_ms'], int)\n"
                      "print(d['name']); print(int(d['held'])); print(-3 if d['ttl_ms'] is None "
@@ -208,6 +208,15 @@ TEST_F(CliTest, BadArgumentsAreUsageErrorsWithAHelpfulMessage) {
         {{"release", name}, "TOKEN"},
         {{"frobnicate"}, "frobnicate"},
         {{}, "subcommand"},
+        // An empty --opt= is refused by name (CLI11 would take NAME as its value instead).
+        {{"--url=", "status", name}, "--url= has an empty value"},
+        {{"status", "--url=", name}, "--url= has an empty value"},
+        {{"run", "--label=", name, "true"}, "--label= has an empty value"},
+        {{"--url"}, "--url needs a value"},
+        // Redlock over one server named twice never has its quorum: it would wait forever.
+        {{"run", name, "--url", "redis://127.0.0.1:7", "--url", "redis://127.0.0.1:7/2", "--url",
+          "redis://127.0.0.1:8", "true"},
+         "--url names 127.0.0.1:7 twice"},
     };
     for (const Case& c : cases) {
         const Outcome outcome = dlock(c.args);
@@ -562,6 +571,31 @@ TEST_F(CliTest, SigintWhileWaitingEndsDlockBySigint) {
     EXPECT_EQ(outcome.out, "");
     EXPECT_EQ(redis.command({"GET", name}).str, trim(acquired.out))
         << "the holder's lock is untouched";
+    // It left the wait queue before dying (it stayed counted, "1 waiting", until the queue
+    // expired, and the next release offered the lock to it first).
+    EXPECT_EQ(redis.command({"ZCARD", queue}).integer, 0);
+}
+
+// The same for a waiting `dlock acquire` (which has no COMMAND to pass the signal to).
+TEST_F(CliTest, SigtermWhileAcquireWaitsEndsItBySigtermOutOfTheQueue) {
+    const std::string name = lock_name();
+    const Outcome acquired = dlock({"acquire", name});
+    ASSERT_EQ(acquired.status, 0);
+    Process waiter(dlock_args({"acquire", name}), plain_env());
+    sync::Redis redis(server("PLAIN_URL"));
+    const std::string queue = detail::wait_queue_key(name);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (redis.command({"ZCARD", queue}).integer < 1) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never queued";
+        std::this_thread::sleep_for(10ms);
+    }
+    waiter.signal(SIGTERM);
+    const Outcome outcome = waiter.wait(10s);
+    EXPECT_TRUE(outcome.signaled);
+    EXPECT_EQ(outcome.status, 128 + SIGTERM);
+    EXPECT_EQ(outcome.out, "") << "no token printed";
+    EXPECT_EQ(redis.command({"GET", name}).str, trim(acquired.out));
+    EXPECT_EQ(redis.command({"ZCARD", queue}).integer, 0);
 }
 
 TEST_F(CliTest, RenewalKeepsAShortLockAlive) {
@@ -631,6 +665,9 @@ TEST_F(CliTest, CommonOrdersOfOptionsAndPositionalsAllWork) {
         {{"run", "-t", "5", "--wait", "1", "{N}", "echo", "-n", "x"}, 0, false, false},
         {{"run", "{N}", "--timeout=1", "--url", "{U}", "--", "true"}, 0, false, false},
         {{"run", "-nt5", "{N}", "--url", "{U}", "true"}, 0, false, false},
+        // `--` before NAME ends the options, as getopt reads it; a second one is accepted.
+        {{"run", "--url", "{U}", "--", "{N}", "true"}, 0, false, false},
+        {{"run", "-n", "--url={U}", "--", "{N}", "--", "true"}, 0, false, false},
         {{"status", "--url", "{U}", "{N}", "--json"}, 0, false, false},
         {{"status", "{N}", "--url", "{U}"}, 0, false, false},
         {{"--url", "{U}", "status", "--json", "{N}"}, 0, false, false},
@@ -718,6 +755,10 @@ TEST_F(CliTest, CommandWithoutSeparatorAndShellString) {
     const Outcome echoed = dlock({"run", name, "echo", "-n", "--help", "-w", "x"});
     EXPECT_EQ(echoed.status, 0) << echoed.err;
     EXPECT_EQ(echoed.out, "--help -w x");
+    // A NAME that starts with '-' comes after `--`; COMMAND keeps its own options.
+    const Outcome dashed = dlock({"run", "--", "-" + name, "echo", "-n", "x"});
+    EXPECT_EQ(dashed.status, 0) << dashed.err;
+    EXPECT_EQ(dashed.out, "x");
     const Outcome shell = dlock({"run", name, "-c", "echo \"$DLOCK_NAME\" | tr a-z A-Z; exit 5"});
     EXPECT_EQ(shell.status, 5) << shell.err;
     std::string upper = name;
@@ -794,6 +835,17 @@ TEST_F(CliTest, PasswordsStayOutOfMessagesAndOfTheChild) {
               {});
     EXPECT_EQ(wrong.status, 69);
     EXPECT_EQ(wrong.err.find("hunter2"), std::string::npos) << wrong.err;
+    EXPECT_NE(wrong.err.find("--password-file"), std::string::npos) << "a hint: " << wrong.err;
+    const Outcome none = dlock({"status", "--url", "redis://127.0.0.1:" + port, name}, {});
+    EXPECT_EQ(none.status, 69);
+    EXPECT_NE(none.err.find("NOAUTH"), std::string::npos) << none.err;
+    EXPECT_NE(none.err.find("DLOCK_PASSWORD"), std::string::npos) << "a hint: " << none.err;
+    // Nor in what `ps` shows of a running dlock (its command line, readable by every user).
+    const Outcome shown = dlock(
+        {"run", "--url", server("ACL_URL"), name, "-c", "tr '\\0' ' ' < /proc/$PPID/cmdline"}, {});
+    EXPECT_EQ(shown.status, 0) << shown.err;
+    EXPECT_EQ(shown.out.find(server("ACL_PASSWORD")), std::string::npos) << shown.out;
+    EXPECT_NE(shown.out.find("redis://:***"), std::string::npos) << shown.out;
 }
 
 TEST_F(CliTest, ClusterNodeWithoutClusterFlagSaysToAddIt) {
@@ -812,6 +864,10 @@ TEST_F(CliTest, ClusterNodeWithoutClusterFlagSaysToAddIt) {
         }
     }
     EXPECT_TRUE(hinted) << "some node must have answered MOVED for " << name;
+    // `list` on one node would show only that node's locks: refused with the same advice.
+    const Outcome listed = dlock({"list", "--url", seeds.substr(0, seeds.find(','))}, {});
+    EXPECT_EQ(listed.status, 64) << listed.out << listed.err;
+    EXPECT_NE(listed.err.find("add --cluster"), std::string::npos) << listed.err;
 }
 
 TEST_F(CliTest, SeveralUrlsAreRedlock) {

@@ -43,6 +43,21 @@ TEST(Keys, TheLockNameIsFoundFromItsHolderFenceAndQueueKeysOnly) {
     EXPECT_EQ(lock_name_of("dlock:fence:{broken"), std::nullopt);
 }
 
+// `dlock list` lists semaphores and read/write locks by their keys too.
+TEST(Keys, TheNameOfASemaphoreOrReadWriteLockIsFoundFromEachOfItsKeys) {
+    for (const std::string name : {"jobs", "a}:b", "{user1}:job"}) {
+        for (const std::string& key :
+             {semaphore_holders_key(name), semaphore_permits_key(name), readers_key(name),
+              writers_waiting_key(name), readers_waiting_key(name), readers_turn_key(name),
+              wait_queue_key(semaphore_wait_name(name)), wait_queue_key(reader_wait_name(name)),
+              wait_queue_key(writer_wait_name(name))}) {
+            EXPECT_EQ(lock_name_of(key), name) << key;
+        }
+    }
+    // A wait name is no key of its own: only its queue names the semaphore.
+    EXPECT_EQ(lock_name_of(semaphore_wait_name("jobs")), std::nullopt);
+}
+
 TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
     for (const std::string name : {"a", "reports", "{user1}:job", "x{}y", "", "\xff\x00z"}) {
         EXPECT_EQ(key_slot(fence_key(name)), key_slot(name)) << name;

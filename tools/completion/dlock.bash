@@ -9,15 +9,15 @@ _dlock() {
     }
     local subcommands="run acquire release extend status list wait break"
     local connection="--url --cluster --cacert --cert --key --insecure --password-file"
-    local taking="-t --ttl -w --wait --timeout -n --nonblock -E --conflict-exit-code -v --verbose
-                  -q --quiet --label --sleep --no-fence"
+    local taking="-t --ttl -w --wait --timeout -n --nonblock --no-wait -E --conflict-exit-code
+                  -v --verbose -q --quiet --label --sleep --no-fence"
 
     case $prev in
         --cacert | --cert | --key | --password-file)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
         --url | -t | --ttl | -w | --wait | --timeout | -E | --conflict-exit-code | --label | \
-            --sleep | --kill-after | -c | --command)
+            --sleep | --kill-after | -c | --command | --permits)
             return ;;
     esac
 
@@ -34,7 +34,8 @@ _dlock() {
     case $subcommand in
         "") COMPREPLY=($(compgen -W "$subcommands --version --help $connection" -- "$cur"))
             return ;;
-        run) options="$taking -c --command --kill-after --progress" ;;
+        run) options="$taking -c --command --kill-after --progress --permits -s --shared -x
+                      --exclusive" ;;
         acquire) options="$taking --fence --json" ;;
         release) options="-f --force" ;;
         extend) options="--replace" ;;
@@ -44,7 +45,7 @@ _dlock() {
         break) options="-y --yes" ;;
     esac
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$options $connection --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "$options $connection -h --help" -- "$cur"))
     elif [[ $subcommand == run ]]; then
         # After NAME comes COMMAND: complete command names.
         COMPREPLY=($(compgen -c -- "$cur"))
