@@ -6,6 +6,7 @@
 // Bad arguments are reported with std::invalid_argument naming the parameter.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -74,10 +75,29 @@ class LockReleaseError : public LockError {
     using LockError::LockError;
 };
 
-// extend()/reacquire() found the lock not held by this object, or the lock has no timeout.
+// extend()/reacquire() found the lock not held by this object, or the lock has no timeout
+// (and ReplicationShortfallError below: it ran, but too few replicas confirmed it).
 class LockExtensionError : public LockError {
   public:
     using LockError::LockError;
+};
+
+// extend()/reacquire() ran on the primary, but WAIT confirmed it on fewer replicas than
+// replication_factor() (Cluster, Sentinel, a Redis with confirm_on_replicas). The lock is
+// still held (owned() stays true, auto-renewal goes on) and the primary has the new TTL; a
+// failover may promote a replica with the older one. Treat the extension as not granted: the
+// expiry confirmed before stands. Retrying extend() is safe.
+class ReplicationShortfallError : public LockExtensionError {
+  public:
+    ReplicationShortfallError(const std::string& what, std::string lock_name, std::size_t needed,
+                              long long confirmed)
+        : LockExtensionError(what, std::move(lock_name)), needed_(needed), confirmed_(confirmed) {}
+    std::size_t needed() const noexcept { return needed_; }
+    long long confirmed() const noexcept { return confirmed_; }
+
+  private:
+    std::size_t needed_;
+    long long confirmed_;
 };
 
 // A Semaphore was built with a permit count other than the one its current holders were

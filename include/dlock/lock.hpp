@@ -12,7 +12,9 @@
 //
 // On a RedisCluster, an acquisition counts only once WAIT confirmed it reached
 // replication_factor() = ceil(R/2) replicas of the key's shard (R = that shard's replicas); on a
-// RedisSentinel, of the primary (R = the replicas the sentinels list, down ones included).
+// RedisSentinel, of the primary (R = the replicas the sentinels list, down ones included); on a
+// Redis with ConnectionOptions::confirm_on_replicas, of that primary. extend() and release()
+// WAIT there too (docs/semantics.md §4.3).
 //
 // Concurrency contract: one Lock object is used by one coroutine at a time; a second operation
 // started while one is in progress throws std::logic_error. Any number of Lock objects (same or
@@ -70,6 +72,8 @@ class Lock {
     // Releases the lock. Throws LockReleaseError when this object does not hold it (never
     // acquired, expired, or overwritten). When the server cannot be reached the token is kept
     // and the error (ConnectionError/TimeoutError) propagates, so release() can be retried.
+    // Where acquisitions WAIT, so does a release; one that too few replicas confirm is still a
+    // release (the key is gone on the primary): counted and reported, not thrown.
     asio::awaitable<void> release();
 
     // Adds `additional_time` to the remaining TTL (or sets the TTL to it with
@@ -77,6 +81,8 @@ class Lock {
     // by this object or has no timeout; std::invalid_argument for a negative/NaN duration.
     // Under auto_renew, extend() raises the renewal's floor: a renewal sets the TTL back to
     // the timeout only when less is left, so what extend() granted is never taken back.
+    // Where acquisitions WAIT, an extension that too few replicas confirm throws
+    // ReplicationShortfallError (a LockExtensionError): still held, new TTL on the primary only.
     asio::awaitable<bool> extend(Seconds additional_time, ExtendMode mode = ExtendMode::add);
     // Resets the TTL to the full timeout. Same errors as extend().
     asio::awaitable<bool> reacquire();
@@ -103,7 +109,8 @@ class Lock {
     template <class Body>
     auto with(Body body) -> std::invoke_result_t<Body&>;
 
-    // Number of replicas an acquisition must reach: ceil(R/2), 0 on a standalone server.
+    // Number of replicas a write must reach: ceil(R/2); 0 on a standalone server unless
+    // ConnectionOptions::confirm_on_replicas is on.
     std::size_t replication_factor() const;
     const std::string& name() const noexcept;
     // The token while this object holds the lock (as far as it knows), else empty.
@@ -116,7 +123,8 @@ class Lock {
     // that ended otherwise (expired without renewal, taken over) answers true when the next
     // acquire() finds it over: callers are never carried into a later hold.
     asio::awaitable<bool> wait_lost();
-    // Acquisitions rolled back because WAIT confirmed too few replicas (cluster).
+    // Writes WAIT confirmed on too few replicas: acquisitions rolled back, extensions that threw
+    // ReplicationShortfallError, releases reported (Cluster, Sentinel, confirm_on_replicas).
     std::uint64_t replication_shortfalls() const noexcept;
     const LockOptions& options() const noexcept;
 

@@ -19,11 +19,14 @@
 
 namespace dlock {
 
-// Told when an acquisition was rolled back because too few replicas confirmed it (cluster).
+// Told when WAIT confirmed a write on too few replicas (Cluster, Sentinel, or a Redis with
+// confirm_on_replicas): an acquisition (rolled back), an extension or a release (see
+// ReplicatedWrite in observer.hpp).
 struct ReplicationShortfall {
     std::string lock_name{};
     std::size_t needed = 0;   // replication_factor()
-    long long confirmed = 0;  // what WAIT reported
+    long long confirmed = 0;  // what WAIT reported; -1: WAIT itself failed (a release's only)
+    ReplicatedWrite write = ReplicatedWrite::acquisition;
 };
 
 // How one acquire() call waits, instead of LockOptions::blocking and blocking_timeout:
@@ -71,10 +74,12 @@ struct LockOptions {
 
     // Bound on each server call the lock makes (SET, scripts, WAIT).
     Seconds command_timeout{5.0};
-    // Cluster: WAIT timeout when there is no blocking_timeout (otherwise what is left of it,
-    // capped by this); never 0, which would make WAIT block forever.
+    // WAIT timeout (Cluster, Sentinel, a Redis with confirm_on_replicas): for an acquisition
+    // when there is no blocking_timeout (otherwise what is left of it, capped by this), and
+    // for every extension and release; never 0, which would make WAIT block forever.
     Seconds replication_timeout{0.1};
-    // Cluster: called when WAIT confirmed fewer replicas than replication_factor().
+    // Called when WAIT confirmed fewer replicas than replication_factor() (Cluster, Sentinel,
+    // a Redis with confirm_on_replicas), for an acquisition, an extension or a release.
     std::function<void(const ReplicationShortfall&)> on_replication_shortfall{};
 
     // Receives this lock's events (dlock/observer.hpp). None: the client's observer

@@ -72,11 +72,19 @@ struct Lost {
     Seconds held{};  // from the acquisition to the moment the loss was noticed
 };
 
-// An acquisition rolled back because WAIT confirmed too few replicas (cluster).
+// Which write WAIT confirmed on too few replicas (docs/semantics.md §4.3 says what each means).
+enum class ReplicatedWrite {
+    acquisition,  // rolled back; acquire() returned false or tried again
+    extension,    // extend()/reacquire() threw ReplicationShortfallError; the lock is still held
+    release,      // the lock is released all the same (the key is gone on the primary)
+};
+
+// WAIT confirmed too few replicas (Cluster, Sentinel, or a Redis with confirm_on_replicas).
 struct Shortfall {
     std::string_view lock_name;
     std::size_t needed = 0;
-    long long confirmed = 0;
+    long long confirmed = 0;  // -1: WAIT itself failed (a release's only)
+    ReplicatedWrite write = ReplicatedWrite::acquisition;
 };
 
 // A release notification this process could not use was handed to the next waiting process.

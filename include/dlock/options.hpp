@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,6 +27,21 @@ struct TlsOptions {
     bool verify = true;       // false skips verification: only for tests, never in production
 };
 
+// Opt-in for a dlock::Redis pointed at a primary that has replicas (no Sentinel): lock writes
+// count only once WAIT ceil(R/2) confirmed them, as on Sentinel and Cluster
+// (docs/semantics.md §4.2). Ignored by RedisCluster and RedisSentinel, which always confirm.
+struct ReplicaConfirmation {
+    // Off by default: a plain Redis confirms nothing and replication_factor() is 0.
+    bool enabled = false;
+    // R is at least this (the replicas the primary is meant to have). ROLE lists only the
+    // connected replicas, so without it a replica that is down lowers R, and WAIT asks for
+    // fewer confirmations, exactly when a replica is lost. 0: R is what ROLE lists.
+    std::size_t replicas = 0;
+    // How old the replica count read from ROLE may get before it is re-read (in the
+    // background; the first read happens before the client's first command).
+    Seconds max_age{1.0};
+};
+
 struct ConnectionOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 6379;
@@ -40,6 +56,8 @@ struct ConnectionOptions {
     Seconds connect_timeout{2.0};
     // Default deadline of a command that was given none. Every command has one.
     Seconds command_timeout{5.0};
+    // dlock::Redis only: confirm lock writes on the primary's replicas (off by default).
+    ReplicaConfirmation confirm_on_replicas{};
 
     // "host:port", "unix:/path" or "tls:host:port": for messages.
     std::string endpoint() const;

@@ -19,7 +19,9 @@ class StandaloneBackend final : public Backend {
     asio::awaitable<std::vector<Reply>> execute_for_key(
         std::string_view key, const Request& request, Deadline deadline,
         std::shared_ptr<Connection>* used = nullptr) override;
-    std::size_t replicas_of(std::string_view) override { return 0; }
+    // 0 unless ConnectionOptions::confirm_on_replicas is enabled; then the larger of its
+    // `replicas` and those ROLE last listed (re-read when older than its max_age).
+    std::size_t replicas_of(std::string_view) override;
     Subscriber& subscriber_for(std::string_view key) override;
     std::shared_ptr<Connection> connection_for(std::string_view) override { return connection_; }
     std::string_view notify_command() const noexcept override { return "publish"; }
@@ -28,7 +30,19 @@ class StandaloneBackend final : public Backend {
     void close();
 
   private:
+    // The replicas ROLE listed, shared with the background re-read (which may outlive us).
+    struct ListedReplicas {
+        std::size_t count = 0;
+        bool read = false;  // ROLE answered at least once
+        Clock::time_point read_at{};
+        bool reading = false;
+    };
+    asio::awaitable<std::vector<Reply>> read_replicas_then_execute(const Request& request,
+                                                                   Deadline deadline);
+    void refresh_replicas_if_stale();
+
     std::shared_ptr<Connection> connection_;
+    std::shared_ptr<ListedReplicas> listed_ = std::make_shared<ListedReplicas>();
     std::unique_ptr<Subscriber> subscriber_;
 };
 

@@ -1,6 +1,7 @@
 // acquire() for every lock kind: the loop (attempts, waiting by wake-ups or polling), one
 // attempt (the kind's request: a Lock's SET NX or acquire script, a lease kind's script), WAIT
-// on a cluster, and the token-checked roll-back of an attempt that must not count.
+// on a cluster, and the token-checked roll-back of an attempt that must not count. Also the
+// WAIT of the later writes (extension, release: confirm_write).
 #include <asio.hpp>
 
 #include "lock/lock_state.hpp"
@@ -114,12 +115,47 @@ asio::awaitable<bool> confirm_acquisition(LockState& state, const std::string& t
     }
     if (!confirmed || *confirmed >= static_cast<long long>(needed)) co_return true;
     co_await roll_back(state, token);
-    ++state.shortfalls;
-    state.events.shortfall(needed, *confirmed);
-    if (state.spec.options.on_replication_shortfall) {
-        state.spec.options.on_replication_shortfall({state.spec.name, needed, *confirmed});
-    }
+    report_shortfall(state, {state.spec.name, needed, *confirmed, ReplicatedWrite::acquisition});
     co_return false;
+}
+
+void report_shortfall(LockState& state, const ReplicationShortfall& shortfall) {
+    ++state.shortfalls;
+    state.events.shortfall(shortfall.needed, shortfall.confirmed, shortfall.write);
+    if (state.spec.options.on_replication_shortfall)
+        state.spec.options.on_replication_shortfall(shortfall);
+}
+
+asio::awaitable<std::optional<ReplicationShortfall>> confirm_write(
+    LockState& state, const std::shared_ptr<Connection>& used, ReplicatedWrite write) {
+    const std::size_t needed =
+        replication_factor(state.spec.client->replicas_of(state.replica_key()));
+    std::optional<long long> confirmed;
+    std::exception_ptr failure;
+    try {
+        confirmed = co_await wait_for_replicas(state, used, needed, std::nullopt);
+    } catch (const std::exception&) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        // An extension in doubt is the caller's to hear about; a release is done whatever WAIT
+        // says, so its failed WAIT is only reported (confirmed -1).
+        if (write != ReplicatedWrite::release) std::rethrow_exception(failure);
+        confirmed = -1;
+    }
+    if (!confirmed || *confirmed >= static_cast<long long>(needed)) co_return std::nullopt;
+    ReplicationShortfall shortfall{state.spec.name, needed, *confirmed, write};
+    report_shortfall(state, shortfall);
+    co_return shortfall;
+}
+
+void throw_unconfirmed_extension(const std::string& what, const ReplicationShortfall& shortfall) {
+    throw ReplicationShortfallError(
+        "extension of " + what + " not confirmed: " + std::to_string(shortfall.confirmed) + " of " +
+            std::to_string(shortfall.needed) +
+            " replicas have it (still held; the primary has the new TTL, a failover may bring "
+            "back the old one)",
+        shortfall.lock_name, shortfall.needed, shortfall.confirmed);
 }
 
 asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,

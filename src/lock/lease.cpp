@@ -47,10 +47,11 @@ asio::awaitable<void> release_lease(std::shared_ptr<LeaseState> state) {
     }
     s.hold.stop_renewal();
     Reply reply;
+    std::shared_ptr<Connection> used;
     try {
         reply =
             co_await eval(*s.spec.client, s.kind->release_call(*s.hold.token(), s.spec.publish()),
-                          s.spec.command_deadline());
+                          s.spec.command_deadline(), EvalMode::cached_first, &used);
         reply.value();
     } catch (const ServerError&) {
         throw;
@@ -68,6 +69,8 @@ asio::awaitable<void> release_lease(std::shared_ptr<LeaseState> state) {
                                              : "its lease ended)"),
                                s.spec.name);
     }
+    // Released whatever WAIT says; a shortfall is reported only (as Lock::release).
+    co_await confirm_write(s, used, ReplicatedWrite::release);
 }
 
 asio::awaitable<bool> extend_lease(std::shared_ptr<LeaseState> state, Seconds additional_time,
@@ -86,11 +89,15 @@ asio::awaitable<bool> extend_lease(std::shared_ptr<LeaseState> state, Seconds ad
     }
     const ScriptCall call = s.kind->extend_call(
         *s.hold.token(), ms, mode == ExtendMode::add ? TtlChange::add : TtlChange::replace);
-    Reply reply = co_await eval(*s.spec.client, call, s.spec.command_deadline());
+    std::shared_ptr<Connection> used;
+    Reply reply = co_await eval(*s.spec.client, call, s.spec.command_deadline(),
+                                EvalMode::cached_first, &used);
     if (reply.value().integer != 1) {
         throw LockExtensionError("cannot extend " + what + ": no longer owned (its lease ended)",
                                  s.spec.name);
     }
+    const auto shortfall = co_await confirm_write(s, used, ReplicatedWrite::extension);
+    if (shortfall) throw_unconfirmed_extension(what, *shortfall);
     s.events.extended(false);
     co_return true;
 }

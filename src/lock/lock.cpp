@@ -47,8 +47,10 @@ asio::awaitable<void> Lock::release() {
     const detail::ScriptCall call = detail::release_call(
         s.spec.name, *s.hold.token(), s.spec.publish(), s.spec.options.record_holder);
     Reply reply;
+    std::shared_ptr<detail::Connection> used;
     try {
-        reply = co_await detail::eval(*s.spec.client, call, s.spec.command_deadline());
+        reply = co_await detail::eval(*s.spec.client, call, s.spec.command_deadline(),
+                                      detail::EvalMode::cached_first, &used);
         reply.value();
     } catch (const ServerError&) {
         // Refused by the server: nothing was done, the hold goes on (and so does its renewal,
@@ -76,6 +78,9 @@ asio::awaitable<void> Lock::release() {
                                              : "it expired or was taken over)"),
                                s.spec.name);
     }
+    // Released: the key is gone on the primary whatever WAIT says; a shortfall is reported
+    // only (a failover may bring the key back until its TTL ends; docs/semantics.md §4.3).
+    co_await detail::confirm_write(s, used, ReplicatedWrite::release);
 }
 
 asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {
@@ -99,13 +104,17 @@ asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {
         s.spec.name, *s.hold.token(), ms,
         mode == ExtendMode::add ? detail::TtlChange::add : detail::TtlChange::replace,
         s.spec.options.record_holder);
-    Reply reply = co_await detail::eval(*s.spec.client, call, s.spec.command_deadline());
+    std::shared_ptr<detail::Connection> used;
+    Reply reply = co_await detail::eval(*s.spec.client, call, s.spec.command_deadline(),
+                                        detail::EvalMode::cached_first, &used);
     reply.value();
     if (reply.integer != 1) {
         throw LockExtensionError("cannot extend lock '" + s.spec.name +
                                      "': no longer owned (it expired or was taken over)",
                                  s.spec.name);
     }
+    const auto shortfall = co_await detail::confirm_write(s, used, ReplicatedWrite::extension);
+    if (shortfall) detail::throw_unconfirmed_extension("lock '" + s.spec.name + "'", *shortfall);
     s.events.extended(false);
     co_return true;
 }

@@ -59,18 +59,26 @@ void LockEvents::lost(LostReason reason) const noexcept {
     if (observer_) notify_observer(*observer_, &Observer::on_lost, Lost{name_, reason, held_for()});
 }
 
-void LockEvents::shortfall(std::size_t needed, long long confirmed) noexcept {
-    short_attempt_ = true;
+void LockEvents::shortfall(std::size_t needed, long long confirmed,
+                           ReplicatedWrite write) noexcept {
+    if (write == ReplicatedWrite::acquisition) short_attempt_ = true;
     if (log_enabled(LogLevel::warning)) {
         try {
-            log(LogLevel::warning, "lock '" + std::string(name_) + "': acquisition rolled back, " +
-                                       std::to_string(confirmed) + " of " + std::to_string(needed) +
-                                       " replicas confirmed it");
+            const char* what = write == ReplicatedWrite::acquisition ? "acquisition rolled back"
+                               : write == ReplicatedWrite::extension
+                                   ? "extension not confirmed (still held)"
+                                   : "release not confirmed (released on the primary)";
+            const std::string count =
+                confirmed < 0 ? "WAIT failed (" + std::to_string(needed) + " replicas needed)"
+                              : std::to_string(confirmed) + " of " + std::to_string(needed) +
+                                    " replicas confirmed it";
+            log(LogLevel::warning, "lock '" + std::string(name_) + "': " + what + ", " + count);
         } catch (...) {
         }
     }
     if (observer_)
-        notify_observer(*observer_, &Observer::on_shortfall, Shortfall{name_, needed, confirmed});
+        notify_observer(*observer_, &Observer::on_shortfall,
+                        Shortfall{name_, needed, confirmed, write});
 }
 
 void AcquireReport::acquired(bool woken) noexcept {

@@ -58,7 +58,9 @@ class LockEvents {
         if (observer_)
             notify_observer(*observer_, &Observer::on_extended, Extended{name_, renewal});
     }
-    void shortfall(std::size_t needed, long long confirmed) noexcept;  // also logged (warning)
+    // Also logged (warning). Only an acquisition's makes the attempt count as short.
+    void shortfall(std::size_t needed, long long confirmed,
+                   ReplicatedWrite write = ReplicatedWrite::acquisition) noexcept;
     void wakeup_passed_on() const noexcept {
         if (observer_)
             notify_observer(*observer_, &Observer::on_wakeup_passed_on, WakeupPassedOn{name_});

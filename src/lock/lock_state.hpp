@@ -188,6 +188,20 @@ asio::awaitable<bool> confirm_acquisition(LockState& state, const std::string& t
                                           const std::shared_ptr<Connection>& used,
                                           std::optional<Deadline> deadline);
 
+// Counts a shortfall (shortfalls) and reports it (observer, on_replication_shortfall).
+void report_shortfall(LockState& state, const ReplicationShortfall& shortfall);
+
+// The replication check of a later write (`write`: an extension or a release) made on `used`:
+// WAIT for ceil(R/2) replicas of replica_key()'s shard, bounded by replication_timeout.
+// Returns the shortfall, already counted and reported, or nothing when confirmed (or none is
+// needed). A failed WAIT is rethrown for an extension (in doubt, like any failed call); for a
+// release it is a shortfall with confirmed -1 (the release stands). docs/semantics.md §4.3.
+asio::awaitable<std::optional<ReplicationShortfall>> confirm_write(
+    LockState& state, const std::shared_ptr<Connection>& used, ReplicatedWrite write);
+// Throws the ReplicationShortfallError of an extension of `what` ("lock 'x'") that fell short.
+[[noreturn]] void throw_unconfirmed_extension(const std::string& what,
+                                              const ReplicationShortfall& shortfall);
+
 // renewal.cpp (every kind): extends the lock to its full timeout every renew_interval while
 // hold.generation() stays `generation`. `sent`: when the acquisition was sent (the key's expiry
 // counts from its execution, which is no earlier).

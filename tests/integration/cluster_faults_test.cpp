@@ -28,6 +28,7 @@
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
 #include "failover.hpp"
+#include "later_writes.hpp"
 #include "names.hpp"
 #include "net/subscriber.hpp"
 #include "own_servers.hpp"
@@ -92,6 +93,24 @@ asio::awaitable<bool> every_node_lists(const OwnServers& own, std::uint16_t slot
 }
 
 // ---- a replica that cannot acknowledge -------------------------------------------------
+
+// The shard's one replica frozen after the acquisition: extend() and release() fall short.
+TEST(ClusterFaults, ExtendAndReleaseWaitForTheShardsReplica) {
+    OwnServers own("cluster3x1");
+    asio::io_context io;
+    RedisCluster cluster(io.get_executor(), own.seeds(), {.topology_max_age = std::nullopt});
+    const std::string name = unique_prefix() + "later";
+    run(io, [&]() -> asio::awaitable<void> {
+        co_await cluster.refresh();
+        const auto topology = co_await read_topology(port_of(cluster.primary_of(name).value()));
+        const auto* shard = topology.shard_of(dlock::detail::key_slot(name));
+        CO_ASSERT(shard != nullptr && shard->replicas.size() == 1u);
+        const int replica = shard->replicas.at(0).port;
+        co_await expect_later_writes_fall_short(
+            cluster, name, [&] { own.signal_on_port(replica, SIGSTOP); },
+            [&] { own.signal_on_port(replica, SIGCONT); });
+    });
+}
 
 TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
     OwnServers own("cluster3x1");

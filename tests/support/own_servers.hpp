@@ -28,7 +28,8 @@ namespace dlock::test {
 
 // The servers of one harness KIND (see scripts/redis-harness): `plain` (one TCP server),
 // `unix` (one server on a Unix socket only), `redlock5`, `cluster3x0`, `cluster3x1`,
-// `cluster3x2`, `sentinel` (servers 0-2 data nodes, 0 the first primary; 3-5 sentinels).
+// `cluster3x2`, `sentinel` (servers 0-2 data nodes, 0 the first primary; 3-5 sentinels),
+// `replicated` (server 0 a primary, 1 its replica).
 // Server i is the i-th in port order.
 class OwnServers {
   public:
