@@ -1,5 +1,6 @@
 #include "lock/rwlock_scripts.hpp"
 
+#include "lock/fence_lua.hpp"
 #include "lock/lease_lua.hpp"
 #include "protocol/keys.hpp"
 
@@ -30,7 +31,8 @@ end
 // A script's source (the preludes + its body) and the Script that views it.
 struct RwScript {
     explicit RwScript(const char* body)
-        : source(std::string(lease_lua_prelude) + rw_prelude + body), script(source) {}
+        : source(std::string(next_fence_lua) + lease_lua_prelude + rw_prelude + body),
+          script(source) {}
     std::string source;
     Script script;
 };
@@ -42,7 +44,7 @@ const Script& write_acquire_script() {
 prune(writers_waiting, now)
 if redis.call('exists', writer) == 0 and prune(readers, now) == 0 and prune(turn, now) == 0 then
   local fence = 0
-  if ARGV[8] == '1' then fence = redis.call('incr', KEYS[6]) end
+  if ARGV[8] == '1' then fence = next_fence(KEYS[6]) end
   redis.call('set', writer, token, 'PX', ARGV[7])
   drop(writers_waiting, token)
   queue_after_success(writer_queue, ARGV[9], ARGV[10], ARGV[11])

@@ -4,6 +4,7 @@
 
 #include <asio.hpp>
 
+#include "lock/fence_lua.hpp"
 #include "protocol/hex.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
@@ -106,7 +107,8 @@ return 1
 // a success with other waiters left in this process, the inbox goes to the back (plain ZADD),
 // so one busy process cannot keep the lock from the others.
 const Script& acquire_script() {
-    static const Script script(R"lua(
+    // Script keeps a view of its source: the concatenation must live as long.
+    static const std::string source = std::string(next_fence_lua) + R"lua(
 local function now()
   local t = redis.call('time')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -130,17 +132,7 @@ if current and not (ARGV[4] ~= '' and current == 'dlock:claim:' .. ARGV[4]) then
   return false
 end
 local fence = 0
-if ARGV[3] == '1' then
-  -- A counter lost with the dataset (a restart without persistence) starts again from the
-  -- server's clock in microseconds, above every fence handed out before: a server hands out
-  -- far fewer than one per microsecond (docs/semantics.md, section 7.10). Written as text:
-  -- Lua would print the number as 1.7e+15.
-  if redis.call('exists', KEYS[2]) == 0 then
-    local t = redis.call('time')
-    redis.call('set', KEYS[2], t[1] .. string.sub('00000' .. t[2], -6))
-  end
-  fence = redis.call('incr', KEYS[2])
-end
+if ARGV[3] == '1' then fence = next_fence(KEYS[2]) end
 if ARGV[2] ~= '0' then
   redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 else
@@ -165,7 +157,8 @@ if ARGV[4] ~= '' then
   end
 end
 return fence
-)lua");
+)lua";
+    static const Script script(source);
     return script;
 }
 

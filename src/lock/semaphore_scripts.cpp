@@ -1,5 +1,6 @@
 #include "lock/semaphore_scripts.hpp"
 
+#include "lock/fence_lua.hpp"
 #include "lock/lease_lua.hpp"
 #include "protocol/keys.hpp"
 
@@ -15,7 +16,7 @@ std::string_view change_word(TtlChange change) {
 // are there: at most max(counts) can never be exceeded that way, and a semaphore nobody holds
 // takes the count of its next holder (so a count can be changed by draining it).
 const Script& semaphore_acquire_script() {
-    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+    static const std::string source = std::string(next_fence_lua) + lease_lua_prelude + R"lua(
 local holders, permits_key = KEYS[1], KEYS[2]
 local permits = tonumber(ARGV[3])
 local now = now_ms()
@@ -27,7 +28,7 @@ if held >= permits then
   return false
 end
 local fence = 0
-if ARGV[4] == '1' then fence = redis.call('incr', KEYS[3]) end
+if ARGV[4] == '1' then fence = next_fence(KEYS[3]) end
 redis.call('zadd', holders, now + tonumber(ARGV[2]), ARGV[1])
 redis.call('set', permits_key, ARGV[3])
 keep_until_last_lease(holders, {permits_key})

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "async.hpp"
+#include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
 #include "forked_tasks.hpp"
@@ -105,6 +106,32 @@ TEST(Semaphore, AnotherPermitCountIsRefusedWhileHeldAndTakesOverWhenIdle) {
         EXPECT_TRUE(co_await five.acquire());  // idle: the new count takes over
         EXPECT_TRUE(is<dlock::SemaphoreMismatchError>(co_await thrown_by(two.acquire())));
         co_await five.release();
+    });
+}
+
+// A counter lost with the dataset (a restart without persistence) must not make fences start
+// again from 1: they restart from the server's clock, as the Lock's do (semantics §7.10), and a
+// name used as a Lock and as a Semaphore shares one counter that only grows.
+TEST(Semaphore, FencesKeepGrowingWhenTheCounterIsLostAndAcrossLockKinds) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        LockOptions options = lease();
+        options.fencing = true;
+        dlock::Lock lock(redis, name, options);  // the same name: the same fence counter
+        EXPECT_TRUE(co_await lock.acquire());
+        CO_ASSERT(lock.fence().has_value());
+        const auto lock_fence = *lock.fence();
+        co_await lock.release();
+        co_await redis.command("DEL", dlock::detail::fence_key(name));
+        Semaphore permit(redis, name, 2, options);
+        EXPECT_TRUE(co_await permit.acquire());
+        CO_ASSERT(permit.fence().has_value());
+        // Seeded from the clock: far above what a counter from 1 gives after one acquisition.
+        EXPECT_GT(*permit.fence(), 1'000'000'000'000LL);
+        EXPECT_GT(*permit.fence(), lock_fence);
+        co_await permit.release();
     });
 }
 
