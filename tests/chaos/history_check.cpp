@@ -139,7 +139,10 @@ const HistoryChecker::Fault* HistoryChecker::lossy_between(std::int64_t t0, std:
 void HistoryChecker::check_overlaps(Verdict& v) const {
     std::map<std::string, std::vector<const Section*>> by_name;
     for (const auto& s : sections_) by_name[s.name].push_back(&s);
-    for (auto& [name, list] : by_name) {
+    for (auto& entry : by_name) {
+        // Not a structured binding: clang 14 refuses one captured by the lambdas below.
+        const std::string& name = entry.first;
+        auto& list = entry.second;
         std::sort(list.begin(), list.end(),
                   [](const Section* a, const Section* b) { return a->t_enter < b->t_enter; });
         std::vector<const Section*> active;
