@@ -4,6 +4,7 @@
 #include <hiredis/read.h>
 
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -12,14 +13,6 @@
 namespace dlock::detail {
 
 namespace {
-
-void append_length_line(std::string& out, char prefix, std::size_t n) {
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-    out.push_back(prefix);
-    out.append(digits, end);
-    out.append("\r\n", 2);
-}
 
 // The reply type of hiredis's string-like types (bulk string, status, error), or nil.
 std::optional<Reply::Type> text_type(int type) {
@@ -75,12 +68,39 @@ std::optional<long long> parse_length(std::string_view text) {
 
 }  // namespace
 
+namespace {
+// Decimal digits of n.
+std::size_t digits_of(std::size_t n) {
+    std::size_t digits = 1;
+    for (; n >= 10; n /= 10) ++digits;
+    return digits;
+}
+
+// Writes "<prefix>n\r\n" at `at` (digits_of(n) + 3 bytes); returns the end.
+char* put_length_line(char* at, char prefix, std::size_t n) {
+    *at++ = prefix;
+    at = std::to_chars(at, at + digits_of(n), n).ptr;
+    *at++ = '\r';
+    *at++ = '\n';
+    return at;
+}
+}  // namespace
+
 void encode_command(std::string& out, std::span<const std::string_view> args) {
-    append_length_line(out, '*', args.size());
+    // Sized once, then written in place: appending piece by piece re-allocated the buffer two
+    // or three times per command and checked its capacity at every piece (encoding was a
+    // tenth of the client's instructions in an uncontended acquire + release).
+    std::size_t size = digits_of(args.size()) + 3;
+    for (std::string_view arg : args) size += digits_of(arg.size()) + 3 + arg.size() + 2;
+    const std::size_t old_size = out.size();
+    out.resize(old_size + size);
+    char* at = put_length_line(out.data() + old_size, '*', args.size());
     for (std::string_view arg : args) {
-        append_length_line(out, '$', arg.size());
-        out.append(arg.data(), arg.size());
-        out.append("\r\n", 2);
+        at = put_length_line(at, '$', arg.size());
+        if (!arg.empty()) std::memcpy(at, arg.data(), arg.size());
+        at += arg.size();
+        *at++ = '\r';
+        *at++ = '\n';
     }
 }
 
