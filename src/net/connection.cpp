@@ -1,5 +1,6 @@
 #include "net/connection.hpp"
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
@@ -46,14 +47,19 @@ void log_connect_failure(const std::string& endpoint, const std::exception_ptr& 
 
 // ---- Connection -------------------------------------------------------------------------
 
-// One request in flight. Shared between the caller (who may give up at its deadline) and the
-// reader (who fills it in order, then notifies).
+// One request in flight. Shared between the caller, the reader (who fills it in order, then
+// notifies) and the deadline timer (which notifies it with timed_out at its deadline; the
+// reader still fills it and drops the late replies with it).
 struct Connection::Pending {
-    Pending(const asio::any_io_executor& executor, std::size_t expected)
-        : expected(expected), done(executor) {}
+    Pending(const asio::any_io_executor& executor, std::size_t expected, Deadline deadline)
+        : expected(expected), deadline(deadline), done(executor) {
+        replies.reserve(expected);
+    }
     std::size_t expected;
+    Deadline deadline;
     std::vector<Reply> replies;
     std::exception_ptr error;
+    bool timed_out = false;
     Notification done;
 };
 
@@ -62,7 +68,7 @@ Connection::Connection(asio::any_io_executor executor, ConnectionOptions options
       options_(std::move(options)),
       connect_timeout_(to_timeout_ms(options_.connect_timeout, "connect_timeout")),
       command_timeout_(to_timeout_ms(options_.command_timeout, "command_timeout")),
-      writer_wake_(executor_) {
+      deadline_timer_(executor_) {
     if (options_.tls.enabled && options_.unix_path.empty()) tls_ = make_tls_context(options_.tls);
 }
 
@@ -88,23 +94,37 @@ void Connection::close() {
 asio::awaitable<std::vector<Reply>> Connection::execute(const Request& request, Deadline deadline) {
     auto self = shared_from_this();  // keep the connection alive while we wait
     if (request.payload().empty()) co_return std::vector<Reply>{};
-    co_await ensure_connected(deadline);
-    co_return co_await send(request, deadline);
+    // (Checked here: a coroutine call allocates its frame, once per command.)
+    if (state_ != State::connected) co_await ensure_connected(deadline);
+    const std::shared_ptr<Pending> pending = send(request, deadline);
+    // No deadline here: the connection's timer notifies the request at its deadline. A
+    // cancelled caller gets operation_aborted from wait(). Either way the reader still fills
+    // `pending` (kept alive by the queue) and drops the reply.
+    co_await pending->done.wait(Deadline::max());
+    co_return replies_of(*pending);
 }
 
-asio::awaitable<std::vector<Reply>> Connection::send(const Request& request, Deadline deadline) {
-    auto pending = std::make_shared<Pending>(executor_, request.size());
+std::shared_ptr<Connection::Pending> Connection::send(const Request& request, Deadline deadline) {
+    // Alone on the connection (one caller, commands in sequence): written at once, which saves
+    // a turn of the executor (and an epoll_wait) per round trip. With others in flight, the
+    // callers their replies wake queue theirs first and one write takes them all.
+    const bool alone = pending_.empty() && out_.empty() && !writing_;
+    auto pending = std::make_shared<Pending>(executor_, request.size(), deadline);
     pending_.push_back(pending);
     out_.append(request.payload());
-    writer_wake_.cancel();  // wakes the writer if it is idle; harmless otherwise
-
-    // A cancelled caller gets operation_aborted from wait(). Either way the reader still fills
-    // `pending` (kept alive by the queue) and drops the reply.
-    if (!co_await pending->done.wait(deadline)) {
-        throw TimeoutError("command to " + options_.endpoint() + " timed out");
+    watch_deadline(deadline);
+    if (alone) {
+        write_out();
+    } else {
+        schedule_flush();
     }
-    if (pending->error) std::rethrow_exception(pending->error);
-    co_return std::move(pending->replies);
+    return pending;
+}
+
+std::vector<Reply> Connection::replies_of(Pending& pending) const {
+    if (pending.timed_out) throw TimeoutError("command to " + options_.endpoint() + " timed out");
+    if (pending.error) std::rethrow_exception(pending.error);
+    return std::move(pending.replies);
 }
 
 asio::awaitable<void> Connection::ensure_connected(Deadline deadline) {
@@ -141,13 +161,10 @@ asio::awaitable<void> Connection::connect_task(std::shared_ptr<ConnectAttempt> a
         parser_ = std::make_unique<ReplyParser>();
         const std::uint64_t generation = ++generation_;
         out_.clear();
-        // The loops own a reference: they end when the stream closes, never on a dead object.
+        // The reader owns a reference: it ends when the stream closes, never on a dead object.
         auto self = shared_from_this();
         asio::co_spawn(
             executor_, [self, stream, generation] { return self->reader(stream, generation); },
-            asio::detached);
-        asio::co_spawn(
-            executor_, [self, stream, generation] { return self->writer(stream, generation); },
             asio::detached);
 
         Request hello;
@@ -161,7 +178,9 @@ asio::awaitable<void> Connection::connect_task(std::shared_ptr<ConnectAttempt> a
         if (options_.db != 0) hello.push({"SELECT", std::to_string(options_.db)});
         if (!options_.client_name.empty()) hello.push({"CLIENT", "SETNAME", options_.client_name});
         if (hello.size() > 0) {
-            for (const Reply& reply : co_await send(hello, deadline)) {
+            const std::shared_ptr<Pending> handshake = send(hello, deadline);
+            co_await handshake->done.wait(Deadline::max());
+            for (const Reply& reply : replies_of(*handshake)) {
                 if (reply.is_error()) {
                     fail(generation, std::make_exception_ptr(ConnectionError("handshake failed")));
                     throw ServerError(reply.str);
@@ -187,31 +206,88 @@ asio::awaitable<void> Connection::connect_task(std::shared_ptr<ConnectAttempt> a
     attempt->done.notify();
 }
 
-asio::awaitable<void> Connection::writer(std::shared_ptr<Stream> stream, std::uint64_t generation) {
-    std::string buffer;
-    while (generation == generation_) {
-        if (out_.empty()) {
-            // Sleeps until send() cancels the timer. Not a Notification: the condition is out_
-            // itself, which this one writer re-checks after every wake (the write path is being
-            // reworked for coalescing, issue 15; a Notification with reset() fits it then).
-            writer_wake_.expires_at(Clock::time_point::max());
-            co_await writer_wake_.async_wait(use_tuple);
-            continue;
-        }
-        buffer.clear();
-        std::swap(buffer, out_);  // new commands queue in out_ while this batch is written
-        // Usually the kernel takes the whole batch at once; only the rest waits for the socket.
-        std::error_code ec;
-        const std::size_t sent = stream->write_now(asio::buffer(buffer), ec);
-        if (!ec && sent < buffer.size()) {
-            std::tie(ec, std::ignore) = co_await stream->write(asio::buffer(buffer) + sent);
-        }
-        if (ec) {
-            fail(generation, std::make_exception_ptr(ConnectionError(
-                                 "write to " + options_.endpoint() + " failed: " + ec.message())));
-            co_return;
+void Connection::schedule_flush() {
+    if (flush_scheduled_ || writing_) return;  // an ending write_rest() flushes what queued
+    flush_scheduled_ = true;
+    // Posted, not written now: the other callers woken by the same read queue their commands
+    // first, and one write carries them all (more commands per server read).
+    asio::post(executor_, [self = shared_from_this()] { self->flush(); });
+}
+
+void Connection::flush() {
+    flush_scheduled_ = false;
+    write_out();
+}
+
+void Connection::write_out() {
+    // Nothing queued, or failed meanwhile (fail() empties out_); a connect under way has its
+    // stream set before its handshake is queued.
+    if (out_.empty() || writing_ || !stream_) return;
+    batch_.clear();
+    std::swap(batch_, out_);  // new commands queue in out_ while this batch is written
+    // Usually the kernel takes the whole batch at once; only the rest waits for the socket.
+    std::error_code ec;
+    const std::size_t sent = stream_->write_now(asio::buffer(batch_), ec);
+    if (ec) {
+        // Failed from the executor, not inside a caller's send(): fail() runs the disconnect
+        // handler, which may send again.
+        asio::post(executor_,
+                   [self = shared_from_this(), generation = generation_,
+                    error = std::make_exception_ptr(ConnectionError(
+                        "write to " + options_.endpoint() + " failed: " + ec.message()))] {
+                       self->fail(generation, error);
+                   });
+        return;
+    }
+    if (sent == batch_.size()) return;
+    writing_ = true;
+    asio::co_spawn(
+        executor_,
+        [self = shared_from_this(), stream = stream_, generation = generation_,
+         batch = std::move(batch_), sent]() mutable {
+            return self->write_rest(std::move(stream), generation, std::move(batch), sent);
+        },
+        asio::detached);
+}
+
+asio::awaitable<void> Connection::write_rest(std::shared_ptr<Stream> stream,
+                                             std::uint64_t generation, std::string batch,
+                                             std::size_t sent) {
+    auto [ec, n] = co_await stream->write(asio::buffer(batch) + sent);
+    if (generation != generation_) co_return;  // that connection is gone (fail() reset writing_)
+    writing_ = false;
+    if (ec) {
+        fail(generation, std::make_exception_ptr(ConnectionError("write to " + options_.endpoint() +
+                                                                 " failed: " + ec.message())));
+        co_return;
+    }
+    if (!out_.empty()) schedule_flush();
+}
+
+void Connection::watch_deadline(Deadline deadline) {
+    if (deadline >= timer_expiry_) return;  // it fires before this one anyway
+    timer_expiry_ = deadline;
+    deadline_timer_.expires_at(deadline);  // aborts the wait for the later expiry, if any
+    deadline_timer_.async_wait([weak = weak_from_this()](std::error_code ec) {
+        if (ec) return;  // moved earlier, or the connection failed or went away
+        if (auto self = weak.lock()) self->expire_due();
+    });
+}
+
+void Connection::expire_due() {
+    timer_expiry_ = Deadline::max();
+    const Deadline now = Clock::now();
+    Deadline next = Deadline::max();
+    for (const std::shared_ptr<Pending>& pending : pending_) {
+        if (pending->timed_out) continue;
+        if (pending->deadline <= now) {
+            pending->timed_out = true;
+            pending->done.notify();
+        } else {
+            next = std::min(next, pending->deadline);
         }
     }
+    if (next != Deadline::max()) watch_deadline(next);
 }
 
 asio::awaitable<void> Connection::reader(std::shared_ptr<Stream> stream, std::uint64_t generation) {
@@ -295,13 +371,15 @@ void Connection::fail(std::uint64_t generation, std::exception_ptr error) {
     const bool was_connected = state_ == State::connected;
     if (was_connected) state_ = State::disconnected;
     out_.clear();
+    writing_ = false;  // a write_rest() of that connection touches nothing when it ends
+    timer_expiry_ = Deadline::max();
+    deadline_timer_.cancel();
     auto failed = std::move(pending_);
     pending_.clear();
     for (auto& pending : failed) {
         pending->error = error;
         pending->done.notify();
     }
-    writer_wake_.cancel();
     if (was_connected && on_disconnect_) on_disconnect_();
 }
 

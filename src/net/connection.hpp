@@ -1,14 +1,16 @@
 // connection.hpp (private): one multiplexed connection to one Redis server.
 //
 // Many coroutines share one socket: each request's commands are appended to an output buffer
-// that a single writer flushes, and a single reader hands replies back in order (Redis answers
-// a connection's commands in the order it received them). No connection pool is needed.
+// that is written once per turn of the executor (all commands queued in that turn in one
+// write), and a single reader hands replies back in order (Redis answers a connection's
+// commands in the order it received them). No connection pool is needed.
 //
 // Threading: a Connection lives on one executor. All calls must be made from that executor
 // (a single-threaded io_context, or a strand); the sync facade takes care of that.
 //
 // Failures: a request whose deadline passes fails with TimeoutError and its late reply is
-// dropped when it arrives (it is never handed to the next caller). A dropped connection or
+// dropped when it arrives (it is never handed to the next caller). One timer per connection
+// watches every request's deadline. A dropped connection or
 // protocol garbage fails every request in flight (ConnectionError / ProtocolError) and the
 // next request reconnects, re-running AUTH, SELECT and CLIENT SETNAME. A well-formed reply
 // the client cannot represent (a RESP3 type, arrays nested deeper than 8) fails only the
@@ -93,8 +95,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::awaitable<void> ensure_connected(Deadline deadline);
     asio::awaitable<void> connect_task(std::shared_ptr<ConnectAttempt> attempt);
     asio::awaitable<void> reader(std::shared_ptr<Stream> stream, std::uint64_t generation);
-    asio::awaitable<void> writer(std::shared_ptr<Stream> stream, std::uint64_t generation);
-    asio::awaitable<std::vector<Reply>> send(const Request& request, Deadline deadline);
+    // Queues the request's commands. Once its `done` is notified, replies_of() returns its
+    // replies or throws its failure (TimeoutError, the connection's error).
+    std::shared_ptr<Pending> send(const Request& request, Deadline deadline);
+    std::vector<Reply> replies_of(Pending& pending) const;
+    // Writes out_ once the commands queued in this turn of the executor are in it (one post per
+    // batch, not one wake-up per command); flush() writes what the socket takes at once.
+    void schedule_flush();
+    void flush();
+    void write_out();  // writes out_ now (what the socket does not take goes to write_rest())
+    asio::awaitable<void> write_rest(std::shared_ptr<Stream> stream, std::uint64_t generation,
+                                     std::string batch, std::size_t sent);
+    // The deadline timer runs no earlier than `deadline`: one timer for the connection, armed
+    // for the earliest pending deadline and only moved earlier, so a request costs no timer
+    // of its own (no timerfd_settime per command).
+    void watch_deadline(Deadline deadline);
+    // The timer fired: fails every pending request past its deadline, re-arms for the next.
+    void expire_due();
     void deliver(Reply&& reply);
     // A reply the parser skipped (UnsupportedReply): fails the request it answers, alone.
     void deliver_failure(std::exception_ptr error);
@@ -112,8 +129,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::shared_ptr<Stream> stream_;
     std::unique_ptr<ReplyParser> parser_;
     std::deque<std::shared_ptr<Pending>> pending_;  // front = the next reply's owner
-    std::string out_;                               // encoded, not yet handed to the writer
-    asio::steady_timer writer_wake_;
+    std::string out_;                               // encoded, not yet written
+    std::string batch_;                             // being written (its buffer is reused)
+    bool flush_scheduled_ = false;
+    bool writing_ = false;  // the rest of a batch the socket did not take at once is in flight
+    asio::steady_timer deadline_timer_;
+    Deadline timer_expiry_ = Deadline::max();  // what deadline_timer_ waits for; max: idle
     std::shared_ptr<ConnectAttempt> attempt_;  // the attempt in progress, or the last one
     std::function<void(Reply&&)> push_handler_;
     std::function<void()> on_connect_;

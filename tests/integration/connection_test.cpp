@@ -322,6 +322,25 @@ TEST(Timeout, LateReplyOfTimedOutCommandIsNotHandedToTheNext) {
         << "a timeout must not drop the connection";
 }
 
+// The connection watches every deadline with one timer, armed for the earliest: a command with
+// a short timeout queued behind one with a long timeout must still fail at its own deadline.
+TEST(Timeout, AShortDeadlineBehindALongOneFiresOnTime) {
+    dlock::test::OwnServers own{"plain"};
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), own.url());
+    dlock::Redis admin(io.get_executor(), own.url());
+    ASSERT_EQ(call(io, redis, {"PING"}).str, "PONG");
+    ASSERT_TRUE(call(io, admin, {"CLIENT", "PAUSE", "1500", "ALL"}).is_ok());
+    auto patient = asio::co_spawn(io, redis.command({"ECHO", "long"}, 10s), asio::use_future);
+    const auto start = Clock::now();
+    auto timeout = caught<dlock::TimeoutError>([&] { call(io, redis, {"ECHO", "short"}, 200ms); });
+    const auto elapsed = Clock::now() - start;
+    ASSERT_TRUE(timeout) << "ECHO short was answered during CLIENT PAUSE";
+    EXPECT_LT(elapsed, 1500ms) << "the short deadline waited for the long one";
+    ASSERT_TRUE(dlock::test::run_until_ready(io, patient, 10s));
+    EXPECT_EQ(patient.get().str, "long");
+}
+
 TEST(Timeout, PipelineTimesOutAsAWhole) {
     dlock::test::OwnServers own{"plain"};
     asio::io_context io;
