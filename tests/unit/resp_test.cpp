@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,37 @@ TEST(Parse, CoalescedRepliesComeOutInOrder) {
     ASSERT_TRUE(array->is_array());
     ASSERT_EQ(array->elements.size(), 2u);
     EXPECT_EQ(array->elements[1].str, "x");
+    EXPECT_FALSE(parser.next());
+}
+
+// A reply that is one status, error, integer or bulk string is read without hiredis: it must
+// come out with the type and the bytes hiredis would give it.
+TEST(Parse, LoneItemsKeepTheirTypeAndBytes) {
+    ReplyParser parser;
+    const std::string wire(
+        "$5\r\nhe\r\no\r\n$0\r\n\r\n$2\r\nOK\r\n+OK\r\n:-9223372036854775808\r\n:007\r\n"
+        "-NOSCRIPT x\r\n$3\r\na\0b\r\n",
+        81);
+    parser.feed(wire.data(), wire.size());
+    auto crlf = parser.next();
+    ASSERT_TRUE(crlf);
+    EXPECT_EQ(crlf->type, Reply::Type::string);
+    EXPECT_EQ(crlf->str, "he\r\no");
+    EXPECT_EQ(parser.next()->str, "");
+    auto bulk_ok = parser.next();
+    EXPECT_EQ(bulk_ok->type, Reply::Type::string);
+    EXPECT_EQ(bulk_ok->str, "OK");
+    auto status = parser.next();
+    EXPECT_EQ(status->type, Reply::Type::status);
+    EXPECT_EQ(status->str, "OK");
+    auto lowest = parser.next();
+    EXPECT_EQ(lowest->type, Reply::Type::integer);
+    EXPECT_EQ(lowest->integer, std::numeric_limits<long long>::min());
+    EXPECT_EQ(parser.next()->integer, 7);
+    auto error = parser.next();
+    EXPECT_EQ(error->type, Reply::Type::error);
+    EXPECT_EQ(error->str, "NOSCRIPT x");
+    EXPECT_EQ(parser.next()->str, std::string("a\0b", 3));
     EXPECT_FALSE(parser.next());
 }
 
