@@ -657,11 +657,18 @@ TEST_F(LockTest, TwoOperationsAtOnceOnOneObjectAreRefused) {
     });
 }
 
-TEST_F(LockTest, ManyLockObjectsShareOneConnection) {
+// A plain redis-server of the test's own, for the tests that count its clients or commands
+// (nobody else may run any): an admin and an async client on it.
+class LockOnOwnServer : public ::testing::Test {
+  protected:
     dlock::test::OwnServers server{"plain"};
-    dlock::sync::Redis admin(server.url());
+    dlock::sync::Redis admin{server.url()};
     asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server.url());
+    dlock::Redis redis{io.get_executor(), server.url()};
+    const std::string name_ = dlock::test::unique_name();
+};
+
+TEST_F(LockOnOwnServer, ManyLockObjectsShareOneConnection) {
     constexpr int locks = 50;
     const int before = dlock::test::client_count(admin);
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
@@ -698,11 +705,7 @@ TEST_F(LockTest, ManyLockObjectsShareOneConnection) {
     });
 }
 
-TEST_F(LockTest, NonBlockingAcquireMakesExactlyOneAttempt) {
-    dlock::test::OwnServers server{"plain"};
-    dlock::sync::Redis admin(server.url());
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server.url());
+TEST_F(LockOnOwnServer, NonBlockingAcquireMakesExactlyOneAttempt) {
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         Lock holder(redis, name_);
         EXPECT_TRUE(co_await holder.acquire());
@@ -717,11 +720,7 @@ TEST_F(LockTest, NonBlockingAcquireMakesExactlyOneAttempt) {
     });
 }
 
-TEST_F(LockTest, BlockingAcquirePollsAtTheSleepInterval) {
-    dlock::test::OwnServers server{"plain"};
-    dlock::sync::Redis admin(server.url());
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server.url());
+TEST_F(LockOnOwnServer, BlockingAcquirePollsAtTheSleepInterval) {
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         Lock holder(redis, name_);
         EXPECT_TRUE(co_await holder.acquire());
