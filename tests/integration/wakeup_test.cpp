@@ -240,9 +240,9 @@ TEST_F(WakeupOnOwnServer, HandOffLatency) {
 TEST_F(WakeupOnOwnServer, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
     const std::string name = dlock::test::unique_name();
     const std::string queue = queue_of(name);
+    long long acquired = 0;  // by the waiters, each once
     constexpr long long waiters = 1000;
     Notification finished(io.get_executor(), waiters);
-    long long acquired = 0;
 
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
