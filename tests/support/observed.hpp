@@ -2,6 +2,9 @@
 // every event.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -72,6 +75,17 @@ struct Recorder : dlock::Observer {
         events.push_back({"wakeup_passed_on", std::string(e.lock_name), {}, 0, false, ""});
     }
 };
+
+// The two refusals the Lock and the Semaphore tests provoke first, in `failed` (the
+// not_acquired events): a non-blocking attempt that found the lock held (one attempt), then a
+// wait that timed out after at least 200 ms.
+inline void expect_held_then_timed_out(const std::vector<Recorder::Entry>& failed) {
+    ASSERT_GE(failed.size(), 2u);
+    EXPECT_EQ(failed[0].reason, "held");
+    EXPECT_EQ(failed[0].attempts, 1u);
+    EXPECT_EQ(failed[1].reason, "timed_out");
+    EXPECT_GE(failed[1].time, std::chrono::milliseconds(200));
+}
 
 // Throws from every event.
 struct Thrower : dlock::Observer {
