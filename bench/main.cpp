@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
         {"S9", [&] { run_sentinel(params); }},
         {"mem_held", [&] { run_memory_held(params); }},
         {"mem_waiters", [&] { run_memory_waiters(params); }},
+        {"observer_cost", [&] { run_observer_cost(params); }},
         {"renew_held", [&] { run_renewal(params); }},
         {"pipe_file", [&] { write_pipe_file(params); }}};
     std::vector<std::string> scenarios;
@@ -42,7 +43,8 @@ int main(int argc, char** argv) {
            "S1 sequential, S2 concurrent tasks, S3 contention, "
            "S4 contention polling only, S5 cluster, S6 Redlock, S7 semaphore "
            "(--permits), S8 read-mostly read/write lock, S9 Sentinel, "
-           "mem_held, mem_waiters, renew_held (batched renewal), pipe_file (S2 ceiling input)")
+           "mem_held, mem_waiters, renew_held (batched renewal), pipe_file (S2 ceiling input), "
+           "observer_cost (the exporter's observer per operation, no server)")
         ->required()
         ->check(CLI::IsMember(scenarios));
     app.add_option("--url", params.url, "server URL");
@@ -72,6 +74,8 @@ int main(int argc, char** argv) {
     app.add_option("--observer", params.observer,
                    "S1/S3: none, metrics (the exporter's observer) or holder (holder records)")
         ->check(CLI::IsMember({"none", "metrics", "holder"}));
+    app.add_option("--round", params.round, "S1: round of the observer-cost comparison")
+        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
     if (params.observer == "metrics")
         lock_observer() = std::make_shared<lock_metrics::LockMetrics>();
