@@ -24,15 +24,7 @@ using namespace dlock::test;
 using dlock::LostReason;
 using dlock::NotAcquiredReason;
 
-// On the harness's shared plain server: `redis`, a name of the test's own and a recorder for
-// the events.
-class Observer : public ::testing::Test {
-  protected:
-    asio::io_context io;
-    dlock::Redis redis{io.get_executor(), server("PLAIN_URL")};
-    const std::string name = unique_name();
-    std::shared_ptr<Recorder> recorder = std::make_shared<Recorder>();
-};
+class Observer : public ObservedTest {};
 
 TEST_F(Observer, AnUncontendedPairReportsOneAttemptAndTheHoldTime) {
     run(io, [&]() -> asio::awaitable<void> {

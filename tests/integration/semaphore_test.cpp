@@ -357,11 +357,10 @@ TEST(Semaphore, OnAClusterAFreedPermitWakesAWaiter) {
 
 // ---- observer events (dlock/observer.hpp): the same as a Lock's ------------------------------
 
-TEST(Semaphore, ReportsTheLocksEventsToItsObserver) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    auto recorder = std::make_shared<Recorder>();
-    const std::string name = unique_name();
+// The observer tests (dlock/observer.hpp) of observer_test.cpp, for a Semaphore.
+class SemaphoreObserver : public ObservedTest {};
+
+TEST_F(SemaphoreObserver, ReportsTheLocksEventsToItsObserver) {
     run(io, [&]() -> asio::awaitable<void> {
         Semaphore a(redis, name, 1, {.timeout = 10s, .observer = recorder});
         Semaphore b(redis, name, 1, {.timeout = 10s, .observer = recorder});
@@ -388,13 +387,9 @@ TEST(Semaphore, ReportsTheLocksEventsToItsObserver) {
     EXPECT_EQ(recorder->of("lost").front().reason, "release_found_gone");
 }
 
-TEST(Semaphore, AWokenWaiterAndARenewalLossAreReported) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+TEST_F(SemaphoreObserver, AWokenWaiterAndARenewalLossAreReported) {
     dlock::Redis other(io.get_executor(), server("PLAIN_URL"));
-    auto recorder = std::make_shared<Recorder>();
     redis.set_observer(recorder);  // the client's observer, as for a Lock
-    const std::string name = unique_name();
     run(io, [&]() -> asio::awaitable<void> {
         Semaphore holder(other, name, 1, lease());
         EXPECT_TRUE(co_await holder.acquire());
@@ -431,11 +426,8 @@ TEST(Semaphore, AWokenWaiterAndARenewalLossAreReported) {
     EXPECT_TRUE(recorder->of("released").empty()) << "the holder's client has no observer";
 }
 
-TEST(Semaphore, AThrowingObserverBreaksNoOperationAndIsCounted) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+TEST_F(SemaphoreObserver, AThrowingObserverBreaksNoOperationAndIsCounted) {
     auto thrower = std::make_shared<Thrower>();
-    const std::string name = unique_name();
     run(io, [&]() -> asio::awaitable<void> {
         Semaphore a(redis, name, 1, {.timeout = 10s, .observer = thrower});
         Semaphore b(redis, name, 1, {.timeout = 10s, .observer = thrower});

@@ -4,13 +4,18 @@
 
 #include <gtest/gtest.h>
 
+#include <asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "dlock/observer.hpp"
+#include "dlock/redis.hpp"
+#include "names.hpp"
+#include "servers.hpp"
 
 namespace dlock::test {
 
@@ -94,6 +99,16 @@ struct Thrower : dlock::Observer {
     void on_released(const dlock::Released&) override { throw std::runtime_error("released"); }
     void on_extended(const dlock::Extended&) override { throw std::runtime_error("extended"); }
     void on_lost(const dlock::Lost&) override { throw std::runtime_error("lost"); }
+};
+
+// A fixture for observer tests on the harness's shared plain server: `redis`, a name of the
+// test's own and a recorder for the events.
+class ObservedTest : public ::testing::Test {
+  protected:
+    asio::io_context io;
+    dlock::Redis redis{io.get_executor(), server("PLAIN_URL")};
+    const std::string name = unique_name();
+    std::shared_ptr<Recorder> recorder = std::make_shared<Recorder>();
 };
 
 }  // namespace dlock::test
