@@ -62,9 +62,12 @@ void run_memory_held(const Params& params) {
         locks.reserve(static_cast<std::size_t>(params.locks));
         before = trimmed_rss_kib();
         heap_before = heap_in_use();
+        // Held from the first acquisition to the last release: at 1M on a loaded machine that
+        // is minutes, and an expired lock would fail its release.
+        const double timeout_s = std::max(60.0, params.locks / 1000.0);
         for (int i = 0; i < params.locks; ++i) {
             locks.push_back(std::make_unique<dlock::Lock>(redis, "bench:held:" + std::to_string(i),
-                                                          lock_options(60)));
+                                                          lock_options(timeout_s)));
         }
         const auto t0 = Clock::now();
         // 1,000 acquisitions in flight at a time: 100,000 at once outlast their command
