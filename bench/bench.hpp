@@ -39,6 +39,7 @@ struct Params {
     // LockOptions::record_holder). lock_options() applies it.
     std::string observer = "none";
     bool record_holder = false;  // set by --observer holder (impl "dlock+holder")
+    int round = 0;  // S1: which round of the observer-cost comparison this run belongs to
 };
 
 // What S3/S4 (lock), S7 (semaphore) and S8 (read-mostly read/write lock) contend on.
@@ -110,7 +111,8 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
                     Contended what = Contended::lock);  // S3/S4, S7, S8
 void run_memory_held(const Params& params);
 void run_memory_waiters(const Params& params);
-void run_renewal(const Params& params);      // renew_held: batched auto-renewal
-void write_pipe_file(const Params& params);  // the S2 ceiling's input for redis-cli --pipe
+void run_observer_cost(const Params& params);  // observer_cost: the observer, no server
+void run_renewal(const Params& params);        // renew_held: batched auto-renewal
+void write_pipe_file(const Params& params);    // the S2 ceiling's input for redis-cli --pipe
 
 }  // namespace dlock::bench

@@ -16,14 +16,15 @@ int main(int argc, char** argv) {
     Params params;
     std::string scenario;
     const std::vector<std::string> scenarios = {
-        "S1", "S2", "S3",       "S4",          "S5",         "S6",       "S7",
-        "S8", "S9", "mem_held", "mem_waiters", "renew_held", "pipe_file"};
+        "S1", "S2", "S3",       "S4",          "S5",         "S6",        "S7",
+        "S8", "S9", "mem_held", "mem_waiters", "renew_held", "pipe_file", "observer_cost"};
     app.add_option(
            "scenario", scenario,
            "S1 sequential, S2 concurrent tasks, S3 contention, "
            "S4 contention polling only, S5 cluster, S6 Redlock, S7 semaphore "
            "(--permits), S8 read-mostly read/write lock, S9 Sentinel, "
-           "mem_held, mem_waiters, renew_held (batched renewal), pipe_file (S2 ceiling input)")
+           "mem_held, mem_waiters, renew_held (batched renewal), pipe_file (S2 ceiling input), "
+           "observer_cost (the exporter's observer per operation, no server)")
         ->required()
         ->check(CLI::IsMember(scenarios));
     app.add_option("--url", params.url, "server URL");
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
     app.add_option("--observer", params.observer,
                    "S1/S3: none, metrics (the exporter's observer) or holder (holder records)")
         ->check(CLI::IsMember({"none", "metrics", "holder"}));
+    app.add_option("--round", params.round, "S1: round of the observer-cost comparison")
+        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
     if (params.observer == "metrics")
         lock_observer() = std::make_shared<lock_metrics::LockMetrics>();
@@ -81,6 +84,8 @@ int main(int argc, char** argv) {
             run_memory_held(params);
         else if (scenario == "mem_waiters")
             run_memory_waiters(params);
+        else if (scenario == "observer_cost")
+            run_observer_cost(params);
         else if (scenario == "renew_held")
             run_renewal(params);
         else

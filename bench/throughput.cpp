@@ -160,6 +160,7 @@ void run_sequential(const Params& params) {
         .add("duration_s", params.duration_s)
         .add("op", "acquire+release")
         .add("observer", params.observer);
+    if (params.round > 0) p.add("round", params.round);
     run_standalone("S1", 1, "bench:s1:", params, p);
 }
 
