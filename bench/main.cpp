@@ -4,7 +4,12 @@
 //   dlock-bench S1 --url redis://127.0.0.1:PORT --duration 3
 //   dlock-bench S3 --url ... --workers 8 --hold-ms 1
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <iostream>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "bench.hpp"
 #include "lock_metrics.hpp"
@@ -15,9 +20,24 @@ int main(int argc, char** argv) {
     CLI::App app{"dlock benchmarks: prints one JSON line per run"};
     Params params;
     std::string scenario;
-    const std::vector<std::string> scenarios = {
-        "S1", "S2", "S3",       "S4",          "S5",         "S6",        "S7",
-        "S8", "S9", "mem_held", "mem_waiters", "renew_held", "pipe_file", "observer_cost"};
+    // Each scenario and what runs it: the one list of the names.
+    const std::vector<std::pair<std::string, std::function<void()>>> runs = {
+        {"S1", [&] { run_sequential(params); }},
+        {"S2", [&] { run_concurrent(params); }},
+        {"S3", [&] { run_contention(params, true, "S3"); }},
+        {"S4", [&] { run_contention(params, false, "S4"); }},
+        {"S5", [&] { run_cluster(params); }},
+        {"S6", [&] { run_redlock(params); }},
+        {"S7", [&] { run_contention(params, true, "S7", Contended::semaphore); }},
+        {"S8", [&] { run_contention(params, true, "S8", Contended::read_mostly); }},
+        {"S9", [&] { run_sentinel(params); }},
+        {"mem_held", [&] { run_memory_held(params); }},
+        {"mem_waiters", [&] { run_memory_waiters(params); }},
+        {"observer_cost", [&] { run_observer_cost(params); }},
+        {"renew_held", [&] { run_renewal(params); }},
+        {"pipe_file", [&] { write_pipe_file(params); }}};
+    std::vector<std::string> scenarios;
+    for (const auto& run : runs) scenarios.push_back(run.first);
     app.add_option(
            "scenario", scenario,
            "S1 sequential, S2 concurrent tasks, S3 contention, "
@@ -35,7 +55,6 @@ int main(int argc, char** argv) {
         ->take_all()
         ->allow_extra_args(false);
     app.add_option("--duration", params.duration_s, "measured seconds")->check(CLI::PositiveNumber);
-    app.add_option("--tasks", params.tasks, "S2/S5: concurrent tasks")->check(CLI::PositiveNumber);
     app.add_option("--workers", params.workers, "S3/S4: worker processes")
         ->check(CLI::Range(2, 256));
     app.add_option("--hold-ms", params.hold_ms, "S3/S4: hold time")->check(CLI::NonNegativeNumber);
@@ -43,14 +62,15 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--sleep", params.sleep_s, "LockOptions::sleep in seconds")
         ->check(CLI::PositiveNumber);
-    app.add_option("--locks", params.locks, "mem_held/renew_held: locks held")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--waiters", params.waiters, "mem_waiters: blocked coroutines")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--pairs", params.pairs, "pipe_file: SET+release pairs")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--permits", params.permits, "S7: the semaphore's permits")
-        ->check(CLI::PositiveNumber);
+    // The counts, each > 0.
+    const std::vector<std::tuple<const char*, int*, const char*>> counts = {
+        {"--tasks", &params.tasks, "S2/S5: concurrent tasks"},
+        {"--locks", &params.locks, "mem_held/renew_held: locks held"},
+        {"--waiters", &params.waiters, "mem_waiters: blocked coroutines"},
+        {"--pairs", &params.pairs, "pipe_file: SET+release pairs"},
+        {"--permits", &params.permits, "S7: the semaphore's permits"}};
+    for (const auto& [flag, field, help] : counts)
+        app.add_option(flag, *field, help)->check(CLI::PositiveNumber);
     app.add_option("--observer", params.observer,
                    "S1/S3: none, metrics (the exporter's observer) or holder (holder records)")
         ->check(CLI::IsMember({"none", "metrics", "holder"}));
@@ -62,34 +82,9 @@ int main(int argc, char** argv) {
     if (params.observer == "holder") params.record_holder = lock_record_holder() = true;
 
     try {
-        if (scenario == "S1")
-            run_sequential(params);
-        else if (scenario == "S2")
-            run_concurrent(params);
-        else if (scenario == "S3")
-            run_contention(params, true, "S3");
-        else if (scenario == "S4")
-            run_contention(params, false, "S4");
-        else if (scenario == "S7")
-            run_contention(params, true, "S7", Contended::semaphore);
-        else if (scenario == "S8")
-            run_contention(params, true, "S8", Contended::read_mostly);
-        else if (scenario == "S5")
-            run_cluster(params);
-        else if (scenario == "S9")
-            run_sentinel(params);
-        else if (scenario == "S6")
-            run_redlock(params);
-        else if (scenario == "mem_held")
-            run_memory_held(params);
-        else if (scenario == "mem_waiters")
-            run_memory_waiters(params);
-        else if (scenario == "observer_cost")
-            run_observer_cost(params);
-        else if (scenario == "renew_held")
-            run_renewal(params);
-        else
-            write_pipe_file(params);
+        for (const auto& [name, run] : runs) {
+            if (name == scenario) run();
+        }
     } catch (const std::exception& error) {
         JsonLine line;
         line.add("scenario", scenario).add("impl", "dlock").add("error", error.what());

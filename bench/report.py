@@ -243,6 +243,13 @@ def observer_rows(lines):
     return rows
 
 
+def section(out, title, intro=None):
+    """Opens a "## title" section, with its introductory paragraph when given."""
+    out += ["## " + title, ""]
+    if intro:
+        out += [intro, ""]
+
+
 def markdown(info, lines):
     out = ["# dlock benchmarks, {} ({} mode)".format(info["date"], info["mode"]), ""]
     out.append("Machine: {} × {}, {}, kernel {}; redis-server {}; dlock {}; {}.".format(
@@ -254,9 +261,8 @@ def markdown(info, lines):
                "shows up as noise, mostly in p99 and max).".format(
                    info["placement"], info["loadavg_start"], info["loadavg_end"]))
     out.append("")
-    out.append("## Throughput (operations per second; an operation is acquire + release, "
+    section(out, "Throughput (operations per second; an operation is acquire + release, "
                "or one acquisition in S3/S4)")
-    out.append("")
     head = "| scenario | dlock | p50 µs | p99 µs | limit | dlock/limit |"
     sep = "|---|---:|---:|---:|---:|---:|"
     for _, name in PEERS:
@@ -280,14 +286,12 @@ def markdown(info, lines):
     out.append("")
     cost = observer_rows(lines)
     if cost:
-        out.append("## The cost of observability (same run)")
-        out.append("")
-        out.append("Every lock reports to the exporter's observer (examples/lock_metrics.hpp: "
-                   "counters and wait/hold histograms by lock name), or records its holder "
-                   "(LockOptions::record_holder). S1 runs in interleaved rounds (observer, "
-                   "holder records, neither): each ratio compares runs of one round, and the "
-                   "row shows the medians over the rounds. S3 runs once each.")
-        out.append("")
+        section(out, "The cost of observability (same run)",
+                "Every lock reports to the exporter's observer (examples/lock_metrics.hpp: "
+                "counters and wait/hold histograms by lock name), or records its holder "
+                "(LockOptions::record_holder). S1 runs in interleaved rounds (observer, "
+                "holder records, neither): each ratio compares runs of one round, and the "
+                "row shows the medians over the rounds. S3 runs once each.")
         out.append("| scenario | rounds | no observer | exporter's observer | ops ratio "
                    "| p50 ratio | CPU µs/op without | with | holder records (ops ratio) |")
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -315,13 +319,11 @@ def markdown(info, lines):
                        .format(counted["none"], counted["metrics"],
                                100 * (counted["metrics"] / counted["none"] - 1)))
             out.append("")
-    out.append("## Client CPU per operation (µs of user + system time; lower is better)")
-    out.append("")
-    out.append("Less sensitive to other work on the machine than ops/s. On loopback the kernel's "
-               "TCP work for both ends of a round trip is largely charged to the sender, so "
-               "even an ideal client pays ~20 µs per round trip here (redis-benchmark's PING "
-               "included).")
-    out.append("")
+    section(out, "Client CPU per operation (µs of user + system time; lower is better)",
+            "Less sensitive to other work on the machine than ops/s. On loopback the kernel's "
+            "TCP work for both ends of a round trip is largely charged to the sender, so "
+            "even an ideal client pays ~20 µs per round trip here (redis-benchmark's PING "
+            "included).")
     out.append("| scenario | dlock | " + " | ".join(name for _, name in PEERS) + " |")
     out.append("|---|---:|" + "---:|" * len(PEERS))
     for label, line, _, _, peers in throughput_rows(lines):
@@ -331,8 +333,7 @@ def markdown(info, lines):
             fmt((peers.get(impl) or {}).get("cpu_us_per_op"), 1) for impl, _ in PEERS)))
     out.append("")
 
-    out.append("## Contention (8 worker processes on one lock, step aside 1 ms after each release)")
-    out.append("")
+    section(out, "Contention (8 worker processes on one lock, step aside 1 ms after each release)")
     out.append("| impl | scenario | hold ms | sleep s | wake | acq/s | hand-offs/s | hand-off p50 µs "
                "| hand-off p99 µs | wait p99 µs | per worker min–max | server cmds/acq | sent cmds/acq |")
     out.append("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|")
@@ -372,8 +373,7 @@ def markdown(info, lines):
 
     leases = lease_rows(lines)
     if leases:
-        out.append("## Semaphore and read/write lock against their bound (same run)")
-        out.append("")
+        section(out, "Semaphore and read/write lock against their bound (same run)")
         out.append("| scenario | acq/s | hand-off p50 µs | hand-off p99 µs | EVALSHA/acq "
                    "| sent cmds/acq | hold bound | server bound | dlock/bound |")
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -399,8 +399,7 @@ def markdown(info, lines):
                    .format(fmt(leases[0][5], 1)))
         out.append("")
 
-    out.append("## The limit (same server, same run)")
-    out.append("")
+    section(out, "The limit (same server, same run)")
     out.append("| what | ops/s | p50 µs | p99 µs |")
     out.append("|---|---:|---:|---:|")
     for line in lines:
@@ -427,8 +426,7 @@ def markdown(info, lines):
                 fmt(line["cmds_per_server_read"], 0)))
         out.append("")
 
-    out.append("## Client memory (VmRSS of the dlock-bench process)")
-    out.append("")
+    section(out, "Client memory (VmRSS of the dlock-bench process)")
     out.append("| scenario | RSS before KiB | RSS with KiB | RSS bytes each | live heap bytes each | notes |")
     out.append("|---|---:|---:|---:|---:|---|")
     for line in lines:
@@ -448,8 +446,7 @@ def markdown(info, lines):
 
     renewals = [line for line in lines if line.get("scenario") == "renew_held" and "server_cmds_per_period" in line]
     if renewals:
-        out.append("## Batched renewal (one client, auto-renewed locks, per renewal period)")
-        out.append("")
+        section(out, "Batched renewal (one client, auto-renewed locks, per renewal period)")
         out.append("| locks | period s | server commands | server reads | server CPU µs | client CPU µs | client CPU µs per lock |")
         out.append("|---:|---:|---:|---:|---:|---:|---:|")
         for line in renewals:
@@ -466,15 +463,13 @@ def markdown(info, lines):
 
     skipped = [line for line in lines if "skipped" in line or "error" in line]
     if skipped:
-        out.append("## Skipped or failed")
-        out.append("")
+        section(out, "Skipped or failed")
         for line in skipped:
             out.append("- {} {}: {}".format(line.get("scenario"), line.get("impl"),
                                              line.get("skipped") or "ERROR " + str(line.get("error"))))
         out.append("")
 
-    out.append("## Targets")
-    out.append("")
+    section(out, "Targets")
     out.append("| target | measured | verdict |")
     out.append("|---|---|---|")
     for target, measured, met in targets(lines):

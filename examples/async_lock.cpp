@@ -52,15 +52,16 @@ int main(int argc, char** argv) {
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), url);
     int status = 0;
+    // A coroutine's exception arrives here, at its completion handler.
     asio::co_spawn(io, run(redis), [&](std::exception_ptr error) {
         if (!error) return;
+        status = 1;
+        redis.close();  // the other worker may still hold the connection: io.run() must return
         try {
             std::rethrow_exception(error);
         } catch (const std::exception& e) {
             std::cerr << "async_lock: " << e.what() << "\n";
         }
-        status = 1;
-        redis.close();
     });
     io.run();
     return status;

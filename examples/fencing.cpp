@@ -13,6 +13,7 @@
 #include <dlock/fencing.hpp>
 #include <dlock/lock.hpp>
 #include <dlock/redis.hpp>
+#include <future>
 #include <iostream>
 #include <string>
 
@@ -65,7 +66,8 @@ asio::awaitable<void> next_holder(dlock::Redis& redis, dlock::Lock& lock) {
     co_await lock.release();
 }
 
-asio::awaitable<int> run(dlock::Redis& redis) {
+// Returns true when the stale write was refused.
+asio::awaitable<bool> demonstrate(dlock::Redis& redis) {
     dlock::Lock first(redis, lock_name, {.timeout = 500ms, .fencing = true});
     dlock::Lock second(redis, lock_name,
                        {.timeout = 10s, .sleep = 50ms, .blocking_timeout = 5s, .fencing = true});
@@ -73,29 +75,35 @@ asio::awaitable<int> run(dlock::Redis& redis) {
     const bool refused = co_await (stalled_holder(redis, first) && next_holder(redis, second));
     std::cout << "resource now: " << (co_await redis.command("GET", resource)).str << "\n";
     co_await redis.command("DEL", resource, dlock::last_fence_key(resource));
+    co_return refused;
+}
+
+// The exit status. Errors (an unreachable server, a lock held by someone else) are caught here,
+// inside the coroutine, where they are thrown: main only needs the number.
+asio::awaitable<int> run(dlock::Redis& redis) {
+    int status = 1;
+    try {
+        status = co_await demonstrate(redis) ? 0 : 1;
+    } catch (const std::exception& e) {
+        std::cerr << "fencing: " << e.what() << "\n";
+    }
     redis.close();  // lets io.run() return
-    co_return refused ? 0 : 1;
+    co_return status;
+}
+
+// argv[1], else $DLOCK_URL, else a server on this machine.
+std::string server_url(int argc, char** argv) {
+    const char* env = std::getenv("DLOCK_URL");
+    return argc > 1 ? argv[1] : env ? env : "redis://127.0.0.1:6379";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const char* env = std::getenv("DLOCK_URL");
-    const std::string url = argc > 1 ? argv[1] : env ? env : "redis://127.0.0.1:6379";
     asio::io_context io;
-    dlock::Redis redis(io.get_executor(), url);
-    int status = 1;
-    asio::co_spawn(io, run(redis), [&](std::exception_ptr error, int result) {
-        status = result;
-        if (!error) return;
-        try {
-            std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-            std::cerr << "fencing: " << e.what() << "\n";
-        }
-        status = 1;
-        redis.close();
-    });
+    dlock::Redis redis(io.get_executor(), server_url(argc, argv));
+    // run() throws nothing, so its result can come back through a future.
+    std::future<int> status = asio::co_spawn(io, run(redis), asio::use_future);
     io.run();
-    return status;
+    return status.get();
 }

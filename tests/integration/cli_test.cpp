@@ -147,6 +147,41 @@ std::string trim(std::string text) {
     return text;
 }
 
+// True once a process is queued in `name`'s wait queue (a waiting dlock subscribes to its inbox
+// first), false after 10 s.
+bool someone_queued(sync::Redis& redis, const std::string& name) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (redis.command({"ZCARD", detail::wait_queue_key(name)}).integer < 1) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+// The pid that COMMAND (`sh -c 'echo pid=$$; exec ...'`) printed first; throws, failing the
+// test, when it printed no line within 10 s.
+pid_t printed_pid(Process& run) {
+    if (!run.wait_for_output("\n", 10s)) throw std::runtime_error("COMMAND printed no pid");
+    return std::stoi(run.out().substr(4));
+}
+
+// Deletes `name` under a running `dlock run` (as an operator, or a key lost with its server,
+// would) and waits for that run to end: its outcome and the seconds from the DEL. `deleted` is
+// false, and nothing waited for, when the lock was not there.
+struct LostLock {
+    bool deleted = false;
+    Outcome outcome;
+    double seconds = 0;
+};
+
+LostLock delete_under(Process& run, const std::string& name) {
+    sync::Redis redis(server("PLAIN_URL"));
+    if (redis.command({"DEL", name}).integer != 1) return {};
+    Stopwatch watch;
+    Outcome outcome = run.wait(10s);
+    return {true, std::move(outcome), watch.seconds()};
+}
+
 const std::regex token_pattern("[0-9a-f]{32}");
 
 // ---- tests -------------------------------------------------------------------------------
@@ -377,13 +412,7 @@ TEST_F(CliTest, WaitingRunIsWokenByTheRelease) {
     Process waiter(dlock_args({"run", "-w", "20", "--sleep", "10", name, "--", "echo", "ran"}),
                    plain_env());
     sync::Redis redis(server("PLAIN_URL"));
-    // Waiting means queued in the lock's wait queue (after subscribing to its inbox).
-    const std::string queue = detail::wait_queue_key(name);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (redis.command({"ZCARD", queue}).integer < 1) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never queued";
-        std::this_thread::sleep_for(10ms);
-    }
+    ASSERT_TRUE(someone_queued(redis, name)) << "waiter never queued";
     Stopwatch watch;
     ASSERT_EQ(dlock({"release", name, trim(acquired.out)}).status, 0);
     const Outcome ran = waiter.wait(15s);
@@ -477,54 +506,49 @@ TEST_F(CliTest, ClusterSeed) {
 
 TEST_F(CliTest, LockDeletedUnderARunningChildIs75) {
     const std::string name = lock_name();
-    sync::Redis redis(server("PLAIN_URL"));
     // -t 1.5: renewals every 0.5 s, so the loss is seen within about 0.5 s.
     Process run(
         dlock_args({"run", "-t", "1.5", name, "--", "sh", "-c", "echo pid=$$; exec sleep 30"}),
         plain_env());
-    ASSERT_TRUE(run.wait_for_output("\n", 10s));
-    const pid_t child = std::stoi(run.out().substr(4));
-    ASSERT_EQ(redis.command({"DEL", name}).integer, 1);
-    Stopwatch watch;
-    const Outcome lost = run.wait(10s);
-    EXPECT_EQ(lost.status, 75);
-    EXPECT_LT(watch.seconds(), 3.0);
-    EXPECT_NE(lost.err.find("dlock: lock " + name + " lost while sh -c"), std::string::npos)
-        << lost.err;
-    EXPECT_EQ(lost.err.find("dlock: warning:"), std::string::npos) << "the library log is off";
+    const pid_t child = printed_pid(run);
+    const LostLock lost = delete_under(run, name);
+    ASSERT_TRUE(lost.deleted);
+    EXPECT_EQ(lost.outcome.status, 75);
+    EXPECT_LT(lost.seconds, 3.0);
+    EXPECT_NE(lost.outcome.err.find("dlock: lock " + name + " lost while sh -c"), std::string::npos)
+        << lost.outcome.err;
+    EXPECT_EQ(lost.outcome.err.find("dlock: warning:"), std::string::npos)
+        << "the library log is off";
     EXPECT_FALSE(pid_alive(child)) << "COMMAND was stopped";
 }
 
 TEST_F(CliTest, VerboseAddsTheLibrarysLogOfALostLock) {
     const std::string name = lock_name();
-    sync::Redis redis(server("PLAIN_URL"));
     Process run(dlock_args({"run", "-v", "-t", "1.5", name, "--", "sh", "-c",
                             "echo started; exec sleep 30"}),
                 plain_env());
     ASSERT_TRUE(run.wait_for_output("\n", 10s));
-    ASSERT_EQ(redis.command({"DEL", name}).integer, 1);
-    const Outcome lost = run.wait(10s);
-    EXPECT_EQ(lost.status, 75);
-    EXPECT_NE(lost.err.find("dlock: warning: lock '" + name + "' lost (renewal_found_gone)"),
-              std::string::npos)
-        << lost.err;
+    const LostLock lost = delete_under(run, name);
+    ASSERT_TRUE(lost.deleted);
+    EXPECT_EQ(lost.outcome.status, 75);
+    EXPECT_NE(
+        lost.outcome.err.find("dlock: warning: lock '" + name + "' lost (renewal_found_gone)"),
+        std::string::npos)
+        << lost.outcome.err;
 }
 
 TEST_F(CliTest, ChildIgnoringSigtermIsKilledAfterTheGracePeriod) {
     const std::string name = lock_name();
-    sync::Redis redis(server("PLAIN_URL"));
     // An ignored signal stays ignored across exec: this sleep cannot be stopped by SIGTERM.
     Process run(dlock_args({"run", "-t", "1.5", "--kill-after", "0.5", name, "--", "sh", "-c",
                             "trap '' TERM; echo pid=$$; exec sleep 30"}),
                 plain_env());
-    ASSERT_TRUE(run.wait_for_output("\n", 10s));
-    const pid_t child = std::stoi(run.out().substr(4));
-    ASSERT_EQ(redis.command({"DEL", name}).integer, 1);
-    Stopwatch watch;
-    const Outcome lost = run.wait(10s);
-    EXPECT_EQ(lost.status, 75);
-    EXPECT_GE(watch.seconds(), 0.5);
-    EXPECT_LT(watch.seconds(), 4.0);
+    const pid_t child = printed_pid(run);
+    const LostLock lost = delete_under(run, name);
+    ASSERT_TRUE(lost.deleted);
+    EXPECT_GE(lost.seconds, 0.5) << "the grace period";
+    EXPECT_LT(lost.seconds, 4.0);
+    EXPECT_EQ(lost.outcome.status, 75);
     EXPECT_FALSE(pid_alive(child));
 }
 
@@ -557,13 +581,7 @@ TEST_F(CliTest, SigintWhileWaitingEndsDlockBySigint) {
     ASSERT_EQ(acquired.status, 0);
     Process waiter(dlock_args({"run", name, "--", "echo", "ran"}), plain_env());
     sync::Redis redis(server("PLAIN_URL"));
-    // Waiting means queued in the lock's wait queue (after subscribing to its inbox).
-    const std::string queue = detail::wait_queue_key(name);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (redis.command({"ZCARD", queue}).integer < 1) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never queued";
-        std::this_thread::sleep_for(10ms);
-    }
+    ASSERT_TRUE(someone_queued(redis, name)) << "waiter never queued";
     waiter.signal(SIGINT);
     const Outcome outcome = waiter.wait(10s);
     EXPECT_TRUE(outcome.signaled) << "a shell must see 'killed by SIGINT'";
@@ -573,7 +591,7 @@ TEST_F(CliTest, SigintWhileWaitingEndsDlockBySigint) {
         << "the holder's lock is untouched";
     // It left the wait queue before dying (it stayed counted, "1 waiting", until the queue
     // expired, and the next release offered the lock to it first).
-    EXPECT_EQ(redis.command({"ZCARD", queue}).integer, 0);
+    EXPECT_EQ(redis.command({"ZCARD", detail::wait_queue_key(name)}).integer, 0);
 }
 
 // The same for a waiting `dlock acquire` (which has no COMMAND to pass the signal to).
@@ -583,19 +601,14 @@ TEST_F(CliTest, SigtermWhileAcquireWaitsEndsItBySigtermOutOfTheQueue) {
     ASSERT_EQ(acquired.status, 0);
     Process waiter(dlock_args({"acquire", name}), plain_env());
     sync::Redis redis(server("PLAIN_URL"));
-    const std::string queue = detail::wait_queue_key(name);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (redis.command({"ZCARD", queue}).integer < 1) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never queued";
-        std::this_thread::sleep_for(10ms);
-    }
+    ASSERT_TRUE(someone_queued(redis, name)) << "waiter never queued";
     waiter.signal(SIGTERM);
     const Outcome outcome = waiter.wait(10s);
     EXPECT_TRUE(outcome.signaled);
     EXPECT_EQ(outcome.status, 128 + SIGTERM);
     EXPECT_EQ(outcome.out, "") << "no token printed";
     EXPECT_EQ(redis.command({"GET", name}).str, trim(acquired.out));
-    EXPECT_EQ(redis.command({"ZCARD", queue}).integer, 0);
+    EXPECT_EQ(redis.command({"ZCARD", detail::wait_queue_key(name)}).integer, 0);
 }
 
 TEST_F(CliTest, RenewalKeepsAShortLockAlive) {
@@ -625,8 +638,7 @@ TEST_F(CliTest, KilledDlockLeavesALockThatExpires) {
     Process run(
         dlock_args({"run", "-t", "1", name, "--", "sh", "-c", "echo pid=$$; exec sleep 30"}),
         plain_env());
-    ASSERT_TRUE(run.wait_for_output("\n", 10s));
-    const pid_t child = std::stoi(run.out().substr(4));
+    const pid_t child = printed_pid(run);
     run.signal(SIGKILL);
     run.wait(10s);
     EXPECT_EQ(redis.command({"EXISTS", name}).integer, 1) << "nobody released it";
@@ -776,12 +788,7 @@ TEST_F(CliTest, WaitUntilFreeAndBreakAStuckLock) {
     Process waiter(dlock_args({"wait", "-w", "20", name}), plain_env());
     Process runner(dlock_args({"run", "-w", "20", name, "echo", "ran"}), plain_env());
     sync::Redis redis(server("PLAIN_URL"));
-    const std::string queue = detail::wait_queue_key(name);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (redis.command({"ZCARD", queue}).integer < 1) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "runner never queued";
-        std::this_thread::sleep_for(10ms);
-    }
+    ASSERT_TRUE(someone_queued(redis, name)) << "runner never queued";
     const Outcome human = dlock({"status", name});
     EXPECT_NE(human.out.find(", 1 waiting"), std::string::npos) << human.out;
     const Outcome json = dlock({"status", "--json", name});
@@ -975,12 +982,7 @@ TEST_F(CliTest, WaitingRunSurvivesAKilledConnection) {
     ASSERT_EQ(acquired.status, 0);
     Process waiter(dlock_args({"run", "-w", "20", "--url", proxy.url(), name, "echo", "ran"}), {});
     sync::Redis redis(server("PLAIN_URL"));
-    const std::string queue = detail::wait_queue_key(name);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (redis.command({"ZCARD", queue}).integer < 1) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "waiter never queued";
-        std::this_thread::sleep_for(10ms);
-    }
+    ASSERT_TRUE(someone_queued(redis, name)) << "waiter never queued";
     proxy.send("refuse");
     proxy.send("drop");
     std::this_thread::sleep_for(700ms);  // the outage: reconnections are refused meanwhile
@@ -1050,11 +1052,7 @@ TEST_F(CliTest, StatusShowsHolderSinceTtlFenceAndWaiters) {
                   acquired.out));
     Process runner(dlock_args({"run", "-w", "20", name, "true"}), plain_env());
     sync::Redis redis(server("PLAIN_URL"));
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (redis.command({"ZCARD", detail::wait_queue_key(name)}).integer < 1) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "runner never queued";
-        std::this_thread::sleep_for(10ms);
-    }
+    ASSERT_TRUE(someone_queued(redis, name)) << "runner never queued";
     const Outcome human = dlock({"status", name});
     EXPECT_EQ(human.status, 0);
     // The holder is the `dlock acquire` process that took it (gone since: its lock lives on).
@@ -1123,11 +1121,7 @@ TEST_F(CliTest, ReleaseForceBreaksAStuckLockAndWakesTheNextWaiter) {
     ASSERT_EQ(dlock({"acquire", "-t", "600", name}).status, 0);
     Process runner(dlock_args({"run", "-w", "60", name, "echo", "ran"}), plain_env());
     sync::Redis redis(server("PLAIN_URL"));
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (redis.command({"ZCARD", detail::wait_queue_key(name)}).integer < 1) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "runner never queued";
-        std::this_thread::sleep_for(10ms);
-    }
+    ASSERT_TRUE(someone_queued(redis, name)) << "runner never queued";
     EXPECT_EQ(dlock({"release", name}).status, 64) << "neither TOKEN nor --force";
     EXPECT_EQ(dlock({"release", name, "tok", "--force"}).status, 64) << "both";
     Stopwatch watch;

@@ -128,7 +128,7 @@ TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
         const std::uint16_t slot_of_name = dlock::detail::key_slot(name);
 
         std::vector<dlock::ReplicationShortfall> told;
-        auto tell = [&](const dlock::ReplicationShortfall& s) { told.push_back(s); };
+        auto tell = appending_to(told);
 
         // Non-blocking: one attempt, rolled back.
         // The observer hears the same shortfall, and why the acquire() failed.

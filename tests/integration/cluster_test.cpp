@@ -32,7 +32,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using dlock::Lock;
-using dlock::LockOptions;
 using dlock::RedisCluster;
 using dlock::Reply;
 using dlock::Seconds;
@@ -84,8 +83,9 @@ TEST(Cluster, LocksOnManyNamesSpreadOverAllSlotsAndShards) {
     std::vector<std::unique_ptr<Lock>> locks;
     std::set<std::uint16_t> slots;
     for (std::size_t i = 0; i < count; ++i) {
-        locks.push_back(std::make_unique<Lock>(cluster, prefix + std::to_string(i),
-                                               LockOptions{.timeout = 60s, .blocking = false}));
+        locks.push_back(
+            std::make_unique<Lock>(cluster, prefix + std::to_string(i),
+                                   dlock::LockOptions{.timeout = 60s, .blocking = false}));
         slots.insert(dlock::detail::key_slot(locks.back()->name()));
     }
     // Sequential names do not spread like random ones (CRC16), but widely enough: 1,600-1,900
@@ -144,7 +144,7 @@ TEST(Cluster, HashTaggedNamesShareOneSlot) {
     std::vector<std::unique_ptr<Lock>> locks;
     for (int i = 0; i < 50; ++i) {
         locks.push_back(std::make_unique<Lock>(cluster, tag + ":job" + std::to_string(i),
-                                               LockOptions{.timeout = 30s}));
+                                               dlock::LockOptions{.timeout = 30s}));
         EXPECT_EQ(dlock::detail::key_slot(locks.back()->name()), slot);
     }
     run(io, [&]() -> asio::awaitable<void> {
@@ -192,7 +192,7 @@ TEST(Cluster, WaitIsSentOnlyWhenThereAreReplicas) {
         std::vector<std::unique_ptr<Lock>> locks;
         std::size_t shortfalls = 0;
         for (int i = 0; i < 30; ++i) {
-            LockOptions options{.timeout = 30s};
+            dlock::LockOptions options{.timeout = 30s};
             options.on_replication_shortfall = [&](const dlock::ReplicationShortfall&) {
                 ++shortfalls;
             };

@@ -16,6 +16,7 @@
 #include "dlock/sync.hpp"
 #include "dlock/sync_cluster.hpp"
 #include "names.hpp"
+#include "plain_server_test.hpp"
 #include "protocol/keys.hpp"
 #include "servers.hpp"
 
@@ -79,15 +80,9 @@ asio::awaitable<void> expect_recorded_holder(AnyClient& client) {
     EXPECT_EQ(after.last_fence, lock.fence().has_value() ? lock.fence() : seen.last_fence);
 }
 
-class Inspect : public ::testing::Test {
+class Inspect : public dlock::test::PlainServerTest {
   protected:
-    template <class F>
-    void run(F body) {
-        dlock::test::run(io_, std::move(body));
-    }
-
-    asio::io_context io_;
-    dlock::Redis redis_{io_.get_executor(), server("PLAIN_URL")};
+    dlock::Redis& redis_ = client_;
 };
 
 TEST_F(Inspect, AFreeLockShowsNothing) {

@@ -20,6 +20,7 @@
 #include "dlock/sync.hpp"
 #include "lock/scripts.hpp"
 #include "names.hpp"
+#include "own_server_test.hpp"
 #include "own_servers.hpp"
 #include "server_stats.hpp"
 #include "servers.hpp"
@@ -34,12 +35,8 @@ using namespace dlock::test;
 
 // A server of the test's own (these tests pause or freeze it), an admin client that talks to
 // it from its own thread (it works while the test's io_context waits), and a dlock client.
-class LockDefectsTest : public ::testing::Test {
+class LockDefectsTest : public OwnServerTest {
   protected:
-    template <class F>
-    void run(F body) {
-        dlock::test::run(io_, std::move(body));
-    }
     bool exists(const std::string& key) { return admin_.command({"EXISTS", key}).integer == 1; }
     // CLIENT PAUSE WRITE: the server holds back every write (SET, EVALSHA, PUBLISH) of every
     // other client until unpaused, and keeps answering reads and admin commands.
@@ -62,12 +59,6 @@ class LockDefectsTest : public ::testing::Test {
         EXPECT_TRUE(co_await lock.acquire());
         co_return lock.token();
     }
-
-    dlock::test::OwnServers server_{"plain"};
-    dlock::sync::Redis admin_{server_.url()};
-    asio::io_context io_;
-    dlock::Redis redis_{io_.get_executor(), server_.url()};
-    const std::string name_ = dlock::test::unique_name();
 };
 
 // §3.4: redis-py (`self.local.token = None` before the script runs) and coredis forget the

@@ -16,6 +16,7 @@
 #include "dlock/redis.hpp"
 #include "dlock/sync.hpp"
 #include "names.hpp"
+#include "own_server_test.hpp"
 #include "own_servers.hpp"
 #include "server_stats.hpp"
 #include "servers.hpp"
@@ -450,17 +451,6 @@ TEST_F(LockTest, ExtendingAnUnlockedLockThrows) {
     });
 }
 
-TEST_F(LockTest, ExtendingALockWithoutTimeoutThrows) {
-    run([this]() -> asio::awaitable<void> {
-        Lock lock(redis_, name_);
-        EXPECT_TRUE(co_await lock.acquire());
-        EXPECT_THROW(co_await lock.extend(10s), dlock::LockExtensionError);
-        EXPECT_THROW(co_await lock.extend(10s, ExtendMode::replace), dlock::LockExtensionError);
-        EXPECT_EQ(co_await pttl(name_), -1);
-        co_await lock.release();
-    });
-}
-
 TEST_F(LockTest, ExtendingALockNoLongerOwnedThrows) {
     run([this]() -> asio::awaitable<void> {
         Lock lock(redis_, name_, {.timeout = 10s});
@@ -489,6 +479,17 @@ TEST_F(LockTest, ReacquireResetsTheTtlToTheFullTimeout) {
         co_await redis_.command("PEXPIRE", name_, "3000");  // as if 7 s had passed
         EXPECT_TRUE(co_await lock.reacquire());
         co_await expect_ttl_between(8000, 10000);
+        co_await lock.release();
+    });
+}
+
+TEST_F(LockTest, ExtendingALockWithoutTimeoutThrows) {
+    run([this]() -> asio::awaitable<void> {
+        Lock lock(redis_, name_);
+        EXPECT_TRUE(co_await lock.acquire());
+        EXPECT_THROW(co_await lock.extend(10s), dlock::LockExtensionError);
+        EXPECT_THROW(co_await lock.extend(10s, ExtendMode::replace), dlock::LockExtensionError);
+        EXPECT_EQ(co_await pttl(name_), -1);
         co_await lock.release();
     });
 }
@@ -657,35 +658,34 @@ TEST_F(LockTest, TwoOperationsAtOnceOnOneObjectAreRefused) {
     });
 }
 
-TEST_F(LockTest, ManyLockObjectsShareOneConnection) {
-    dlock::test::OwnServers server{"plain"};
-    dlock::sync::Redis admin(server.url());
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server.url());
+// The tests that count the clients or commands of a server of their own.
+class LockOnOwnServer : public OwnServerTest {};
+
+TEST_F(LockOnOwnServer, ManyLockObjectsShareOneConnection) {
     constexpr int locks = 50;
-    const int before = dlock::test::client_count(admin);
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+    const int before = dlock::test::client_count(admin_);
+    dlock::test::run(io_, [&]() -> asio::awaitable<void> {
         std::vector<std::unique_ptr<Lock>> held;
         int done = 0;
-        asio::steady_timer all_done(io, asio::steady_timer::time_point::max());
+        asio::steady_timer all_done(io_, asio::steady_timer::time_point::max());
         for (int i = 0; i < locks; ++i) {
-            held.push_back(std::make_unique<Lock>(redis, name_ + ":" + std::to_string(i)));
-            asio::co_spawn(io, held.back()->acquire(), [&](std::exception_ptr, bool ok) {
+            held.push_back(std::make_unique<Lock>(redis_, name_ + ":" + std::to_string(i)));
+            asio::co_spawn(io_, held.back()->acquire(), [&](std::exception_ptr, bool ok) {
                 EXPECT_TRUE(ok);
                 if (++done == locks) all_done.cancel();
             });
         }
         co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-        EXPECT_EQ(dlock::test::client_count(admin), before + 1);
+        EXPECT_EQ(dlock::test::client_count(admin_), before + 1);
 
         // Waiters on the same client add one subscriber connection, whatever their number.
         std::vector<std::unique_ptr<Lock>> waiters;
         int woken = 0;
-        asio::steady_timer all_woken(io, asio::steady_timer::time_point::max());
+        asio::steady_timer all_woken(io_, asio::steady_timer::time_point::max());
         for (int i = 0; i < locks; ++i) {
-            waiters.push_back(std::make_unique<Lock>(redis, held[i]->name(),
+            waiters.push_back(std::make_unique<Lock>(redis_, held[i]->name(),
                                                      LockOptions{.blocking_timeout = 10s}));
-            asio::co_spawn(io, waiters.back()->acquire(), [&](std::exception_ptr, bool ok) {
+            asio::co_spawn(io_, waiters.back()->acquire(), [&](std::exception_ptr, bool ok) {
                 EXPECT_TRUE(ok);
                 if (++woken == locks) all_woken.cancel();
             });
@@ -693,47 +693,39 @@ TEST_F(LockTest, ManyLockObjectsShareOneConnection) {
         for (int i = 0; i < 3; ++i) co_await let_others_run();
         for (auto& lock : held) co_await lock->release();
         co_await all_woken.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-        EXPECT_EQ(dlock::test::client_count(admin), before + 2);
+        EXPECT_EQ(dlock::test::client_count(admin_), before + 2);
         for (auto& lock : waiters) co_await lock->release();
     });
 }
 
-TEST_F(LockTest, NonBlockingAcquireMakesExactlyOneAttempt) {
-    dlock::test::OwnServers server{"plain"};
-    dlock::sync::Redis admin(server.url());
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server.url());
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        Lock holder(redis, name_);
+TEST_F(LockOnOwnServer, NonBlockingAcquireMakesExactlyOneAttempt) {
+    dlock::test::run(io_, [&]() -> asio::awaitable<void> {
+        Lock holder(redis_, name_);
         EXPECT_TRUE(co_await holder.acquire());
-        Lock option(redis, name_, {.blocking = false});
-        Lock argument(redis, name_);
-        const long long before = dlock::test::command_calls(admin, "set");
+        Lock option(redis_, name_, {.blocking = false});
+        Lock argument(redis_, name_);
+        const long long before = dlock::test::command_calls(admin_, "set");
         EXPECT_FALSE(co_await option.acquire());
-        EXPECT_EQ(dlock::test::command_calls(admin, "set"), before + 1);
+        EXPECT_EQ(dlock::test::command_calls(admin_, "set"), before + 1);
         EXPECT_FALSE(co_await argument.acquire({.blocking = false, .blocking_timeout = 10s}));
-        EXPECT_EQ(dlock::test::command_calls(admin, "set"), before + 2);
+        EXPECT_EQ(dlock::test::command_calls(admin_, "set"), before + 2);
         co_await holder.release();
     });
 }
 
-TEST_F(LockTest, BlockingAcquirePollsAtTheSleepInterval) {
-    dlock::test::OwnServers server{"plain"};
-    dlock::sync::Redis admin(server.url());
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server.url());
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        Lock holder(redis, name_);
+TEST_F(LockOnOwnServer, BlockingAcquirePollsAtTheSleepInterval) {
+    dlock::test::run(io_, [&]() -> asio::awaitable<void> {
+        Lock holder(redis_, name_);
         EXPECT_TRUE(co_await holder.acquire());
         for (const bool wake_on_release : {true, false}) {
             Lock waiter(
-                redis, name_,
+                redis_, name_,
                 {.sleep = 0.1s, .blocking_timeout = 1s, .wake_on_release = wake_on_release});
             // An attempt is a plain SET, or (once queued for wake-ups) the acquire script, which
             // runs ZADD NX once when it fails.
             auto attempts_so_far = [&] {
-                return dlock::test::command_calls(admin, "set") +
-                       dlock::test::command_calls(admin, "zadd");
+                return dlock::test::command_calls(admin_, "set") +
+                       dlock::test::command_calls(admin_, "zadd");
             };
             const long long before = attempts_so_far();
             EXPECT_FALSE(co_await waiter.acquire());

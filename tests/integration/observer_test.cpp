@@ -24,11 +24,9 @@ using namespace dlock::test;
 using dlock::LostReason;
 using dlock::NotAcquiredReason;
 
-TEST(Observer, AnUncontendedPairReportsOneAttemptAndTheHoldTime) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    auto recorder = std::make_shared<Recorder>();
-    const std::string name = unique_name();
+class Observer : public ObservedTest {};
+
+TEST_F(Observer, AnUncontendedPairReportsOneAttemptAndTheHoldTime) {
     run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock lock(redis, name, {.timeout = 10s, .observer = recorder});
         EXPECT_TRUE(co_await lock.acquire());
@@ -47,13 +45,9 @@ TEST(Observer, AnUncontendedPairReportsOneAttemptAndTheHoldTime) {
     EXPECT_GE(released.time, 20ms);
 }
 
-TEST(Observer, AWaiterWokenByTheReleaseSaysSoWithItsAttemptsAndWait) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+TEST_F(Observer, AWaiterWokenByTheReleaseSaysSoWithItsAttemptsAndWait) {
     dlock::Redis other(io.get_executor(), server("PLAIN_URL"));
-    auto recorder = std::make_shared<Recorder>();
     redis.set_observer(recorder);  // the client's observer: every lock built on it
-    const std::string name = unique_name();
     run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(other, name, {.timeout = 10s});
         dlock::Lock waiter(redis, name, {.timeout = 10s, .sleep = dlock::Seconds(5)});
@@ -80,12 +74,8 @@ TEST(Observer, AWaiterWokenByTheReleaseSaysSoWithItsAttemptsAndWait) {
     EXPECT_EQ(recorder->of("released").size(), 1u) << "the holder's client has no observer";
 }
 
-TEST(Observer, EachWayOfNotGettingTheLockHasItsReason) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+TEST_F(Observer, EachWayOfNotGettingTheLockHasItsReason) {
     dlock::Redis down(io.get_executor(), "redis://127.0.0.1:1");  // nothing listens there
-    auto recorder = std::make_shared<Recorder>();
-    const std::string name = unique_name();
     run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(redis, name, {.timeout = 10s});
         EXPECT_TRUE(co_await holder.acquire());
@@ -98,19 +88,12 @@ TEST(Observer, EachWayOfNotGettingTheLockHasItsReason) {
     });
     const auto failed = recorder->of("not_acquired");
     ASSERT_EQ(failed.size(), 3u);
-    EXPECT_EQ(failed[0].reason, "held");
-    EXPECT_EQ(failed[0].attempts, 1u);
-    EXPECT_EQ(failed[1].reason, "timed_out");
-    EXPECT_GE(failed[1].time, 200ms);
+    expect_held_then_timed_out(failed);
     EXPECT_EQ(failed[2].reason, "unavailable");
     EXPECT_EQ(recorder->events.size(), 3u) << "nothing else: no acquisition, no release";
 }
 
-TEST(Observer, AWaitEndedByDestroyingTheLockIsAbandoned) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    auto recorder = std::make_shared<Recorder>();
-    const std::string name = unique_name();
+TEST_F(Observer, AWaitEndedByDestroyingTheLockIsAbandoned) {
     run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(redis, name, {.timeout = 10s});
         EXPECT_TRUE(co_await holder.acquire());
@@ -134,10 +117,7 @@ TEST(Observer, AWaitEndedByDestroyingTheLockIsAbandoned) {
     EXPECT_EQ(failed[0].reason, "abandoned");
 }
 
-TEST(Observer, ALossIsReportedOnceWithItsReasonAndNoReleaseFollows) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    auto recorder = std::make_shared<Recorder>();
+TEST_F(Observer, ALossIsReportedOnceWithItsReasonAndNoReleaseFollows) {
     const std::string renewed = unique_name("-renewed");
     const std::string plain = unique_name("-plain");
     run(io, [&]() -> asio::awaitable<void> {
@@ -172,11 +152,8 @@ TEST(Observer, ALossIsReportedOnceWithItsReasonAndNoReleaseFollows) {
     EXPECT_FALSE(extended.back().flag) << "the explicit extend()";
 }
 
-TEST(Observer, AThrowingObserverBreaksNoOperationAndIsCounted) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+TEST_F(Observer, AThrowingObserverBreaksNoOperationAndIsCounted) {
     auto thrower = std::make_shared<Thrower>();
-    const std::string name = unique_name();
     run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock lock(redis, name, {.timeout = 10s, .observer = thrower});
         dlock::Lock other(redis, name, {.timeout = 10s, .observer = thrower});
@@ -192,14 +169,11 @@ TEST(Observer, AThrowingObserverBreaksNoOperationAndIsCounted) {
     EXPECT_EQ(thrower->exceptions_caught(), 6u);
 }
 
-TEST(Observer, ALockObserverTakesPrecedenceOverTheClients) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+TEST_F(Observer, ALockObserverTakesPrecedenceOverTheClients) {
     auto client_wide = std::make_shared<Recorder>();
     auto own = std::make_shared<Recorder>();
     redis.set_observer(client_wide);
     EXPECT_EQ(redis.observer(), client_wide);
-    const std::string name = unique_name();
     run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock mine(redis, name, {.observer = own});
         EXPECT_TRUE(co_await mine.acquire());

@@ -45,22 +45,25 @@ asio::awaitable<Reply> on_server(const std::string& url, const Args&... args) {
     return on_server_args(url, std::vector<std::string>{std::string(args)...});
 }
 
-TEST(ReplicaConfirmation, IsOffByDefault) {
-    OwnServers own("replicated");
+// Every test starts its own primary + replica; `redis` confirms on the replica (R from ROLE).
+class ReplicaConfirmation : public ::testing::Test {
+  protected:
+    OwnServers own{"replicated"};
     asio::io_context io;
-    dlock::Redis redis(io.get_executor(), own.url(primary));
+    dlock::Redis redis{io.get_executor(), confirming(own)};
+};
+
+TEST_F(ReplicaConfirmation, IsOffByDefault) {
+    dlock::Redis plain(io.get_executor(), own.url(primary));
     run(io, [&]() -> asio::awaitable<void> {
-        Lock lock(redis, unique_name(":") + "off", {.timeout = 10s, .blocking = false});
+        Lock lock(plain, unique_name(":") + "off", {.timeout = 10s, .blocking = false});
         EXPECT_TRUE(co_await lock.acquire());
         EXPECT_EQ(lock.replication_factor(), 0u);
         co_await lock.release();
     });
 }
 
-TEST(ReplicaConfirmation, AcquisitionCountsOnlyOnceTheReplicaHasIt) {
-    OwnServers own("replicated");
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), confirming(own));
+TEST_F(ReplicaConfirmation, AcquisitionCountsOnlyOnceTheReplicaHasIt) {
     const std::string name = unique_name(":") + "confirmed";
     run(io, [&]() -> asio::awaitable<void> {
         Lock lock(redis, name, {.timeout = 10s, .blocking = false});
@@ -74,21 +77,15 @@ TEST(ReplicaConfirmation, AcquisitionCountsOnlyOnceTheReplicaHasIt) {
     });
 }
 
-TEST(ReplicaConfirmation, AFrozenReplicaMakesTheAcquisitionFailWithoutLeavingTheKey) {
-    OwnServers own("replicated");
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), confirming(own));
+TEST_F(ReplicaConfirmation, AFrozenReplicaMakesTheAcquisitionFailWithoutLeavingTheKey) {
     const std::string name = unique_name(":") + "frozen";
     run(io, [&]() -> asio::awaitable<void> {
         co_await redis.command("PING");  // ROLE read while the replica is linked
         own.freeze(replica);
         std::vector<dlock::ReplicationShortfall> told;
-        Lock lock(redis, name,
-                  {.timeout = 10s,
-                   .blocking = false,
-                   .on_replication_shortfall = [&](const dlock::ReplicationShortfall& s) {
-                       told.push_back(s);
-                   }});
+        Lock lock(
+            redis, name,
+            {.timeout = 10s, .blocking = false, .on_replication_shortfall = appending_to(told)});
         EXPECT_FALSE(co_await lock.acquire());
         own.thaw(replica);
         EXPECT_EQ(lock.replication_shortfalls(), 1u);
@@ -105,19 +102,17 @@ TEST(ReplicaConfirmation, AFrozenReplicaMakesTheAcquisitionFailWithoutLeavingThe
 
 // A killed replica vanishes from ROLE at once; the configured count keeps R at 1, so the
 // acquisition is refused rather than confirmed by nobody.
-TEST(ReplicaConfirmation, AStoppedReplicaStillCountsWhenTheExpectedCountIsGiven) {
-    OwnServers own("replicated");
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), confirming(own, 1));
-    dlock::Redis listed_only(io.get_executor(), confirming(own));
+TEST_F(ReplicaConfirmation, AStoppedReplicaStillCountsWhenTheExpectedCountIsGiven) {
+    dlock::Redis counted(io.get_executor(), confirming(own, 1));
+    dlock::Redis& listed_only = redis;
     const std::string name = unique_name(":") + "stopped";
     run(io, [&]() -> asio::awaitable<void> {
         own.kill(replica);
-        Lock lock(redis, name, {.timeout = 10s, .blocking = false});
+        Lock lock(counted, name, {.timeout = 10s, .blocking = false});
         EXPECT_FALSE(co_await lock.acquire());
         EXPECT_EQ(lock.replication_factor(), 1u);
         EXPECT_EQ(lock.replication_shortfalls(), 1u);
-        EXPECT_EQ((co_await redis.command("EXISTS", name)).integer, 0);
+        EXPECT_EQ((co_await counted.command("EXISTS", name)).integer, 0);
         // Without the count, R is what ROLE lists: none once the primary saw the replica's
         // connection close, so nothing is confirmed (the reason to give the count).
         EXPECT_TRUE(co_await eventually(
@@ -134,10 +129,7 @@ TEST(ReplicaConfirmation, AStoppedReplicaStillCountsWhenTheExpectedCountIsGiven)
     });
 }
 
-TEST(ReplicaConfirmation, ExtendAndReleaseWaitToo) {
-    OwnServers own("replicated");
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), confirming(own));
+TEST_F(ReplicaConfirmation, ExtendAndReleaseWaitToo) {
     run(io, [&]() -> asio::awaitable<void> {
         co_await expect_later_writes_fall_short(
             redis, unique_name(":") + "later", [&] { own.freeze(replica); },
@@ -148,7 +140,7 @@ TEST(ReplicaConfirmation, ExtendAndReleaseWaitToo) {
     });
 }
 
-TEST(ReplicaConfirmation, BadMaxAgeIsRefusedNamingTheField) {
+TEST(ReplicaConfirmationOptions, BadMaxAgeIsRefusedNamingTheField) {
     dlock::ConnectionOptions options;
     options.confirm_on_replicas = {.enabled = true, .max_age = dlock::Seconds(-1)};
     asio::io_context io;

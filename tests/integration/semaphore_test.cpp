@@ -357,11 +357,10 @@ TEST(Semaphore, OnAClusterAFreedPermitWakesAWaiter) {
 
 // ---- observer events (dlock/observer.hpp): the same as a Lock's ------------------------------
 
-TEST(Semaphore, ReportsTheLocksEventsToItsObserver) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    auto recorder = std::make_shared<Recorder>();
-    const std::string name = unique_name();
+// The observer tests (dlock/observer.hpp) of observer_test.cpp, for a Semaphore.
+class SemaphoreObserver : public ObservedTest {};
+
+TEST_F(SemaphoreObserver, ReportsTheLocksEventsToItsObserver) {
     run(io, [&]() -> asio::awaitable<void> {
         Semaphore a(redis, name, 1, {.timeout = 10s, .observer = recorder});
         Semaphore b(redis, name, 1, {.timeout = 10s, .observer = recorder});
@@ -381,23 +380,16 @@ TEST(Semaphore, ReportsTheLocksEventsToItsObserver) {
                                         "released", "acquired", "lost"}));
     const auto failed = recorder->of("not_acquired");
     ASSERT_EQ(failed.size(), 2u);
-    EXPECT_EQ(failed[0].reason, "held");
-    EXPECT_EQ(failed[0].attempts, 1u);
-    EXPECT_EQ(failed[1].reason, "timed_out");
-    EXPECT_GE(failed[1].time, 200ms);
+    expect_held_then_timed_out(failed);
     EXPECT_EQ(recorder->of("acquired").front().attempts, 1u);
     EXPECT_FALSE(recorder->of("extended").front().flag) << "an explicit extend()";
     EXPECT_GE(recorder->of("released").front().time, 20ms);
     EXPECT_EQ(recorder->of("lost").front().reason, "release_found_gone");
 }
 
-TEST(Semaphore, AWokenWaiterAndARenewalLossAreReported) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+TEST_F(SemaphoreObserver, AWokenWaiterAndARenewalLossAreReported) {
     dlock::Redis other(io.get_executor(), server("PLAIN_URL"));
-    auto recorder = std::make_shared<Recorder>();
     redis.set_observer(recorder);  // the client's observer, as for a Lock
-    const std::string name = unique_name();
     run(io, [&]() -> asio::awaitable<void> {
         Semaphore holder(other, name, 1, lease());
         EXPECT_TRUE(co_await holder.acquire());
@@ -434,11 +426,8 @@ TEST(Semaphore, AWokenWaiterAndARenewalLossAreReported) {
     EXPECT_TRUE(recorder->of("released").empty()) << "the holder's client has no observer";
 }
 
-TEST(Semaphore, AThrowingObserverBreaksNoOperationAndIsCounted) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+TEST_F(SemaphoreObserver, AThrowingObserverBreaksNoOperationAndIsCounted) {
     auto thrower = std::make_shared<Thrower>();
-    const std::string name = unique_name();
     run(io, [&]() -> asio::awaitable<void> {
         Semaphore a(redis, name, 1, {.timeout = 10s, .observer = thrower});
         Semaphore b(redis, name, 1, {.timeout = 10s, .observer = thrower});

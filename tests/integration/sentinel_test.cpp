@@ -210,12 +210,9 @@ TEST(Sentinel, AllReplicasStoppedRefusesAcquisitionsAndLeavesNoKey) {
         own.kill(1);
         own.kill(2);
         std::vector<dlock::ReplicationShortfall> told;
-        Lock lock(redis, name,
-                  {.timeout = 10s,
-                   .blocking = false,
-                   .on_replication_shortfall = [&](const dlock::ReplicationShortfall& s) {
-                       told.push_back(s);
-                   }});
+        Lock lock(
+            redis, name,
+            {.timeout = 10s, .blocking = false, .on_replication_shortfall = appending_to(told)});
         EXPECT_EQ(lock.replication_factor(), 1u);
         EXPECT_FALSE(co_await lock.acquire());
         EXPECT_EQ(lock.replication_shortfalls(), 1u);

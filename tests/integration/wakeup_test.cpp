@@ -4,8 +4,8 @@
 //
 // Waiters use sleep = 30 s, so the fallback poll cannot rescue a missed notification within
 // the bounds asserted here. Tests that count commands, kill connections or read DBSIZE run on a
-// redis-server of their own (OwnServers); the others use the harness's shared PLAIN_URL server
-// with names unique to the test.
+// redis-server of their own (OwnServers, most through WakeupOnOwnServer); the others use the
+// harness's shared PLAIN_URL server with names unique to the test.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +48,17 @@ asio::awaitable<long long> queued_processes(dlock::Redis& admin, const std::stri
     co_return (co_await admin.command("ZCARD", queue)).integer;
 }
 
+// True once `count` processes are queued on `queue`, false after 5 s: a release finds a waiter
+// waiting only once it is queued.
+asio::awaitable<bool> until_queued(dlock::Redis& admin, const std::string& queue,
+                                   long long count = 1) {
+    co_return co_await eventually(
+        [&]() -> asio::awaitable<bool> {
+            co_return co_await queued_processes(admin, queue) == count;
+        },
+        5s);
+}
+
 asio::awaitable<long long> subscribers_of(dlock::Redis& admin, const std::string& channel) {
     dlock::Reply reply = co_await admin.command("PUBSUB", "NUMSUB", channel);
     co_return reply.elements.at(1).integer;
@@ -85,6 +96,42 @@ double ms_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
+// What the hand-offs from one release to the last queued waiter cost the server: every script
+// runs one GET (attempts and releases alike), SETs, and the time until `finished` was notified.
+struct HandOffs {
+    bool all_done;  // `finished` was notified in time
+    long long gets;
+    long long sets;
+    double took_ms;
+};
+
+// Releases `holder` and waits up to `within` for the waiters to notify `finished`.
+asio::awaitable<HandOffs> release_to_waiters(dlock::Redis& admin, dlock::Lock& holder,
+                                             Notification& finished, Clock::duration within) {
+    const long long gets_before = co_await calls_of(admin, "get");
+    const long long sets_before = co_await calls_of(admin, "set");
+    const auto start = Clock::now();
+    co_await holder.release();
+    const bool all_done = co_await finished.wait(within);
+    const double took_ms = ms_between(start, Clock::now());
+    const long long gets = co_await calls_of(admin, "get") - gets_before;
+    const long long sets = co_await calls_of(admin, "set") - sets_before;
+    co_return HandOffs{all_done, gets, sets, took_ms};
+}
+
+// A plain redis-server of the test's own, for the tests that count commands, kill connections
+// or read DBSIZE (nobody else may run anything on it), with the clients of a hand-off: the
+// holder's, the local waiters' and an admin that counts and inspects. A client connects on its
+// first command, so one that a test leaves unused sends nothing.
+class WakeupOnOwnServer : public ::testing::Test {
+  protected:
+    OwnServers server{"plain"};
+    asio::io_context io;
+    dlock::Redis holder_client{io.get_executor(), server.url()};
+    dlock::Redis waiter_client{io.get_executor(), server.url()};
+    dlock::Redis admin{io.get_executor(), server.url()};
+};
+
 TEST(Wakeup, NoLostWakeupWhateverTheReleaseMoment) {
     asio::io_context io;
     dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
@@ -111,11 +158,7 @@ TEST(Wakeup, NoLostWakeupWhateverTheReleaseMoment) {
             auto release = [&]() -> asio::awaitable<void> {
                 if (i % 4 == 0) {
                     const std::string queue = queue_of(name);
-                    EXPECT_TRUE(co_await eventually(
-                        [&]() -> asio::awaitable<bool> {
-                            co_return co_await queued_processes(admin, queue) == 1;
-                        },
-                        5s));
+                    EXPECT_TRUE(co_await until_queued(admin, queue));
                 } else {
                     co_await pause_for(std::chrono::microseconds((i * 10) % 1500));
                 }
@@ -149,11 +192,7 @@ TEST(Wakeup, HandOffIsTriggeredByTheReleaseNotThePoll) {
             auto release = [&]() -> asio::awaitable<void> {
                 // Only once the waiter is subscribed does the release find it waiting.
                 const std::string queue = queue_of(name);
-                EXPECT_TRUE(co_await eventually(
-                    [&]() -> asio::awaitable<bool> {
-                        co_return co_await queued_processes(admin, queue) == 1;
-                    },
-                    5s));
+                EXPECT_TRUE(co_await until_queued(admin, queue));
                 co_await holder.release();
                 released = Clock::now();
             };
@@ -165,12 +204,7 @@ TEST(Wakeup, HandOffIsTriggeredByTheReleaseNotThePoll) {
 }
 
 // Measurement: release() returned -> the waiter's acquire() returned, on loopback.
-TEST(Wakeup, HandOffLatency) {
-    dlock::test::OwnServers server{"plain"};
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), server.url());
-    dlock::Redis waiter_client(io.get_executor(), server.url());
-    dlock::Redis admin(io.get_executor(), server.url());
+TEST_F(WakeupOnOwnServer, HandOffLatency) {
     const std::string name = dlock::test::unique_name();
     const std::string queue = queue_of(name);
     constexpr int handoffs = 1000;
@@ -182,11 +216,7 @@ TEST(Wakeup, HandOffLatency) {
             EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
             Clock::time_point released;
             auto release = [&]() -> asio::awaitable<void> {
-                EXPECT_TRUE(co_await eventually(
-                    [&]() -> asio::awaitable<bool> {
-                        co_return co_await queued_processes(admin, queue) == 1;
-                    },
-                    5s));
+                EXPECT_TRUE(co_await until_queued(admin, queue));
                 co_await holder.release();
                 released = Clock::now();
             };
@@ -207,17 +237,12 @@ TEST(Wakeup, HandOffLatency) {
     EXPECT_LT(latencies_us.back(), 2e6);  // every one of them by the release, none by the poll
 }
 
-TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
-    dlock::test::OwnServers server{"plain"};
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), server.url());
-    dlock::Redis waiter_client(io.get_executor(), server.url());
-    dlock::Redis admin(io.get_executor(), server.url());
+TEST_F(WakeupOnOwnServer, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
     const std::string name = dlock::test::unique_name();
     const std::string queue = queue_of(name);
+    long long acquired = 0;  // by the waiters, each once
     constexpr long long waiters = 1000;
     Notification finished(io.get_executor(), waiters);
-    long long acquired = 0;
 
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
@@ -239,18 +264,15 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
         EXPECT_EQ(dlock::detail::backend_of(waiter_client).subscriber_for(name).channel_count(),
                   1u);
 
-        const long long gets_before = co_await calls_of(admin, "get");
-        const long long sets_before = co_await calls_of(admin, "set");
-        const auto start = Clock::now();
-        co_await holder.release();
-        EXPECT_TRUE(co_await finished.wait(45s));  // after the waiters' blocking_timeout
-        const double took_ms = ms_between(start, Clock::now());
+        const HandOffs handoffs = co_await release_to_waiters(admin, holder, finished, 45s);
+        EXPECT_TRUE(handoffs.all_done);  // within 45 s: after the waiters' blocking_timeout
+        const double took_ms = handoffs.took_ms;
         // Every script here runs one GET: the acquire script per try, and the 1 + 1000
         // releases. Queued waiters only try through the acquire script; its SET runs only on
         // success, each release but the last sets the next claim marker, and no plain SET is
         // sent.
-        const long long attempts = co_await calls_of(admin, "get") - gets_before - (waiters + 1);
-        EXPECT_EQ(co_await calls_of(admin, "set") - sets_before, 2 * waiters);
+        const long long attempts = handoffs.gets - (waiters + 1);
+        EXPECT_EQ(handoffs.sets, 2 * waiters);
         const double per_handoff = static_cast<double>(attempts) / waiters;
         std::cout << waiters << " local waiters: " << attempts << " acquisition attempts for "
                   << waiters << " hand-offs (" << per_handoff << " per hand-off), "
@@ -265,12 +287,7 @@ TEST(Wakeup, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetPerHandOff) {
 // others could not take the lock before it anyway). 200 waiters with a 20 ms poll, watched for
 // half a second, make about 25 attempts between them; each polling on its own would make
 // about 5,000.
-TEST(Wakeup, ManyLocalWaitersPollAsOneNotEach) {
-    dlock::test::OwnServers server{"plain"};
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), server.url());
-    dlock::Redis waiter_client(io.get_executor(), server.url());
-    dlock::Redis admin(io.get_executor(), server.url());
+TEST_F(WakeupOnOwnServer, ManyLocalWaitersPollAsOneNotEach) {
     const std::string name = dlock::test::unique_name();
     constexpr long long waiters = 200;
     Notification finished(io.get_executor(), waiters);
@@ -300,11 +317,7 @@ TEST(Wakeup, ManyLocalWaitersPollAsOneNotEach) {
 
 // The oldest local waiter gave up: the next one polls in its place. The lock is then freed
 // without a release message (a holder that crashed, redis-py): only that poll can find it.
-TEST(Wakeup, WhenTheOldestLocalWaiterLeavesTheNextOnePollsInItsPlace) {
-    dlock::test::OwnServers server{"plain"};
-    asio::io_context io;
-    dlock::Redis waiter_client(io.get_executor(), server.url());
-    dlock::Redis admin(io.get_executor(), server.url());
+TEST_F(WakeupOnOwnServer, WhenTheOldestLocalWaiterLeavesTheNextOnePollsInItsPlace) {
     const std::string name = dlock::test::unique_name();
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         // Held as redis-py holds it: a plain key, and no message when it goes.
@@ -342,12 +355,7 @@ TEST(Wakeup, WhenTheOldestLocalWaiterLeavesTheNextOnePollsInItsPlace) {
     });
 }
 
-TEST(Wakeup, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
-    dlock::test::OwnServers server{"plain"};
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), server.url());
-    dlock::Redis waiter_client(io.get_executor(), server.url());
-    dlock::Redis admin(io.get_executor(), server.url());
+TEST_F(WakeupOnOwnServer, TenThousandNamesLeaveNoSubscriptionAndNoKeyBehind) {
     constexpr int names = 10'000, in_parallel = 200;
     int acquired = 0, gave_up = 0, quitter_acquired = 0;
     std::mt19937 random(12345);
@@ -494,11 +502,7 @@ print("released", flush=True)
         auto wait = [&]() -> asio::awaitable<bool> { co_return co_await waiter.acquire(); };
         auto release = [&]() -> asio::awaitable<void> {
             const std::string queue = queue_of(name);
-            EXPECT_TRUE(co_await eventually(
-                [&]() -> asio::awaitable<bool> {
-                    co_return co_await queued_processes(admin, queue) == 1;
-                },
-                5s));
+            EXPECT_TRUE(co_await until_queued(admin, queue));
             holder.write_line("release");
             released = Clock::now();
         };
@@ -516,12 +520,7 @@ print("released", flush=True)
     EXPECT_EQ(holder.wait(10s).status, 0);
 }
 
-TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
-    dlock::test::OwnServers server{"plain"};
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), server.url());
-    dlock::Redis waiter_client(io.get_executor(), server.url());
-    dlock::Redis admin(io.get_executor(), server.url());
+TEST_F(WakeupOnOwnServer, WaitersSurviveTheSubscriberConnectionBeingKilled) {
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         // Release right after the kill (racing the re-subscription), and once the server shows
         // the subscription again.
@@ -552,11 +551,7 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
             auto subscribed = [&]() -> asio::awaitable<bool> {
                 co_return co_await subscribers_of(admin, inbox) == 1;
             };
-            EXPECT_TRUE(co_await eventually(
-                [&]() -> asio::awaitable<bool> {
-                    co_return co_await queued_processes(admin, queue) == 1;
-                },
-                5s));
+            EXPECT_TRUE(co_await until_queued(admin, queue));
             EXPECT_TRUE(co_await eventually(subscribed, 5s));
             const dlock::Reply killed = co_await admin.command("CLIENT", "KILL", "TYPE", "pubsub");
             EXPECT_EQ(killed.integer, 1);
@@ -577,11 +572,7 @@ TEST(Wakeup, WaitersSurviveTheSubscriberConnectionBeingKilled) {
 // Eight processes (eight clients, each with its own subscriber and inbox) wait on one lock.
 // Every release must wake exactly one of them, the one queued first: no herd, FIFO across
 // processes, one acquisition attempt per hand-off.
-TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
-    dlock::test::OwnServers server{"plain"};  // counts commands: nobody else may run any
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), server.url());
-    dlock::Redis admin(io.get_executor(), server.url());
+TEST_F(WakeupOnOwnServer, OneProcessWokenPerReleaseAcrossProcesses) {
     constexpr int processes = 8;
     std::vector<std::unique_ptr<dlock::Redis>> clients;
     for (int i = 0; i < processes; ++i) {
@@ -610,29 +601,22 @@ TEST(Wakeup, OneProcessWokenPerReleaseAcrossProcesses) {
                 },
                 asio::detached);
             // The next process starts only once this one is queued: arrival order is known.
-            const bool queued = co_await eventually(
-                [&]() -> asio::awaitable<bool> {
-                    co_return co_await queued_processes(admin, queue) == i + 1;
-                },
-                5s);
+            const bool queued = co_await until_queued(admin, queue, i + 1);
             EXPECT_TRUE(queued) << "process " << i << " did not queue";
             if (!queued) break;  // release anyway, so every spawned waiter ends before the test
         }
 
-        const long long gets_before = co_await calls_of(admin, "get");
-        const long long sets_before = co_await calls_of(admin, "set");
-        const auto start = Clock::now();
-        co_await holder.release();
-        EXPECT_TRUE(co_await finished.wait(30s));  // after the waiters' blocking_timeout
-        const double took_ms = ms_between(start, Clock::now());
+        const HandOffs handoffs = co_await release_to_waiters(admin, holder, finished, 30s);
+        EXPECT_TRUE(handoffs.all_done);  // within 30 s: after the waiters' blocking_timeout
+        const double took_ms = handoffs.took_ms;
         // Each hand-off: the woken process runs the acquire script once and claims. Every
         // script runs one GET (the admin reads INFO and ZCARD only), and the holder and the 8
         // processes release once each, so the attempts are GETs - 9, expected exactly 8. The
         // slack of 2 tolerates a retry the protocol allows without a herd: a subscriber
         // reconnect (which wakes its process's waiters to re-check), none of which should
         // happen on an idle loopback server.
-        const long long attempts = co_await calls_of(admin, "get") - gets_before - (processes + 1);
-        const long long sets = co_await calls_of(admin, "set") - sets_before;
+        const long long attempts = handoffs.gets - (processes + 1);
+        const long long sets = handoffs.sets;
         std::cout << processes << " processes: " << attempts << " acquisition attempts for "
                   << processes << " hand-offs (" << static_cast<double>(attempts) / processes
                   << " per hand-off), " << sets << " SETs, " << took_ms / processes
@@ -676,13 +660,9 @@ enum class Departure { before_release, racing, after_release };
 // FIFO survives being overtaken: the release pops A (first in line) and wakes it, but another
 // client takes the free lock before A's attempt (here inside the same MULTI, so the order is
 // certain). A must queue again at the head, ahead of B, and get the next release.
-TEST(Wakeup, AWokenProcessOvertakenKeepsItsPlaceInLine) {
-    dlock::test::OwnServers server{"plain"};
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), server.url());
+TEST_F(WakeupOnOwnServer, AWokenProcessOvertakenKeepsItsPlaceInLine) {
     dlock::Redis a_client(io.get_executor(), server.url());
     dlock::Redis b_client(io.get_executor(), server.url());
-    dlock::Redis admin(io.get_executor(), server.url());
     const std::string name = dlock::test::unique_name();
     const std::string queue = queue_of(name);
     std::vector<char> order;
@@ -756,13 +736,7 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
             bool a_acquired = true, b_acquired = false;
             Notification a_done(io.get_executor(), 1);
             Clock::time_point released{}, b_woken{};
-            auto queued = [&](long long count) {
-                return eventually(
-                    [&, count]() -> asio::awaitable<bool> {
-                        co_return co_await queued_processes(admin, queue) == count;
-                    },
-                    5s);
-            };
+            auto queued = [&](long long count) { return until_queued(admin, queue, count); };
             auto run_a = [&]() -> asio::awaitable<void> {
                 a_acquired = co_await a.acquire();
                 a_done.notify();
@@ -945,11 +919,17 @@ TEST(Wakeup, RefusedPubSubMakesTheWaitPollWithoutAnExtraAttempt) {
 // ---- Direct hand-off (docs/semantics.md): the release reserves the lock for the first live
 // queued process, so a newcomer's plain SET NX cannot jump the queue.
 
-TEST(HandOff, ANewcomerCannotTakeALockHandedToAQueuedProcess) {
+// On the harness's shared plain server, with names unique to the test: the holder's client
+// and an admin that reads and writes the lock's keys by hand.
+class HandOff : public ::testing::Test {
+  protected:
     asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    dlock::Redis holder_client{io.get_executor(), dlock::test::server("PLAIN_URL")};
+    dlock::Redis admin{io.get_executor(), dlock::test::server("PLAIN_URL")};
+};
+
+TEST_F(HandOff, ANewcomerCannotTakeALockHandedToAQueuedProcess) {
     dlock::Redis waiter_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
     const std::string name = dlock::test::unique_name();
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::LockOptions fenced;
@@ -994,11 +974,8 @@ TEST(HandOff, ANewcomerCannotTakeALockHandedToAQueuedProcess) {
     });
 }
 
-TEST(HandOff, AClaimantThatNeverClaimsKeepsTheLockOnlyForTheClaimWindow) {
-    asio::io_context io;
-    dlock::Redis holder_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+TEST_F(HandOff, AClaimantThatNeverClaimsKeepsTheLockOnlyForTheClaimWindow) {
     dlock::Redis listener(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    dlock::Redis admin(io.get_executor(), dlock::test::server("PLAIN_URL"));
     const std::string name = dlock::test::unique_name();
     const std::string inbox = dlock::test::unique_name(":frozen-inbox");
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
@@ -1018,8 +995,7 @@ TEST(HandOff, AClaimantThatNeverClaimsKeepsTheLockOnlyForTheClaimWindow) {
     });
 }
 
-TEST(HandOff, NobodyQueuedMeansTheReleaseFreesTheLock) {
-    asio::io_context io;
+TEST_F(HandOff, NobodyQueuedMeansTheReleaseFreesTheLock) {
     dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
     const std::string name = dlock::test::unique_name();
     dlock::test::run(io, [&]() -> asio::awaitable<void> {

@@ -17,6 +17,12 @@
 
 namespace dlock::test {
 
+// An on_replication_shortfall that appends each report to `told`.
+inline std::function<void(const ReplicationShortfall&)> appending_to(
+    std::vector<ReplicationShortfall>& told) {
+    return [&told](const ReplicationShortfall& s) { told.push_back(s); };
+}
+
 // Takes `name` (confirmed), extends it once while the replicas answer, then calls
 // `stop_replicas` (every replica of the key's shard stops acknowledging) and checks:
 //   - extend() throws ReplicationShortfallError (a LockExtensionError) with needed/confirmed,
@@ -31,9 +37,7 @@ inline asio::awaitable<void> expect_later_writes_fall_short(Client& client, cons
     std::vector<ReplicationShortfall> told;
     Lock lock(
         client, name,
-        {.timeout = 10s,
-         .blocking_timeout = 10s,
-         .on_replication_shortfall = [&](const ReplicationShortfall& s) { told.push_back(s); }});
+        {.timeout = 10s, .blocking_timeout = 10s, .on_replication_shortfall = appending_to(told)});
     CO_ASSERT(co_await lock.acquire());
     const std::size_t needed = lock.replication_factor();
     EXPECT_GE(needed, 1u);

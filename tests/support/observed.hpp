@@ -2,12 +2,20 @@
 // every event.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "dlock/observer.hpp"
+#include "dlock/redis.hpp"
+#include "names.hpp"
+#include "servers.hpp"
 
 namespace dlock::test {
 
@@ -73,6 +81,17 @@ struct Recorder : dlock::Observer {
     }
 };
 
+// The two refusals the Lock and the Semaphore tests provoke first, in `failed` (the
+// not_acquired events): a non-blocking attempt that found the lock held (one attempt), then a
+// wait that timed out after at least 200 ms.
+inline void expect_held_then_timed_out(const std::vector<Recorder::Entry>& failed) {
+    ASSERT_GE(failed.size(), 2u);
+    EXPECT_EQ(failed[0].reason, "held");
+    EXPECT_EQ(failed[0].attempts, 1u);
+    EXPECT_EQ(failed[1].reason, "timed_out");
+    EXPECT_GE(failed[1].time, std::chrono::milliseconds(200));
+}
+
 // Throws from every event.
 struct Thrower : dlock::Observer {
     void on_acquired(const dlock::Acquired&) override { throw std::runtime_error("acquired"); }
@@ -80,6 +99,16 @@ struct Thrower : dlock::Observer {
     void on_released(const dlock::Released&) override { throw std::runtime_error("released"); }
     void on_extended(const dlock::Extended&) override { throw std::runtime_error("extended"); }
     void on_lost(const dlock::Lost&) override { throw std::runtime_error("lost"); }
+};
+
+// A fixture for observer tests on the harness's shared plain server: `redis`, a name of the
+// test's own and a recorder for the events.
+class ObservedTest : public ::testing::Test {
+  protected:
+    asio::io_context io;
+    dlock::Redis redis{io.get_executor(), server("PLAIN_URL")};
+    const std::string name = unique_name();
+    std::shared_ptr<Recorder> recorder = std::make_shared<Recorder>();
 };
 
 }  // namespace dlock::test
