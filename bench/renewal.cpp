@@ -6,6 +6,7 @@
 #include <dlock/lock.hpp>
 #include <dlock/redis.hpp>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "run_io.hpp"
@@ -25,6 +26,11 @@ void run_renewal(const Params& params) {
     std::vector<std::unique_ptr<dlock::Lock>> locks;
     ServerSample before, after;
     double cpu_before = 0, cpu_after = 0;
+    // Renewals sent as EVALSHA and as EVAL (with the script's source), over the same periods.
+    std::map<std::string, long long> calls_before, calls_after;
+    const auto calls = [&observer] {
+        return command_calls(observer.command({"INFO", "commandstats"}).str);
+    };
     run_to_end(io, [&]() -> asio::awaitable<void> {
         dlock::LockOptions options = lock_options(timeout_s);
         options.auto_renew = true;
@@ -52,12 +58,14 @@ void run_renewal(const Params& params) {
             std::chrono::duration<double>(period_s * 1.5)));
         // Sampled from another thread's connection (sync::Redis): blocking here is fine, the
         // renewals' timers fire late at worst, and the same in both samples.
+        calls_before = calls();
         before = sample_server(observer);
         cpu_before = cpu_us();
         co_await pause(std::chrono::duration_cast<Clock::duration>(
             std::chrono::duration<double>(period_s * periods)));
         after = sample_server(observer);
         cpu_after = cpu_us();
+        calls_after = calls();
         for (auto& lock : locks) {
             if (lock->lost()) throw std::runtime_error("a renewed lock was lost");
         }
@@ -74,10 +82,17 @@ void run_renewal(const Params& params) {
     JsonLine line;
     line.add("scenario", "renew_held").add("impl", "dlock").add_raw("params", p.str());
     const double n = periods;
-    // The observer's own INFO is one command and one read per sample.
+    // The observer's first INFO all is one command, one read and its bytes in the window.
+    constexpr long long info_all_bytes = sizeof("*2\r\n$4\r\nINFO\r\n$3\r\nall\r\n") - 1;
     line.add("server_cmds_per_period",
              static_cast<double>(after.commands - before.commands - 1) / n);
     line.add("server_reads_per_period", static_cast<double>(after.reads - before.reads - 1) / n);
+    line.add("server_input_bytes_per_period",
+             static_cast<double>(after.input_bytes - before.input_bytes - info_all_bytes) / n);
+    line.add("evalsha_per_period",
+             static_cast<double>(calls_after["evalsha"] - calls_before["evalsha"]) / n);
+    line.add("eval_per_period",
+             static_cast<double>(calls_after["eval"] - calls_before["eval"]) / n);
     line.add("server_cpu_us_per_period", (after.cpu_s - before.cpu_s) * 1e6 / n);
     line.add("client_cpu_us_per_period", (cpu_after - cpu_before) / n);
     line.add("client_cpu_us_per_lock_per_period",

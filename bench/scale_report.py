@@ -25,6 +25,11 @@ CURVES = [
      True),
 ]
 
+# Table columns beside a curve's own fields (default: ops/s).
+EXTRA_COLUMNS = {
+    "mem_held": [("acquire_all_s", "acquire all (s)"), ("release_all_s", "release all (s)")],
+}
+
 
 def points(lines, scenario, x_param):
     found = []
@@ -56,7 +61,7 @@ def markdown(info, lines):
         out.append("## {} ({} `{}`), `{}.png`".format(x_label, scenario, x_param, suffix))
         out.append("")
         header = [x_label] + [label for _, label in fields]
-        extra = [("ops_per_s", "ops/s")]
+        extra = EXTRA_COLUMNS.get(scenario, [("ops_per_s", "ops/s")])
         header += [label for _, label in extra]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))

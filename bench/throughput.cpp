@@ -85,6 +85,7 @@ ServerSample sample_server(dlock::sync::Redis& redis) {
         if (key == "used_cpu_sys" || key == "used_cpu_user") sample.cpu_s += std::stod(value);
         if (key == "total_reads_processed") sample.reads = std::stoll(value);
         if (key == "total_commands_processed") sample.commands = std::stoll(value);
+        if (key == "total_net_input_bytes") sample.input_bytes = std::stoll(value);
     }
     return sample;
 }

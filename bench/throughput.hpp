@@ -42,11 +42,13 @@ PairStats measure_pair_tasks(asio::io_context& io, int tasks, const Params& para
 PairStats measure_pairs(asio::io_context& io, dlock::Client& client, int tasks,
                         const std::string& prefix, const Params& params);
 
-// The server's side of a run: CPU time it got, socket reads and commands (INFO all).
+// The server's side of a run: CPU time it got, socket reads, commands and bytes received
+// (INFO all).
 struct ServerSample {
     double cpu_s = 0;
     long long reads = 0;
     long long commands = 0;
+    long long input_bytes = 0;
     Clock::time_point at;
 };
 ServerSample sample_server(dlock::sync::Redis& redis);

@@ -11,9 +11,13 @@ asio::awaitable<Reply> eval(Backend& backend, const ScriptCall& call, Deadline d
         call.push_to(request, full);
         auto replies = co_await backend.execute_for_key(call.keys.front(), request, deadline, used);
         Reply& reply = replies.front();
-        if (!full && reply.is_error() && reply.str.starts_with("NOSCRIPT")) continue;
+        if (!full && mode == EvalMode::cached_first && is_noscript(reply)) continue;
         co_return std::move(reply);
     }
+}
+
+bool is_noscript(const Reply& reply) {
+    return reply.is_error() && reply.str.starts_with("NOSCRIPT");
 }
 
 }  // namespace dlock::detail

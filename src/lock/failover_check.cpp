@@ -45,8 +45,9 @@ asio::awaitable<void> recheck(std::shared_ptr<LockState> state, std::uint64_t ge
 
 void watch_failovers(const std::shared_ptr<LockState>& state) {
     auto failover = state->spec.client->next_failover();
-    auto end = state->hold.end_signal();
-    if (!failover || !end || !state->hold.token()) return;
+    if (!failover) return;  // a client that follows no failovers: no end signal is made either
+    auto end = state->hold.end_signal(state->spec.client->get_executor());
+    if (!end || !state->hold.token()) return;
     asio::co_spawn(state->spec.client->get_executor(),
                    recheck(state, state->hold.generation(), *state->hold.token(),
                            std::move(failover), std::move(end)),

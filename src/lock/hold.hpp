@@ -6,6 +6,10 @@
 //     (lost, or released), never with a later hold's;
 //   - a renewal loop acts only while generation() is the one it was started with: release(),
 //     a new acquisition, adopt() and destruction all move it on before any I/O.
+//
+// Its size is most of a held lock's memory (bench/README.md, "Memory"): the end of a hold is
+// allocated only when someone waits for it (wait_lost(), a failover watch), and the executor
+// comes from the caller, not stored.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -31,8 +35,7 @@ struct HoldEnd {
 class Hold {
   public:
     // `events` hears how each hold ends (released or lost: once per hold, like wait_lost()).
-    Hold(asio::any_io_executor executor, LockEvents& events)
-        : executor_(std::move(executor)), events_(events) {}
+    explicit Hold(LockEvents& events) : events_(events) {}
 
     const std::optional<std::string>& token() const noexcept { return token_; }
     std::optional<std::int64_t> fence() const noexcept { return fence_; }
@@ -46,7 +49,8 @@ class Hold {
         fence_ = fence;
         lost_ = false;
         in_doubt_ = false;
-        end_ = std::make_shared<HoldEnd>(executor_);
+        answered_ = false;
+        end_.reset();
         events_.hold_began();
     }
     // The hold is over: released (no `lost`), or found expired / taken over (why).
@@ -55,7 +59,7 @@ class Hold {
         token_.reset();
         fence_.reset();
         in_doubt_ = false;
-        if (end_) lost ? events_.lost(*lost) : events_.released();  // not again after mark_lost
+        if (!answered_) lost ? events_.lost(*lost) : events_.released();  // not after mark_lost
         answer(
             lost.has_value());  // lost() keeps saying what renewal found, until the next acquire()
     }
@@ -65,7 +69,7 @@ class Hold {
     // is kept (release() then reports the loss; a new acquire() cleans up).
     void mark_lost(LostReason why) {
         lost_ = true;
-        if (end_) events_.lost(why);
+        if (!answered_) events_.lost(why);
         answer(true);
     }
     // The object goes away: callers of wait_lost() learn the hold's state as it is.
@@ -90,23 +94,30 @@ class Hold {
         renew_timer_.reset();
     }
 
-    // What wait_lost() awaits: the end of the current hold (null when nothing is held).
-    std::shared_ptr<HoldEnd> end_signal() const { return token_ ? end_ : nullptr; }
+    // What wait_lost() awaits: the end of the current hold, made on the first call (its waits
+    // run on `executor`), or null when nothing is held or the hold already ended.
+    std::shared_ptr<HoldEnd> end_signal(const asio::any_io_executor& executor) {
+        if (!token_ || answered_) return nullptr;
+        if (!end_) end_ = std::make_shared<HoldEnd>(executor);
+        return end_;
+    }
 
   private:
     void answer(bool lost) {
-        if (!end_) return;
+        if (answered_) return;
+        answered_ = true;
+        if (!end_) return;  // nobody waited
         end_->lost = lost;
         end_->done.notify();
         end_.reset();
     }
 
-    asio::any_io_executor executor_;
     LockEvents& events_;
     std::optional<std::string> token_;
     std::optional<std::int64_t> fence_;
     bool lost_ = false;
     bool in_doubt_ = false;
+    bool answered_ = true;  // the current hold's end was told (or nothing was ever held)
     std::uint64_t generation_ = 0;
     std::shared_ptr<asio::steady_timer> renew_timer_;
     std::shared_ptr<HoldEnd> end_;

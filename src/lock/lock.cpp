@@ -7,6 +7,7 @@
 
 #include "lock/lock_state.hpp"
 #include "lock/replication.hpp"
+#include "protocol/keys.hpp"
 
 namespace dlock {
 
@@ -173,9 +174,10 @@ asio::awaitable<LockTtl> Lock::ttl() {
 asio::awaitable<std::size_t> Lock::waiting() {
     auto state = state_;
     detail::LockBusy busy(*state);
-    const Request zcard({"ZCARD", state->spec.queue_key});
-    auto replies = co_await state->spec.client->execute_for_key(state->spec.queue_key, zcard,
-                                                                state->spec.command_deadline());
+    const std::string queue = detail::wait_queue_key(state->spec.name);
+    const Request zcard({"ZCARD", queue});
+    auto replies =
+        co_await state->spec.client->execute_for_key(queue, zcard, state->spec.command_deadline());
     const long long count = replies.front().value().integer;
     co_return count > 0 ? static_cast<std::size_t>(count) : 0;
 }

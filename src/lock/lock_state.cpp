@@ -45,9 +45,7 @@ LockSpec::LockSpec(std::shared_ptr<Backend> backend, std::string lock_name,
                 " ms) must be less than timeout (" + std::to_string(timeout->count()) + " ms)");
         }
     }
-    queue_key = wait_queue_key(name);
     queue_ttl = std::max(milliseconds(60000), sleep * 3);
-    fence_key = detail::fence_key(name);
     options = std::move(lock_options);
 }
 

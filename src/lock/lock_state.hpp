@@ -53,9 +53,9 @@ struct LockSpec {
     milliseconds command_timeout{5000};
     milliseconds replication_timeout{100};
     milliseconds renew_interval{0};
-    std::string fence_key;          // fencing counter, same slot as the key
-    std::string queue_key;          // wait queue of processes (see subscriber.hpp), same slot
     milliseconds queue_ttl{60000};  // a queue whose waiters all died expires by itself
+    // The companion keys (fence counter, wait queue: protocol/keys.hpp) are not kept here:
+    // each script call derives them, and kept they were ~190 bytes of every held lock.
 
     Deadline command_deadline() const { return Clock::now() + command_timeout; }
     std::string_view publish() const { return client->notify_command(); }
@@ -67,7 +67,7 @@ struct LockState {
     LockState(std::shared_ptr<Backend> backend, std::string name, LockOptions options)
         : spec(std::move(backend), std::move(name), std::move(options)),
           events(spec.options.observer ? spec.options.observer : spec.client->observer, spec.name),
-          hold(spec.client->get_executor(), events) {}
+          hold(events) {}
 
     virtual ~LockState() = default;
     LockState(const LockState&) = delete;

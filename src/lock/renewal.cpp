@@ -9,16 +9,23 @@ namespace dlock::detail {
 
 namespace {
 
+enum class Renewal { renewed, found_gone, script_missing };
+
 // One renewal: the TTL goes back up to the full timeout, never down (an extend() beyond the
-// timeout stays in force until that time has run down). Sent with the source: a NOSCRIPT retry
-// could reach the server after release() returned. Returns nothing when the hold ended meanwhile.
-asio::awaitable<std::optional<Reply>> renew_once(LockState& state, std::uint64_t generation,
-                                                 const std::string& token, Deadline deadline) {
+// timeout stays in force until that time has run down). EVALSHA, or EVAL with the source when
+// `with_source`; a NOSCRIPT is not retried here (a retry is a second, later write that could
+// reach the server after release() returned): the loop decides on the strand whether the hold
+// still needs the next attempt. Returns nothing when the hold ended meanwhile.
+asio::awaitable<std::optional<Renewal>> renew_once(LockState& state, std::uint64_t generation,
+                                                   const std::string& token, Deadline deadline,
+                                                   bool with_source) {
     const ScriptCall call = state.extend_script(token, *state.spec.timeout, TtlChange::renew);
-    Reply reply = co_await eval(*state.spec.client, call, deadline, EvalMode::source_only);
+    const Reply reply = co_await eval(*state.spec.client, call, deadline,
+                                      with_source ? EvalMode::source_only : EvalMode::cached_only);
     if (state.hold.generation() != generation) co_return std::nullopt;
+    if (!with_source && is_noscript(reply)) co_return Renewal::script_missing;
     reply.value();
-    co_return std::move(reply);
+    co_return reply.integer == 1 ? Renewal::renewed : Renewal::found_gone;
 }
 
 }  // namespace
@@ -38,16 +45,26 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
     // The first renewal too counts from `sent`; every renewal is moved onto the client-wide
     // grid so that renewals of many locks share round trips (lock/renewal_schedule.hpp).
     auto wake_at = next_renewal<Clock>(sent + interval, interval);
+    // The server did not have the script (restarted, flushed, a promoted replica): the next
+    // attempt, at once, sends its source, which caches it for the renewals after it.
+    bool with_source = false;
     for (;;) {
         timer->expires_at(wake_at);
         co_await timer->async_wait(use_tuple);
+        // Checked right before sending: no renewal (first or repeated) leaves after release().
         if (state->hold.generation() != generation) co_return;
         sent = Clock::now();
         try {
-            const std::optional<Reply> reply = co_await renew_once(
-                *state, generation, token, std::min(state->spec.command_deadline(), expires));
-            if (!reply) co_return;  // released or destroyed meanwhile
-            if (reply->integer != 1) {
+            const std::optional<Renewal> renewal =
+                co_await renew_once(*state, generation, token,
+                                    std::min(state->spec.command_deadline(), expires), with_source);
+            if (!renewal) co_return;  // released or destroyed meanwhile
+            with_source = *renewal == Renewal::script_missing;
+            if (with_source) {
+                wake_at = Clock::now();
+                continue;
+            }
+            if (*renewal == Renewal::found_gone) {
                 mark_lost(*state, LostReason::renewal_found_gone);
                 co_return;
             }
@@ -70,7 +87,7 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
 
 asio::awaitable<bool> wait_lost(std::shared_ptr<LockState> state) {
     if (state->hold.lost()) co_return true;
-    const std::shared_ptr<HoldEnd> end = state->hold.end_signal();
+    const std::shared_ptr<HoldEnd> end = state->hold.end_signal(state->spec.client->get_executor());
     if (!end) co_return false;
     co_await end->done.wait(Deadline::max());
     co_return end->lost;

@@ -303,6 +303,100 @@ TEST_F(Renewal, ReleaseStopsRenewalEvenWhenItRacesARenewal) {
               << " after\n";
 }
 
+// Renewals are EVALSHA. When the server no longer has the script (SCRIPT FLUSH here; a
+// restart or a promoted replica alike), the renewal that got NOSCRIPT is not retried by itself,
+// and the loop's next attempt sends the source at once: the lock lives on, flush after flush.
+TEST_F(Renewal, AfterScriptFlushTheNextRenewalSendsTheSourceAndTheLockLivesOn) {
+    dlock::test::OwnServers server{"plain"};  // SCRIPT FLUSH would disturb other tests' counts
+    asio::io_context io;
+    dlock::Redis client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock lock(client, name_, renewed(1s, 0.2s));
+        EXPECT_TRUE(co_await lock.acquire());
+        for (int flush = 0; flush < 3; ++flush) {
+            co_await admin.command("SCRIPT", "FLUSH");
+            const long long evals = co_await calls_of(admin, "eval");
+            const long long evalshas = co_await calls_of(admin, "evalsha");
+            // NOSCRIPT, then the source; then EVALSHA again once the source cached the script.
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return co_await calls_of(admin, "eval") >
+                        evals&& co_await calls_of(admin, "evalsha") >= evalshas + 2;
+                },
+                5s))
+                << "after SCRIPT FLUSH " << flush + 1 << " no renewal sent the source";
+            EXPECT_FALSE(lock.lost()) << "lost after SCRIPT FLUSH " << flush + 1;
+        }
+        // A whole timeout after the last flush: only renewals kept the key.
+        co_await pause_for(1200ms);
+        EXPECT_FALSE(lock.lost());
+        EXPECT_GT((co_await admin.command("PTTL", name_)).integer, 0);
+        co_await lock.release();
+    });
+}
+
+// A renewal is in flight (EVALSHA, the script flushed) when release() is sent behind it on the
+// same connection. Its NOSCRIPT comes back after the release was sent: a retry then would be a
+// renewal after release(). MONITOR shows the renewal before the release and none after it.
+// The server is held still by DEBUG SLEEP so that both wait in its socket; the client gives no
+// event for "renewal sent", so the test waits past the renewal's latest moment.
+TEST_F(Renewal, ARenewalThatGetsNoscriptAfterReleaseWasSentIsNotSentAgain) {
+    dlock::test::OwnServers server{"plain"};
+    asio::io_context io;
+    dlock::Redis client(io.get_executor(), server.url());
+    dlock::Redis admin(io.get_executor(), server.url());
+    dlock::Redis sleeper(io.get_executor(), server.url());
+    Monitor monitor(io, server.port());
+    std::vector<std::string> commands;
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        co_await monitor.start();
+        co_await admin.command("SCRIPT", "FLUSH");
+        {  // the release script is cached; the extend script is not
+            dlock::Lock warm_up(client, name_ + ":warm-up");
+            EXPECT_TRUE(co_await warm_up.acquire());
+            co_await warm_up.release();
+        }
+        co_await sleeper.command("PING");
+        // Renewal every 1 s: the first is due in (744, 1000] ms (its grid step is 256 ms).
+        dlock::Lock lock(client, name_, renewed(5s, 1s));
+        EXPECT_TRUE(co_await lock.acquire());
+        const auto acquired = Clock::now();
+        co_await pause_for(acquired + 400ms - Clock::now());
+        dlock::test::Notification slept(io.get_executor());
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                co_await sleeper.command("DEBUG", "SLEEP", "2");
+                slept.notify();
+            },
+            asio::detached);
+        co_await pause_for(acquired + 1400ms - Clock::now());
+        co_await lock.release();  // answered once the server wakes, after the renewal's NOSCRIPT
+        EXPECT_TRUE(co_await slept.wait(10s));
+        co_await pause_for(2s);  // two renewal periods: a late renewal would have come by now
+        commands = co_await monitor.stop(admin);
+    });
+    const std::string quoted = "\"" + name_ + "\"";
+    int renewals_before = 0, renewals_after = 0;
+    bool released = false;
+    for (const std::string& line : commands) {
+        if (line.find(quoted) == std::string::npos) continue;
+        if (line.find("\"EVALSHA\"") == std::string::npos &&
+            line.find("\"EVAL\"") == std::string::npos)
+            continue;
+        if (line.ends_with("\"renew\"")) {
+            ++(released ? renewals_after : renewals_before);
+            if (released) ADD_FAILURE() << "renewal after release: " << line;
+        } else if (line.find("\"publish\"") != std::string::npos) {
+            released = true;
+        }
+    }
+    EXPECT_TRUE(released);
+    if (renewals_before == 0) GTEST_SKIP() << "the renewal was not sent before release()";
+    EXPECT_EQ(renewals_after, 0);
+}
+
 TEST_F(Renewal, AThousandRenewedLocksNeedNoExtraThread) {
     constexpr int count = 1000;
     const std::string prefix = dlock::test::unique_name(":");
