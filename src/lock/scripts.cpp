@@ -174,7 +174,10 @@ local exists = redis.call('exists', KEYS[1])
 local pttl = redis.call('pttl', KEYS[1])
 local record = false
 local value = redis.pcall('get', KEYS[1])
-if exists == 1 and type(value) == 'string' then
+-- Key NAME holds a kind's marker (keys.hpp) while permits or readers hold the name.
+local marker = false
+if type(value) == 'string' and string.sub(value, 1, 11) == 'dlock-kind:' then marker = value end
+if exists == 1 and type(value) == 'string' and not marker then
   local h = redis.pcall('hmget', KEYS[2], 'owner', 'host', 'pid', 'label', 'since')
   if type(h) == 'table' and h[1] == redis.sha1hex(value) then
     record = {h[2] or '', h[3] or '', h[4] or '', h[5] or ''}
@@ -198,18 +201,18 @@ local function leases(key)
 end
 local queued = count(KEYS[4])
 local semaphore = false
-local permits = redis.pcall('get', KEYS[6])
-if type(permits) ~= 'string' then permits = false end
-local permit_leases, permit_waiters = leases(KEYS[5]), count(KEYS[7])
+local permits = false
+if marker then permits = string.match(marker, '^dlock%-kind:semaphore:(%d+)$') or false end
+local permit_leases, permit_waiters = leases(KEYS[5]), count(KEYS[6])
 if permits or #permit_leases > 0 or permit_waiters > 0 then
   semaphore = {permits, permit_leases, permit_waiters}
 end
 local read_write = false
-local readers, reader_waiters, writer_waiters = leases(KEYS[8]), count(KEYS[9]), count(KEYS[10])
+local readers, reader_waiters, writer_waiters = leases(KEYS[7]), count(KEYS[8]), count(KEYS[9])
 if #readers > 0 or reader_waiters > 0 or writer_waiters > 0 then
   read_write = {readers, reader_waiters, writer_waiters}
 end
-return {exists, pttl, record, fence, queued, now, semaphore, read_write}
+return {exists, pttl, record, fence, queued, now, semaphore, read_write, marker}
 )lua");
     return script;
 }
@@ -306,14 +309,14 @@ ScriptCall acquire_call(std::string_view name, std::string_view token,
 
 ScriptCall inspect_call(std::string_view name) {
     // KEYS[1] lock, KEYS[2] holder record, KEYS[3] fence counter, KEYS[4] wait queue;
-    // semaphore NAME: KEYS[5] holders, KEYS[6] permit count, KEYS[7] wait queue; read/write
-    // lock NAME: KEYS[8] readers, KEYS[9] readers' wait queue, KEYS[10] writers' wait queue.
-    return {&inspect_script(),
-            {std::string(name), holder_key(name), fence_key(name), wait_queue_key(name),
-             semaphore_holders_key(name), semaphore_permits_key(name),
-             wait_queue_key(semaphore_wait_name(name)), readers_key(name),
-             wait_queue_key(reader_wait_name(name)), wait_queue_key(writer_wait_name(name))},
-            {}};
+    // semaphore NAME: KEYS[5] holders, KEYS[6] wait queue; read/write lock NAME: KEYS[7]
+    // readers, KEYS[8] readers' wait queue, KEYS[9] writers' wait queue.
+    return {
+        &inspect_script(),
+        {std::string(name), holder_key(name), fence_key(name), wait_queue_key(name),
+         semaphore_holders_key(name), wait_queue_key(semaphore_wait_name(name)), readers_key(name),
+         wait_queue_key(reader_wait_name(name)), wait_queue_key(writer_wait_name(name))},
+        {}};
 }
 
 ScriptCall fenced_write_call(std::string_view resource, std::int64_t fence,

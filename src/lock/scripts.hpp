@@ -98,7 +98,8 @@ ScriptCall acquire_call(std::string_view name, std::string_view token,
 // [exists 0/1, PTTL, holder record [host, pid, label, since] or nil (no record, or one left by
 // an earlier holder), last fence or nil, queued processes, server time in ms, semaphore NAME
 // [permit count or nil, [remaining ms of each lease], queued processes] or nil, read/write
-// lock NAME [[remaining ms of each reader's lease], queued readers, queued writers] or nil].
+// lock NAME [[remaining ms of each reader's lease], queued readers, queued writers] or nil,
+// key NAME's kind marker (keys.hpp) or nil].
 ScriptCall inspect_call(std::string_view name);
 
 // For a Redis-backed protected resource: writes `value` to `resource` only if `fence` is >= the
