@@ -49,17 +49,30 @@ struct SemaphoreInspection {
 };
 
 // A name in use as a dlock::ReadWriteLock (`dlock run -s`/`-x`). Its writer holds the lock's
-// own key, so LockInspection::held, ttl and last_fence describe the writer.
+// own key, so with LockInspection::held_as == lock, holder, ttl and last_fence describe the
+// writer.
 struct ReadWriteInspection {
     std::vector<Seconds> readers{};   // the remaining life of each reader's lease, soonest first
     std::size_t readers_waiting = 0;  // processes queued to read
     std::size_t writers_waiting = 0;  // processes queued to write
 };
 
+// Which kind holds a name. Key NAME says it (docs/semantics.md, "One name, one kind"): a token
+// is a lock of some client, a marker the permits or readers.
+enum class HeldAs {
+    nobody,
+    lock,       // a dlock::Lock, a read/write lock's writer, or another client's lock (a token)
+    semaphore,  // permits of a dlock::Semaphore
+    readers,    // readers of a dlock::ReadWriteLock
+};
+
 struct LockInspection {
-    bool held = false;                     // a key of this name exists
-    std::optional<Seconds> ttl{};          // its remaining life; empty when free or without expiry
-    std::optional<HolderRecord> holder{};  // empty: free, or held without a record (unknown)
+    bool held = false;  // key NAME exists: someone holds the name, of the kind held_as says
+    HeldAs held_as = HeldAs::nobody;
+    // Key NAME's remaining life (for permits or readers: until their last lease ends); empty
+    // when free or without expiry.
+    std::optional<Seconds> ttl{};
+    std::optional<HolderRecord> holder{};  // empty: not held as a lock, or without a record
     // How long the current holder has held it (server clock), when there is a record.
     std::optional<Seconds> held_for{};
     // The last fencing token handed out for this name (LockOptions::fencing); empty when none
@@ -86,10 +99,21 @@ asio::awaitable<LockInspection> inspect(Client& client, std::string name,
 // none of them (no fencing, no record, nobody waiting) cannot be told from other keys.
 std::optional<std::string> lock_name_of_key(std::string_view key);
 
+// Takes name `name` from the permits of a semaphore or the readers of a read/write lock that
+// hold it (LockInspection::held_as semaphore or readers; `dlock break`): ends all their leases
+// at once, deletes key NAME's marker, and wakes the waiters that may go in now. Their holders
+// find out at their next renewal or release (lost()). Returns how many leases were ended, or
+// empty when key NAME holds no such marker (free, or a token: a Lock's, a writer's; nothing is
+// changed then). Throws as inspect().
+asio::awaitable<std::optional<std::size_t>> break_leases(Client& client, std::string name,
+                                                         Seconds timeout = Seconds(5.0));
+
 namespace sync {
 // The same, blocking, on a sync client (sync::Redis, sync::RedisCluster). Must not be called
 // from that client's I/O thread (std::logic_error, as every sync call).
 LockInspection inspect(Client& client, std::string name, Seconds timeout = Seconds(5.0));
+std::optional<std::size_t> break_leases(Client& client, std::string name,
+                                        Seconds timeout = Seconds(5.0));
 }  // namespace sync
 
 }  // namespace dlock

@@ -108,6 +108,14 @@ asio::awaitable<LockInspection> inspect(Client& client, std::string name, Second
     out.waiting = count_of(element(reply, 4));
     out.semaphore = decode_semaphore(element(reply, 6));
     out.read_write = decode_read_write(element(reply, 7));
+    if (out.held) {
+        const Reply& marker = element(reply, 8);
+        const auto kind =
+            marker.is_string() ? detail::kind_of_value(marker.str) : detail::KindOfValue::lock;
+        out.held_as = kind == detail::KindOfValue::semaphore ? HeldAs::semaphore
+                      : kind == detail::KindOfValue::readers ? HeldAs::readers
+                                                             : HeldAs::lock;
+    }
     co_return out;
 }
 

@@ -1,6 +1,8 @@
 // lease_lua.hpp (private): Lua shared by the scripts of the lock kinds whose holders are leases
 // in a sorted set (Semaphore's permits, ReadWriteLock's readers): token -> end of its lease,
-// in milliseconds of the server's clock, pruned by every script that reads the set.
+// in milliseconds of the server's clock, pruned by every script that reads the set; and the
+// kind markers those holders keep in key NAME (keys.hpp), so kinds of one name exclude each
+// other.
 //
 // The wait queue part is the Lock's (scripts.cpp): a sorted set of waiting processes' inboxes
 // in arrival order (server clock, microseconds); ZADD NX keeps a waiter's place, a woken waiter
@@ -32,6 +34,33 @@ local function keep_until_last_lease(set, others)
   end
   redis.call('pexpireat', set, last[2])
   for _, key in ipairs(others) do redis.call('pexpireat', key, last[2]) end
+end
+-- Key NAME says which kind holds the name (protocol/keys.hpp): a token (a Lock, a read/write
+-- lock's writer, another client's SET NX lock), or while permits or readers are held, their
+-- marker, which no token equals (tokens are hex). So every kind's acquire, and any client's
+-- SET NX, sees the name taken.
+local readers_marker = 'dlock-kind:readers'
+local semaphore_marker_prefix = 'dlock-kind:semaphore:'
+-- The permit count a semaphore's marker names, or nil for any other value.
+local function marker_permits(value)
+  if type(value) ~= 'string' then return nil end
+  return tonumber(string.match(value, '^dlock%-kind:semaphore:(%d+)$'))
+end
+local function is_semaphore_marker(value) return marker_permits(value) ~= nil end
+local function is_readers_marker(value) return value == readers_marker end
+-- When key NAME holds this kind's marker (`ours`), it expires with the last lease of `set`, and
+-- goes with it: returns true then (the name is free for every kind). A key NAME holding
+-- anything else (another kind's holder) is left alone.
+local function name_follows(name_key, ours, set)
+  local current = redis.pcall('get', name_key)
+  if type(current) ~= 'string' or not ours(current) then return false end
+  local last = redis.call('zrange', set, -1, -1, 'WITHSCORES')
+  if #last == 0 then
+    redis.call('del', name_key)
+    return true
+  end
+  redis.call('pexpireat', name_key, last[2])
+  return false
 end
 -- Wakes the first queued process that still listens (a gone one is dropped). Returns whether
 -- one was reached.
@@ -73,8 +102,9 @@ local function queue_after_success(queue, inbox, queue_ttl, stay)
     redis.pcall('zrem', queue, inbox)
   end
 end
--- Changes the lease of `token` in `set` as extend() says; 1, or 0 when it is not held.
-local function extend_lease(set, others, token, ms, change)
+-- Changes the lease of `token` in `set` as extend() says (key NAME's marker follows: see
+-- name_follows); 1, or 0 when it is not held.
+local function extend_lease(set, others, token, ms, change, name_key, ours)
   local now = now_ms()
   local ends = tonumber(redis.call('zscore', set, token) or '0')
   if ends <= now then return 0 end
@@ -89,6 +119,7 @@ local function extend_lease(set, others, token, ms, change)
   end
   redis.call('zadd', set, 'XX', ends, token)
   keep_until_last_lease(set, others)
+  name_follows(name_key, ours, set)
   return 1
 end
 )lua";

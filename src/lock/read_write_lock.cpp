@@ -136,11 +136,13 @@ asio::awaitable<bool> ReadWriteLock::extend(Seconds additional_time, ExtendMode 
 }
 
 asio::awaitable<bool> ReadWriteLock::locked() {
+    // Key NAME holds the writer's token, or the readers' marker while readers hold.
     auto state = writer_;
-    const Request request({"EXISTS", state->spec.name});
+    const Request request({"GET", state->spec.name});
     auto replies = co_await state->spec.client->execute_for_key(state->spec.name, request,
                                                                 state->spec.command_deadline());
-    co_return replies.front().value().integer == 1;
+    const Reply& value = replies.front().value();
+    co_return value.is_string() && value.str != detail::readers_marker;
 }
 
 asio::awaitable<bool> ReadWriteLock::owned() {

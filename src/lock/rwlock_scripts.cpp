@@ -15,10 +15,16 @@ local writer, readers, writers_waiting, readers_waiting, turn = KEYS[1], KEYS[2]
 local token, notify = ARGV[1], ARGV[2]
 local reader_name, reader_queue, writer_name, writer_queue = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now = now_ms()
+-- Key NAME is free of other holders: absent, or the readers' marker (then only the readers'
+-- leases say whether a reader is in).
+local function name_open()
+  local current = redis.pcall('get', writer)
+  return not current or current == readers_marker
+end
 -- The last reader out (nobody with a turn pending) lets the first waiting writer in.
 local function wake_writer_if_free()
   if prune(readers, now) == 0 and prune(turn, now) == 0 and prune(writers_waiting, now) > 0
-      and redis.call('exists', writer) == 0 then
+      and name_open() then
     wake(writer_queue, notify, writer_name, 1)
   end
 end
@@ -42,7 +48,7 @@ struct RwScript {
 const Script& write_acquire_script() {
     static const RwScript script(R"lua(
 prune(writers_waiting, now)
-if redis.call('exists', writer) == 0 and prune(readers, now) == 0 and prune(turn, now) == 0 then
+if name_open() and prune(readers, now) == 0 and prune(turn, now) == 0 then
   local fence = 0
   if ARGV[8] == '1' then fence = next_fence(KEYS[6]) end
   redis.call('set', writer, token, 'PX', ARGV[7])
@@ -82,7 +88,7 @@ return 1
 const Script& write_withdraw_script() {
     static const RwScript script(R"lua(
 drop(writers_waiting, token)
-if prune(writers_waiting, now) == 0 and redis.call('exists', writer) == 0 then
+if prune(writers_waiting, now) == 0 and name_open() then
   wake(reader_queue, notify, reader_name, math.max(1, prune(readers_waiting, now)))
 end
 return 1
@@ -96,9 +102,11 @@ const Script& read_acquire_script() {
     static const RwScript script(R"lua(
 prune(turn, now)
 local invited = redis.call('zscore', turn, token)
-if redis.call('exists', writer) == 0 and (invited or prune(writers_waiting, now) == 0) then
+if name_open() and (invited or prune(writers_waiting, now) == 0) then
   redis.call('zadd', readers, now + tonumber(ARGV[7]), token)
   keep_until_last_lease(readers, {})
+  redis.call('set', writer, readers_marker)
+  name_follows(writer, is_readers_marker, readers)
   drop(turn, token)
   drop(readers_waiting, token)
   queue_after_success(reader_queue, ARGV[8], ARGV[9], ARGV[10])
@@ -118,10 +126,12 @@ return false
     return script.script;
 }
 
+// ARGV[7] the wait queue of a Lock of NAME (woken when the last reader leaves the name free).
 const Script& read_release_script() {
     static const RwScript script(R"lua(
 local ends = tonumber(redis.call('zscore', readers, token) or '0')
 drop(readers, token)
+if name_follows(writer, is_readers_marker, readers) then wake(ARGV[7], notify, writer, 1) end
 wake_writer_if_free()
 if ends <= now then return 0 end
 return 1
@@ -132,7 +142,7 @@ return 1
 // ARGV[7] ms, ARGV[8] the change.
 const Script& read_extend_script() {
     static const RwScript script(R"lua(
-return extend_lease(readers, {}, token, tonumber(ARGV[7]), ARGV[8])
+return extend_lease(readers, {}, token, tonumber(ARGV[7]), ARGV[8], writer, is_readers_marker)
 )lua");
     return script.script;
 }
@@ -202,7 +212,9 @@ ScriptCall rw_read_acquire_call(const RwCall& call, std::chrono::milliseconds tt
 }
 
 ScriptCall rw_read_release_call(const RwCall& call) {
-    return rw_call(read_release_script(), call);
+    ScriptCall out = rw_call(read_release_script(), call);
+    out.args.push_back(wait_queue_key(call.name));
+    return out;
 }
 
 ScriptCall rw_read_extend_call(const RwCall& call, std::chrono::milliseconds ms, TtlChange change) {

@@ -14,15 +14,22 @@ std::string_view change_word(TtlChange change) {
 
 // A client with another count is refused only while holders admitted under the stored count
 // are there: at most max(counts) can never be exceeded that way, and a semaphore nobody holds
-// takes the count of its next holder (so a count can be changed by draining it).
+// takes the count of its next holder (so a count can be changed by draining it). The count is
+// stored in key NAME's marker; any other value there is another kind's holder (a Lock, a
+// writer, readers, another client's lock): the semaphore is taken as full meanwhile.
 const Script& semaphore_acquire_script() {
     static const std::string source = std::string(next_fence_lua) + lease_lua_prelude + R"lua(
-local holders, permits_key = KEYS[1], KEYS[2]
+local holders, name_key = KEYS[1], KEYS[2]
 local permits = tonumber(ARGV[3])
 local now = now_ms()
 local held = prune(holders, now)
-local stored = redis.call('get', permits_key)
-if stored and held > 0 and tonumber(stored) ~= permits then return -tonumber(stored) end
+local current = redis.pcall('get', name_key)
+local stored = marker_permits(current)
+if current and not stored then
+  queue_waiter(ARGV[8], ARGV[5], ARGV[6], ARGV[9])
+  return false
+end
+if stored and held > 0 and stored ~= permits then return -stored end
 if held >= permits then
   queue_waiter(ARGV[8], ARGV[5], ARGV[6], ARGV[9])
   return false
@@ -30,8 +37,9 @@ end
 local fence = 0
 if ARGV[4] == '1' then fence = next_fence(KEYS[3]) end
 redis.call('zadd', holders, now + tonumber(ARGV[2]), ARGV[1])
-redis.call('set', permits_key, ARGV[3])
-keep_until_last_lease(holders, {permits_key})
+redis.call('set', name_key, semaphore_marker_prefix .. ARGV[3])
+keep_until_last_lease(holders, {})
+name_follows(name_key, is_semaphore_marker, holders)
 queue_after_success(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
 return fence
 )lua";
@@ -39,14 +47,16 @@ return fence
     return script;
 }
 
-// The freed permit (released now, or found ended: free either way) wakes one waiting process.
+// The freed permit (released now, or found ended: free either way) wakes one waiting process;
+// the last one out frees key NAME, and wakes a Lock waiting for the name too.
 const Script& semaphore_release_script() {
     static const std::string source = std::string(lease_lua_prelude) + R"lua(
 local now = now_ms()
 local ends = tonumber(redis.call('zscore', KEYS[1], ARGV[1]) or '0')
 redis.call('zrem', KEYS[1], ARGV[1])
 prune(KEYS[1], now)
-keep_until_last_lease(KEYS[1], {KEYS[2]})
+keep_until_last_lease(KEYS[1], {})
+if name_follows(KEYS[2], is_semaphore_marker, KEYS[1]) then wake(ARGV[5], ARGV[2], KEYS[2], 1) end
 wake(ARGV[4], ARGV[2], ARGV[3], 1)
 if ends <= now then return 0 end
 return 1
@@ -57,7 +67,7 @@ return 1
 
 const Script& semaphore_extend_script() {
     static const std::string source = std::string(lease_lua_prelude) + R"lua(
-return extend_lease(KEYS[1], {KEYS[2]}, ARGV[1], tonumber(ARGV[2]), ARGV[3])
+return extend_lease(KEYS[1], {}, ARGV[1], tonumber(ARGV[2]), ARGV[3], KEYS[2], is_semaphore_marker)
 )lua";
     static const Script script(source);
     return script;
@@ -96,13 +106,12 @@ ScriptCall semaphore_owned_call(std::string_view name, std::string_view token) {
 ScriptCall semaphore_acquire_call(std::string_view name, std::string_view token,
                                   std::chrono::milliseconds ttl, std::size_t permits, bool fencing,
                                   const QueueTicket* ticket, std::chrono::milliseconds queue_ttl) {
-    // KEYS[1] holders, KEYS[2] permit count, KEYS[3] fence counter (only with fencing);
+    // KEYS[1] holders, KEYS[2] key NAME (its marker), KEYS[3] fence counter (only with fencing);
     // ARGV[1] token, ARGV[2] lease ms, ARGV[3] permits, ARGV[4] '1' = fencing, ARGV[5] inbox
     // ('' = not queueing), ARGV[6] queue TTL ms, ARGV[7] 'stay' or 'leave', ARGV[8] wait queue,
     // ARGV[9] 'front' when the caller was just woken.
-    ScriptCall call{&semaphore_acquire_script(),
-                    {semaphore_holders_key(name), semaphore_permits_key(name)},
-                    {}};
+    ScriptCall call{
+        &semaphore_acquire_script(), {semaphore_holders_key(name), std::string(name)}, {}};
     if (fencing) call.keys.push_back(fence_key(name));
     call.args = {std::string(token),
                  std::to_string(ttl.count()),
@@ -118,19 +127,22 @@ ScriptCall semaphore_acquire_call(std::string_view name, std::string_view token,
 
 ScriptCall semaphore_release_call(std::string_view name, std::string_view token,
                                   std::string_view notify) {
-    // KEYS[1] holders, KEYS[2] permit count; ARGV[1] token, ARGV[2] notify command ('' = wake
-    // no one), ARGV[3] the wait name (the wake-up's payload), ARGV[4] wait queue.
+    // KEYS[1] holders, KEYS[2] key NAME (its marker); ARGV[1] token, ARGV[2] notify command
+    // ('' = wake no one), ARGV[3] the wait name (the wake-up's payload), ARGV[4] wait queue,
+    // ARGV[5] the wait queue of a Lock of NAME.
     const std::string wait_name = semaphore_wait_name(name);
     return {&semaphore_release_script(),
-            {semaphore_holders_key(name), semaphore_permits_key(name)},
-            {std::string(token), std::string(notify), wait_name, wait_queue_key(wait_name)}};
+            {semaphore_holders_key(name), std::string(name)},
+            {std::string(token), std::string(notify), wait_name, wait_queue_key(wait_name),
+             wait_queue_key(name)}};
 }
 
 ScriptCall semaphore_extend_call(std::string_view name, std::string_view token,
                                  std::chrono::milliseconds ms, TtlChange change) {
-    // KEYS[1] holders, KEYS[2] permit count; ARGV[1] token, ARGV[2] ms, ARGV[3] the change.
+    // KEYS[1] holders, KEYS[2] key NAME (its marker); ARGV[1] token, ARGV[2] ms, ARGV[3] the
+    // change.
     return {&semaphore_extend_script(),
-            {semaphore_holders_key(name), semaphore_permits_key(name)},
+            {semaphore_holders_key(name), std::string(name)},
             {std::string(token), std::to_string(ms.count()), std::string(change_word(change))}};
 }
 

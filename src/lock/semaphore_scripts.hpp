@@ -2,8 +2,9 @@
 // script (the KEYS/ARGV order is written once, next to the source in semaphore_scripts.cpp).
 //
 // A semaphore NAME is semaphore_holders_key(NAME), a sorted set of permit tokens scored by the
-// end of their lease (server clock, ms), plus semaphore_permits_key(NAME), the count its holders
-// were admitted under; both expire with the last lease. Waiters queue under
+// end of their lease (server clock, ms), plus key NAME holding semaphore_marker(count): the
+// count its holders were admitted under, and the sign to every other kind (and other clients'
+// SET NX locks) that the name is held; both expire with the last lease. Waiters queue under
 // semaphore_wait_name(NAME) (see lock/wait_room.hpp).
 #pragma once
 
@@ -17,14 +18,16 @@
 namespace dlock::detail {
 
 // Takes a permit for `token` when fewer than `permits` unexpired leases are held: replies the
-// fence (0 without fencing); nil when all permits are held (the ticket's inbox is queued);
-// -N when the semaphore has holders admitted under another count N (nothing written).
+// fence (0 without fencing); nil when all permits are held or key NAME holds another kind's
+// holder (the ticket's inbox is queued); -N when the semaphore has holders admitted under
+// another count N (nothing written).
 ScriptCall semaphore_acquire_call(std::string_view name, std::string_view token,
                                   std::chrono::milliseconds ttl, std::size_t permits, bool fencing,
                                   const QueueTicket* ticket, std::chrono::milliseconds queue_ttl);
 
 // Gives back `token`'s permit and wakes the first queued process (`notify` '' = no one; one
-// wake-up per freed permit). Replies 1, or 0 when its lease had already ended.
+// wake-up per freed permit); the last permit out also wakes the first process queued for a
+// Lock of NAME. Replies 1, or 0 when its lease had already ended.
 ScriptCall semaphore_release_call(std::string_view name, std::string_view token,
                                   std::string_view notify);
 

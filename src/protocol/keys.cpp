@@ -1,5 +1,6 @@
 #include "protocol/keys.hpp"
 
+#include <charconv>
 #include <initializer_list>
 #include <utility>
 
@@ -36,10 +37,9 @@ std::optional<std::string> strip_companion(std::string_view key,
 }  // namespace
 
 std::optional<std::string> lock_name_of(std::string_view key) {
-    auto name =
-        strip_companion(key, {"dlock:holder:{", "dlock:fence:{", "dlock:queue:{", "dlock:sem:{",
-                              "dlock:sem-permits:{", "dlock:readers:{", "dlock:writers-waiting:{",
-                              "dlock:readers-waiting:{", "dlock:readers-turn:{"});
+    auto name = strip_companion(
+        key, {"dlock:holder:{", "dlock:fence:{", "dlock:queue:{", "dlock:sem:{", "dlock:readers:{",
+              "dlock:writers-waiting:{", "dlock:readers-waiting:{", "dlock:readers-turn:{"});
     // The wait queue of a semaphore or of a read/write lock's readers or writers is the queue
     // of its wait name ("dlock:queue:{t}:dlock:sem-wait:{t}:NAME"): that NAME is the one.
     if (name && key.starts_with("dlock:queue:{")) {
@@ -61,8 +61,29 @@ std::string semaphore_holders_key(std::string_view name) {
     return companion_key("dlock:sem:", name);
 }
 
-std::string semaphore_permits_key(std::string_view name) {
-    return companion_key("dlock:sem-permits:", name);
+namespace {
+constexpr std::string_view semaphore_marker_prefix = "dlock-kind:semaphore:";
+}  // namespace
+
+std::string semaphore_marker(std::size_t permits) {
+    return std::string(semaphore_marker_prefix) + std::to_string(permits);
+}
+
+std::optional<std::size_t> permits_of_marker(std::string_view value) {
+    if (!value.starts_with(semaphore_marker_prefix)) return std::nullopt;
+    const std::string_view digits = value.substr(semaphore_marker_prefix.size());
+    std::size_t permits = 0;
+    const auto [end, error] =
+        std::from_chars(digits.data(), digits.data() + digits.size(), permits);
+    if (digits.empty() || error != std::errc() || end != digits.data() + digits.size())
+        return std::nullopt;
+    return permits;
+}
+
+KindOfValue kind_of_value(std::string_view value) {
+    if (value == readers_marker) return KindOfValue::readers;
+    if (permits_of_marker(value)) return KindOfValue::semaphore;
+    return KindOfValue::lock;
 }
 
 std::string readers_key(std::string_view name) {

@@ -5,10 +5,13 @@
 // pinned by tests/unit/keys_test.cpp.
 //
 // The lock's key is its name, as in redis-py and coredis (so their locks and dlock's exclude
-// each other). Every derived key carries a {hash tag} that maps to the lock name's cluster slot
-// (see slots.hpp), so one server-side script can touch them all on a Redis Cluster.
+// each other). Key NAME also says which kind holds the name (see "Kinds" below), so a Lock, a
+// Semaphore and a ReadWriteLock of one name exclude each other too. Every derived key carries a
+// {hash tag} that maps to the lock name's cluster slot (see slots.hpp), so one server-side script
+// can touch them all on a Redis Cluster.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,7 +34,7 @@ std::string wait_queue_key(std::string_view lock_name);
 std::string holder_key(std::string_view lock_name);
 
 // The lock name that `key` is a holder record, fence counter or wait queue of, or a key of
-// semaphore or read/write lock NAME (its holders, permit count, readers, waiting claims, wait
+// semaphore or read/write lock NAME (its holders, readers, waiting claims, wait
 // queues); empty for any other key. (`dlock list` finds locks by these keys.) All start with
 // "dlock:".
 std::optional<std::string> lock_name_of(std::string_view key);
@@ -41,13 +44,28 @@ std::optional<std::string> lock_name_of(std::string_view key);
 // listens on. ID is random per process and server.
 std::string inbox_channel(std::string_view process_id, std::optional<std::uint16_t> slot);
 
+// ---- Kinds: what key NAME holds ----
+// A token (hex: protocol/token.hpp) when a Lock, a read/write lock's writer or another client's
+// SET NX lock holds the name, or a Lock's hand-off claim ("dlock:claim:INBOX"); while a
+// semaphore's permits or a read/write lock's readers hold it, their marker below, expiring with
+// the last of their leases and deleted with it. No token equals a marker, and every kind's
+// acquire (and any SET NX) fails while key NAME exists, unless it holds its own kind's marker.
+// "dlock-kind:semaphore:N": a semaphore of N permits holds NAME. N is the count its holders
+// were admitted under (a client with another count is refused while they hold).
+std::string semaphore_marker(std::size_t permits);
+// "dlock-kind:readers": readers of a read/write lock hold NAME.
+inline constexpr std::string_view readers_marker = "dlock-kind:readers";
+// Which kind a value of key NAME says holds the name: the marker's kind, else a lock (a token,
+// a claim, or any value another program wrote).
+enum class KindOfValue { lock, semaphore, readers };
+KindOfValue kind_of_value(std::string_view value);
+// The permit count a semaphore marker names; empty for any other value.
+std::optional<std::size_t> permits_of_marker(std::string_view value);
+
 // ---- Semaphore NAME (lock/semaphore_scripts.cpp) ----
 // "dlock:sem:{tag}:NAME": its holders, a sorted set of permit tokens scored by their lease's
-// end (server clock, ms). Expires with the last lease.
+// end (server clock, ms). Expires with the last lease. (Key NAME holds its marker meanwhile.)
 std::string semaphore_holders_key(std::string_view name);
-// "dlock:sem-permits:{tag}:NAME": the permit count its holders were admitted under, while it
-// has holders (a client with another count is refused).
-std::string semaphore_permits_key(std::string_view name);
 
 // ---- Read/write lock NAME (SharedMutex): the writer holds key NAME, as a Lock does ----
 // "dlock:readers:{tag}:NAME": the readers, token -> lease end (ms), like a semaphore's holders.

@@ -14,4 +14,10 @@ LockInspection inspect(Client& client, std::string name, Seconds timeout) {
     });
 }
 
+std::optional<std::size_t> break_leases(Client& client, std::string name, Seconds timeout) {
+    return client.io().run([&client, name = std::move(name), timeout]() mutable {
+        return dlock::break_leases(client.async_client(), std::move(name), timeout);
+    });
+}
+
 }  // namespace dlock::sync

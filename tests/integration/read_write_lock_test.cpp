@@ -79,6 +79,31 @@ TEST(ReadWriteLock, ReadersTogetherAWriterAlone) {
     });
 }
 
+// While readers hold, key NAME holds the readers' marker: a Lock and any other client's SET NX
+// lock of the name stay out (as they do for a writer), and it goes with the last reader.
+TEST(ReadWriteLock, ReadersKeepALockAndOtherClientsOutOfTheName) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        ReadWriteLock r1(redis, name, once()), r2(redis, name, once()), w(redis, name, once());
+        dlock::Lock plain(redis, name, {.timeout = 10s, .blocking = false});
+        EXPECT_TRUE(co_await r1.acquire_shared());
+        EXPECT_TRUE(co_await r2.acquire_shared());
+        EXPECT_FALSE(co_await plain.acquire());
+        EXPECT_TRUE((co_await redis.command("SET", name, "x", "NX", "PX", "10000")).is_nil());
+        EXPECT_FALSE(co_await w.locked());  // readers, no writer
+        co_await r1.release();
+        EXPECT_FALSE(co_await plain.acquire());  // one reader is left
+        EXPECT_TRUE(co_await r2.extend(20s));
+        EXPECT_GT((co_await redis.command("PTTL", name)).integer, 15000);  // the marker follows
+        co_await r2.release();
+        EXPECT_EQ((co_await redis.command("EXISTS", name)).integer, 0);
+        EXPECT_TRUE(co_await plain.acquire());
+        co_await plain.release();
+    });
+}
+
 // Writers get fences, readers none; a lost counter does not make them go backwards.
 TEST(ReadWriteLock, FencesForWritersOnlyAndTheyKeepGrowingWhenTheCounterIsLost) {
     asio::io_context io;

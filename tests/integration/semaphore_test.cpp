@@ -15,6 +15,7 @@
 
 #include "async.hpp"
 #include "dlock/lock.hpp"
+#include "dlock/read_write_lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
 #include "forked_tasks.hpp"
@@ -68,8 +69,7 @@ TEST(Semaphore, AdmitsExactlyNAndAFreedPermitIsTakenAgain) {
         EXPECT_FALSE(co_await fourth.locked());
         // Nothing is left behind once every permit is back.
         const auto left =
-            co_await redis.command("EXISTS", dlock::detail::semaphore_holders_key(name),
-                                   dlock::detail::semaphore_permits_key(name));
+            co_await redis.command("EXISTS", dlock::detail::semaphore_holders_key(name), name);
         EXPECT_EQ(left.integer, 0);
     });
 }
@@ -106,6 +106,73 @@ TEST(Semaphore, AnotherPermitCountIsRefusedWhileHeldAndTakesOverWhenIdle) {
         EXPECT_TRUE(co_await five.acquire());  // idle: the new count takes over
         EXPECT_TRUE(is<dlock::SemaphoreMismatchError>(co_await thrown_by(two.acquire())));
         co_await five.release();
+    });
+}
+
+// Key NAME says which kind holds a name, so a Lock, a read/write lock and a semaphore of one
+// name exclude each other: a client that forgot the permit count, or any other client's SET NX
+// lock (redis-py, coredis), does not get in beside the permits, nor they beside it.
+TEST(Semaphore, ExcludesALockAWriterReadersAndOtherClientsOfTheSameName) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore sem(redis, name, 2, lease()), other(redis, name, 2, lease());
+        dlock::Lock plain(redis, name, {.timeout = 10s, .blocking = false});
+        dlock::ReadWriteLock rw(redis, name, lease());
+        EXPECT_TRUE(co_await sem.acquire());
+        EXPECT_FALSE(co_await plain.acquire());
+        EXPECT_FALSE(co_await rw.acquire());
+        EXPECT_FALSE(co_await rw.acquire_shared());
+        EXPECT_TRUE((co_await redis.command("SET", name, "x", "NX", "PX", "10000")).is_nil());
+        EXPECT_TRUE(co_await plain.locked());  // the name is in use
+        co_await sem.release();
+        EXPECT_EQ((co_await redis.command("EXISTS", name)).integer, 0);  // gone with the last
+        EXPECT_TRUE(co_await plain.acquire());
+        EXPECT_FALSE(co_await other.acquire());  // a Lock's token
+        co_await plain.release();
+        EXPECT_TRUE(co_await rw.acquire_shared());
+        EXPECT_FALSE(co_await other.acquire());  // the readers' marker
+        co_await rw.release();
+        EXPECT_TRUE(co_await rw.acquire());
+        EXPECT_FALSE(co_await other.acquire());  // a writer's token
+        co_await rw.release();
+        EXPECT_TRUE(co_await other.acquire());
+        co_await other.release();
+    });
+}
+
+// A Lock waiting behind permits is woken when the last permit goes (its poll is 5 s away).
+TEST(Semaphore, TheLastPermitOutWakesALockWaitingForTheName) {
+    asio::io_context io;
+    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+    dlock::Redis waiter_client(io.get_executor(), server("PLAIN_URL"));
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        Semaphore a(redis, name, 2, lease()), b(redis, name, 2, lease());
+        EXPECT_TRUE(co_await a.acquire());
+        EXPECT_TRUE(co_await b.acquire());
+        dlock::Lock plain(waiter_client, name,
+                          {.timeout = 10s, .sleep = 5s, .blocking_timeout = 20s});
+        auto executor = co_await asio::this_coro::executor;
+        Notification got(executor);
+        asio::co_spawn(
+            executor,
+            [&]() -> asio::awaitable<void> {
+                if (co_await plain.acquire()) got.notify();
+            },
+            asio::detached);
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return (co_await redis.command("ZCARD", dlock::detail::wait_queue_key(name)))
+                        .integer == 1;
+            },
+            5s));
+        co_await a.release();
+        EXPECT_FALSE(co_await got.wait(300ms));  // one permit is still held
+        co_await b.release();
+        EXPECT_TRUE(co_await got.wait(3s));
+        co_await plain.release();
     });
 }
 

@@ -21,7 +21,6 @@ TEST(Keys, DerivedNamesAreFixed) {
     EXPECT_EQ(inbox_channel("abc", std::nullopt), "dlock:inbox:abc");
     EXPECT_EQ(inbox_channel("abc", std::uint16_t{5152}), "dlock:inbox:{8jc}:abc");
     EXPECT_EQ(semaphore_holders_key("reports"), "dlock:sem:{8jc}:reports");
-    EXPECT_EQ(semaphore_permits_key("reports"), "dlock:sem-permits:{8jc}:reports");
     EXPECT_EQ(semaphore_wait_name("reports"), "dlock:sem-wait:{8jc}:reports");
     EXPECT_EQ(readers_key("reports"), "dlock:readers:{8jc}:reports");
     EXPECT_EQ(writers_waiting_key("reports"), "dlock:writers-waiting:{8jc}:reports");
@@ -29,6 +28,21 @@ TEST(Keys, DerivedNamesAreFixed) {
     EXPECT_EQ(readers_turn_key("reports"), "dlock:readers-turn:{8jc}:reports");
     EXPECT_EQ(reader_wait_name("reports"), "dlock:rw-read:{8jc}:reports");
     EXPECT_EQ(writer_wait_name("reports"), "dlock:rw-write:{8jc}:reports");
+}
+
+// Key NAME's markers say which kind holds a name; no token (hex) can equal one.
+TEST(Keys, KindMarkersAreFixedAndTellTheKind) {
+    EXPECT_EQ(semaphore_marker(4), "dlock-kind:semaphore:4");
+    EXPECT_EQ(readers_marker, "dlock-kind:readers");
+    EXPECT_EQ(permits_of_marker("dlock-kind:semaphore:12"), 12u);
+    EXPECT_EQ(kind_of_value(semaphore_marker(2)), KindOfValue::semaphore);
+    EXPECT_EQ(kind_of_value(readers_marker), KindOfValue::readers);
+    for (const std::string other : {"0123456789abcdef", "dlock:claim:dlock:inbox:x", "",
+                                    "dlock-kind:semaphore:", "dlock-kind:semaphore:2x",
+                                    "dlock-kind:semaphore:-1", "dlock-kind:readers2"}) {
+        EXPECT_EQ(kind_of_value(other), KindOfValue::lock) << other;
+        EXPECT_EQ(permits_of_marker(other), std::nullopt) << other;
+    }
 }
 
 TEST(Keys, TheLockNameIsFoundFromItsHolderFenceAndQueueKeysOnly) {
@@ -47,8 +61,8 @@ TEST(Keys, TheLockNameIsFoundFromItsHolderFenceAndQueueKeysOnly) {
 TEST(Keys, TheNameOfASemaphoreOrReadWriteLockIsFoundFromEachOfItsKeys) {
     for (const std::string name : {"jobs", "a}:b", "{user1}:job"}) {
         for (const std::string& key :
-             {semaphore_holders_key(name), semaphore_permits_key(name), readers_key(name),
-              writers_waiting_key(name), readers_waiting_key(name), readers_turn_key(name),
+             {semaphore_holders_key(name), readers_key(name), writers_waiting_key(name),
+              readers_waiting_key(name), readers_turn_key(name),
               wait_queue_key(semaphore_wait_name(name)), wait_queue_key(reader_wait_name(name)),
               wait_queue_key(writer_wait_name(name))}) {
             EXPECT_EQ(lock_name_of(key), name) << key;
@@ -66,8 +80,8 @@ TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
         EXPECT_EQ(key_slot(holder_key(name)), key_slot(name)) << name;
         EXPECT_EQ(key_slot(inbox_channel("id", key_slot(name))), key_slot(name)) << name;
         for (const std::string& derived :
-             {semaphore_holders_key(name), semaphore_permits_key(name), readers_key(name),
-              writers_waiting_key(name), readers_waiting_key(name), readers_turn_key(name)}) {
+             {semaphore_holders_key(name), readers_key(name), writers_waiting_key(name),
+              readers_waiting_key(name), readers_turn_key(name)}) {
             EXPECT_EQ(key_slot(derived), key_slot(name)) << name << " " << derived;
         }
         // A waiter's inbox is chosen by the slot of the name it waits under.
