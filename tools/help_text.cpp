@@ -83,7 +83,8 @@ Redis cannot be reached.
 Exit status:
   COMMAND's own    COMMAND ran (128+N if it was killed by signal N)
   1 (or -E N)      the lock was held by someone else (-n), or still held after -w SEC
-  64               usage error
+  64               usage error, or --permits N other than the count the semaphore's
+                   holders use
   69               Redis could not be reached or answered with an error
   70               internal error (a bug in dlock)
   74               COMMAND exited 0 but the lock could not be released (it expires
@@ -150,9 +151,12 @@ Prints one line: "held by HOST:PID ("LABEL") for 12 s, expires in 3.2 s, fence 7
 2 waiting", "held (holder unknown), ..." for a lock taken without a holder record
 (by redis-py, coredis, or a library Lock without record_holder), or "free" /
 "free (last fence 7)". With --json prints one object:
-{"name":"NAME","held":true,"ttl_ms":MS,"holder":{"host":"H","pid":P,"label":"L",
+{"name":"NAME","held":true,"held_as":KIND,"ttl_ms":MS,"holder":{"host":"H","pid":P,"label":"L",
 "since_ms":EPOCH_MS}|null,"held_for_ms":MS|null,"fence":N|null,"waiting":N}
-ttl_ms is null when the lock is free and -1 when it is held without expiry; since_ms
+held is true while anything holds NAME, and held_as says what: "lock" (a lock, an
+-x writer or another client's lock), "semaphore" (permits), "readers" (-s), or null
+when free. ttl_ms is null when the lock is free and -1 when it is held without
+expiry (for permits or readers: until the last lease ends); since_ms
 is the server's clock; fence is the last fencing token handed out (it stays after a
 release); waiting counts processes (not threads) queued for the lock, null on
 Redlock (its waiters do not queue, and it keeps no holder record or fence).
@@ -171,8 +175,10 @@ Exit status: 0 when the question was answered (held or free: read the output);
 
 const char* const wait_description = R"(Wait until lock NAME is free, without taking it.
 
-Polls every --sleep seconds (default 0.1). Another process may take the lock the
-moment it is free: to do something under the lock, use `dlock run`.)";
+Polls every --sleep seconds (default 0.1). NAME is held while anything holds it:
+a lock, an -x writer, -s readers or --permits holders (even with permits left).
+Another process may take the lock the moment it is free: to do something under
+the lock, use `dlock run`.)";
 
 const char* const wait_footer = R"(
 Exit status: 0 free; 1 (or -E N) still held after -w SEC; 64 usage error;
@@ -196,7 +202,9 @@ const char* const break_description = R"(Delete lock NAME, whoever holds it.
 
 For a lock whose holder is gone and whose TTL is long (or has none). The holder,
 if it still runs under `dlock run`, finds its lock lost and stops its COMMAND
-(exit 75). The first queued waiter is woken at once. Needs --yes.)";
+(exit 75). The first queued waiter is woken at once. Held as a semaphore
+(--permits) or by -s readers: every permit or reader's lease ends, and their
+holders find them lost the same way. Says what it broke. Needs --yes.)";
 
 const char* const break_footer = R"(
 Exit status: 0 broken; 1 not held (nothing changed); 64 usage error (no --yes);

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "exit_codes.hpp"
+#include "integer_arg.hpp"
 #include "seconds_arg.hpp"
 #include "verbose_log.hpp"
 
@@ -25,10 +26,9 @@ void add_lock_args(CLI::App& command, LockArgs& args) {
                     "Fallback poll interval while waiting (default 0.1); a release wakes "
                     "waiters at once")
         ->type_name("SEC");
-    command
-        .add_option("-E,--conflict-exit-code", args.conflict_exit_code,
-                    "Exit status when the lock is not taken (default 1)")
-        ->type_name("N");
+    add_integer_option(command, "-E,--conflict-exit-code", args.conflict_exit_code,
+                       "Exit status when the lock is not taken (default 1)", "--conflict-exit-code",
+                       0, 255);
     command.add_flag("--no-fence", args.no_fence, "Do not hand out a fencing token");
     command.add_flag("-v,--verbose", args.verbose,
                      "Say so on stderr when the lock is not taken (silent by default), and "
@@ -45,10 +45,6 @@ LockOptions to_lock_options(const LockArgs& args) {
     if (args.name.empty()) throw UsageError("NAME must not be empty");
     if (args.no_wait && !args.wait.empty())
         throw UsageError("--nonblock and --wait exclude each other");
-    if (args.conflict_exit_code < 0 || args.conflict_exit_code > 255) {
-        throw UsageError("--conflict-exit-code must be 0..255, got " +
-                         std::to_string(args.conflict_exit_code));
-    }
     if (args.verbose && !args.quiet) log_library_to_stderr();
     LockOptions options;
     options.timeout = parse_seconds(args.ttl, "--ttl", false);

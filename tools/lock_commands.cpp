@@ -20,6 +20,7 @@
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
+#include "integer_arg.hpp"
 #include "interrupted_wait.hpp"
 #include "lock_args.hpp"
 #include "seconds_arg.hpp"
@@ -251,15 +252,36 @@ struct BreakArgs {
     ConnectionArgs connection;
 };
 
-// Deletes NAME whoever holds it, with the holder's own token-checked release, so the first
-// queued waiter wakes at once (a plain DEL would leave it to its fallback poll) and the holder
-// record goes with it. The token is not shown: it is the holder's credential.
+// "2 permits of semaphore 'jobs'", "1 reader of read/write lock 'jobs'".
+std::string broken_leases_text(const std::string& name, bool semaphore, std::size_t ended) {
+    const char* what =
+        semaphore ? (ended == 1 ? " permit" : " permits") : (ended == 1 ? " reader" : " readers");
+    return std::to_string(ended) + what + " of " +
+           (semaphore ? "semaphore '" : "read/write lock '") + name + "'";
+}
+
+// Takes NAME from whatever kind holds it. A token (a Lock, a writer, another client's lock):
+// the holder's own token-checked release, so the first queued waiter wakes at once (a plain
+// DEL would leave it to its fallback poll) and the holder record goes with it; the token is
+// not shown, it is the holder's credential. Permits or readers (key NAME's marker): all their
+// leases end (dlock::break_leases).
 int break_lock(const std::string& name, const ConnectionArgs& connection) {
     return run_with_servers(connection, [&](Servers& servers) -> asio::awaitable<int> {
         for (int attempt = 0; attempt < 5; ++attempt) {
             const LockInspection seen = co_await servers.inspect(name);
+            const bool semaphore = seen.held_as == HeldAs::semaphore;
+            if ((semaphore || seen.held_as == HeldAs::readers) && servers.client()) {
+                const auto ended = co_await break_leases(*servers.client(), name);
+                if (!ended) continue;  // freed or taken by another kind meanwhile: look again
+                std::cerr << "dlock: lock '" << name << "' broken (ended "
+                          << broken_leases_text(name, semaphore, *ended) << ")\n";
+                co_return exit_code::ok;
+            }
             auto lock = servers.make_lock(name, managing_options());
             const std::optional<std::string> token = co_await lock->holder_token();
+            // Permits or readers came in since the inspection (their marker is no token: a
+            // Lock's release of it would leave their leases without the marker).
+            if (token && token->starts_with("dlock-kind:")) continue;
             if (!token) {
                 std::cerr << "dlock: lock '" << name << "' is not held; nothing was changed\n";
                 co_return exit_code::conflict;
@@ -330,9 +352,10 @@ void add_status_command(CLI::App& dlock, Action& action) {
     auto args = std::make_shared<StatusArgs>();
     CLI::App* command = dlock.add_subcommand("status", help::status_description);
     command->add_option("NAME", args->name, "Name of the lock")->required();
-    command->add_flag("--json", args->json,
-                      "Print one JSON object: name, held, ttl_ms, holder, held_for_ms, fence, "
-                      "waiting");
+    command->add_flag(
+        "--json", args->json,
+        "Print one JSON object: name, held, held_as, ttl_ms, holder, held_for_ms, fence, "
+        "waiting");
     add_connection_options(*command, args->connection);
     command->footer(help::status_footer);
     command->callback([args, &action] { action = [args] { return status(*args); }; });
@@ -357,10 +380,9 @@ void add_wait_command(CLI::App& dlock, Action& action) {
                      "Give up after waiting SEC seconds (default: wait forever)")
         ->type_name("SEC");
     command->add_option("--sleep", args->sleep, "Poll interval (default 0.1)")->type_name("SEC");
-    command
-        ->add_option("-E,--conflict-exit-code", args->conflict_exit_code,
-                     "Exit status when still held after -w SEC (default 1)")
-        ->type_name("N");
+    add_integer_option(*command, "-E,--conflict-exit-code", args->conflict_exit_code,
+                       "Exit status when still held after -w SEC (default 1)",
+                       "--conflict-exit-code", 0, 255);
     command->add_flag("-v,--verbose", args->verbose, "Say so when giving up");
     add_connection_options(*command, args->connection);
     command->footer(help::wait_footer);

@@ -43,6 +43,11 @@ int report_failure(const std::string& subcommand) {
                          "is then a seed; the other nodes are found from it)\n";
         }
         return exit_code::unavailable;
+    } catch (const dlock::SemaphoreMismatchError& error) {
+        // --permits disagrees with the count the holders use: the command line's fault (64),
+        // not dlock's (70).
+        std::cerr << "dlock: " << error.what() << '\n';
+        return exit_code::usage;
     } catch (const std::exception& error) {
         if (const char* failure = transport_failure(error)) {
             std::cerr << "dlock: " << failure << ": " << error.what() << '\n';

@@ -28,6 +28,7 @@
 #include "dlock/lock.hpp"
 #include "exit_codes.hpp"
 #include "help_text.hpp"
+#include "integer_arg.hpp"
 #include "interrupted_wait.hpp"
 #include "lease_locks.hpp"
 #include "lock_args.hpp"
@@ -276,11 +277,9 @@ void add_run_command(CLI::App& dlock, Action& action, std::vector<std::string>& 
         ->add_option("--kill-after", args->kill_after,
                      "When the lock is lost, SIGKILL COMMAND this long after SIGTERM (default 5)")
         ->type_name("SEC");
-    run_command
-        ->add_option("--permits", args->permits,
-                     "Take one of N permits of semaphore NAME: at most N commands at once")
-        ->type_name("N")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+    add_integer_option(*run_command, "--permits", args->permits,
+                       "Take one of N permits of semaphore NAME: at most N commands at once",
+                       "--permits", 1, 1000000);
     run_command->add_flag("-s,--shared", args->shared,
                           "A shared (read) hold, as flock -s: many at once, none with an "
                           "exclusive one");
@@ -294,6 +293,12 @@ void add_run_command(CLI::App& dlock, Action& action, std::vector<std::string>& 
         if (args->shared && args->exclusive) throw UsageError("-s and -x exclude each other");
         if ((args->shared || args->exclusive) && args->permits > 0)
             throw UsageError("-s/-x and --permits exclude each other");
+        // Permits and read/write holds are leases with no holder record: a label would be
+        // dropped without a word.
+        if ((args->shared || args->exclusive || args->permits > 0) && !args->lock.label.empty())
+            throw UsageError(
+                "--label needs a plain lock: -s, -x and --permits keep no holder "
+                "record (dlock status shows their leases)");
         if (!args->shell.empty()) {
             if (!command.empty())
                 throw UsageError("-c TEXT and COMMAND exclude each other (-c runs TEXT with sh)");

@@ -10,6 +10,7 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <iostream>
@@ -27,6 +28,18 @@
 namespace dlock::cli {
 
 namespace {
+
+// The port of a cluster node's "host:port" (from the servers, so a bad one is a protocol error),
+// read as decimal: std::stoi would take "6379x" as 6379 and throw a bare "stoi" on "x".
+std::uint16_t port_of(const std::string& endpoint, std::size_t colon) {
+    unsigned port = 0;
+    const char* const end = endpoint.data() + endpoint.size();
+    const char* const first = colon == std::string::npos ? end : endpoint.data() + colon + 1;
+    const auto [stop, error] = std::from_chars(first, end, port, 10);
+    if (first == end || stop != end || error != std::errc() || port == 0 || port > 65535)
+        throw ProtocolError("the cluster named node '" + endpoint + "', which has no valid port");
+    return static_cast<std::uint16_t>(port);
+}
 
 using Clock = std::chrono::steady_clock;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
@@ -153,7 +166,7 @@ class SingleServers : public Servers {
                 ConnectionOptions node = cluster_->seed_options();
                 const auto colon = endpoint.rfind(':');
                 node.host = endpoint.substr(0, colon);
-                node.port = static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1)));
+                node.port = port_of(endpoint, colon);
                 servers.push_back(std::move(node));
             }
         }
@@ -334,6 +347,7 @@ class RedlockServers : public Servers {
         const LockTtl ttl = co_await lock.ttl();
         LockInspection out;
         out.held = ttl.held;
+        if (out.held) out.held_as = HeldAs::lock;  // only Locks run on Redlock
         out.ttl = ttl.remaining;
         co_return out;
     }

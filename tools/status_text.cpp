@@ -54,6 +54,21 @@ std::string describe_readers(const ReadWriteInspection& rw) {
     return out;
 }
 
+// "lock", "semaphore", "readers", or null when nobody holds the name.
+std::string held_as_json(HeldAs kind) {
+    switch (kind) {
+        case HeldAs::lock:
+            return "\"lock\"";
+        case HeldAs::semaphore:
+            return "\"semaphore\"";
+        case HeldAs::readers:
+            return "\"readers\"";
+        case HeldAs::nobody:
+            break;
+    }
+    return "null";
+}
+
 // [{"ttl_ms":MS},...]
 std::string leases_json(const std::vector<Seconds>& leases) {
     std::string out = "[";
@@ -64,9 +79,14 @@ std::string leases_json(const std::vector<Seconds>& leases) {
     return out + "]";
 }
 
+// Whether key NAME holds a token: a Lock, a writer, another client's lock.
+bool held_as_lock(const LockInspection& seen) {
+    return seen.held && seen.held_as == HeldAs::lock;
+}
+
 std::string describe_lock(const LockInspection& seen, bool queue_known) {
     std::string out;
-    if (!seen.held) {
+    if (!held_as_lock(seen)) {
         out = "free";
         if (seen.last_fence) out += " (last fence " + std::to_string(*seen.last_fence) + ")";
         return out;
@@ -113,17 +133,18 @@ std::string describe(const LockInspection& seen, bool queue_known) {
     if (seen.semaphore) out = describe_semaphore(*seen.semaphore);
     if (seen.read_write) {
         out += (out.empty() ? "" : "; ") + describe_readers(*seen.read_write);
-        out += "; writer " + (seen.held ? describe_lock(seen, queue_known) : std::string("free"));
+        out += "; writer " +
+               (held_as_lock(seen) ? describe_lock(seen, queue_known) : std::string("free"));
         return out;
     }
-    if (!out.empty() && !seen.held && seen.waiting == 0) return out;
+    if (!out.empty() && !held_as_lock(seen) && seen.waiting == 0) return out;
     return out + (out.empty() ? "" : "; lock ") + describe_lock(seen, queue_known);
 }
 
 std::string to_json(const std::string& name, const LockInspection& seen, bool queue_known) {
     std::ostringstream out;
     out << "{\"name\":" << json_string(name) << ",\"held\":" << (seen.held ? "true" : "false")
-        << ",\"ttl_ms\":"
+        << ",\"held_as\":" << held_as_json(seen.held_as) << ",\"ttl_ms\":"
         << (seen.ttl    ? std::to_string(to_ms(*seen.ttl))
             : seen.held ? "-1"
                         : "null")

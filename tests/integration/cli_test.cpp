@@ -115,17 +115,17 @@ struct Status {
 Status status_of(const std::string& name) {
     const Outcome status = dlock({"status", "--json", name});
     EXPECT_EQ(status.status, 0) << status.err;
-    const Outcome parsed =
-        run_process({"python3", "-c",
-                     "import json, sys\n"
-                     "d = json.loads(sys.argv[1])\n"
-                     "assert sorted(d) == ['fence', 'held', 'held_for_ms', 'holder', 'name', "
-                     "'read_write', 'semaphore', 'ttl_ms', 'waiting'], d\n"
-                     "assert isinstance(d['held'], bool)\n"
-                     "assert d['ttl_ms'] is None or isinstance(d['ttl_ms'], int)\n"
-                     "print(d['name']); print(int(d['held'])); print(-3 if d['ttl_ms'] is None "
-                     "else d['ttl_ms'])\n",
-                     status.out});
+    const Outcome parsed = run_process(
+        {"python3", "-c",
+         "import json, sys\n"
+         "d = json.loads(sys.argv[1])\n"
+         "assert sorted(d) == ['fence', 'held', 'held_as', 'held_for_ms', 'holder', 'name', "
+         "'read_write', 'semaphore', 'ttl_ms', 'waiting'], d\n"
+         "assert isinstance(d['held'], bool)\n"
+         "assert d['ttl_ms'] is None or isinstance(d['ttl_ms'], int)\n"
+         "print(d['name']); print(int(d['held'])); print(-3 if d['ttl_ms'] is None "
+         "else d['ttl_ms'])\n",
+         status.out});
     EXPECT_EQ(parsed.status, 0) << "not valid status JSON: " << status.out << parsed.err;
     Status result;
     std::istringstream lines(parsed.out);
@@ -234,6 +234,17 @@ TEST_F(CliTest, BadArgumentsAreUsageErrorsWithAHelpfulMessage) {
         {{"run", name, "--url", "redis://a:1", "--url", "redis://b:2", "true"},
          "Redlock needs 3 or more"},
         {{"break", name}, "--yes"},
+        {{"run", name, "-x", "--label", "nightly", "true"}, "--label needs a plain lock"},
+        {{"run", name, "--permits", "2", "--label", "x", "true"}, "--label needs a plain lock"},
+        // Integers are decimal only, through one parser (CLI11 alone reads 0x10 as 16).
+        {{"run", name, "--permits", "abc", "true"}, "--permits: 'abc' is not a number"},
+        {{"run", name, "--permits", "0x10", "true"}, "--permits: '0x10' is not a number"},
+        {{"run", name, "--permits", "2.5", "true"}, "is not a number"},
+        {{"run", name, "--permits", "0", "true"}, "--permits must be between 1 and 1000000"},
+        {{"run", name, "-E", "0x10", "true"}, "--conflict-exit-code: '0x10' is not a number"},
+        {{"run", name, "-E", "256", "true"}, "--conflict-exit-code must be between 0 and 255"},
+        {{"wait", name, "-E", "1e3"}, "--conflict-exit-code: '1e3' is not a number"},
+        {{"run", name, "--permits", "99999999999999999999", "true"}, "must be between"},
         {{"wait", name, "-w", "x"}, "--wait"},
         {{"run", name, "--sleep", "5", "-t", "1", "--", "true"}, "--sleep"},
         {{"run", "--", "true"}, "NAME"},
@@ -331,6 +342,8 @@ TEST_F(CliTest, HeldLockMakesRunFailWithOneOrTheConflictCode) {
     EXPECT_EQ(verbose.status, 1);
     EXPECT_NE(verbose.err.find("is held by someone else"), std::string::npos) << verbose.err;
     EXPECT_EQ(dlock({"run", "-n", "-E", "7", name, "--", "true"}).status, 7);
+    EXPECT_EQ(dlock({"run", "-n", "-E", "010", name, "--", "true"}).status, 10);  // decimal
+    EXPECT_EQ(dlock({"wait", "-w", "0.1", "-E", "012", name}).status, 12);
     const Outcome quiet = dlock({"run", "-n", "-q", name, "--", "true"});
     EXPECT_EQ(quiet.status, 1);
     EXPECT_EQ(quiet.err, "");
