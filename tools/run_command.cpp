@@ -285,7 +285,7 @@ void add_run_command(CLI::App& dlock, Action& action, std::vector<std::string>& 
                           "exclusive one");
     run_command->add_flag("-x,--exclusive", args->exclusive,
                           "The writer of read/write lock NAME, as flock -x: waits for -s "
-                          "holders to leave (without -s/-x: a plain lock, which does not)");
+                          "holders to leave (so does a plain lock without -s/-x)");
     add_connection_options(*run_command, args->connection);
     run_command->formatter(std::make_shared<RunUsage>());
     run_command->footer(help::run_footer);
