@@ -48,7 +48,9 @@ void start(asio::any_io_executor executor, ReadWriteLock& rw, bool shared, Notif
         asio::detached);
 }
 
-TEST(ReadWriteLock, ReadersTogetherAWriterAlone) {
+// Readers together, a writer alone; while readers hold, key NAME holds their marker, so a
+// Lock and any other client's SET NX lock of the name stay out too.
+TEST(ReadWriteLock, ReadersTogetherAWriterAloneAndALockOutOfBoth) {
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
     const std::string name = unique_name();
@@ -58,11 +60,19 @@ TEST(ReadWriteLock, ReadersTogetherAWriterAlone) {
         EXPECT_TRUE(co_await r1.acquire_shared());
         EXPECT_TRUE(co_await r2.acquire_shared());
         EXPECT_EQ(r1.mode(), ReadWriteLock::Mode::shared);
+        // Key NAME holds the readers' marker: a Lock and other clients' SET NX stay out.
+        EXPECT_FALSE(co_await plain.acquire());
+        EXPECT_TRUE((co_await redis.command("SET", name, "x", "NX", "PX", "10000")).is_nil());
+        EXPECT_FALSE(co_await w.locked());  // readers, no writer
         EXPECT_FALSE(co_await w.acquire());
         EXPECT_TRUE(co_await r1.owned());
         co_await r1.release();
         EXPECT_FALSE(co_await w.acquire());
+        EXPECT_FALSE(co_await plain.acquire());  // one reader is left
+        EXPECT_TRUE(co_await r2.extend(20s));
+        EXPECT_GT((co_await redis.command("PTTL", name)).integer, 15000);  // the marker follows
         co_await r2.release();
+        EXPECT_EQ((co_await redis.command("EXISTS", name)).integer, 0);  // gone with the last
         EXPECT_TRUE(co_await w.acquire());
         EXPECT_EQ(w.mode(), ReadWriteLock::Mode::exclusive);
         EXPECT_TRUE(co_await w.locked());
@@ -76,31 +86,6 @@ TEST(ReadWriteLock, ReadersTogetherAWriterAlone) {
         co_await plain.release();
         EXPECT_TRUE(co_await r1.acquire_shared());
         co_await r1.release();
-    });
-}
-
-// While readers hold, key NAME holds the readers' marker: a Lock and any other client's SET NX
-// lock of the name stay out (as they do for a writer), and it goes with the last reader.
-TEST(ReadWriteLock, ReadersKeepALockAndOtherClientsOutOfTheName) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
-        ReadWriteLock r1(redis, name, once()), r2(redis, name, once()), w(redis, name, once());
-        dlock::Lock plain(redis, name, {.timeout = 10s, .blocking = false});
-        EXPECT_TRUE(co_await r1.acquire_shared());
-        EXPECT_TRUE(co_await r2.acquire_shared());
-        EXPECT_FALSE(co_await plain.acquire());
-        EXPECT_TRUE((co_await redis.command("SET", name, "x", "NX", "PX", "10000")).is_nil());
-        EXPECT_FALSE(co_await w.locked());  // readers, no writer
-        co_await r1.release();
-        EXPECT_FALSE(co_await plain.acquire());  // one reader is left
-        EXPECT_TRUE(co_await r2.extend(20s));
-        EXPECT_GT((co_await redis.command("PTTL", name)).integer, 15000);  // the marker follows
-        co_await r2.release();
-        EXPECT_EQ((co_await redis.command("EXISTS", name)).integer, 0);
-        EXPECT_TRUE(co_await plain.acquire());
-        co_await plain.release();
     });
 }
 
