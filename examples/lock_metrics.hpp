@@ -59,13 +59,21 @@ class Histogram {
 
 using Counter = std::atomic<std::uint64_t>;
 
+// How many values each reason enum has: its last enumerator + 1. A reason dlock adds after it
+// needs this updated (until then .at() throws, which the library counts, rather than writing
+// past the end).
+inline constexpr std::size_t not_acquired_reasons =
+    static_cast<std::size_t>(dlock::NotAcquiredReason::abandoned) + 1;
+inline constexpr std::size_t lost_reasons =
+    static_cast<std::size_t>(dlock::LostReason::failover_found_gone) + 1;
+
 // Every series of one lock name.
 struct LockSeries {
     std::string name;
     Counter acquired{0}, acquired_woken{0}, attempts{0};
-    std::array<Counter, 4> not_acquired{};  // by dlock::NotAcquiredReason
+    std::array<Counter, not_acquired_reasons> not_acquired{};  // by dlock::NotAcquiredReason
     Counter released{0};
-    std::array<Counter, 4> lost{};  // by dlock::LostReason
+    std::array<Counter, lost_reasons> lost{};  // by dlock::LostReason
     Counter renewed{0}, extended{0}, shortfalls{0}, wakeups_passed_on{0};
     Histogram wait, hold;
 };
@@ -124,25 +132,13 @@ class LockMetrics : public dlock::Observer {
         counter(out, "dlock_acquire_attempts_total",
                 "Server attempts made by acquire() calls (acquired or not).",
                 [](const LockSeries& s) { return s.attempts.load(); });
-        header(out, "dlock_not_acquired_total", "counter",
-               "acquire() calls that did not get the lock, by reason.");
-        for (int r = 0; r < 4; ++r) {
-            const auto reason = static_cast<dlock::NotAcquiredReason>(r);
-            for_each([&](const LockSeries& s) {
-                out << "dlock_not_acquired_total{" << labels(s) << ",reason=\""
-                    << dlock::to_string(reason) << "\"} " << s.not_acquired.at(r).load() << '\n';
-            });
-        }
+        by_reason<dlock::NotAcquiredReason>(out, "dlock_not_acquired_total",
+                                            "acquire() calls that did not get the lock, by reason.",
+                                            &LockSeries::not_acquired);
         counter(out, "dlock_released_total", "Releases.",
                 [](const LockSeries& s) { return s.released.load(); });
-        header(out, "dlock_lost_total", "counter", "Holds that ended lost, by reason.");
-        for (int r = 0; r < 4; ++r) {
-            const auto reason = static_cast<dlock::LostReason>(r);
-            for_each([&](const LockSeries& s) {
-                out << "dlock_lost_total{" << labels(s) << ",reason=\"" << dlock::to_string(reason)
-                    << "\"} " << s.lost.at(r).load() << '\n';
-            });
-        }
+        by_reason<dlock::LostReason>(out, "dlock_lost_total", "Holds that ended lost, by reason.",
+                                     &LockSeries::lost);
         counter(out, "dlock_renewals_total", "Auto-renewals that extended a held lock.",
                 [](const LockSeries& s) { return s.renewed.load(); });
         counter(out, "dlock_extends_total", "Explicit extend()/reacquire() calls that succeeded.",
@@ -217,6 +213,20 @@ class LockMetrics : public dlock::Observer {
         for_each([&](const LockSeries& s) {
             out << name << '{' << labels(s) << "} " << value(s) << '\n';
         });
+    }
+
+    // One series per lock name and reason: name{lock="...",reason="..."}.
+    template <class Reason, std::size_t N>
+    void by_reason(std::ostream& out, std::string_view name, std::string_view help,
+                   std::array<Counter, N> LockSeries::*counts) const {
+        header(out, name, "counter", help);
+        for (std::size_t r = 0; r < N; ++r) {
+            const std::string_view reason = dlock::to_string(static_cast<Reason>(r));
+            for_each([&](const LockSeries& s) {
+                out << name << '{' << labels(s) << ",reason=\"" << reason << "\"} "
+                    << (s.*counts)[r].load() << '\n';
+            });
+        }
     }
 
     std::array<std::unique_ptr<LockSeries>, max_locks> slots_{};

@@ -5,11 +5,8 @@
 //
 // N coroutines on one dlock::Redis take turns on a few lock names for S seconds (hold 0-2 ms,
 // then work 0-2 ms outside; one attempt in five is non-blocking, so "held" failures show up
-// too) while http://LISTEN/metrics serves what the observer (lock_metrics.hpp) counted. Port 0
-// picks a free port. It prints "listening on HOST:PORT" when it serves, and at the end of the
-// workload one line "done acquired=A released=R not_acquired=F" with its own counts; with
-// --linger it keeps serving that long afterwards (SIGINT/SIGTERM stop it). Exit 0, or 1 with a
-// message when the server fails, 2 on bad arguments.
+// too) while http://LISTEN/metrics serves what the observer (lock_metrics.hpp) counted. The
+// options, their ranges and the exit statuses are in exporter_arguments.hpp (--help).
 #include <httplib.h>
 
 #include <asio.hpp>
@@ -18,74 +15,40 @@
 #include <dlock/lock.hpp>
 #include <dlock/log.hpp>
 #include <dlock/redis.hpp>
+#include <future>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "exporter_arguments.hpp"
 #include "lock_metrics.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-struct Arguments {
-    std::string url;
-    std::string host = "127.0.0.1";
-    int port = 9464;
-    int workers = 8;
-    double seconds = 10;
-    int locks = 3;
-    std::string prefix = "metrics_exporter:";
-    double linger = 0;
-};
-
-Arguments parse(int argc, char** argv) {
-    Arguments a;
-    for (int i = 1; i < argc; ++i) {
-        const std::string flag = argv[i];
-        if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
-        const std::string value = argv[++i];
-        if (flag == "--url") {
-            a.url = value;
-        } else if (flag == "--listen") {
-            const auto colon = value.rfind(':');
-            if (colon == std::string::npos) throw std::invalid_argument("--listen is HOST:PORT");
-            a.host = value.substr(0, colon);
-            a.port = std::stoi(value.substr(colon + 1));
-        } else if (flag == "--workers") {
-            a.workers = std::stoi(value);
-        } else if (flag == "--seconds") {
-            a.seconds = std::stod(value);
-        } else if (flag == "--locks") {
-            a.locks = std::stoi(value);
-        } else if (flag == "--prefix") {
-            a.prefix = value;
-        } else if (flag == "--linger") {
-            a.linger = std::stod(value);
-        } else {
-            throw std::invalid_argument("unknown option " + flag);
-        }
-    }
-    if (a.url.empty()) throw std::invalid_argument("--url is required");
-    if (a.workers < 1 || a.locks < 1 || a.seconds < 0 || a.linger < 0 || a.port < 0)
-        throw std::invalid_argument("--workers and --locks must be >= 1, durations >= 0");
-    return a;
-}
-
 // What the workload itself saw, to compare with the metrics.
 struct Tally {
     std::uint64_t acquired = 0, released = 0, not_acquired = 0;
 };
+
+// parse() bounds every duration, so this cannot overflow.
+std::chrono::steady_clock::duration seconds(double count) {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(count));
+}
 
 asio::awaitable<void> pause(std::chrono::microseconds duration) {
     asio::steady_timer timer(co_await asio::this_coro::executor, duration);
     co_await timer.async_wait(asio::use_awaitable);
 }
 
-asio::awaitable<void> worker(dlock::Redis& redis, const Arguments& args, int id,
+asio::awaitable<void> worker(dlock::Redis& redis, const exporter::Arguments& args, int id,
                              std::chrono::steady_clock::time_point end, const bool& stopping,
                              Tally& tally) {
     std::minstd_rand random(static_cast<unsigned>(id) + 1);
@@ -112,40 +75,95 @@ asio::awaitable<void> worker(dlock::Redis& redis, const Arguments& args, int id,
     }
 }
 
+// /metrics on its own thread. stop() only acts once httplib runs its accept loop, so a workload
+// that ended before that (--seconds 0, a server that refuses) left the process waiting in
+// join() for ever. start() therefore returns only once the server runs: httplib makes its
+// task queue (new_task_queue, its documented customisation point) right after it marks itself
+// running, so that call is the event; from then on a stop() cannot be lost.
+class MetricsServer {
+  public:
+    explicit MetricsServer(std::shared_ptr<lock_metrics::LockMetrics> metrics) {
+        http_.Get("/metrics", [metrics](const httplib::Request&, httplib::Response& response) {
+            response.set_content(metrics->render(), "text/plain; version=0.0.4");
+        });
+        http_.new_task_queue = [this, make_queue = http_.new_task_queue] {
+            announce_running();
+            return make_queue();
+        };
+    }
+    MetricsServer(const MetricsServer&) = delete;
+    MetricsServer& operator=(const MetricsServer&) = delete;
+    ~MetricsServer() {
+        if (!serving_.joinable()) return;
+        http_.stop();
+        serving_.join();
+    }
+
+    // The bound port (the chosen one for port 0), or -1.
+    int bind(const std::string& host, int port) {
+        if (port == 0) return http_.bind_to_any_port(host);
+        return http_.bind_to_port(host, port) ? port : -1;
+    }
+
+    void start() {
+        serving_ = std::thread([this] {
+            http_.listen_after_bind();
+            announce_running();  // in case it returned without running: start() must not wait
+        });
+        running_.get_future().wait();
+    }
+
+  private:
+    void announce_running() {
+        std::call_once(announced_, [this] { running_.set_value(); });
+    }
+
+    httplib::Server http_;
+    std::promise<void> running_;
+    std::once_flag announced_;
+    std::thread serving_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    Arguments args;
+    exporter::Arguments args;
     try {
-        args = parse(argc, argv);
-    } catch (const std::exception& e) {
-        std::cerr << "metrics_exporter: " << e.what() << '\n';
+        args = exporter::parse(argc, argv);
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "metrics_exporter: " << e.what() << " (--help for the usage)\n";
         return 2;
+    }
+    if (args.help) {
+        std::cout << exporter::usage;
+        return 0;
     }
     dlock::set_log_sink([](dlock::LogLevel level, std::string_view message) {
         std::cerr << "dlock " << dlock::to_string(level) << ": " << message << '\n';
     });
 
+    asio::io_context io;
+    // The URL is checked here, before anything listens: a bad one is a bad argument.
+    std::unique_ptr<dlock::Redis> redis;
+    try {
+        redis = std::make_unique<dlock::Redis>(io.get_executor(), args.url);
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "metrics_exporter: " << e.what() << '\n';
+        return 2;
+    }
     auto metrics = std::make_shared<lock_metrics::LockMetrics>();
-    httplib::Server http;
-    http.Get("/metrics", [&](const httplib::Request&, httplib::Response& response) {
-        response.set_content(metrics->render(), "text/plain; version=0.0.4");
-    });
-    const int port = args.port == 0 ? http.bind_to_any_port(args.host)
-                                    : (http.bind_to_port(args.host, args.port) ? args.port : -1);
+    redis->set_observer(metrics);  // every lock the workers build reports to it
+
+    MetricsServer http(metrics);
+    const int port = http.bind(args.host, args.port);
     if (port < 0) {
         std::cerr << "metrics_exporter: cannot listen on " << args.host << ':' << args.port << '\n';
         return 1;
     }
-    std::thread serving([&] { http.listen_after_bind(); });
+    http.start();
     std::cout << "listening on " << args.host << ':' << port << std::endl;
 
-    int status = 0;
-    Tally tally;
     try {
-        asio::io_context io;
-        dlock::Redis redis(io.get_executor(), args.url);
-        redis.set_observer(metrics);  // every lock the workers build reports to it
         asio::signal_set signals(io, SIGINT, SIGTERM);
         // A signal ends the workload first (each Lock released by its worker), then the process.
         bool stopping = false;
@@ -155,13 +173,12 @@ int main(int argc, char** argv) {
             stopping = true;
             if (running == 0) io.stop();
         });
-        const auto end = std::chrono::steady_clock::now() +
-                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                             std::chrono::duration<double>(args.seconds));
+        const auto end = std::chrono::steady_clock::now() + seconds(args.seconds);
         std::exception_ptr failure;
         asio::steady_timer linger(io);
+        Tally tally;
         for (int id = 0; id < args.workers; ++id) {
-            asio::co_spawn(io, worker(redis, args, id, end, stopping, tally),
+            asio::co_spawn(io, worker(*redis, args, id, end, stopping, tally),
                            [&](std::exception_ptr error) {
                                if (error && !failure) {
                                    failure = error;
@@ -171,10 +188,8 @@ int main(int argc, char** argv) {
                                std::cout << "done acquired=" << tally.acquired
                                          << " released=" << tally.released
                                          << " not_acquired=" << tally.not_acquired << std::endl;
-                               linger.expires_after(
-                                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                       std::chrono::duration<double>(args.linger)));
-                               if (stopping) io.stop();
+                               if (stopping) return io.stop();
+                               linger.expires_after(seconds(args.linger));
                                linger.async_wait([&](const std::error_code&) { io.stop(); });
                            });
         }
@@ -182,9 +197,7 @@ int main(int argc, char** argv) {
         if (failure) std::rethrow_exception(failure);
     } catch (const std::exception& e) {
         std::cerr << "metrics_exporter: " << e.what() << '\n';
-        status = 1;
+        return 1;
     }
-    http.stop();
-    serving.join();
-    return status;
+    return 0;
 }

@@ -60,6 +60,12 @@ asio::awaitable<void> renew_loop(std::shared_ptr<LockState> state, std::uint64_t
                                     std::min(state->spec.command_deadline(), expires), with_source);
             if (!renewal) co_return;  // released or destroyed meanwhile
             with_source = *renewal == Renewal::script_missing;
+            // The follow-up keeps `expires` as its deadline: a missing script does not make
+            // the key live longer. After a NOSCRIPT just before `expires` its reply may miss
+            // that window; the catch then reports the lock lost though the server may have
+            // extended the key. That is the one answer for a write in doubt at expiry (a late
+            // retry after an error ends the same way): lost, never held twice; the key the
+            // server kept blocks others for one TTL at most. Nothing is sent after release().
             if (with_source) {
                 wake_at = Clock::now();
                 continue;

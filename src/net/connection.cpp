@@ -28,9 +28,12 @@ bool is_push_message(const Reply& reply) {
     // can never be matched with a request (our own SUNSUBSCRIBE is sent unanswered).
     return kind == "message" || kind == "smessage" || kind == "pmessage" || kind == "sunsubscribe";
 }
-}  // namespace
 
-namespace {
+// What every waiter gets when a write fails, whether it failed at once or after waiting.
+std::exception_ptr write_failure(const ConnectionOptions& options, const std::error_code& ec) {
+    return std::make_exception_ptr(
+        ConnectionError("write to " + options.endpoint() + " failed: " + ec.message()));
+}
 
 // Connect failures are worth a line each: they are the first sign of an outage or a failover.
 void log_connect_failure(const std::string& endpoint, const std::exception_ptr& error) noexcept {
@@ -233,10 +236,7 @@ void Connection::write_out() {
         // handler, which may send again.
         asio::post(executor_,
                    [self = shared_from_this(), generation = generation_,
-                    error = std::make_exception_ptr(ConnectionError(
-                        "write to " + options_.endpoint() + " failed: " + ec.message()))] {
-                       self->fail(generation, error);
-                   });
+                    error = write_failure(options_, ec)] { self->fail(generation, error); });
         return;
     }
     if (sent == batch_.size()) return;
@@ -257,8 +257,7 @@ asio::awaitable<void> Connection::write_rest(std::shared_ptr<Stream> stream,
     if (generation != generation_) co_return;  // that connection is gone (fail() reset writing_)
     writing_ = false;
     if (ec) {
-        fail(generation, std::make_exception_ptr(ConnectionError("write to " + options_.endpoint() +
-                                                                 " failed: " + ec.message())));
+        fail(generation, write_failure(options_, ec));
         co_return;
     }
     if (!out_.empty()) schedule_flush();

@@ -104,9 +104,6 @@ std::optional<Reply> read_simple(std::string_view framed) {
     }
 }
 
-}  // namespace
-
-namespace {
 // Decimal digits of n.
 std::size_t digits_of(std::size_t n) {
     std::size_t digits = 1;

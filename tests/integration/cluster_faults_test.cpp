@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "async.hpp"
+#include "background_acquire.hpp"
 #include "client/backend.hpp"
 #include "client/cluster_topology.hpp"
 #include "dlock/lock.hpp"
@@ -53,6 +55,17 @@ std::string url(int port) {
 asio::awaitable<dlock::detail::Topology> read_topology(int port) {
     const Reply slots = co_await on_server(port, "CLUSTER", "SLOTS");
     co_return dlock::detail::Topology::from_cluster_slots(slots, "127.0.0.1");
+}
+
+// The shard serving `name` (after a refresh), as the node that owns it reports it; a copy,
+// since the test goes on to stop its nodes. nullopt when that node serves no such slot.
+asio::awaitable<std::optional<dlock::detail::Shard>> shard_serving(RedisCluster& cluster,
+                                                                   const std::string& name) {
+    co_await cluster.refresh();
+    const auto topology = co_await read_topology(port_of(cluster.primary_of(name).value()));
+    const auto* shard = topology.shard_of(dlock::detail::key_slot(name));
+    if (shard == nullptr) co_return std::nullopt;
+    co_return *shard;
 }
 
 std::string unique_prefix() {
@@ -94,152 +107,158 @@ asio::awaitable<bool> every_node_lists(const OwnServers& own, std::uint16_t slot
 
 // ---- a replica that cannot acknowledge -------------------------------------------------
 
-// The shard's one replica frozen after the acquisition: extend() and release() fall short.
-TEST(ClusterFaults, ExtendAndReleaseWaitForTheShardsReplica) {
+// Runs `body(own, cluster, name, shard)` on a cluster of its own with one replica per shard,
+// `shard` serving `name`. No background re-read: the test controls when the slot map changes.
+template <class Body>
+void on_replicated_shard(const std::string& what, Body body) {
     OwnServers own("cluster3x1");
     asio::io_context io;
     RedisCluster cluster(io.get_executor(), own.seeds(), {.topology_max_age = std::nullopt});
-    const std::string name = unique_prefix() + "later";
+    const std::string name = unique_prefix() + what;
     run(io, [&]() -> asio::awaitable<void> {
-        co_await cluster.refresh();
-        const auto topology = co_await read_topology(port_of(cluster.primary_of(name).value()));
-        const auto* shard = topology.shard_of(dlock::detail::key_slot(name));
-        CO_ASSERT(shard != nullptr && shard->replicas.size() == 1u);
-        const int replica = shard->replicas.at(0).port;
-        co_await expect_later_writes_fall_short(
-            cluster, name, [&] { own.signal_on_port(replica, SIGSTOP); },
-            [&] { own.signal_on_port(replica, SIGCONT); });
+        const auto shard = co_await shard_serving(cluster, name);
+        CO_ASSERT(shard && shard->replicas.size() == 1u);
+        co_await body(own, cluster, name, *shard);
     });
 }
 
+// The shard's one replica frozen after the acquisition: extend() and release() fall short.
+TEST(ClusterFaults, ExtendAndReleaseWaitForTheShardsReplica) {
+    on_replicated_shard("later",
+                        [](OwnServers& own, RedisCluster& cluster, const std::string& name,
+                           const dlock::detail::Shard& shard) -> asio::awaitable<void> {
+                            const int replica = shard.replicas.at(0).port;
+                            co_await expect_later_writes_fall_short(
+                                cluster, name, [&] { own.signal_on_port(replica, SIGSTOP); },
+                                [&] { own.signal_on_port(replica, SIGCONT); });
+                        });
+}
+
 TEST(ClusterFaults, StoppedReplicaMakesAcquisitionFailWithoutLeavingTheKey) {
-    OwnServers own("cluster3x1");
-    asio::io_context io;
-    // No background re-read: the test controls when the slot map changes.
-    RedisCluster cluster(io.get_executor(), own.seeds(), {.topology_max_age = std::nullopt});
-    const std::string name = unique_prefix() + "stopped-replica";
-    run(io, [&]() -> asio::awaitable<void> {
-        co_await cluster.refresh();
-        const auto topology = co_await read_topology(port_of(cluster.primary_of(name).value()));
-        const auto* shard = topology.shard_of(dlock::detail::key_slot(name));
-        EXPECT_EQ(shard->replicas.size(), 1u);
-        own.signal_on_port(shard->replicas.at(0).port, SIGSTOP);
-        const int primary = shard->primary.port;
-        const std::uint16_t slot_of_name = dlock::detail::key_slot(name);
+    on_replicated_shard(
+        "stopped-replica",
+        [](OwnServers& own, RedisCluster& cluster, const std::string& name,
+           const dlock::detail::Shard& shard) -> asio::awaitable<void> {
+            own.signal_on_port(shard.replicas.at(0).port, SIGSTOP);
+            const int primary = shard.primary.port;
+            const std::uint16_t slot_of_name = dlock::detail::key_slot(name);
 
-        std::vector<dlock::ReplicationShortfall> told;
-        auto tell = appending_to(told);
+            std::vector<dlock::ReplicationShortfall> told;
+            auto tell = appending_to(told);
 
-        // Non-blocking: one attempt, rolled back.
-        // The observer hears the same shortfall, and why the acquire() failed.
-        struct Shortfalls : dlock::Observer {
-            std::vector<long long> confirmed;
-            std::vector<dlock::NotAcquiredReason> failed;
-            void on_shortfall(const dlock::Shortfall& e) override {
-                confirmed.push_back(e.confirmed);
+            // Non-blocking: one attempt, rolled back.
+            // The observer hears the same shortfall, and why the acquire() failed.
+            struct Shortfalls : dlock::Observer {
+                std::vector<long long> confirmed;
+                std::vector<dlock::NotAcquiredReason> failed;
+                void on_shortfall(const dlock::Shortfall& e) override {
+                    confirmed.push_back(e.confirmed);
+                }
+                void on_not_acquired(const dlock::NotAcquired& e) override {
+                    failed.push_back(e.reason);
+                }
+            };
+            auto observer = std::make_shared<Shortfalls>();
+            Lock once(cluster, name,
+                      {.timeout = 30s,
+                       .blocking = false,
+                       .on_replication_shortfall = tell,
+                       .observer = observer});
+            EXPECT_EQ(once.replication_factor(), 1u);
+            EXPECT_FALSE(co_await once.acquire());
+            EXPECT_EQ(once.replication_shortfalls(), 1u);
+            EXPECT_FALSE(once.token());
+            CO_ASSERT(told.size() == 1u);
+            EXPECT_EQ(told[0].lock_name, name);
+            EXPECT_EQ(told[0].needed, 1u);
+            EXPECT_EQ(told[0].confirmed, 0);
+            EXPECT_EQ(observer->confirmed, std::vector<long long>{0});
+            EXPECT_EQ(observer->failed,
+                      std::vector<dlock::NotAcquiredReason>{dlock::NotAcquiredReason::unavailable});
+            EXPECT_EQ((co_await cluster.command("EXISTS", name)).integer, 0);
+
+            // Blocking with a timeout: retries until the deadline, then false; nothing left behind.
+            Lock blocking(cluster, name,
+                          {.timeout = 30s,
+                           .blocking_timeout = Seconds(0.5),
+                           .on_replication_shortfall = tell});
+            const auto started = Clock::now();
+            EXPECT_FALSE(co_await blocking.acquire());
+            const Seconds took = Clock::now() - started;
+            EXPECT_GE(took.count(), 0.5);
+            EXPECT_LT(took.count(), 5.0);
+            EXPECT_GE(blocking.replication_shortfalls(), 2u);
+            EXPECT_EQ((co_await cluster.command("EXISTS", name)).integer, 0);
+
+            // Someone else's lock, already there: SET NX fails, no WAIT, the key stays.
+            co_await cluster.command("SET", name, "someone-else", "PX", "30000");
+            const auto before = told.size();
+            EXPECT_FALSE(co_await once.acquire());
+            EXPECT_EQ(told.size(), before);
+            EXPECT_EQ((co_await cluster.command("GET", name)).str, "someone-else");
+            co_await cluster.command("DEL", name);
+
+            // Someone else's lock that replaced ours while WAIT was waiting: the roll-back is
+            // token-checked, so their key stays (coredis would delete it).
+            Lock slow(cluster, name,
+                      {.timeout = 30s,
+                       .blocking = false,
+                       .replication_timeout = Seconds(2),
+                       .on_replication_shortfall = tell});
+            bool slow_result = true;
+            Notification slow_done(co_await asio::this_coro::executor);
+            asio::co_spawn(
+                co_await asio::this_coro::executor,
+                [&]() -> asio::awaitable<void> {
+                    slow_result = co_await slow.acquire();
+                    slow_done.notify();
+                },
+                asio::detached);
+            Reply value;
+            for (int i = 0; i < 400 && !value.is_string();
+                 ++i) {  // our SET lands, then WAIT blocks
+                value = co_await on_server(primary, "GET", name);
+                if (!value.is_string()) co_await pause_for(5ms);
             }
-            void on_not_acquired(const dlock::NotAcquired& e) override {
-                failed.push_back(e.reason);
+            CO_ASSERT(value.is_string());
+            co_await on_server(primary, "SET", name, "intruder", "XX", "PX", "30000");
+            co_await slow_done.wait();
+            EXPECT_FALSE(slow_result);
+            EXPECT_EQ(slow.replication_shortfalls(), 1u);
+            EXPECT_EQ((co_await cluster.command("GET", name)).str, "intruder");
+            co_await cluster.command("DEL", name);
+
+            // Other shards are not affected.
+            for (const std::string& other : cluster.primaries()) {
+                if (port_of(other) == primary) continue;
+                Lock elsewhere(cluster, names_on(cluster, other, 1, name + ":other").front(),
+                               {.timeout = 30s, .blocking = false});
+                EXPECT_TRUE(co_await elsewhere.acquire());
+                EXPECT_EQ(elsewhere.replication_shortfalls(), 0u);
+                co_await elsewhere.release();
             }
-        };
-        auto observer = std::make_shared<Shortfalls>();
-        Lock once(cluster, name,
-                  {.timeout = 30s,
-                   .blocking = false,
-                   .on_replication_shortfall = tell,
-                   .observer = observer});
-        EXPECT_EQ(once.replication_factor(), 1u);
-        EXPECT_FALSE(co_await once.acquire());
-        EXPECT_EQ(once.replication_shortfalls(), 1u);
-        EXPECT_FALSE(once.token());
-        CO_ASSERT(told.size() == 1u);
-        EXPECT_EQ(told[0].lock_name, name);
-        EXPECT_EQ(told[0].needed, 1u);
-        EXPECT_EQ(told[0].confirmed, 0);
-        EXPECT_EQ(observer->confirmed, std::vector<long long>{0});
-        EXPECT_EQ(observer->failed,
-                  std::vector<dlock::NotAcquiredReason>{dlock::NotAcquiredReason::unavailable});
-        EXPECT_EQ((co_await cluster.command("EXISTS", name)).integer, 0);
 
-        // Blocking with a timeout: retries until the deadline, then false; nothing left behind.
-        Lock blocking(
-            cluster, name,
-            {.timeout = 30s, .blocking_timeout = Seconds(0.5), .on_replication_shortfall = tell});
-        const auto started = Clock::now();
-        EXPECT_FALSE(co_await blocking.acquire());
-        const Seconds took = Clock::now() - started;
-        EXPECT_GE(took.count(), 0.5);
-        EXPECT_LT(took.count(), 5.0);
-        EXPECT_GE(blocking.replication_shortfalls(), 2u);
-        EXPECT_EQ((co_await cluster.command("EXISTS", name)).integer, 0);
+            // Once the cluster lists the replica as failed, a re-read lowers R to 0: the lock is
+            // available again, held by the primary alone.
+            const int replica = shard.replicas.at(0).port;
+            EXPECT_TRUE(co_await every_node_lists(own, slot_of_name, 0, replica));
+            co_await cluster.refresh();
+            EXPECT_EQ(dlock::detail::backend_of(cluster).replicas_of(name), 0u);
+            EXPECT_TRUE(co_await once.acquire());
+            co_await once.release();
 
-        // Someone else's lock, already there: SET NX fails, no WAIT, the key stays.
-        co_await cluster.command("SET", name, "someone-else", "PX", "30000");
-        const auto before = told.size();
-        EXPECT_FALSE(co_await once.acquire());
-        EXPECT_EQ(told.size(), before);
-        EXPECT_EQ((co_await cluster.command("GET", name)).str, "someone-else");
-        co_await cluster.command("DEL", name);
-
-        // Someone else's lock that replaced ours while WAIT was waiting: the roll-back is
-        // token-checked, so their key stays (coredis would delete it).
-        Lock slow(cluster, name,
-                  {.timeout = 30s,
-                   .blocking = false,
-                   .replication_timeout = Seconds(2),
-                   .on_replication_shortfall = tell});
-        bool slow_result = true;
-        Notification slow_done(co_await asio::this_coro::executor);
-        asio::co_spawn(
-            co_await asio::this_coro::executor,
-            [&]() -> asio::awaitable<void> {
-                slow_result = co_await slow.acquire();
-                slow_done.notify();
-            },
-            asio::detached);
-        Reply value;
-        for (int i = 0; i < 400 && !value.is_string(); ++i) {  // our SET lands, then WAIT blocks
-            value = co_await on_server(primary, "GET", name);
-            if (!value.is_string()) co_await pause_for(5ms);
-        }
-        CO_ASSERT(value.is_string());
-        co_await on_server(primary, "SET", name, "intruder", "XX", "PX", "30000");
-        co_await slow_done.wait();
-        EXPECT_FALSE(slow_result);
-        EXPECT_EQ(slow.replication_shortfalls(), 1u);
-        EXPECT_EQ((co_await cluster.command("GET", name)).str, "intruder");
-        co_await cluster.command("DEL", name);
-
-        // Other shards are not affected.
-        for (const std::string& other : cluster.primaries()) {
-            if (port_of(other) == primary) continue;
-            Lock elsewhere(cluster, names_on(cluster, other, 1, name + ":other").front(),
-                           {.timeout = 30s, .blocking = false});
-            EXPECT_TRUE(co_await elsewhere.acquire());
-            EXPECT_EQ(elsewhere.replication_shortfalls(), 0u);
-            co_await elsewhere.release();
-        }
-
-        // Once the cluster lists the replica as failed, a re-read lowers R to 0: the lock is
-        // available again, held by the primary alone.
-        const int replica = shard->replicas.at(0).port;
-        EXPECT_TRUE(co_await every_node_lists(own, slot_of_name, 0, replica));
-        co_await cluster.refresh();
-        EXPECT_EQ(dlock::detail::backend_of(cluster).replicas_of(name), 0u);
-        EXPECT_TRUE(co_await once.acquire());
-        co_await once.release();
-
-        // The replica comes back: after the next re-read the acquisition is replicated again.
-        own.signal_on_port(replica, SIGCONT);
-        EXPECT_TRUE(co_await every_node_lists(own, slot_of_name, 1, 0));
-        co_await cluster.refresh();
-        Lock again(
-            cluster, name,
-            {.timeout = 30s, .blocking_timeout = Seconds(10), .on_replication_shortfall = tell});
-        EXPECT_TRUE(co_await again.acquire());
-        EXPECT_EQ(again.replication_factor(), 1u);
-        co_await again.release();
-    });
+            // The replica comes back: after the next re-read the acquisition is replicated again.
+            own.signal_on_port(replica, SIGCONT);
+            EXPECT_TRUE(co_await every_node_lists(own, slot_of_name, 1, 0));
+            co_await cluster.refresh();
+            Lock again(cluster, name,
+                       {.timeout = 30s,
+                        .blocking_timeout = Seconds(10),
+                        .on_replication_shortfall = tell});
+            EXPECT_TRUE(co_await again.acquire());
+            EXPECT_EQ(again.replication_factor(), 1u);
+            co_await again.release();
+        });
 }
 
 // ---- a primary killed and failed over --------------------------------------------------
@@ -389,15 +408,7 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
         // A waiter subscribed on the source, for a lock held by old[0].
         Lock waiter(cluster, old[0]->name(),
                     {.timeout = 120s, .sleep = Seconds(0.2), .blocking_timeout = Seconds(30)});
-        bool waiter_got = false;
-        Notification waiter_done(co_await asio::this_coro::executor);
-        asio::co_spawn(
-            co_await asio::this_coro::executor,
-            [&]() -> asio::awaitable<void> {
-                waiter_got = co_await waiter.acquire();
-                waiter_done.notify();
-            },
-            asio::detached);
+        const auto waiter_run = acquire_in_background(co_await asio::this_coro::executor, waiter);
         auto& source_subscriber = dlock::detail::backend_of(cluster).subscriber_for(tag);
         for (int i = 0; i < 500 && source_subscriber.channel_count() == 0; ++i)
             co_await pause_for(10ms);
@@ -437,19 +448,9 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
 
         // A fenced acquisition now needs the fence key (on the source) and the lock key (absent
         // there): the source answers TRYAGAIN until the migration ends.
-        bool fenced_got = false;
-        Clock::time_point fenced_finished{};
-        Notification fenced_done(co_await asio::this_coro::executor);
-        asio::co_spawn(
-            co_await asio::this_coro::executor,
-            [&]() -> asio::awaitable<void> {
-                fenced_got = co_await fenced.acquire();
-                fenced_finished = Clock::now();
-                fenced_done.notify();
-            },
-            asio::detached);
+        const auto fenced_run = acquire_in_background(co_await asio::this_coro::executor, fenced);
         co_await pause_for(300ms);
-        EXPECT_FALSE(fenced_got);  // still retrying TRYAGAIN
+        EXPECT_FALSE(fenced_run->got);  // still retrying TRYAGAIN
 
         // Finish: move the rest, then hand the slot over (target, source, then the others).
         const auto finishing = Clock::now();
@@ -465,10 +466,10 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
                                    target_id);
             }
         }
-        co_await fenced_done.wait();
-        EXPECT_TRUE(fenced_got);
+        co_await fenced_run->done.wait();
+        EXPECT_TRUE(fenced_run->got);
         EXPECT_GT(fenced.fence().value(), first_fence);
-        EXPECT_GE(fenced_finished, finishing);
+        EXPECT_GE(fenced_run->finished, finishing);
         co_await fenced.release();
 
         // After: MOVED, the map is patched, everything is on the target.
@@ -485,8 +486,8 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
         // unsolicited SUNSUBSCRIBE); it falls back to polling and still gets the lock.
         const auto released_at = Clock::now();
         co_await old[0]->release();
-        co_await waiter_done.wait();
-        EXPECT_TRUE(waiter_got);
+        co_await waiter_run->done.wait();
+        EXPECT_TRUE(waiter_run->got);
         EXPECT_LT(Seconds(Clock::now() - released_at).count(), 5.0);
         co_await waiter.release();
 
@@ -499,23 +500,15 @@ TEST(ClusterFaults, LiveSlotMigrationFollowsMovedAskAndTryAgain) {
         Lock next(cluster, kept,
                   {.timeout = 30s, .sleep = Seconds(5), .blocking_timeout = Seconds(20)});
         EXPECT_TRUE(co_await holder.acquire());
-        bool next_got = false;
-        Notification next_done(co_await asio::this_coro::executor);
-        asio::co_spawn(
-            co_await asio::this_coro::executor,
-            [&]() -> asio::awaitable<void> {
-                next_got = co_await next.acquire();
-                next_done.notify();
-            },
-            asio::detached);
+        const auto next_run = acquire_in_background(co_await asio::this_coro::executor, next);
         auto& kept_subscriber = dlock::detail::backend_of(cluster).subscriber_for(kept);
         EXPECT_EQ(&kept_subscriber, &source_subscriber);
         for (int i = 0; i < 500 && kept_subscriber.channel_count() == 0; ++i)
             co_await pause_for(10ms);
         const auto handoff_from = Clock::now();
         co_await holder.release();
-        co_await next_done.wait();
-        EXPECT_TRUE(next_got);
+        co_await next_run->done.wait();
+        EXPECT_TRUE(next_run->got);
         EXPECT_LT(Seconds(Clock::now() - handoff_from).count(), 2.0);
         co_await next.release();
 

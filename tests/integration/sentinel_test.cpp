@@ -45,14 +45,20 @@ std::string service_url(const OwnServers& own) {
     return own.env_value("SENTINEL_SERVICE_URL");
 }
 
-// ---- plain operation ----------------------------------------------------------------------
-
-TEST(Sentinel, LockOperationsGoToThePrimaryAndWaitForAReplica) {
+// Runs `body(own, redis)` on a Sentinel group of its own, `redis` a client of its service.
+template <class Body>
+void on_own_group(Body body) {
     OwnServers own("sentinel");
     asio::io_context io;
     RedisSentinel redis(io.get_executor(), service_url(own));
-    const std::string name = unique_name(":") + "ops";
-    run(io, [&]() -> asio::awaitable<void> {
+    run(io, [&]() -> asio::awaitable<void> { co_await body(own, redis); });
+}
+
+// ---- plain operation ----------------------------------------------------------------------
+
+TEST(Sentinel, LockOperationsGoToThePrimaryAndWaitForAReplica) {
+    on_own_group([](OwnServers& own, RedisSentinel& redis) -> asio::awaitable<void> {
+        const std::string name = unique_name(":") + "ops";
         EXPECT_EQ((co_await redis.command("PING")).str, "PONG");
         EXPECT_EQ(redis.primary(), "127.0.0.1:" + std::to_string(own.port(first_primary)));
         EXPECT_EQ(redis.sentinels().size(), 3u);
@@ -199,11 +205,8 @@ TEST(Sentinel, CliSubcommandsTakeASentinelUrl) {
 // ---- replicas that cannot confirm -----------------------------------------------------------
 
 TEST(Sentinel, AllReplicasStoppedRefusesAcquisitionsAndLeavesNoKey) {
-    OwnServers own("sentinel");
-    asio::io_context io;
-    RedisSentinel redis(io.get_executor(), service_url(own));
-    const std::string name = unique_name(":") + "no-replicas";
-    run(io, [&]() -> asio::awaitable<void> {
+    on_own_group([](OwnServers& own, RedisSentinel& redis) -> asio::awaitable<void> {
+        const std::string name = unique_name(":") + "no-replicas";
         co_await redis.discover();
         // Killed, not frozen: the primary then drops them from ROLE at once, so a client that
         // counted only connected replicas would ask WAIT for none.
@@ -235,10 +238,7 @@ TEST(Sentinel, AllReplicasStoppedRefusesAcquisitionsAndLeavesNoKey) {
 
 // Both replicas frozen (SIGSTOP): the primary still lists them, WAIT 1 gets no answer.
 TEST(Sentinel, ExtendAndReleaseWaitForAReplica) {
-    OwnServers own("sentinel");
-    asio::io_context io;
-    RedisSentinel redis(io.get_executor(), service_url(own));
-    run(io, [&]() -> asio::awaitable<void> {
+    on_own_group([](OwnServers& own, RedisSentinel& redis) -> asio::awaitable<void> {
         co_await expect_later_writes_fall_short(
             redis, unique_name(":") + "later",
             [&] {
@@ -305,11 +305,8 @@ asio::awaitable<double> kill_primary_and_acquire(OwnServers& own, RedisSentinel&
 }
 
 TEST(Sentinel, KilledPrimaryFailsOverAndEveryConfirmedLockSurvives) {
-    OwnServers own("sentinel");
-    asio::io_context io;
-    RedisSentinel redis(io.get_executor(), service_url(own));
-    const std::string prefix = unique_name(":") + "kill:";
-    run(io, [&]() -> asio::awaitable<void> {
+    on_own_group([](OwnServers& own, RedisSentinel& redis) -> asio::awaitable<void> {
+        const std::string prefix = unique_name(":") + "kill:";
         auto locks = co_await take_locks(redis, prefix, 200);
         // One lock that will not survive: its key is removed from both replicas behind the
         // primary's back (as if replication had lost it), so the promoted one lacks it.
