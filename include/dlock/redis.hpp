@@ -38,22 +38,7 @@ class Redis : public Client {
     Redis(asio::any_io_executor executor, std::string_view url);
     ~Redis() override;
 
-    // Runs one command: co_await redis.command("SET", key, value). Arguments are anything a
-    // std::string_view can be made from. Throws ServerError on an error reply, ConnectionError,
-    // TimeoutError (after options().command_timeout) or ProtocolError.
-    // (Variadic rather than an initializer_list: GCC 12 miscompiles braced lists of literals
-    // inside co_await expressions.)
-    // (Constrained, so command(args_vector, 200ms) picks the overload below.)
-    template <class... Args>
-    requires(std::is_convertible_v<const Args&, std::string_view>&&...)
-        asio::awaitable<Reply> command(const Args&... args) {
-        const std::string_view views[] = {std::string_view(args)...};
-        Request request;
-        request.push(std::span<const std::string_view>(views));
-        return run(std::move(request), {});
-    }
-    asio::awaitable<Reply> command(std::vector<std::string> args,
-                                   std::optional<Seconds> timeout = {});
+    // command() (dlock/client.hpp) runs one command on the server.
 
     // Runs several commands back to back in one write; error replies are returned, not thrown.
     asio::awaitable<std::vector<Reply>> pipeline(const Request& request,
@@ -66,7 +51,8 @@ class Redis : public Client {
     const ConnectionOptions& options() const noexcept;
 
   private:
-    asio::awaitable<Reply> run(Request request, std::optional<Seconds> timeout);
+    asio::awaitable<Reply> command_views(std::span<const std::string_view> args,
+                                         std::optional<Seconds> timeout) override;
 };
 
 }  // namespace dlock

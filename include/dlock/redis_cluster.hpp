@@ -81,20 +81,13 @@ class RedisCluster : public Client {
     // given the first seed's command_timeout).
     asio::awaitable<void> refresh();
 
-    // Runs one command on the node that serves its key: co_await cluster.command("GET", key).
-    // The key is the 2nd argument (for EVAL/EVALSHA/FCALL: the first key after numkeys); a
-    // command without key (PING, INFO, CLUSTER, CONFIG, CLIENT, SCRIPT, PUBLISH...; see
-    // routing_key_index in src/cluster_routing.hpp) goes to the primary of slot 0. Multi-key
-    // commands must keep their keys in one slot ({hash tags}); Redis answers CROSSSLOT
-    // otherwise. Throws ServerError on an error reply, ConnectionError, TimeoutError (after
-    // `timeout`, default: the first seed's command_timeout) or ProtocolError.
-    template <class... Args>
-    asio::awaitable<Reply> command(const Args&... args) {
-        const std::string_view views[] = {std::string_view(args)...};
-        return command_views(std::span<const std::string_view>(views), {});
-    }
-    asio::awaitable<Reply> command(std::vector<std::string> args,
-                                   std::optional<Seconds> timeout = {});
+    // command() (dlock/client.hpp) runs one command on the node that serves its key:
+    // co_await cluster.command("GET", key). The key is the 2nd argument (for
+    // EVAL/EVALSHA/FCALL: the first key after numkeys); a command without key (PING, INFO,
+    // CLUSTER, CONFIG, CLIENT, SCRIPT, PUBLISH...; see routing_key_index in
+    // src/client/cluster_routing.hpp) goes to the primary of slot 0. Multi-key commands must
+    // keep their keys in one slot ({hash tags}); Redis answers CROSSSLOT otherwise. The default
+    // timeout is the first seed's command_timeout.
 
     // Drops every connection (requests in flight fail with ConnectionError); the next command
     // reconnects. The slot map is kept.
@@ -112,9 +105,8 @@ class RedisCluster : public Client {
     const ConnectionOptions& seed_options() const noexcept;
 
   private:
-    // Not coroutines: they read `args` before returning, so temporaries may be passed.
     asio::awaitable<Reply> command_views(std::span<const std::string_view> args,
-                                         std::optional<Seconds> timeout);
+                                         std::optional<Seconds> timeout) override;
     asio::awaitable<Reply> run(Request request, std::optional<std::uint16_t> slot,
                                std::optional<Seconds> timeout);
 };

@@ -70,20 +70,10 @@ class RedisSentinel : public Client {
     RedisSentinel(asio::any_io_executor executor, std::string_view url);
     ~RedisSentinel() override;
 
-    // Runs one command on the primary: co_await redis.command("GET", key). Throws ServerError
-    // on an error reply, ConnectionError, TimeoutError (after `timeout`, default: the data
-    // nodes' command_timeout) or ProtocolError. While no primary can be found (no sentinel
-    // answers or knows the service, the one named refuses or is not a master) discovery is
-    // retried with a short back-off until the deadline; then the last failure is thrown.
-    // (Constrained, so command(args_vector, timeout) picks the overload below.)
-    template <class... Args>
-    requires(std::is_convertible_v<const Args&, std::string_view>&&...)
-        asio::awaitable<Reply> command(const Args&... args) {
-        const std::string_view views[] = {std::string_view(args)...};
-        return command_views(std::span<const std::string_view>(views), {});
-    }
-    asio::awaitable<Reply> command(std::vector<std::string> args,
-                                   std::optional<Seconds> timeout = {});
+    // command() (dlock/client.hpp) runs one command on the primary; the default timeout is the
+    // data nodes' command_timeout. While no primary can be found (no sentinel answers or knows
+    // the service, the one named refuses or is not a master) discovery is retried with a short
+    // back-off until the deadline; then the last failure is thrown.
 
     // Asks the sentinels for the primary now (see the top of this file). Throws the last
     // error when none named a primary that confirmed its role (within the sentinels'
@@ -106,7 +96,7 @@ class RedisSentinel : public Client {
 
   private:
     asio::awaitable<Reply> command_views(std::span<const std::string_view> args,
-                                         std::optional<Seconds> timeout);
+                                         std::optional<Seconds> timeout) override;
 };
 
 }  // namespace dlock

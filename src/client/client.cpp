@@ -1,5 +1,7 @@
 #include "dlock/client.hpp"
 
+#include <stdexcept>
+
 #include "client/backend.hpp"
 
 namespace dlock {
@@ -9,6 +11,13 @@ Client::~Client() = default;
 
 asio::any_io_executor Client::get_executor() const {
     return backend_->get_executor();
+}
+
+asio::awaitable<Reply> Client::command(std::vector<std::string> args,
+                                       std::optional<Seconds> timeout) {
+    if (args.empty()) throw std::invalid_argument("args must not be empty");
+    const std::vector<std::string_view> views(args.begin(), args.end());
+    return command_views(views, timeout);
 }
 
 void Client::set_observer(std::shared_ptr<Observer> observer) {

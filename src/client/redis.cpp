@@ -160,18 +160,18 @@ void Redis::close() {
     standalone(*this).close();
 }
 
-asio::awaitable<Reply> Redis::run(Request request, std::optional<Seconds> timeout) {
-    auto connection = standalone(*this).connection();
-    auto replies = co_await connection->execute(request, deadline_after(*connection, timeout));
-    replies.front().value();  // throws ServerError on an error reply
-    co_return std::move(replies.front());
-}
-
-asio::awaitable<Reply> Redis::command(std::vector<std::string> args,
-                                      std::optional<Seconds> timeout) {
+asio::awaitable<Reply> Redis::command_views(std::span<const std::string_view> args,
+                                            std::optional<Seconds> timeout) {
     Request request;
-    request.push(std::span<const std::string>(args));
-    return run(std::move(request), timeout);
+    request.push(args);
+    auto connection = standalone(*this).connection();
+    const detail::Deadline deadline = deadline_after(*connection, timeout);
+    return [](std::shared_ptr<detail::Connection> connection, Request request,
+              detail::Deadline deadline) -> asio::awaitable<Reply> {
+        auto replies = co_await connection->execute(request, deadline);
+        replies.front().value();  // throws ServerError on an error reply
+        co_return std::move(replies.front());
+    }(std::move(connection), std::move(request), deadline);
 }
 
 asio::awaitable<std::vector<Reply>> Redis::pipeline(const Request& request,

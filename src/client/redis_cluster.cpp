@@ -13,6 +13,7 @@
 #include "dlock/errors.hpp"
 #include "net/asio.hpp"
 #include "net/notification.hpp"
+#include "net/single_flight.hpp"
 #include "net/subscriber.hpp"
 #include "protocol/durations.hpp"
 #include "protocol/log.hpp"
@@ -53,13 +54,8 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
     Clock::time_point topology_read_at{};
     std::map<std::string, ClusterNode, std::less<>> nodes;  // by "host:port"
 
-    // One slot-map read, shared by everyone waiting for it.
-    struct SlotMapRead {
-        explicit SlotMapRead(const asio::any_io_executor& executor) : done(executor) {}
-        Notification done;
-        std::exception_ptr error;  // set when no node answered
-    };
-    std::shared_ptr<SlotMapRead> reading;  // the read in progress, if any
+    // The slot-map read, shared by everyone waiting for it.
+    SingleFlight reading;
     std::uint64_t refreshes = 0;
     std::uint64_t redirections = 0;
     bool closed = false;
@@ -100,12 +96,8 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
     }
 
     void refresh_in_background() {
-        if (reading || closed) return;
-        reading = std::make_shared<SlotMapRead>(executor);
-        asio::co_spawn(
-            executor,
-            [self = shared_from_this(), read = reading] { return self->refresh_task(read); },
-            asio::detached);
+        if (closed) return;
+        reading.start(executor, shared_from_this(), &ClusterState::refresh_task);
     }
 
     // Joins the read in progress (or starts one) and waits for it, until `deadline`. The
@@ -113,12 +105,8 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
     asio::awaitable<void> refresh(Deadline deadline) {
         auto self = shared_from_this();
         refresh_in_background();
-        if (!reading) throw ConnectionError("the cluster client is closed");
-        const std::shared_ptr<SlotMapRead> read = reading;
-        if (!co_await read->done.wait(deadline)) {
-            throw TimeoutError("reading the cluster's slot map timed out");
-        }
-        if (read->error) std::rethrow_exception(read->error);
+        co_await reading.join(deadline, "the cluster client is closed",
+                              "reading the cluster's slot map timed out");
     }
 
     // Nodes to read the slot map from: known primaries, known replicas, then the seeds; the
@@ -143,7 +131,7 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
         return out;
     }
 
-    asio::awaitable<void> refresh_task(std::shared_ptr<SlotMapRead> read) {
+    asio::awaitable<void> refresh_task(std::shared_ptr<SingleFlight::Run> read) {
         auto self = shared_from_this();
         std::exception_ptr error;
         bool done = false;
@@ -174,9 +162,7 @@ struct ClusterState final : Backend, std::enable_shared_from_this<ClusterState> 
         }
         if (!done && !error)
             error = std::make_exception_ptr(ConnectionError("the cluster client is closed"));
-        if (!done) read->error = error;
-        if (reading == read) reading.reset();
-        read->done.notify();
+        reading.finish(read, done ? nullptr : error);
     }
 
     asio::awaitable<std::vector<Reply>> execute(std::optional<std::uint16_t> slot,
@@ -386,15 +372,8 @@ asio::awaitable<void> RedisCluster::refresh() {
     co_await state->refresh(detail::Deadline::max());
 }
 
-asio::awaitable<Reply> RedisCluster::command(std::vector<std::string> args,
-                                             std::optional<Seconds> timeout) {
-    const std::vector<std::string_view> views(args.begin(), args.end());
-    return command_views(views, timeout);
-}
-
 asio::awaitable<Reply> RedisCluster::command_views(std::span<const std::string_view> args,
                                                    std::optional<Seconds> timeout) {
-    if (args.empty()) throw std::invalid_argument("args must not be empty");
     Request request;
     request.push(args);
     std::optional<std::uint16_t> slot;

@@ -15,6 +15,7 @@
 #include "net/asio.hpp"
 #include "net/connection.hpp"
 #include "net/notification.hpp"
+#include "net/single_flight.hpp"
 #include "net/subscriber.hpp"
 #include "protocol/durations.hpp"
 #include "protocol/log.hpp"
@@ -70,13 +71,8 @@ struct SentinelState final : Backend, std::enable_shared_from_this<SentinelState
     Clock::time_point replicas_read_at{};
     bool reading_replicas = false;
 
-    // One discovery, shared by everyone waiting for it.
-    struct Discovery {
-        explicit Discovery(const asio::any_io_executor& executor) : done(executor) {}
-        Notification done;
-        std::exception_ptr error;
-    };
-    std::shared_ptr<Discovery> discovering;
+    // The discovery, shared by everyone waiting for it.
+    SingleFlight discovering;
 
     // The +switch-master subscription, on the sentinel that answered last.
     std::shared_ptr<Connection> watch;
@@ -120,12 +116,8 @@ struct SentinelState final : Backend, std::enable_shared_from_this<SentinelState
 
     // Starts a discovery unless one is under way.
     void discover_in_background() {
-        if (discovering || closed) return;
-        discovering = std::make_shared<Discovery>(executor);
-        asio::co_spawn(
-            executor,
-            [self = shared_from_this(), run = discovering] { return self->discover_task(run); },
-            asio::detached);
+        if (closed) return;
+        discovering.start(executor, shared_from_this(), &SentinelState::discover_task);
     }
 
     // Joins the discovery in progress (or starts one) and waits for its outcome until
@@ -133,14 +125,11 @@ struct SentinelState final : Backend, std::enable_shared_from_this<SentinelState
     asio::awaitable<void> discover(Deadline deadline) {
         auto self = shared_from_this();
         discover_in_background();
-        if (!discovering) throw ConnectionError("the sentinel client is closed");
-        const std::shared_ptr<Discovery> run = discovering;
-        if (!co_await run->done.wait(deadline))
-            throw TimeoutError("finding the primary of " + options.service + " timed out");
-        if (run->error) std::rethrow_exception(run->error);
+        co_await discovering.join(deadline, "the sentinel client is closed",
+                                  "finding the primary of " + options.service + " timed out");
     }
 
-    asio::awaitable<void> discover_task(std::shared_ptr<Discovery> run) {
+    asio::awaitable<void> discover_task(std::shared_ptr<SingleFlight::Run> run) {
         auto self = shared_from_this();
         std::exception_ptr error;
         bool found = false;
@@ -184,9 +173,7 @@ struct SentinelState final : Backend, std::enable_shared_from_this<SentinelState
         }
         if (!found && !error)
             error = std::make_exception_ptr(ConnectionError("the sentinel client is closed"));
-        if (!found) run->error = error;
-        if (discovering == run) discovering.reset();
-        run->done.notify();
+        discovering.finish(run, found ? nullptr : error);
     }
 
     // SENTINEL SENTINELS (new peers join the list) and SENTINEL REPLICAS (the replica count),
@@ -476,15 +463,8 @@ asio::awaitable<void> RedisSentinel::discover() {
     co_await state->discover(detail::Deadline::max());
 }
 
-asio::awaitable<Reply> RedisSentinel::command(std::vector<std::string> args,
-                                              std::optional<Seconds> timeout) {
-    const std::vector<std::string_view> views(args.begin(), args.end());
-    return command_views(views, timeout);
-}
-
 asio::awaitable<Reply> RedisSentinel::command_views(std::span<const std::string_view> args,
                                                     std::optional<Seconds> timeout) {
-    if (args.empty()) throw std::invalid_argument("args must not be empty");
     Request request;
     request.push(args);
     auto state = sentinel_state(*this).shared_from_this();
