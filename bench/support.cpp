@@ -151,10 +151,12 @@ std::map<std::string, long long> command_calls(const std::string& info) {
 
 CommandDelta command_delta(const std::map<std::string, long long>& before,
                            const std::map<std::string, long long>& after) {
-    // Run only inside dlock's scripts in these scenarios: release (GET, DEL, ZPOPMIN, PUBLISH),
-    // acquire (GET, TIME, ZADD, PEXPIRE, ZREM), leave-queue (ZREM, GET, ...).
+    // Run only inside dlock's scripts in these scenarios: release (GET, DEL, ZPOPMIN, HGET,
+    // HDEL, PUBLISH), acquire (GET, TIME, ZADD, PEXPIRE, ZREM, HSET, HGET, HDEL), take-hand-off
+    // (GET, PEXPIRE), leave-queue (ZREM, GET, ...).
     static const std::set<std::string, std::less<>> script_only{
-        "get", "del", "publish", "exists", "time", "zadd", "zpopmin", "zrem", "pexpire"};
+        "get",  "del",  "publish", "exists", "time",    "zadd",   "zpopmin",
+        "zrem", "hget", "hset",    "hdel",   "persist", "pexpire"};
     CommandDelta delta;
     std::map<std::string, long long, std::less<>> n_by_name;
     for (const auto& [name, calls] : after) {
@@ -171,7 +173,8 @@ CommandDelta command_delta(const std::map<std::string, long long>& before,
     // acquire script (ZADD exactly when it fails: a worker process has one waiter, so a
     // success never re-queues), the release (then either DEL, or the marker's SET) and the
     // rare leave-queue. So the SETs run inside scripts are the acquire successes plus the
-    // hand-offs: (GET - releases - ZADD) + (releases - DEL) = GET - ZADD - DEL.
+    // hand-offs: (GET - releases - ZADD) + (releases - DEL) = GET - ZADD - DEL. A direct
+    // hand-off swaps the taker's SET for its take-hand-off script's GET: the same count.
     const long long script_sets =
         std::max(0LL, n_by_name["get"] - n_by_name["zadd"] - n_by_name["del"]);
     delta.sent -= std::min(script_sets, n_by_name["set"]);

@@ -42,6 +42,13 @@ void LockState::refused(long long reply) const {
     throw ProtocolError("unexpected reply " + std::to_string(reply) + " to an acquire");
 }
 
+bool LockState::takes_direct_handoff() const {
+    // A Cluster publishes with SPUBLISH; WAIT must run on the waiter's own connection after its
+    // own write; the holder record is written by the acquire script only.
+    return spec.publish() == "publish" && !spec.options.record_holder &&
+           replication_factor(spec.client->replicas_of(replica_key())) == 0;
+}
+
 ScriptCall LockState::release_script(const std::string& token, std::string_view notify) const {
     return release_call(spec.name, token, notify, spec.options.record_holder);
 }
@@ -192,6 +199,97 @@ asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
     co_return attempt;
 }
 
+namespace {
+
+// How much of a direct hand-off's lease must be left when its message is handled for the
+// waiter to count as holding the lock at once: enough for the take_handoff round trip (else it
+// takes the lock with an attempt first).
+bool lease_left_for_taking(Deadline lease_floor, milliseconds px) {
+    return Clock::now() + px / 2 <= lease_floor;
+}
+
+// What the extension of a direct hand-off found, for the acquire() that waits for it when it
+// cannot count the lock at once.
+struct HandoffOutcome {
+    explicit HandoffOutcome(const asio::any_io_executor& executor) : done(executor) {}
+    Notification done;
+    bool finished = false;
+    bool taken = false;
+    bool returned = false;  // acquire() returned true: a failure is a lost hold
+};
+
+// A waiter handed the lock directly holds it for the release's PX only: extends it to the full
+// timeout (token-checked), then starts auto-renewal. If the key is gone (the lease ran out
+// first) or the server cannot be reached before `lease_floor`, the hold is lost (or, before
+// acquire() returned, never counted).
+asio::awaitable<void> take_handoff(std::shared_ptr<LockState> state, std::uint64_t generation,
+                                   std::string token, std::string inbox, bool others_waiting,
+                                   Deadline lease_floor, std::shared_ptr<HandoffOutcome> outcome) {
+    const LockSpec& spec = state->spec;
+    const ScriptCall call =
+        take_handoff_call(spec.name, token, spec.timeout, inbox, others_waiting, spec.queue_ttl);
+    // `why`: the hold is lost (none: it ended meanwhile, released or replaced).
+    const auto finish = [&](bool taken, std::optional<LostReason> why) {
+        outcome->finished = true;
+        outcome->taken = taken;
+        outcome->done.notify();
+        if (why && outcome->returned) mark_lost(*state, *why);
+    };
+    for (;;) {
+        if (state->hold.generation() != generation) co_return finish(false, std::nullopt);
+        const auto sent = Clock::now();
+        try {
+            // EVAL with the source, never EVALSHA first: a NOSCRIPT retry would reach the server
+            // after a release() sent meanwhile, and the process's inbox would not be queued
+            // again for its other local waiters.
+            const Reply reply =
+                co_await eval(*spec.client, call, std::min(spec.command_deadline(), lease_floor),
+                              EvalMode::source_only);
+            if (state->hold.generation() != generation) co_return finish(false, std::nullopt);
+            if (reply.value().integer != 1) co_return finish(false, LostReason::renewal_found_gone);
+            state->renewed_sent = sent;
+            start_renewal(state);
+            co_return finish(true, std::nullopt);
+        } catch (const std::exception&) {
+            if (state->hold.generation() != generation) co_return finish(false, std::nullopt);
+            if (Clock::now() >= lease_floor) co_return finish(false, LostReason::unreachable);
+        }
+        asio::steady_timer pause(spec.client->get_executor(), milliseconds(1));
+        co_await pause.async_wait(use_tuple);
+    }
+}
+
+// Counts a direct hand-off (WaitRoom::take_handoff) as this acquire()'s success: begins the hold
+// and puts its extension on the wire before returning, so a caller that stalls right after has
+// its full TTL from the extension's arrival. Returns false when the hold cannot be counted (this
+// coroutine itself stalled past the lease floor and the extension then failed): the next
+// attempt decides.
+asio::awaitable<bool> count_handoff(const std::shared_ptr<LockState>& state, WaitRoom& room,
+                                    const std::string& token, const WaitRoom::Handed& handed) {
+    LockState& s = *state;
+    s.hold.begin(token, s.spec.options.fencing ? std::optional(handed.fence) : std::nullopt);
+    s.renewed_sent = s.attempt_sent;
+    const auto executor = s.spec.client->get_executor();
+    auto outcome = std::make_shared<HandoffOutcome>(executor);
+    asio::co_spawn(executor,
+                   take_handoff(state, s.hold.generation(), token, std::string(room.inbox()),
+                                room.others_waiting(), handed.lease_floor, outcome),
+                   asio::detached);
+    // Two turns: the extension's coroutine starts, then the connection's posted flush writes it.
+    co_await asio::post(executor, asio::use_awaitable);
+    co_await asio::post(executor, asio::use_awaitable);
+    if (!outcome->finished && !lease_left_for_taking(handed.lease_floor, handed.px))
+        co_await outcome->done.wait(Deadline::max());
+    if (outcome->finished && !outcome->taken) {
+        s.hold.forget();
+        co_return false;
+    }
+    outcome->returned = true;
+    co_return true;
+}
+
+}  // namespace
+
 asio::awaitable<bool> acquire(std::shared_ptr<LockState> state, WaitPolicy wait) {
     LockState& s = *state;  // `state` keeps it alive across suspensions
     LockBusy busy(s);
@@ -216,6 +314,8 @@ asio::awaitable<bool> acquire(std::shared_ptr<LockState> state, WaitPolicy wait)
         return report.not_acquired(reason);
     };
     WaitRoom room(state, s.spec.options.wake_on_release && wait.blocking);
+    if (s.takes_direct_handoff())
+        room.offer_direct_handoff(token, s.spec.timeout, s.spec.options.fencing);
     co_await room.enter_if_listening();
     for (;;) {
         const std::optional<QueueTicket> ticket = room.ticket();
@@ -267,6 +367,23 @@ asio::awaitable<bool> acquire(std::shared_ptr<LockState> state, WaitPolicy wait)
         }
         co_await room.sleep(s.spec.sleep, deadline);  // never past the deadline
         if (s.abandoned) co_return give_up(NotAcquiredReason::abandoned);
+        if (const auto handed = room.take_handoff(); handed) {
+            // Too little of the lease is surely left (a long wait, a late message): the next
+            // attempt takes the key (it holds our token) and sets the full TTL first.
+            if (!lease_left_for_taking(handed->lease_floor, handed->px)) continue;
+            const bool counted = co_await count_handoff(state, room, token, *handed);
+            if (!counted) continue;
+            if (s.abandoned) {
+                // The Lock object was destroyed meanwhile: nobody could release it.
+                s.hold.forget();
+                co_await roll_back(s, token);
+                co_return give_up(NotAcquiredReason::abandoned);
+            }
+            room.acquired();
+            s.hold_began(state);
+            report.acquired(true);
+            co_return true;
+        }
     }
 }
 

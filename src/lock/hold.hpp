@@ -63,6 +63,16 @@ class Hold {
         answer(
             lost.has_value());  // lost() keeps saying what renewal found, until the next acquire()
     }
+    // A hold begun but never reported to the caller (a direct hand-off whose extension failed
+    // before acquire() returned): gone without a trace, as if never begun.
+    void forget() {
+        stop_renewal();
+        token_.reset();
+        fence_.reset();
+        in_doubt_ = false;
+        answered_ = true;
+        end_.reset();
+    }
     // An acquire() starts: nothing is held, and the previous hold's "lost" is forgotten.
     void start_over() noexcept { lost_ = false; }
     // Renewal found the key gone, or could not reach the server before it expired. The token

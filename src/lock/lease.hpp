@@ -73,6 +73,8 @@ struct LeaseState : LockState {
     }
     std::string wait_name() const override { return kind->wait_name(); }
     bool oldest_waiter_polls() const override { return false; }
+    // Their releases hand on by wake-up only (their scripts read no registration).
+    bool takes_direct_handoff() const override { return false; }
     asio::awaitable<bool> end_stale_hold() override;
     void hold_began(const std::shared_ptr<LockState>& /*self*/) override {}
     void withdraw_later(const std::shared_ptr<LockState>& self, const std::string& token) override;

@@ -24,60 +24,127 @@ std::string sha1_hex(std::string_view text) {
 Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 
 // Hands the lock to the first queued waiting process (a sorted set of inbox channels by
-// arrival time): publishes the lock's name on its inbox and, if a subscriber heard it, sets the
-// lock's key to that inbox's claim marker for a short claim window (`claim_ms`). Only that
-// process's acquire script may then take the key; a newcomer's SET NX fails, so nobody jumps
-// the queue, and a dead or departed claimant blocks the lock for at most the window (its
-// departure hands on at once: leave_queue_script). A process gone since it queued has no
-// subscriber (PUBLISH reaches 0 clients): it is dropped and the next one tried. Bounded, so a
-// release never runs long. Sets `handed` when the key now holds a claim marker.
+// arrival time). Two ways (docs/semantics.md, "Hand-off"):
+//   - direct: the process registered its oldest local waiter (handoff_key: "SEQ:TTL:F:TOKEN").
+//     The key becomes that TOKEN at once, for PX = min(TTL, claim window), with the next fence
+//     when it asked for one, and the message "dlock:handed:TOKEN:SEQ:PX:FENCE:NAME" tells it.
+//     The waiter counts as holding it on the message and extends the key to its full TTL
+//     (take_handoff_script); a waiter that died or left keeps it for at most PX.
+//   - claim: anyone else (an older dlock, a Cluster, replicas to confirm, a holder record, a
+//     second local waiter): publishes the lock's name, and sets the key to that inbox's claim
+//     marker for the claim window (`claim_ms`). Only that process's acquire script may then take
+//     the key; a newcomer's SET NX fails, so nobody jumps the queue, and a dead or departed
+//     claimant blocks the lock for at most the window (its departure hands on at once:
+//     leave_queue_script).
+// A process gone since it queued has no subscriber (PUBLISH reaches 0 clients): it is dropped
+// and the next one tried (a fence taken for it is skipped: fences only need to grow). Bounded,
+// so a release never runs long. Sets `handed` when the key now holds a token or a claim marker.
 //
-// The queue key is passed in ARGV, not declared in KEYS, and touched only through pcall: it
-// lives in the lock key's slot, so it is local on a cluster node, but a multi-key script would
-// get TRYAGAIN while its slot migrates, and a lock operation must not fail for the sake of a
-// wake-up. Likewise a user without channel rights (Redis 7's default for new ACL users) can
-// still release. Wake-ups are best effort; the `sleep` poll covers their failure.
-#define DLOCK_HAND_ON(queue, publish, name, claim_ms)                           \
-    "local handed = false\n"                                                    \
-    "for _ = 1, 16 do\n"                                                        \
-    "  local head = redis.pcall('zpopmin', " queue                              \
-    ")\n"                                                                       \
-    "  if type(head) ~= 'table' or #head == 0 then break end\n"                 \
-    "  local reached = redis.pcall(" publish ", head[1], " name                 \
-    ")\n"                                                                       \
-    "  if type(reached) ~= 'number' then break end\n"                           \
-    "  if reached > 0 then\n"                                                   \
-    "    redis.call('set', KEYS[1], 'dlock:claim:' .. head[1], 'PX', " claim_ms \
-    ")\n"                                                                       \
-    "    handed = true\n"                                                       \
-    "    break\n"                                                               \
-    "  end\n"                                                                   \
+// The queue and registration keys are passed in ARGV, not declared in KEYS, and touched only
+// through pcall: they live in the lock key's slot, so they are local on a cluster node, but a
+// multi-key script would get TRYAGAIN while its slot migrates, and a lock operation must not
+// fail for the sake of a wake-up. Likewise a user without channel rights (Redis 7's default for
+// new ACL users) can still release. Wake-ups are best effort; the `sleep` poll covers their
+// failure.
+#define DLOCK_HAND_ON(queue, publish, name, claim_ms, registrations, fence_counter)    \
+    "local handed = false\n"                                                           \
+    "for _ = 1, 16 do\n"                                                               \
+    "  local head = redis.pcall('zpopmin', " queue                                     \
+    ")\n"                                                                              \
+    "  if type(head) ~= 'table' or #head == 0 then break end\n"                        \
+    "  local reg = redis.pcall('hget', " registrations                                 \
+    ", head[1])\n"                                                                     \
+    "  local seq, ttl, fencing, token\n"                                               \
+    "  if type(reg) == 'string' then\n"                                                \
+    "    redis.pcall('hdel', " registrations                                           \
+    ", head[1])\n"                                                                     \
+    "    seq, ttl, fencing, token = string.match(reg, '^(%d+):(%d+):([01]):(%x+)$')\n" \
+    "  end\n"                                                                          \
+    "  local message, px = " name ", tonumber(" claim_ms                               \
+    ")\n"                                                                              \
+    "  if token then\n"                                                                \
+    "    if tonumber(ttl) > 0 and tonumber(ttl) < px then px = tonumber(ttl) end\n"    \
+    "    local fence = 0\n"                                                            \
+    "    if fencing == '1' then fence = next_fence(" fence_counter                     \
+    ") end\n"                                                                          \
+    "    message = 'dlock:handed:' .. token .. ':' .. seq .. ':' .. px .. ':' ..\n"    \
+    "              string.format('%d', fence) .. ':' .. " name                         \
+    "\n"                                                                               \
+    "  end\n"                                                                          \
+    "  local reached = redis.pcall(" publish                                           \
+    ", head[1], message)\n"                                                            \
+    "  if type(reached) ~= 'number' then break end\n"                                  \
+    "  if reached > 0 then\n"                                                          \
+    "    if token then\n"                                                              \
+    "      redis.call('set', KEYS[1], token, 'PX', px)\n"                              \
+    "    else\n"                                                                       \
+    "      redis.call('set', KEYS[1], 'dlock:claim:' .. head[1], 'PX', px)\n"          \
+    "    end\n"                                                                        \
+    "    handed = true\n"                                                              \
+    "    break\n"                                                                      \
+    "  end\n"                                                                          \
     "end\n"
 
 const Script& release_script() {
-    static const Script script(
+    static const std::string source = std::string(next_fence_lua) +
         "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
         "if KEYS[2] then redis.call('del', KEYS[2]) end\n"
-        "if ARGV[2] ~= '' then\n" DLOCK_HAND_ON("ARGV[4]", "ARGV[2]", "ARGV[3]", "ARGV[5]")
+        "if ARGV[2] ~= '' then\n" DLOCK_HAND_ON("ARGV[4]", "ARGV[2]", "ARGV[3]", "ARGV[5]",
+                                                "ARGV[6]", "ARGV[7]")
         "  if handed then return 1 end\n"
         "end\n"
         "redis.call('del', KEYS[1])\n"
-        "return 1\n");
+        "return 1\n";
+    static const Script script(source);
     return script;
 }
 
-// A departing waiter whose process holds the claim (handed the lock, then gone before using
-// it) or that drops an unused wake-up while the lock is free hands on to the next process.
+// A departing waiter hands on what it will not use: the lock handed straight to its token
+// (ARGV[9]), its process's claim marker, or (`unused_wakeup`) a wake-up it drops while the lock
+// is free. Its registration goes (token-checked, or all of its process's when the process
+// leaves the queue).
 static const Script& leave_queue_script() {
-    static const Script script(
-        "redis.pcall('zrem', ARGV[5], ARGV[1])\n"
+    static const std::string source = std::string(next_fence_lua) +
+        "if ARGV[10] ~= '1' then\n"
+        "  redis.pcall('zrem', ARGV[5], ARGV[1])\n"
+        "  redis.pcall('hdel', ARGV[7], ARGV[1])\n"
+        "elseif ARGV[9] ~= '' then\n"
+        "  local reg = redis.pcall('hget', ARGV[7], ARGV[1])\n"
+        "  if type(reg) == 'string' and string.sub(reg, -#ARGV[9] - 1) == ':' .. ARGV[9] then\n"
+        "    redis.pcall('hdel', ARGV[7], ARGV[1])\n"
+        "  end\n"
+        "end\n"
         "local current = redis.call('get', KEYS[1])\n"
-        "local claimed = current == 'dlock:claim:' .. ARGV[1]\n"
-        "if claimed or (ARGV[4] == '1' and not current) then\n" DLOCK_HAND_ON(
-            "ARGV[5]", "ARGV[2]", "ARGV[3]", "ARGV[6]") "  if claimed and not handed then "
-                                                        "redis.call('del', KEYS[1]) end\n"
-                                                        "end\n"
-                                                        "return 1\n");
+        "local ours = current == 'dlock:claim:' .. ARGV[1] or\n"
+        "             (ARGV[9] ~= '' and current == ARGV[9])\n"
+        "if ours or (ARGV[4] == '1' and not current) then\n" DLOCK_HAND_ON(
+            "ARGV[5]", "ARGV[2]", "ARGV[3]", "ARGV[6]", "ARGV[7]", "ARGV[8]")
+        "  if ours and not handed then redis.call('del', KEYS[1]) end\n"
+        "end\n"
+        "return 1\n";
+    static const Script script(source);
+    return script;
+}
+
+// The waiter a release handed the lock to (its token is the key's value) takes it for its full
+// TTL (ARGV[2] ms, '0' = none) and settles its process's place in the queue like a successful
+// acquire (ARGV[3] inbox, ARGV[4] 'stay' or 'leave', ARGV[5] queue, ARGV[6] queue TTL ms).
+// Returns 1, or 0 when the key no longer holds the token (it expired before this arrived).
+static const Script& take_handoff_script() {
+    static const Script script(R"lua(
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] ~= '0' then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+else
+  redis.call('persist', KEYS[1])
+end
+if ARGV[4] == 'stay' then
+  local t = redis.call('time')
+  redis.pcall('zadd', ARGV[5], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[3])
+  redis.pcall('pexpire', ARGV[5], ARGV[6])
+end
+return 1
+)lua");
     return script;
 }
 
@@ -115,9 +182,11 @@ local function now()
 end
 local queue = ARGV[7]
 -- Held (a key of another type counts as held), or handed to another process (its claim
--- marker); a marker naming our inbox is ours to take.
+-- marker); a marker naming our inbox is ours to take, and so is our own token: a release handed
+-- the lock straight to this waiter (its message may still be on its way, or lost).
 local current = redis.pcall('get', KEYS[1])
-if current and not (ARGV[4] ~= '' and current == 'dlock:claim:' .. ARGV[4]) then
+local handed = current == ARGV[1]
+if current and not handed and not (ARGV[4] ~= '' and current == 'dlock:claim:' .. ARGV[4]) then
   if ARGV[4] ~= '' then
     local score = now()
     if ARGV[8] == 'front' then
@@ -128,24 +197,40 @@ if current and not (ARGV[4] ~= '' and current == 'dlock:claim:' .. ARGV[4]) then
     end
     redis.pcall('zadd', queue, 'NX', score, ARGV[4])
     redis.pcall('pexpire', queue, ARGV[5])
+    if ARGV[9] ~= '' then
+      -- The direct hand-off registration of this process's oldest local waiter (handoff_key).
+      redis.pcall('hset', ARGV[10], ARGV[4], ARGV[9])
+      redis.pcall('pexpire', ARGV[10], ARGV[5])
+    end
   end
   return false
 end
 local fence = 0
-if ARGV[3] == '1' then fence = next_fence(KEYS[2]) end
-if ARGV[2] ~= '0' then
-  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if handed then
+  -- A fresh fence (the one the release took for us is in its message, which this attempt does
+  -- not have): fences only need to grow.
+  if ARGV[3] == '1' then fence = next_fence(KEYS[2]) end
+  if ARGV[2] ~= '0' then
+    redis.call('pexpire', KEYS[1], ARGV[2])
+  else
+    redis.call('persist', KEYS[1])
+  end
 else
-  redis.call('set', KEYS[1], ARGV[1])
+  if ARGV[3] == '1' then fence = next_fence(KEYS[2]) end
+  if ARGV[2] ~= '0' then
+    redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  else
+    redis.call('set', KEYS[1], ARGV[1])
+  end
 end
-if ARGV[9] == '1' then
+if ARGV[11] == '1' then
   -- The holder record: the last key, same expiry as the lock (none when ARGV[2] is '0').
   local holder = KEYS[#KEYS]
   local t = redis.call('time')
   local since = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('del', holder)
-  redis.call('hset', holder, 'owner', redis.sha1hex(ARGV[1]), 'host', ARGV[10], 'pid', ARGV[11],
-             'label', ARGV[12], 'since', since)
+  redis.call('hset', holder, 'owner', redis.sha1hex(ARGV[1]), 'host', ARGV[12], 'pid', ARGV[13],
+             'label', ARGV[14], 'since', since)
   if ARGV[2] ~= '0' then redis.call('pexpire', holder, ARGV[2]) end
 end
 if ARGV[4] ~= '' then
@@ -154,6 +239,11 @@ if ARGV[4] ~= '' then
     redis.pcall('pexpire', queue, ARGV[5])
   else
     redis.pcall('zrem', queue, ARGV[4])
+  end
+  -- Our registration is used up (a later local waiter registers its own).
+  local reg = redis.pcall('hget', ARGV[10], ARGV[4])
+  if type(reg) == 'string' and string.sub(reg, -#ARGV[1] - 1) == ':' .. ARGV[1] then
+    redis.pcall('hdel', ARGV[10], ARGV[4])
   end
 end
 return fence
@@ -231,6 +321,17 @@ return 1
 
 // ---- Typed calls: each script's KEYS and ARGV, in one place ----------------------------
 
+namespace {
+
+// "SEQ:TTL:FENCING:TOKEN" (protocol/keys.hpp, handoff_key).
+std::string registration_value(const HandoffRegistration& registration) {
+    return std::to_string(registration.seq) + ":" +
+           std::to_string(registration.ttl ? registration.ttl->count() : 0) + ":" +
+           (registration.fencing ? "1" : "0") + ":" + std::string(registration.token);
+}
+
+}  // namespace
+
 void ScriptCall::push_to(Request& request, bool full) const {
     const std::string key_count = std::to_string(keys.size());
     std::vector<std::string_view> command;
@@ -247,23 +348,40 @@ ScriptCall release_call(std::string_view name, std::string_view token, std::stri
                         bool holder_recorded, std::chrono::milliseconds claim_window) {
     // KEYS[1] lock, KEYS[2] holder record (only when recorded); ARGV[1] token, ARGV[2] notify
     // command ('' = wake no one), ARGV[3] lock name, ARGV[4] wait queue, ARGV[5] claim window
-    // ms.
-    ScriptCall call{&release_script(),
-                    {std::string(name)},
-                    {std::string(token), std::string(notify), std::string(name),
-                     wait_queue_key(name), std::to_string(claim_window.count())}};
+    // ms, ARGV[6] hand-off registrations, ARGV[7] fence counter.
+    ScriptCall call{
+        &release_script(),
+        {std::string(name)},
+        {std::string(token), std::string(notify), std::string(name), wait_queue_key(name),
+         std::to_string(claim_window.count()), handoff_key(name), fence_key(name)}};
     if (holder_recorded) call.keys.push_back(holder_key(name));
     return call;
 }
 
 ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
-                            bool unused_wakeup, std::chrono::milliseconds claim_window) {
+                            bool unused_wakeup, std::chrono::milliseconds claim_window,
+                            std::string_view registered_token, bool process_stays) {
     // KEYS[1] lock; ARGV[1] inbox, ARGV[2] notify command, ARGV[3] lock name, ARGV[4] '1' when
-    // the caller drops an unused wake-up, ARGV[5] wait queue, ARGV[6] claim window ms.
+    // the caller drops an unused wake-up, ARGV[5] wait queue, ARGV[6] claim window ms, ARGV[7]
+    // hand-off registrations, ARGV[8] fence counter, ARGV[9] the leaving waiter's registered
+    // token ('' = none), ARGV[10] '1' when the process stays queued.
     return {&leave_queue_script(),
             {std::string(name)},
             {std::string(inbox), std::string(notify), std::string(name), unused_wakeup ? "1" : "0",
-             wait_queue_key(name), std::to_string(claim_window.count())}};
+             wait_queue_key(name), std::to_string(claim_window.count()), handoff_key(name),
+             fence_key(name), std::string(registered_token), process_stays ? "1" : "0"}};
+}
+
+ScriptCall take_handoff_call(std::string_view name, std::string_view token,
+                             std::optional<std::chrono::milliseconds> ttl, std::string_view inbox,
+                             bool others_waiting, std::chrono::milliseconds queue_ttl) {
+    // KEYS[1] lock; ARGV[1] token, ARGV[2] ms ('0' = no expiry), ARGV[3] inbox, ARGV[4] 'stay'
+    // or 'leave', ARGV[5] wait queue, ARGV[6] queue TTL ms.
+    return {&take_handoff_script(),
+            {std::string(name)},
+            {std::string(token), ttl ? std::to_string(ttl->count()) : "0", std::string(inbox),
+             others_waiting ? "stay" : "leave", wait_queue_key(name),
+             std::to_string(queue_ttl.count())}};
 }
 
 ScriptCall extend_call(std::string_view name, std::string_view token, std::chrono::milliseconds ms,
@@ -288,7 +406,8 @@ ScriptCall acquire_call(std::string_view name, std::string_view token,
     // with `holder`, always the last key); ARGV[1] token, ARGV[2] ms ('0' = no expiry), ARGV[3]
     // '1' = fencing, ARGV[4] inbox ('' = not queueing), ARGV[5] queue TTL ms, ARGV[6] 'stay'
     // (this process has more waiters) or 'leave', ARGV[7] wait queue, ARGV[8] 'front' when the
-    // caller was just woken; with `holder`: ARGV[9] '1', ARGV[10..12] host, pid, label.
+    // caller was just woken, ARGV[9] the hand-off registration ('' = none), ARGV[10] the
+    // registrations' key; with `holder`: ARGV[11] '1', ARGV[12..14] host, pid, label.
     ScriptCall call{&acquire_script(), {std::string(name)}, {}};
     if (fencing) call.keys.push_back(fence_key(name));
     call.args = {std::string(token),
@@ -298,7 +417,9 @@ ScriptCall acquire_call(std::string_view name, std::string_view token,
                  std::to_string(queue_ttl.count()),
                  ticket && ticket->others_waiting ? "stay" : "leave",
                  wait_queue_key(name),
-                 ticket && ticket->woken ? "front" : "back"};
+                 ticket && ticket->woken ? "front" : "back",
+                 ticket && ticket->registration ? registration_value(*ticket->registration) : "",
+                 handoff_key(name)};
     if (holder) {
         call.keys.push_back(holder_key(name));
         call.args.insert(call.args.end(), {"1", std::string(holder->host), std::string(holder->pid),

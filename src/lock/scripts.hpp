@@ -46,19 +46,29 @@ struct ScriptCall {
 inline constexpr std::chrono::milliseconds handoff_claim_window{50};
 
 // If the lock's key holds `token`: hands the lock to the first live queued process (the key
-// becomes that process's claim marker for `claim_window`), or deletes it when nobody is
-// queued (or `notify` is empty). With `holder_recorded`, deletes the holder record too
-// (holder_key in KEYS[2]). Returns 1, or 0 when the key does not hold `token`.
+// becomes its registered waiter's token, or else its claim marker, for at most `claim_window`),
+// or deletes it when nobody is queued (or `notify` is empty). With `holder_recorded`, deletes the
+// holder record too (holder_key in KEYS[2]). Returns 1, or 0 when the key does not hold `token`.
 ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify,
                         bool holder_recorded = false,
                         std::chrono::milliseconds claim_window = handoff_claim_window);
 
-// Takes `inbox` out of the lock's queue. If the lock was handed to this inbox (a claim it will
-// not use), or the caller drops a wake-up it did not use (`unused_wakeup`) while the lock is
-// free, hands the lock on to the next live process (or frees it). Returns 1.
+// Takes `inbox` out of the lock's queue and its hand-off registration (or, with
+// `process_stays`, only the leaving waiter's registration of `registered_token`). If the lock
+// was handed to this inbox (a claim it will not use) or to `registered_token`, or the caller
+// drops a wake-up it did not use (`unused_wakeup`) while the lock is free, hands the lock on to
+// the next live process (or frees it). Returns 1.
 ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
                             bool unused_wakeup,
-                            std::chrono::milliseconds claim_window = handoff_claim_window);
+                            std::chrono::milliseconds claim_window = handoff_claim_window,
+                            std::string_view registered_token = {}, bool process_stays = false);
+
+// A waiter whose token a release set as the key's value (the direct hand-off) takes the lock:
+// the key gets `ttl` (none: no expiry), and the process's inbox goes back to the queue's tail
+// when `others_waiting`. Returns 1, or 0 when the key no longer holds `token`.
+ScriptCall take_handoff_call(std::string_view name, std::string_view token,
+                             std::optional<std::chrono::milliseconds> ttl, std::string_view inbox,
+                             bool others_waiting, std::chrono::milliseconds queue_ttl);
 
 // How extend_call applies `ms`: added to the remaining TTL, replacing it, or (auto-renewal)
 // replacing it unless more is left, so a renewal never undoes an extend().
@@ -69,13 +79,24 @@ enum class TtlChange { add, replace, renew };
 ScriptCall extend_call(std::string_view name, std::string_view token, std::chrono::milliseconds ms,
                        TtlChange change, bool holder_recorded = false);
 
+// What a queued waiter registers for the direct hand-off (handoff_key): its token, TTL and
+// fencing, and `seq`, the number of the attempt that carries it (the message names it back, so
+// the waiter knows which send time bounds its lease from below).
+struct HandoffRegistration {
+    std::string_view token;
+    std::optional<std::chrono::milliseconds> ttl;
+    bool fencing = false;
+    std::uint64_t seq = 0;
+};
 // Where a blocked acquire stands in the wait queue: its process's inbox, whether other local
-// waiters on the same lock stay queued after it succeeds, and whether this attempt follows a
-// wake-up (then, overtaken, it queues again at the head, not the tail).
+// waiters on the same lock stay queued after it succeeds, whether this attempt follows a
+// wake-up (then, overtaken, it queues again at the head, not the tail), and the registration for
+// a direct hand-off (none: a release hands this process a claim).
 struct QueueTicket {
     std::string_view inbox;
     bool others_waiting = false;
     bool woken = false;
+    std::optional<HandoffRegistration> registration;
 };
 // Who takes the lock, for its holder record (holder_key; `since` is the server's clock).
 struct HolderFields {
@@ -88,7 +109,8 @@ struct HolderFields {
 // `holder` is given, with the same expiry) atomically, or the claim of a lock a release handed
 // to the ticket's inbox; when the lock is held (or handed to another process) and a ticket is
 // given, queues the ticket's inbox (the queue expires after `queue_ttl`). Returns the fence
-// (0 without fencing), or nil when the lock is held.
+// (0 without fencing), or nil when the lock is held. A key holding `token` (handed to this waiter
+// directly) is taken like a free one: its expiry set, a fresh fence.
 ScriptCall acquire_call(std::string_view name, std::string_view token,
                         std::optional<std::chrono::milliseconds> ttl, bool fencing,
                         const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,

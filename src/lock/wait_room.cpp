@@ -19,15 +19,21 @@ namespace {
 // cache) used to send the ZREM one round trip later, after such a new wait had queued: it
 // deleted the new entry and the next release woke nobody. No retry also means nothing touches
 // the client after the first suspension (it holds the backend alive).
-void leave_queue_later(const WaitSite& site, std::string inbox, bool unused_wakeup) {
+//
+// `registered_token`: the leaving waiter's direct hand-off registration (a lock handed to it is
+// handed on); `process_stays`: other local waiters keep the process queued.
+void leave_queue_later(const WaitSite& site, std::string inbox, bool unused_wakeup,
+                       std::string registered_token = {}, bool process_stays = false) {
     asio::co_spawn(
         site.client->get_executor(),
         [owner = site.owner, client = site.client, name = site.name,
-         deadline = Clock::now() + site.command_timeout, inbox = std::move(inbox),
-         unused_wakeup]() -> asio::awaitable<void> {
+         deadline = Clock::now() + site.command_timeout, inbox = std::move(inbox), unused_wakeup,
+         registered_token = std::move(registered_token), process_stays]() -> asio::awaitable<void> {
             try {
                 co_await eval(
-                    *client, leave_queue_call(name, inbox, client->notify_command(), unused_wakeup),
+                    *client,
+                    leave_queue_call(name, inbox, client->notify_command(), unused_wakeup,
+                                     handoff_claim_window, registered_token, process_stays),
                     deadline, EvalMode::source_only);
             } catch (const std::exception&) {
             }
@@ -57,10 +63,14 @@ WaitRoom::~WaitRoom() {
     if (!waiter_) return;
     const auto departure = subscriber_->unwatch(waiter_);
     // Our success already updated the queue; otherwise the last local waiter takes this
-    // process out of it (and passes on a wake-up it did not use).
+    // process out of it (and passes on a wake-up it did not use). A waiter that registered for
+    // a direct hand-off withdraws that too, and hands on a lock given to its token.
+    const std::string& registered = waiter_->registered_token;
     if (!acquired_ && departure.last_for_lock) {
-        leave_queue_later(site_, waiter_->inbox, departure.unused_wakeup);
+        leave_queue_later(site_, waiter_->inbox, departure.unused_wakeup, registered);
         if (departure.unused_wakeup && site_.events) site_.events->wakeup_passed_on();
+    } else if (!acquired_ && !registered.empty()) {
+        leave_queue_later(site_, waiter_->inbox, false, registered, true);
     }
 }
 
@@ -88,9 +98,37 @@ asio::awaitable<bool> WaitRoom::enter(std::optional<Deadline> deadline) {
     }
 }
 
-std::optional<QueueTicket> WaitRoom::ticket() const {
+void WaitRoom::offer_direct_handoff(std::string token, std::optional<std::chrono::milliseconds> ttl,
+                                    bool fencing) {
+    offered_token_ = std::move(token);
+    offer_ = HandoffRegistration{{}, ttl, fencing, 0};
+}
+
+std::optional<QueueTicket> WaitRoom::ticket() {
     if (!waiter_) return std::nullopt;
-    return QueueTicket{waiter_->inbox, subscriber_->others_waiting(*waiter_), woken_};
+    QueueTicket ticket{waiter_->inbox, subscriber_->others_waiting(*waiter_), woken_, std::nullopt};
+    // Only the oldest local waiter registers: the process's own FIFO picks who is handed the
+    // lock, and it stays the oldest until it leaves.
+    if (offer_ && subscriber_->oldest_for_lock(*waiter_)) {
+        registered_at_.push_back(Clock::now());  // no later than the attempt's send
+        waiter_->registered_token = offered_token_;
+        ticket.registration = *offer_;
+        ticket.registration->token = offered_token_;
+        ticket.registration->seq = registered_at_.size();
+    }
+    return ticket;
+}
+
+std::optional<WaitRoom::Handed> WaitRoom::take_handoff() {
+    if (!waiter_ || !waiter_->handed) return std::nullopt;
+    const Subscriber::Waiter::Handed handed = *std::exchange(waiter_->handed, std::nullopt);
+    if (handed.seq == 0 || handed.seq > registered_at_.size() || handed.px <= 0)
+        return std::nullopt;  // not a registration of ours: the next attempt finds out
+    // The key was set after the server ran that attempt, so it lives until at least its send
+    // time + PX; less a drift for the two clocks' rates (Redlock's 1% + 2 ms).
+    const std::chrono::milliseconds px(handed.px);
+    const auto drift = px / 100 + std::chrono::milliseconds(2);
+    return Handed{handed.fence, px, registered_at_[handed.seq - 1] + px - drift};
 }
 
 asio::awaitable<void> WaitRoom::sleep(Clock::duration poll, std::optional<Deadline> deadline) {

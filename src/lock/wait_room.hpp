@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/backend.hpp"
 #include "lock/lock_state.hpp"
@@ -59,8 +60,15 @@ class WaitRoom {
     // notifications are unavailable (e.g. pub/sub refused by ACL): this wait polls.
     asio::awaitable<bool> enter(std::optional<Deadline> deadline);
 
-    // What the next attempt carries (none before entering).
-    std::optional<QueueTicket> ticket() const;
+    // Offers a direct hand-off (docs/semantics.md, "Hand-off"): while this waiter is its
+    // process's oldest local one on the name, its attempts register `token` (with `ttl` and
+    // `fencing`), so a release can set the key straight to it.
+    void offer_direct_handoff(std::string token, std::optional<std::chrono::milliseconds> ttl,
+                              bool fencing);
+
+    // What the next attempt carries (none before entering). Call it right before sending the
+    // attempt: a registration remembers the time as that attempt's send time.
+    std::optional<QueueTicket> ticket();
     // Until a wake-up or `until`. A destroyed owner cancels it (WaitSite::waiting).
     asio::awaitable<void> sleep(Deadline until);
     // Until a wake-up, the poll `poll` from now, or `deadline`. With oldest_polls_only (a
@@ -76,6 +84,21 @@ class WaitRoom {
     // The last sleep ended with a release notification (not the poll).
     bool woken() const noexcept { return woken_; }
 
+    // The last sleep ended with a hand-off message: the key held this waiter's token from the
+    // release on, for PX. `lease_floor`: a time before which the key surely still holds it (the
+    // send time of the attempt whose registration the release used, + PX - drift: no clocks
+    // compared). Taken once.
+    struct Handed {
+        std::int64_t fence = 0;
+        std::chrono::milliseconds px{0};  // the expiry the release gave the key
+        Deadline lease_floor{};
+    };
+    std::optional<Handed> take_handoff();
+    // What a waiter handed the lock needs for take_handoff_call: its inbox, and whether other
+    // local waiters on the name stay queued.
+    std::string_view inbox() const { return waiter_ ? std::string_view(waiter_->inbox) : ""; }
+    bool others_waiting() const { return waiter_ && subscriber_->others_waiting(*waiter_); }
+
   private:
     Deadline command_deadline() const { return Clock::now() + site_.command_timeout; }
 
@@ -87,6 +110,11 @@ class WaitRoom {
     Notification poll_;   // notified only by ~Lock: a sleep without wake-ups is a timeout
     bool woken_ = false;  // the last sleep ended with a wake-up
     bool acquired_ = false;
+    // The direct hand-off offer, and the send time of each registering attempt (by its seq, from
+    // 1): the message names the one the release used.
+    std::optional<HandoffRegistration> offer_;
+    std::string offered_token_;
+    std::vector<Deadline> registered_at_;
 };
 
 }  // namespace dlock::detail

@@ -204,10 +204,21 @@ void Subscriber::on_message(Reply&& message) {
         }
         return;
     }
-    // ["message", inbox, lock name] or ["smessage", inbox, lock name]
+    // ["message", inbox, lock name or hand-off] or ["smessage", inbox, lock name or hand-off]
     ++messages_;
-    const std::string& lock_name = message.elements[2].str;
+    const std::string& payload = message.elements[2].str;
+    const std::optional<HandoffMessage> handoff = parse_handoff_message(payload);
+    const std::string lock_name = handoff ? std::string(handoff->name) : payload;
     auto it = waiters_.find(lock_name);
+    if (handoff && it != waiters_.end()) {
+        for (auto& waiter : it->second) {
+            if (waiter->registered_token != handoff->token) continue;
+            waiter->handed = Waiter::Handed{handoff->seq, handoff->px, handoff->fence};
+            wake(*waiter);
+            return;
+        }
+        // Not ours any more (that waiter left: its departure hands the lock on): a plain wake-up.
+    }
     if (it == waiters_.end() || it->second.empty()) {
         // Our waiters left after the release popped us: hand the wake-up to the next process.
         if (unclaimed_) unclaimed_(lock_name, message.elements[1].str);

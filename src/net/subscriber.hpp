@@ -15,7 +15,9 @@
 // itself, and a wake-up that arrives before wait() leaves `notified` set. A wake-up nobody here
 // can use (the waiter left) goes to the next local waiter, or back to the server through the
 // unclaimed handler, which wakes the next queued process. The `sleep` poll covers the rest
-// (a holder that crashed, a release by redis-py).
+// (a holder that crashed, a release by redis-py). A hand-off message (protocol/keys.hpp: the
+// release set the key to a waiter's registered token) goes to the waiter with that token; if it
+// left, its departure hands the lock on, and the message wakes the oldest local waiter instead.
 //
 // Dropped connection: the server forgets the subscriptions and messages sent meanwhile are
 // lost. While any waiter is registered the subscriber reconnects by itself (backing off
@@ -31,6 +33,7 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <map>
@@ -55,6 +58,16 @@ class Subscriber {
         bool wakeup = false;
         // The waiter just became the oldest local waiter on its lock (the one before it left).
         bool promoted = false;
+        // The token this waiter registered for a direct hand-off (empty: none), set by the lock;
+        // and what a hand-off message to that token said (attempt number, the key's PX, the
+        // fence), with `wakeup` (docs/semantics.md, "Hand-off").
+        std::string registered_token;
+        struct Handed {
+            std::uint64_t seq = 0;
+            std::int64_t px = 0;
+            std::int64_t fence = 0;
+        };
+        std::optional<Handed> handed;
         // Notified with either, and by the lock's owner to end a wait (neither is set then).
         Notification signal;
         // Its place in the list of its lock's waiters, while listed: unwatch() takes it out in

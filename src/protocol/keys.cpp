@@ -20,6 +20,57 @@ std::string holder_key(std::string_view lock_name) {
     return companion_key("dlock:holder:", lock_name);
 }
 
+std::string handoff_key(std::string_view lock_name) {
+    return companion_key("dlock:handoff:", lock_name);
+}
+
+namespace {
+
+// The next ':'-terminated field of `rest` (consumed), if it is non-empty and every character
+// passes `allowed`.
+template <class Allowed>
+std::optional<std::string_view> take_field(std::string_view& rest, Allowed allowed) {
+    const auto end = rest.find(':');
+    if (end == std::string_view::npos || end == 0) return std::nullopt;
+    const std::string_view field = rest.substr(0, end);
+    for (const char c : field)
+        if (!allowed(c)) return std::nullopt;
+    rest.remove_prefix(end + 1);
+    return field;
+}
+
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool is_hex(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+template <class Number>
+std::optional<Number> to_number(std::string_view digits) {
+    if (digits.size() > 18) return std::nullopt;  // no overflow
+    Number value = 0;
+    for (const char c : digits) value = value * 10 + (c - '0');
+    return value;
+}
+
+}  // namespace
+
+std::optional<HandoffMessage> parse_handoff_message(std::string_view message) {
+    if (!message.starts_with(handoff_message_prefix)) return std::nullopt;
+    std::string_view rest = message.substr(handoff_message_prefix.size());
+    const auto token = take_field(rest, is_hex);
+    const auto seq = take_field(rest, is_digit);
+    const auto px = take_field(rest, is_digit);
+    const auto fence = take_field(rest, is_digit);
+    if (!token || !seq || !px || !fence || rest.empty()) return std::nullopt;
+    const auto seq_n = to_number<std::uint64_t>(*seq);
+    const auto px_n = to_number<std::int64_t>(*px);
+    const auto fence_n = to_number<std::int64_t>(*fence);
+    if (!seq_n || !px_n || !fence_n) return std::nullopt;
+    return HandoffMessage{*token, *seq_n, *px_n, *fence_n, rest};
+}
+
 namespace {
 
 // The NAME of "PREFIX{tag}:NAME" for one of `prefixes`, else empty.
@@ -37,9 +88,10 @@ std::optional<std::string> strip_companion(std::string_view key,
 }  // namespace
 
 std::optional<std::string> lock_name_of(std::string_view key) {
-    auto name = strip_companion(
-        key, {"dlock:holder:{", "dlock:fence:{", "dlock:queue:{", "dlock:sem:{", "dlock:readers:{",
-              "dlock:writers-waiting:{", "dlock:readers-waiting:{", "dlock:readers-turn:{"});
+    auto name =
+        strip_companion(key, {"dlock:holder:{", "dlock:fence:{", "dlock:queue:{", "dlock:handoff:{",
+                              "dlock:sem:{", "dlock:readers:{", "dlock:writers-waiting:{",
+                              "dlock:readers-waiting:{", "dlock:readers-turn:{"});
     // The wait queue of a semaphore or of a read/write lock's readers or writers is the queue
     // of its wait name ("dlock:queue:{t}:dlock:sem-wait:{t}:NAME"): that NAME is the one.
     if (name && key.starts_with("dlock:queue:{")) {

@@ -33,6 +33,28 @@ std::string wait_queue_key(std::string_view lock_name);
 // with the lock's key, with the same expiry; deleted by the release.
 std::string holder_key(std::string_view lock_name);
 
+// "dlock:handoff:{tag}:NAME": the direct hand-off registrations of lock NAME's queued processes
+// (docs/semantics.md, "Hand-off"), a hash inbox -> "SEQ:TTL:FENCING:TOKEN": the token of the
+// process's oldest local waiter, its TTL in ms ('0' = none), '1' when it wants a fence, and SEQ,
+// the number of the attempt that wrote it. A release that pops the inbox sets the lock's key to
+// TOKEN and tells the process with a hand-off message. Expires with the queue.
+std::string handoff_key(std::string_view lock_name);
+
+// The message a release publishes on an inbox when it set the lock's key straight to a queued
+// waiter's token: "dlock:handed:TOKEN:SEQ:PX:FENCE:NAME" (PX: the expiry the release gave the
+// key, ms; FENCE: 0 without fencing). Any other message is the plain wake-up, the lock's (or
+// wait name's) NAME. Built by the release script (lock/scripts.cpp).
+struct HandoffMessage {
+    std::string_view token;
+    std::uint64_t seq = 0;
+    std::int64_t px = 0;
+    std::int64_t fence = 0;
+    std::string_view name;
+};
+inline constexpr std::string_view handoff_message_prefix = "dlock:handed:";
+// The parts of a hand-off message, or nothing when `message` is not one (a plain wake-up).
+std::optional<HandoffMessage> parse_handoff_message(std::string_view message);
+
 // The lock name that `key` is a holder record, fence counter or wait queue of, or a key of
 // semaphore or read/write lock NAME (its holders, readers, waiting claims, wait
 // queues); empty for any other key. (`dlock list` finds locks by these keys.) All start with

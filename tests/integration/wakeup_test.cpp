@@ -267,12 +267,15 @@ TEST_F(WakeupOnOwnServer, ThousandLocalWaitersShareOneSubscriptionAndCostOneSetP
         const HandOffs handoffs = co_await release_to_waiters(admin, holder, finished, 45s);
         EXPECT_TRUE(handoffs.all_done);  // within 45 s: after the waiters' blocking_timeout
         const double took_ms = handoffs.took_ms;
-        // Every script here runs one GET: the acquire script per try, and the 1 + 1000
-        // releases. Queued waiters only try through the acquire script; its SET runs only on
-        // success, each release but the last sets the next claim marker, and no plain SET is
-        // sent.
+        // Every script here runs one GET: the acquire script per try, the take-hand-off script,
+        // and the 1 + 1000 releases. Queued waiters only try through the acquire script; its SET
+        // runs only on success, each release but the last sets the next claim marker, and no
+        // plain SET is sent. The exception: the first waiter registered for a direct hand-off
+        // (the oldest local waiter when it queued; the later ones queued behind it), so the
+        // first release set the key to its token and it took the lock without a SET of its
+        // own (its take-hand-off script stands for its attempt).
         const long long attempts = handoffs.gets - (waiters + 1);
-        EXPECT_EQ(handoffs.sets, 2 * waiters);
+        EXPECT_EQ(handoffs.sets, 2 * waiters - 1);
         const double per_handoff = static_cast<double>(attempts) / waiters;
         std::cout << waiters << " local waiters: " << attempts << " acquisition attempts for "
                   << waiters << " hand-offs (" << per_handoff << " per hand-off), "
@@ -609,7 +612,7 @@ TEST_F(WakeupOnOwnServer, OneProcessWokenPerReleaseAcrossProcesses) {
         const HandOffs handoffs = co_await release_to_waiters(admin, holder, finished, 30s);
         EXPECT_TRUE(handoffs.all_done);  // within 30 s: after the waiters' blocking_timeout
         const double took_ms = handoffs.took_ms;
-        // Each hand-off: the woken process runs the acquire script once and claims. Every
+        // Each hand-off: the woken process runs the take-hand-off script once. Every
         // script runs one GET (the admin reads INFO and ZCARD only), and the holder and the 8
         // processes release once each, so the attempts are GETs - 9, expected exactly 8. The
         // slack of 2 tolerates a retry the protocol allows without a herd: a subscriber
@@ -625,9 +628,10 @@ TEST_F(WakeupOnOwnServer, OneProcessWokenPerReleaseAcrossProcesses) {
                        std::to_string(static_cast<double>(attempts) / processes));
         EXPECT_GE(attempts, processes);
         EXPECT_LE(attempts, processes + 2);
-        // The script's SET runs only on success, and every release but the last sets the next
-        // process's claim marker; no plain SET is sent.
-        EXPECT_EQ(sets, 2 * processes);
+        // Every release but the last sets the key straight to the next process's token (each
+        // process has one waiter, which registered): the woken process sends no SET, and its
+        // take-hand-off script (one GET) stands for its attempt. No plain SET is sent.
+        EXPECT_EQ(sets, processes);
         EXPECT_LT(took_ms, 10'000) << "a hand-off waited for the 30 s poll";
 
         std::vector<int> arrival(processes);
@@ -659,7 +663,9 @@ enum class Departure { before_release, racing, after_release };
 
 // FIFO survives being overtaken: the release pops A (first in line) and wakes it, but another
 // client takes the free lock before A's attempt (here inside the same MULTI, so the order is
-// certain). A must queue again at the head, ahead of B, and get the next release.
+// certain). A must queue again at the head, ahead of B, and get the next release. On the claim
+// path (holder records here): a direct hand-off never leaves the key free to be overtaken, and a
+// plain SET over a waiter's token is the key overwritten, which its take-hand-off reports lost.
 TEST_F(WakeupOnOwnServer, AWokenProcessOvertakenKeepsItsPlaceInLine) {
     dlock::Redis a_client(io.get_executor(), server.url());
     dlock::Redis b_client(io.get_executor(), server.url());
@@ -669,8 +675,10 @@ TEST_F(WakeupOnOwnServer, AWokenProcessOvertakenKeepsItsPlaceInLine) {
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
-        dlock::Lock a(a_client, name, waiter_options());
-        dlock::Lock b(b_client, name, waiter_options());
+        dlock::LockOptions claiming = waiter_options();
+        claiming.record_holder = true;
+        dlock::Lock a(a_client, name, claiming);
+        dlock::Lock b(b_client, name, claiming);
         Notification finished(io.get_executor(), 2);
         auto take = [&](dlock::Lock& lock, char who) -> asio::awaitable<void> {
             if (co_await lock.acquire()) {
@@ -1008,4 +1016,128 @@ TEST_F(HandOff, NobodyQueuedMeansTheReleaseFreesTheLock) {
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         co_await holder.release();
     });
+}
+
+// ---- The direct hand-off: the release sets the key to the first queued waiter's token ----
+
+// The release and a GET of the key, atomically: what the release left in the key.
+asio::awaitable<std::string> release_and_read(dlock::Redis& admin, const std::string& name,
+                                              const std::string& token) {
+    dlock::Request race({"MULTI"});
+    dlock::detail::release_call(name, token, "publish").push_to(race, true);
+    race.push({"GET", name});
+    race.push({"EXEC"});
+    const auto replies = co_await admin.pipeline(race);
+    const dlock::Reply& results = replies.back();
+    EXPECT_EQ(results.elements.at(0).integer, 1) << "the holder's release";
+    co_return results.elements.at(1).str;
+}
+
+TEST_F(HandOff, TheReleaseSetsTheKeyStraightToTheQueuedWaitersTokenAndItsFence) {
+    dlock::Redis waiter_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::LockOptions fenced;
+        fenced.fencing = true;
+        fenced.timeout = 30s;
+        dlock::Lock holder(holder_client, name, fenced);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        const std::int64_t holder_fence = holder.fence().value_or(-1);
+        dlock::LockOptions waiting = waiter_options();
+        waiting.fencing = true;
+        waiting.timeout = 30s;
+        dlock::Lock waiter(waiter_client, name, waiting);
+        Notification acquired(io.get_executor(), 1);
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                EXPECT_TRUE(co_await waiter.acquire());
+                acquired.notify();
+            },
+            asio::detached);
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return co_await queued_processes(admin, queue_of(name)) == 1;
+            },
+            5s));
+        const std::string handed = co_await release_and_read(admin, name, *holder.token());
+        EXPECT_FALSE(handed.starts_with("dlock:claim:")) << "handed a claim, not the token";
+
+        EXPECT_TRUE(co_await acquired.wait(10s));
+        EXPECT_EQ(waiter.token().value_or(""), handed) << "the key is the waiter's own token";
+        EXPECT_EQ(waiter.fence().value_or(-1), holder_fence + 1) << "fences grow across hand-offs";
+        // The waiter extends the claim window's PX to its full TTL at once.
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return (co_await admin.command("PTTL", name)).integer >
+                    dlock::detail::handoff_claim_window.count();
+            },
+            5s));
+        EXPECT_TRUE(co_await waiter.owned());
+        EXPECT_EQ((co_await admin.command("EXISTS", dlock::detail::handoff_key(name))).integer, 0)
+            << "a used registration stays behind";
+        co_await waiter.release();
+    });
+}
+
+TEST_F(HandOff, AWaiterHandedTheLockThatNeverTakesItKeepsItOnlyForTheClaimWindow) {
+    dlock::Redis listener(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    const std::string inbox = dlock::test::unique_name(":frozen-inbox");
+    const std::string token = "0123456789abcdef0123456789abcdef";
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        // A registered process that hears the message but never takes the lock (TTL 10 min).
+        co_await listener.command("SUBSCRIBE", inbox);
+        co_await admin.command("ZADD", queue_of(name), "1", inbox);
+        co_await admin.command("HSET", dlock::detail::handoff_key(name), inbox,
+                               "1:600000:0:" + token);
+        co_await holder.release();
+        EXPECT_EQ((co_await admin.command("GET", name)).str, token);
+        const long long left = (co_await admin.command("PTTL", name)).integer;
+        EXPECT_GT(left, 0);
+        EXPECT_LE(left, dlock::detail::handoff_claim_window.count())
+            << "a dead waiter would keep the lock for its whole TTL";
+    });
+}
+
+TEST_F(HandOff, AWaiterThatLeavesAfterBeingHandedTheLockHandsItOn) {
+    dlock::Redis listener(io.get_executor(), dlock::test::server("PLAIN_URL"));
+    const std::string name = dlock::test::unique_name();
+    const std::string inbox = dlock::test::unique_name(":leaving-inbox");
+    const std::string token = "00112233445566778899aabbccddeeff";
+    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+        const std::string registrations = dlock::detail::handoff_key(name);
+        for (const bool process_stays : {false, true}) {
+            co_await admin.command("SET", name, token, "PX", "50");
+            co_await admin.command("HSET", registrations, inbox, "3:600000:0:" + token);
+            dlock::Request leave;
+            dlock::detail::leave_queue_call(name, inbox, "publish", false,
+                                            dlock::detail::handoff_claim_window, token,
+                                            process_stays)
+                .push_to(leave, true);
+            EXPECT_EQ((co_await admin.pipeline(leave)).front().integer, 1);
+            EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0)
+                << "the departed waiter's lock was not freed (process_stays " << process_stays
+                << ")";
+            EXPECT_EQ((co_await admin.command("HEXISTS", registrations, inbox)).integer, 0)
+                << "its registration stayed";
+        }
+    });
+}
+
+TEST(HandOffMessage, ParsesWhatTheReleaseWritesAndNothingElse) {
+    const auto parsed =
+        dlock::detail::parse_handoff_message("dlock:handed:ab12:7:50:1700000000000001:jobs:x");
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->token, "ab12");
+    EXPECT_EQ(parsed->seq, 7u);
+    EXPECT_EQ(parsed->px, 50);
+    EXPECT_EQ(parsed->fence, 1700000000000001);
+    EXPECT_EQ(parsed->name, "jobs:x");
+    for (const char* plain : {"jobs", "dlock:handed:", "dlock:handed:zz:1:50:0:jobs",
+                              "dlock:handed:ab:1:50:0:", "dlock:handed:ab:1:-5:0:jobs"}) {
+        EXPECT_FALSE(dlock::detail::parse_handoff_message(plain)) << plain;
+    }
 }
