@@ -18,6 +18,7 @@
 #include "dlock/semaphore.hpp"
 #include "lock/scripts.hpp"
 #include "names.hpp"
+#include "own_servers.hpp"
 #include "protocol/keys.hpp"
 #include "servers.hpp"
 
@@ -290,6 +291,68 @@ TEST_F(AdversaryHandOff, AZeroBlockingTimeoutBesideAWaiterTakesNothingFromIt) {
         EXPECT_TRUE(got);
         EXPECT_EQ(first.token().value_or("?"), left.value) << "handed to someone else";
         co_await first.release();
+    });
+}
+
+// A server restart (its dataset saved, so the lock, the queue and the registration come back)
+// between the waiter's registration and the release, the waiter's subscriber reconnecting
+// meanwhile: whichever registration the release then finds (the restored one, naming an attempt
+// sent before the restart, or a newer one), the waiter must get the lock, alone, with a larger
+// fence and its full TTL.
+TEST(AdversaryRestart, ARegistrationFromBeforeARestartStillHandsOnSafely) {
+    OwnServers server{"plain"};
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis waiter_client(io.get_executor(), server.url());
+    const std::string name = unique_name();
+    dlock::LockOptions fenced = woken_only(30s);
+    fenced.fencing = true;
+    dlock::Lock holder(holder_client, name, fenced);
+    dlock::Lock waiter(waiter_client, name, fenced);
+    bool got = false, finished = false;
+    run(io, [&]() -> asio::awaitable<void> {
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                got = co_await waiter.acquire();
+                finished = true;
+            },
+            asio::detached);
+        dlock::Redis admin(io.get_executor(), server.url());
+        EXPECT_TRUE(co_await until_queued(admin, name));
+        EXPECT_EQ((co_await admin.command("HLEN", dlock::detail::handoff_key(name))).integer, 1);
+        co_await admin.command("SAVE");
+    });
+    server.restart();
+    run(io, [&]() -> asio::awaitable<void> {
+        dlock::Redis admin(io.get_executor(), server.url());
+        EXPECT_EQ((co_await admin.command("HLEN", dlock::detail::handoff_key(name))).integer, 1)
+            << "the registration did not come back with the dataset";
+        // The waiter's process listens again (its subscriber reconnected).
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                const dlock::Reply channels =
+                    co_await admin.command("PUBSUB", "CHANNELS", "dlock:inbox:*");
+                co_return !channels.elements.empty();
+            },
+            10s));
+        std::exception_ptr failed;
+        for (int i = 0; i < 50; ++i) {  // the holder's client reconnects on a later command
+            failed = co_await thrown_by(holder.release());
+            if (!failed || is<dlock::LockReleaseError>(failed)) break;
+            co_await pause_for(20ms);
+        }
+        EXPECT_FALSE(failed) << what(failed);
+        EXPECT_TRUE(
+            co_await eventually([&]() -> asio::awaitable<bool> { co_return finished; }, 25s));
+        EXPECT_TRUE(got);
+        EXPECT_GT(waiter.fence().value_or(-1), holder.fence().value_or(0));
+        EXPECT_EQ((co_await admin.command("GET", name)).str, waiter.token().value_or("?"));
+        EXPECT_GT((co_await admin.command("PTTL", name)).integer,
+                  dlock::detail::handoff_claim_window.count())
+            << "the waiter holds the key only for the claim window";
+        if (got) co_await waiter.release();
     });
 }
 
