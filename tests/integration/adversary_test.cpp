@@ -3,6 +3,7 @@
 // carry, TTLs below the claim window, fences across both hand-off paths, waiters that give up
 // at the moment of the release, kinds racing on one name, and breaks while waiters queue.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <asio.hpp>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "async.hpp"
+#include "child_process.hpp"
 #include "dlock/inspect.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/read_write_lock.hpp"
@@ -354,6 +356,70 @@ TEST(AdversaryRestart, ARegistrationFromBeforeARestartStillHandsOnSafely) {
             << "the waiter holds the key only for the claim window";
         if (got) co_await waiter.release();
     });
+}
+
+// A waiter in another process (the CLI, which records its holder: the claim path) queues, then
+// is SIGSTOPped or SIGKILLed before the release: the key goes to its claim for at most the
+// claim window, a waiter queued behind it
+// then gets the lock (its poll), and the stopped one, continued while that waiter holds,
+// does not run as a second holder.
+TEST(AdversaryProcesses, AWaiterStoppedOrKilledAfterRegisteringHoldsUpTheNextOnlyBriefly) {
+    for (const int signal_number : {SIGSTOP, SIGKILL}) {
+        asio::io_context io;
+        dlock::Redis holder_client(io.get_executor(), plain_url());
+        dlock::Redis waiter_client(io.get_executor(), plain_url());
+        dlock::Redis admin(io.get_executor(), plain_url());
+        const std::string name = unique_name();
+        dlock::LockOptions fenced = woken_only();
+        fenced.fencing = true;
+        dlock::Lock holder(holder_client, name, fenced);
+        run(io, [&]() -> asio::awaitable<void> {
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        });
+        ChildProcess child({DLOCK_CLI_PATH, "run", "--url", plain_url(), "--sleep", "30", "-w",
+                            "30", name, "--", "echo", "child-ran"});
+        run(io, [&]() -> asio::awaitable<void> {
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return co_await queued_processes(admin, name) == 1;
+                },
+                10s))
+                << "the CLI waiter never queued";
+            child.signal(signal_number);
+            dlock::LockOptions polling = fenced;
+            polling.sleep = 50ms;
+            dlock::Lock next(waiter_client, name, polling);
+            bool got = false, finished = false;
+            asio::co_spawn(
+                io,
+                [&]() -> asio::awaitable<void> {
+                    got = co_await next.acquire();
+                    finished = true;
+                },
+                asio::detached);
+            EXPECT_TRUE(co_await until_queued(admin, name, 2));
+            const Released left = co_await release_and_look(admin, name, *holder.token());
+            if (!left.value.empty()) {
+                EXPECT_GT(left.pttl, 0) << "handed on without an expiry";
+                EXPECT_LE(left.pttl, dlock::detail::handoff_claim_window.count())
+                    << "a stopped or dead waiter keeps the lock beyond the claim window";
+            }
+            EXPECT_TRUE(
+                co_await eventually([&]() -> asio::awaitable<bool> { co_return finished; }, 10s));
+            EXPECT_TRUE(got);
+            EXPECT_GT(next.fence().value_or(-1), holder.fence().value_or(0));
+            if (signal_number == SIGSTOP) {
+                child.signal(SIGCONT);
+                EXPECT_FALSE(child.wait_for_output("child-ran", 300ms))
+                    << "the continued waiter ran while another process held the lock";
+            }
+            if (got) co_await next.release();
+            if (signal_number == SIGSTOP) {
+                EXPECT_TRUE(child.wait_for_output("child-ran", 10000ms))
+                    << "the continued waiter never got the lock";
+            }
+        });
+    }
 }
 
 // ---- Kinds on one name --------------------------------------------------------------------
