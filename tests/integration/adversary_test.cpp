@@ -152,6 +152,51 @@ TEST_F(AdversaryHandOff, ATtlShorterThanTheClaimWindowIsNotLengthenedByTheHandOf
     });
 }
 
+// The largest TTL the options accept (10^9 s) and the smallest (1 ms) travel in the
+// registration and the extension: the first ends with the key's full TTL, the second still
+// gets the lock (on the message, or by its next attempt) and leaves no key behind.
+TEST_F(AdversaryHandOff, TheLargestAndTheSmallestTtlAreHandedOn) {
+    for (const dlock::Seconds ttl : {dlock::Seconds(1e9), dlock::Seconds(0.001)}) {
+        const std::string name = unique_name();
+        run(io, [&]() -> asio::awaitable<void> {
+            dlock::Lock holder(holder_client, name, woken_only());
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+            dlock::LockOptions options = woken_only();
+            options.timeout = ttl;
+            options.sleep = std::min(ttl, options.sleep);
+            dlock::Lock waiter(waiter_client, name, options);
+            bool got = false, finished = false;
+            asio::co_spawn(
+                io,
+                [&]() -> asio::awaitable<void> {
+                    got = co_await waiter.acquire();
+                    finished = true;
+                },
+                asio::detached);
+            EXPECT_TRUE(co_await until_queued(admin, name));
+            co_await holder.release();
+            EXPECT_TRUE(
+                co_await eventually([&]() -> asio::awaitable<bool> { co_return finished; }, 10s));
+            EXPECT_TRUE(got) << "TTL " << ttl.count() << " s";
+            if (ttl.count() > 1) {
+                EXPECT_TRUE(co_await eventually(
+                    [&]() -> asio::awaitable<bool> {
+                        co_return (co_await admin.command("PTTL", name)).integer >
+                            1000000000000 - 60000;
+                    },
+                    5s))
+                    << "the huge TTL was not set by the extension";
+                co_await waiter.release();
+            }
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return (co_await admin.command("EXISTS", name)).integer == 0;
+                },
+                5s));
+        });
+    }
+}
+
 // Three ways a queued waiter gets the lock: directly (the first waiter of a process), by the
 // claim marker (a process's second local waiter; a waiter recording its holder). Fences must
 // grow along the chain whichever way each one took, and no two may hold at once.
