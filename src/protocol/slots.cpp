@@ -69,7 +69,10 @@ const std::string& slot_tag(std::uint16_t slot) {
 }
 
 std::string companion_key(std::string_view prefix, std::string_view name) {
-    const std::string& tag = slot_tag(key_slot(name));
+    return tagged_key(prefix, slot_tag(key_slot(name)), name);
+}
+
+std::string tagged_key(std::string_view prefix, std::string_view tag, std::string_view name) {
     std::string key;
     key.reserve(prefix.size() + tag.size() + name.size() + 3);  // one allocation
     key += prefix;
