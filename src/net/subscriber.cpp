@@ -210,9 +210,14 @@ void Subscriber::on_message(Reply&& message) {
     // ["message", inbox, lock name or hand-off] or ["smessage", inbox, lock name or hand-off]
     ++messages_;
     const std::string& payload = message.elements[2].str;
-    const std::optional<HandoffMessage> handoff = parse_handoff_message(payload);
+    // A name waited on here is a plain wake-up even when it is shaped like a hand-off message
+    // (a lock may be called "dlock:handed:..."). A real hand-off read that way is only slower:
+    // its waiter's next attempt takes the key holding its own token.
+    auto it = waiters_.find(payload);
+    const std::optional<HandoffMessage> handoff =
+        it == waiters_.end() ? parse_handoff_message(payload) : std::nullopt;
     const std::string lock_name = handoff ? std::string(handoff->name) : payload;
-    auto it = waiters_.find(lock_name);
+    if (handoff) it = waiters_.find(lock_name);
     if (handoff && it != waiters_.end()) {
         for (auto& waiter : it->second) {
             if (waiter->registered_token != handoff->token) continue;

@@ -116,6 +116,34 @@ TEST_F(AdversaryHandOff, ANameWithColonsBinaryBytesAndAMessageInsideIsHandedOnDi
     });
 }
 
+// A lock whose name is itself shaped like a hand-off message, waited on by the claim path (a
+// holder record): its plain wake-up (the payload is the name) must wake its waiter, not be read
+// as a hand-off for the name at the message's end and passed on to that lock's queue.
+TEST_F(AdversaryHandOff, ANameShapedLikeAHandOffMessageIsWokenByItsPlainWakeUp) {
+    const std::string name = "dlock:handed:00ff:1:50:0:" + unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        dlock::LockOptions recorded = woken_only();
+        recorded.record_holder = true;  // the claim path: the wake-up's payload is the name
+        dlock::Lock holder(holder_client, name, recorded);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        dlock::Lock waiter(waiter_client, name, recorded);
+        Notification acquired(io.get_executor(), 1);
+        bool got = false;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                got = co_await waiter.acquire();
+                acquired.notify();
+            },
+            asio::detached);
+        EXPECT_TRUE(co_await until_queued(admin, name));
+        co_await holder.release();
+        EXPECT_TRUE(co_await acquired.wait(10s)) << "the wake-up was taken for a hand-off";
+        EXPECT_TRUE(got);
+        if (got) co_await waiter.release();
+    });
+}
+
 // PX = min(TTL, claim window): a waiter whose TTL is below the window must not hold the key
 // longer than its own TTL, and must still get the lock.
 TEST_F(AdversaryHandOff, ATtlShorterThanTheClaimWindowIsNotLengthenedByTheHandOff) {
