@@ -934,34 +934,40 @@ class HandOff : public ::testing::Test {
     asio::io_context io;
     dlock::Redis holder_client{io.get_executor(), dlock::test::server("PLAIN_URL")};
     dlock::Redis admin{io.get_executor(), dlock::test::server("PLAIN_URL")};
+
+    // Starts `waiter`'s acquire in the background (its result lands in `got_it`, then
+    // `acquired` is notified) and returns true once its process is queued on `name`, false
+    // after 5 s: a release hands the lock on only to a queued process.
+    asio::awaitable<bool> queue_in_background(dlock::Lock& waiter, const std::string& name,
+                                              Notification& acquired, bool& got_it) {
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                got_it = co_await waiter.acquire();
+                acquired.notify();
+            },
+            asio::detached);
+        co_return co_await until_queued(admin, queue_of(name));
+    }
 };
+
+// `options` with fencing on: the hand-off tests check that a fence grows across a hand-off.
+dlock::LockOptions fenced(dlock::LockOptions options = {}) {
+    options.fencing = true;
+    return options;
+}
 
 TEST_F(HandOff, ANewcomerCannotTakeALockHandedToAQueuedProcess) {
     dlock::Redis waiter_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
     const std::string name = dlock::test::unique_name();
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::LockOptions fenced;
-        fenced.fencing = true;
-        dlock::Lock holder(holder_client, name, fenced);
+        dlock::Lock holder(holder_client, name, fenced());
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         const std::int64_t holder_fence = holder.fence().value_or(-1);
-        dlock::LockOptions waiting = waiter_options();
-        waiting.fencing = true;
-        dlock::Lock waiter(waiter_client, name, waiting);
+        dlock::Lock waiter(waiter_client, name, fenced(waiter_options()));
         Notification acquired(io.get_executor(), 1);
         bool waiter_got_it = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                waiter_got_it = co_await waiter.acquire();
-                acquired.notify();
-            },
-            asio::detached);
-        EXPECT_TRUE(co_await eventually(
-            [&]() -> asio::awaitable<bool> {
-                co_return co_await queued_processes(admin, queue_of(name)) == 1;
-            },
-            5s));
+        EXPECT_TRUE(co_await queue_in_background(waiter, name, acquired, waiter_got_it));
 
         // The release and a newcomer's SET NX (what an uncontended acquire sends), atomically:
         // the newcomer runs right after the release, before the woken waiter can.
@@ -1037,33 +1043,20 @@ TEST_F(HandOff, TheReleaseSetsTheKeyStraightToTheQueuedWaitersTokenAndItsFence) 
     dlock::Redis waiter_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
     const std::string name = dlock::test::unique_name();
     dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::LockOptions fenced;
-        fenced.fencing = true;
-        fenced.timeout = 30s;
-        dlock::Lock holder(holder_client, name, fenced);
+        dlock::Lock holder(holder_client, name, fenced({.timeout = 30s}));
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         const std::int64_t holder_fence = holder.fence().value_or(-1);
-        dlock::LockOptions waiting = waiter_options();
-        waiting.fencing = true;
+        dlock::LockOptions waiting = fenced(waiter_options());
         waiting.timeout = 30s;
         dlock::Lock waiter(waiter_client, name, waiting);
         Notification acquired(io.get_executor(), 1);
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                EXPECT_TRUE(co_await waiter.acquire());
-                acquired.notify();
-            },
-            asio::detached);
-        EXPECT_TRUE(co_await eventually(
-            [&]() -> asio::awaitable<bool> {
-                co_return co_await queued_processes(admin, queue_of(name)) == 1;
-            },
-            5s));
+        bool waiter_got_it = false;
+        EXPECT_TRUE(co_await queue_in_background(waiter, name, acquired, waiter_got_it));
         const std::string handed = co_await release_and_read(admin, name, *holder.token());
         EXPECT_FALSE(handed.starts_with("dlock:claim:")) << "handed a claim, not the token";
 
         EXPECT_TRUE(co_await acquired.wait(10s));
+        EXPECT_TRUE(waiter_got_it);
         EXPECT_EQ(waiter.token().value_or(""), handed) << "the key is the waiter's own token";
         EXPECT_EQ(waiter.fence().value_or(-1), holder_fence + 1) << "fences grow across hand-offs";
         // The waiter extends the claim window's PX to its full TTL at once.
