@@ -19,6 +19,16 @@ std::string sha1_hex(std::string_view text) {
     return to_hex(digest);
 }
 
+// The strings of a call's KEYS or ARGV, each built in place (a braced list would copy every
+// one, and the companion keys are too long for the small-string buffer).
+template <class... Parts>
+std::vector<std::string> strings(Parts&&... parts) {
+    std::vector<std::string> out;
+    out.reserve(sizeof...(parts));
+    (out.emplace_back(std::forward<Parts>(parts)), ...);
+    return out;
+}
+
 }  // namespace
 
 Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
@@ -349,11 +359,11 @@ ScriptCall release_call(std::string_view name, std::string_view token, std::stri
     // KEYS[1] lock, KEYS[2] holder record (only when recorded); ARGV[1] token, ARGV[2] notify
     // command ('' = wake no one), ARGV[3] lock name, ARGV[4] wait queue, ARGV[5] claim window
     // ms, ARGV[6] hand-off registrations, ARGV[7] fence counter.
-    ScriptCall call{
-        &release_script(),
-        {std::string(name)},
-        {std::string(token), std::string(notify), std::string(name), wait_queue_key(name),
-         std::to_string(claim_window.count()), handoff_key(name), fence_key(name)}};
+    LockCompanionKeys companions = lock_companion_keys(name);
+    ScriptCall call{&release_script(), strings(name),
+                    strings(token, notify, name, std::move(companions.queue),
+                            std::to_string(claim_window.count()), std::move(companions.handoff),
+                            std::move(companions.fence))};
     if (holder_recorded) call.keys.push_back(holder_key(name));
     return call;
 }
@@ -365,11 +375,11 @@ ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::
     // the caller drops an unused wake-up, ARGV[5] wait queue, ARGV[6] claim window ms, ARGV[7]
     // hand-off registrations, ARGV[8] fence counter, ARGV[9] the leaving waiter's registered
     // token ('' = none), ARGV[10] '1' when the process stays queued.
-    return {&leave_queue_script(),
-            {std::string(name)},
-            {std::string(inbox), std::string(notify), std::string(name), unused_wakeup ? "1" : "0",
-             wait_queue_key(name), std::to_string(claim_window.count()), handoff_key(name),
-             fence_key(name), std::string(registered_token), process_stays ? "1" : "0"}};
+    LockCompanionKeys companions = lock_companion_keys(name);
+    return {&leave_queue_script(), strings(name),
+            strings(inbox, notify, name, unused_wakeup ? "1" : "0", std::move(companions.queue),
+                    std::to_string(claim_window.count()), std::move(companions.handoff),
+                    std::move(companions.fence), registered_token, process_stays ? "1" : "0")};
 }
 
 ScriptCall take_handoff_call(std::string_view name, std::string_view token,
@@ -408,18 +418,16 @@ ScriptCall acquire_call(std::string_view name, std::string_view token,
     // (this process has more waiters) or 'leave', ARGV[7] wait queue, ARGV[8] 'front' when the
     // caller was just woken, ARGV[9] the hand-off registration ('' = none), ARGV[10] the
     // registrations' key; with `holder`: ARGV[11] '1', ARGV[12..14] host, pid, label.
-    ScriptCall call{&acquire_script(), {std::string(name)}, {}};
-    if (fencing) call.keys.push_back(fence_key(name));
-    call.args = {std::string(token),
-                 ttl ? std::to_string(ttl->count()) : "0",
-                 fencing ? "1" : "0",
-                 ticket ? std::string(ticket->inbox) : "",
-                 std::to_string(queue_ttl.count()),
-                 ticket && ticket->others_waiting ? "stay" : "leave",
-                 wait_queue_key(name),
-                 ticket && ticket->woken ? "front" : "back",
-                 ticket && ticket->registration ? registration_value(*ticket->registration) : "",
-                 handoff_key(name)};
+    LockCompanionKeys companions = lock_companion_keys(name);
+    ScriptCall call{&acquire_script(), strings(name), {}};
+    if (fencing) call.keys.push_back(std::move(companions.fence));
+    call.args = strings(
+        token, ttl ? std::to_string(ttl->count()) : "0", fencing ? "1" : "0",
+        ticket ? ticket->inbox : std::string_view(), std::to_string(queue_ttl.count()),
+        ticket && ticket->others_waiting ? "stay" : "leave", std::move(companions.queue),
+        ticket && ticket->woken ? "front" : "back",
+        ticket && ticket->registration ? registration_value(*ticket->registration) : std::string(),
+        std::move(companions.handoff));
     if (holder) {
         call.keys.push_back(holder_key(name));
         call.args.insert(call.args.end(), {"1", std::string(holder->host), std::string(holder->pid),

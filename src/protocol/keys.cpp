@@ -8,12 +8,18 @@
 
 namespace dlock::detail {
 
+namespace {
+constexpr std::string_view fence_prefix = "dlock:fence:";
+constexpr std::string_view queue_prefix = "dlock:queue:";
+constexpr std::string_view handoff_prefix = "dlock:handoff:";
+}  // namespace
+
 std::string fence_key(std::string_view lock_name) {
-    return companion_key("dlock:fence:", lock_name);
+    return companion_key(fence_prefix, lock_name);
 }
 
 std::string wait_queue_key(std::string_view lock_name) {
-    return companion_key("dlock:queue:", lock_name);
+    return companion_key(queue_prefix, lock_name);
 }
 
 std::string holder_key(std::string_view lock_name) {
@@ -21,7 +27,13 @@ std::string holder_key(std::string_view lock_name) {
 }
 
 std::string handoff_key(std::string_view lock_name) {
-    return companion_key("dlock:handoff:", lock_name);
+    return companion_key(handoff_prefix, lock_name);
+}
+
+LockCompanionKeys lock_companion_keys(std::string_view lock_name) {
+    const std::string& tag = slot_tag(key_slot(lock_name));
+    return {tagged_key(fence_prefix, tag, lock_name), tagged_key(queue_prefix, tag, lock_name),
+            tagged_key(handoff_prefix, tag, lock_name)};
 }
 
 namespace {

@@ -40,6 +40,14 @@ std::string holder_key(std::string_view lock_name);
 // TOKEN and tells the process with a hand-off message. Expires with the queue.
 std::string handoff_key(std::string_view lock_name);
 
+// A Lock's fence_key, wait_queue_key and handoff_key from one slot computation: the acquire,
+// release and leave scripts name all three, once per operation, and the release is on every
+// uncontended acquire + release (S1).
+struct LockCompanionKeys {
+    std::string fence, queue, handoff;
+};
+LockCompanionKeys lock_companion_keys(std::string_view lock_name);
+
 // The message a release publishes on an inbox when it set the lock's key straight to a queued
 // waiter's token: "dlock:handed:TOKEN:SEQ:PX:FENCE:NAME" (PX: the expiry the release gave the
 // key, ms; FENCE: 0 without fencing). Any other message is the plain wake-up, the lock's (or

@@ -22,4 +22,8 @@ const std::string& slot_tag(std::uint16_t slot);
 // "prefix{tag}:name" where tag = slot_tag(key_slot(name)): same slot as `name`.
 std::string companion_key(std::string_view prefix, std::string_view name);
 
+// "prefix{tag}:name" for a tag already computed (slot_tag(key_slot(name))), in one allocation:
+// for callers that build several companion keys of one name.
+std::string tagged_key(std::string_view prefix, std::string_view tag, std::string_view name);
+
 }  // namespace dlock::detail

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "protocol/slots.hpp"
 
 namespace {
@@ -90,6 +93,18 @@ TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
             EXPECT_EQ(key_slot(wait_name), key_slot(name)) << name;
             EXPECT_EQ(key_slot(wait_queue_key(wait_name)), key_slot(name)) << name;
         }
+    }
+}
+
+TEST(Keys, TheCompanionKeysBuiltTogetherAreTheOnesBuiltOneByOne) {
+    // The release builds the three from one slot computation: a slip there would send its
+    // hand-off or fence to a key no other process reads.
+    for (const std::string& name :
+         std::vector<std::string>{"jobs", "", "a{b}c", std::string("bin\0ary:x", 9)}) {
+        const LockCompanionKeys keys = lock_companion_keys(name);
+        EXPECT_EQ(keys.fence, fence_key(name));
+        EXPECT_EQ(keys.queue, wait_queue_key(name));
+        EXPECT_EQ(keys.handoff, handoff_key(name));
     }
 }
 

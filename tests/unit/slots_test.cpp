@@ -21,6 +21,31 @@ TEST(Slots, KnownValues) {
     EXPECT_EQ(key_slot("foo{{bar}}zap"), crc16("{bar") % 16384);
 }
 
+// The table-driven crc16 against the definition, bit by bit, on names of every length up to 64.
+TEST(Slots, Crc16MatchesTheBitwiseDefinition) {
+    auto bitwise = [](std::string_view data) {
+        std::uint16_t crc = 0;
+        for (unsigned char byte : data) {
+            crc ^= static_cast<std::uint16_t>(byte << 8);
+            for (int bit = 0; bit < 8; ++bit) {
+                crc = (crc & 0x8000) ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021)
+                                     : static_cast<std::uint16_t>(crc << 1);
+            }
+        }
+        return crc;
+    };
+    std::string name;
+    for (int length = 0; length <= 64; ++length) {
+        ASSERT_EQ(crc16(name), bitwise(name)) << name;
+        name += static_cast<char>(' ' + (length * 37 + 11) % 95);
+        name.back() = static_cast<char>(name.back() ^ (length & 0x80));
+    }
+    for (unsigned byte = 0; byte < 256; ++byte) {
+        const std::string one(1, static_cast<char>(byte));
+        ASSERT_EQ(crc16(one), bitwise(one)) << byte;
+    }
+}
+
 TEST(Slots, EverySlotHasATag) {
     for (unsigned slot = 0; slot < slot_count; ++slot) {
         ASSERT_EQ(key_slot(slot_tag(static_cast<std::uint16_t>(slot))), slot);
