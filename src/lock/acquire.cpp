@@ -46,7 +46,7 @@ bool LockState::takes_direct_handoff() const {
     // A Cluster publishes with SPUBLISH; WAIT must run on the waiter's own connection after its
     // own write; the holder record is written by the acquire script only.
     return spec.publish() == "publish" && !spec.options.record_holder &&
-           replication_factor(spec.client->replicas_of(replica_key())) == 0;
+           replicas_to_confirm(*this) == 0;
 }
 
 ScriptCall LockState::release_script(const std::string& token, std::string_view notify) const {
@@ -87,6 +87,10 @@ asio::awaitable<void> roll_back(LockState& state, const std::string& token) {
     }
 }
 
+std::size_t replicas_to_confirm(const LockState& state) {
+    return replication_factor(state.spec.client->replicas_of(state.replica_key()));
+}
+
 asio::awaitable<std::optional<long long>> wait_for_replicas(const LockState& state,
                                                             const std::shared_ptr<Connection>& used,
                                                             std::size_t needed,
@@ -107,8 +111,8 @@ asio::awaitable<std::optional<long long>> wait_for_replicas(const LockState& sta
 asio::awaitable<bool> confirm_acquisition(LockState& state, const std::string& token,
                                           const std::shared_ptr<Connection>& used,
                                           std::optional<Deadline> deadline) {
-    const std::size_t needed =
-        replication_factor(state.spec.client->replicas_of(state.replica_key()));
+    const std::size_t needed = replicas_to_confirm(state);
+    if (needed == 0 || !used) co_return true;  // (no WAIT coroutine started: every S1 operation)
     std::optional<long long> confirmed;
     std::exception_ptr failure;
     try {
@@ -135,8 +139,8 @@ void report_shortfall(LockState& state, const ReplicationShortfall& shortfall) {
 
 asio::awaitable<std::optional<ReplicationShortfall>> confirm_write(
     LockState& state, const std::shared_ptr<Connection>& used, ReplicatedWrite write) {
-    const std::size_t needed =
-        replication_factor(state.spec.client->replicas_of(state.replica_key()));
+    const std::size_t needed = replicas_to_confirm(state);
+    if (needed == 0 || !used) co_return std::nullopt;
     std::optional<long long> confirmed;
     std::exception_ptr failure;
     try {
@@ -316,7 +320,7 @@ asio::awaitable<bool> acquire(std::shared_ptr<LockState> state, WaitPolicy wait)
     WaitRoom room(state, s.spec.options.wake_on_release && wait.blocking);
     if (s.takes_direct_handoff())
         room.offer_direct_handoff(token, s.spec.timeout, s.spec.options.fencing);
-    co_await room.enter_if_listening();
+    if (room.listening()) co_await room.enter_listening();
     for (;;) {
         const std::optional<QueueTicket> ticket = room.ticket();
         report.attempt();

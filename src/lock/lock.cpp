@@ -81,7 +81,9 @@ asio::awaitable<void> Lock::release() {
     }
     // Released: the key is gone on the primary whatever WAIT says; a shortfall is reported
     // only (a failover may bring the key back until its TTL ends; docs/semantics.md §4.3).
-    co_await detail::confirm_write(s, used, ReplicatedWrite::release);
+    // (Checked first, so that an unreplicated release starts no coroutine for it.)
+    if (used && detail::replicas_to_confirm(s) > 0)
+        co_await detail::confirm_write(s, used, ReplicatedWrite::release);
 }
 
 asio::awaitable<bool> Lock::extend(Seconds additional_time, ExtendMode mode) {

@@ -176,6 +176,10 @@ asio::awaitable<Attempt> try_acquire(LockState& state, const std::string& token,
 // by its TTL). EVAL straight away, never EVALSHA first (why: acquire.cpp).
 asio::awaitable<void> roll_back(LockState& state, const std::string& token);
 
+// How many replicas a write to the lock must reach before it counts: ceil(R/2) of the R
+// replicas of replica_key()'s shard, 0 without replicas or with replication_factor off.
+std::size_t replicas_to_confirm(const LockState& state);
+
 // WAIT on `used` until `needed` replicas have its writes, bounded by replication_timeout and
 // `deadline`. Returns the replicas confirmed, or nothing when none are needed (needed == 0, or
 // no connection reported). Throws when WAIT fails.

@@ -74,13 +74,16 @@ WaitRoom::~WaitRoom() {
     }
 }
 
-asio::awaitable<void> WaitRoom::enter_if_listening() {
-    if (!wakeups_) co_return;
+bool WaitRoom::listening() {
+    if (!wakeups_) return false;
     Subscriber& candidate = wakeup_subscriber(*site_.client, site_.name);
-    if (candidate.ready_for(site_.name)) {
-        subscriber_ = &candidate;
-        waiter_ = co_await subscriber_->watch(site_.name, command_deadline());
-    }
+    if (!candidate.ready_for(site_.name)) return false;
+    subscriber_ = &candidate;
+    return true;
+}
+
+asio::awaitable<void> WaitRoom::enter_listening() {
+    waiter_ = co_await subscriber_->watch(site_.name, command_deadline());
 }
 
 asio::awaitable<bool> WaitRoom::enter(std::optional<Deadline> deadline) {

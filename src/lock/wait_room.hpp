@@ -50,9 +50,12 @@ class WaitRoom {
     WaitRoom(const WaitRoom&) = delete;
     WaitRoom& operator=(const WaitRoom&) = delete;
 
-    // Enters at once when this process already listens for the name (another wait here, or a
-    // recent one): the first attempt can queue, saving the plain SET that would fail.
-    asio::awaitable<void> enter_if_listening();
+    // Whether this process already listens for the name (another wait here, or a recent one):
+    // then enter_listening() lets the first attempt queue, saving the plain SET that would
+    // fail. A plain call, not a coroutine: it runs before every blocking acquisition, and most
+    // of them never wait.
+    bool listening();
+    asio::awaitable<void> enter_listening();
     // Whether enter() is worth trying: wake-ups wanted, and not entered yet.
     bool may_enter() const noexcept { return wakeups_ && !waiter_; }
     // Subscribes (bounded by `deadline` and the command timeout). Returns true when entered:

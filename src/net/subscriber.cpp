@@ -20,7 +20,10 @@ constexpr auto max_reconnect_delay = std::chrono::milliseconds(1000);
 }  // namespace
 
 Subscriber::Subscriber(asio::any_io_executor executor, ConnectionOptions options, bool sharded)
-    : sharded_(sharded), id_(make_token()), alive_(std::make_shared<bool>(true)) {
+    : sharded_(sharded),
+      id_(make_token()),
+      unsharded_inbox_(sharded ? "" : inbox_channel(id_, std::nullopt)),
+      alive_(std::make_shared<bool>(true)) {
     options.client_name = options.client_name.empty() ? "" : options.client_name + "-sub";
     connection_ = std::make_shared<Connection>(std::move(executor), std::move(options));
     connection_->set_push_handler([this](Reply&& message) { on_message(std::move(message)); });
@@ -47,12 +50,12 @@ std::shared_ptr<asio::steady_timer> Subscriber::make_timer() {
 }
 
 std::string Subscriber::inbox_for(std::string_view lock_name) const {
-    if (!sharded_) return inbox_channel(id_, std::nullopt);
+    if (!sharded_) return unsharded_inbox_;
     return inbox_channel(id_, key_slot(lock_name));
 }
 
 bool Subscriber::ready_for(std::string_view lock_name) const {
-    auto it = inboxes_.find(inbox_for(lock_name));
+    auto it = sharded_ ? inboxes_.find(inbox_for(lock_name)) : inboxes_.find(unsharded_inbox_);
     return it != inboxes_.end() && it->second.confirmed && connection_->connected();
 }
 

@@ -161,6 +161,9 @@ class Subscriber {
     std::shared_ptr<Connection> connection_;
     bool sharded_;
     std::string id_;  // random: makes this process's inbox names unique
+    // The one inbox of an unsharded subscriber (every lock name's): ready_for runs before
+    // every blocking acquisition, most of which never wait, so it is not rebuilt each time.
+    std::string unsharded_inbox_;
     std::map<std::string, Inbox, std::less<>> inboxes_;
     std::map<std::string, std::list<WaiterPtr>, std::less<>>
         waiters_;  // by lock name, oldest first
