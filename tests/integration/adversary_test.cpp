@@ -1,0 +1,683 @@
+// Adversarial tests of the kind markers (docs/semantics.md §8, "One name, one kind") and of the
+// direct hand-off (§7.13), against the harness's real servers: names the hand-off message must
+// carry, TTLs below the claim window, fences across both hand-off paths, waiters that give up
+// at the moment of the release, kinds racing on one name, and breaks while waiters queue.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <asio.hpp>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "async.hpp"
+#include "child_process.hpp"
+#include "dlock/inspect.hpp"
+#include "dlock/lock.hpp"
+#include "dlock/read_write_lock.hpp"
+#include "dlock/redis.hpp"
+#include "dlock/semaphore.hpp"
+#include "lock/scripts.hpp"
+#include "names.hpp"
+#include "own_servers.hpp"
+#include "protocol/keys.hpp"
+#include "servers.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace dlock::test;
+
+std::string plain_url() {
+    return dlock::test::server("PLAIN_URL");
+}
+
+asio::awaitable<long long> queued_processes(dlock::Redis& admin, const std::string& name) {
+    co_return (co_await admin.command("ZCARD", dlock::detail::wait_queue_key(name))).integer;
+}
+
+asio::awaitable<bool> until_queued(dlock::Redis& admin, const std::string& name,
+                                   long long count = 1) {
+    co_return co_await eventually(
+        [&]() -> asio::awaitable<bool> {
+            co_return co_await queued_processes(admin, name) >= count;
+        },
+        5s);
+}
+
+// The release of `token` and a PTTL of the key, atomically: what the release left behind.
+struct Released {
+    std::string value;  // "" when the key is gone
+    long long pttl = -2;
+};
+asio::awaitable<Released> release_and_look(dlock::Redis& admin, const std::string& name,
+                                           const std::string& token) {
+    dlock::Request race({"MULTI"});
+    dlock::detail::release_call(name, token, "publish").push_to(race, true);
+    race.push({"GET", name});
+    race.push({"PTTL", name});
+    race.push({"EXEC"});
+    const auto replies = co_await admin.pipeline(race);
+    const dlock::Reply& results = replies.back();
+    EXPECT_EQ(results.elements.at(0).integer, 1) << "the holder's release";
+    co_return Released{results.elements.at(1).is_nil() ? "" : results.elements.at(1).str,
+                       results.elements.at(2).integer};
+}
+
+// sleep 30 s: within the tests' bounds only a wake-up (or a hand-off) can end a wait.
+dlock::LockOptions woken_only(dlock::Seconds blocking_timeout = 20s) {
+    dlock::LockOptions options;
+    options.sleep = 30s;
+    options.blocking_timeout = blocking_timeout;
+    options.timeout = 30s;
+    return options;
+}
+
+class AdversaryHandOff : public ::testing::Test {
+  protected:
+    asio::io_context io;
+    dlock::Redis holder_client{io.get_executor(), plain_url()};
+    dlock::Redis waiter_client{io.get_executor(), plain_url()};
+    dlock::Redis admin{io.get_executor(), plain_url()};
+};
+
+// The hand-off message is ':'-separated with NAME last: a name full of ':' (even one that holds
+// a whole hand-off message), NUL and non-UTF-8 bytes must still reach its waiter directly.
+TEST_F(AdversaryHandOff, ANameWithColonsBinaryBytesAndAMessageInsideIsHandedOnDirectly) {
+    using namespace std::string_literals;
+    const std::string name = unique_name(":a:1:2:3:\0\xff\n:dlock:handed:00ff:1:50:0:other"s);
+    run(io, [&]() -> asio::awaitable<void> {
+        dlock::LockOptions fenced = woken_only();
+        fenced.fencing = true;
+        dlock::Lock holder(holder_client, name, fenced);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        const std::int64_t holder_fence = holder.fence().value_or(-1);
+        dlock::Lock waiter(waiter_client, name, fenced);
+        Notification acquired(io.get_executor(), 1);
+        bool got = false;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                got = co_await waiter.acquire();
+                acquired.notify();
+            },
+            asio::detached);
+        EXPECT_TRUE(co_await until_queued(admin, name));
+        const Released left = co_await release_and_look(admin, name, *holder.token());
+        EXPECT_FALSE(left.value.starts_with("dlock:claim:")) << "not a direct hand-off";
+        EXPECT_TRUE(co_await acquired.wait(10s)) << "the waiter was never told";
+        EXPECT_TRUE(got);
+        EXPECT_EQ(waiter.token().value_or("?"), left.value);
+        EXPECT_EQ(waiter.fence().value_or(-1), holder_fence + 1);
+        EXPECT_TRUE(co_await waiter.owned());
+        co_await waiter.release();
+        EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0);
+    });
+}
+
+// PX = min(TTL, claim window): a waiter whose TTL is below the window must not hold the key
+// longer than its own TTL, and must still get the lock.
+TEST_F(AdversaryHandOff, ATtlShorterThanTheClaimWindowIsNotLengthenedByTheHandOff) {
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name, woken_only());
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        dlock::LockOptions short_lease = woken_only();
+        const auto ttl = std::chrono::milliseconds(dlock::detail::handoff_claim_window / 2);
+        short_lease.timeout = std::chrono::duration<double>(ttl);
+        short_lease.sleep = std::chrono::duration<double>(ttl);  // may not exceed the timeout
+        dlock::Lock waiter(waiter_client, name, short_lease);
+        Notification acquired(io.get_executor(), 1);
+        bool got = false;
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                got = co_await waiter.acquire();
+                acquired.notify();
+            },
+            asio::detached);
+        EXPECT_TRUE(co_await until_queued(admin, name));
+        const Released left = co_await release_and_look(admin, name, *holder.token());
+        EXPECT_GT(left.pttl, 0);
+        EXPECT_LE(left.pttl, ttl.count()) << "the hand-off gave the key more than the waiter's TTL";
+        EXPECT_TRUE(co_await acquired.wait(10s));
+        EXPECT_TRUE(got);
+        // Nobody renews it: it ends by itself.
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                co_return (co_await admin.command("EXISTS", name)).integer == 0;
+            },
+            5s));
+    });
+}
+
+// The largest TTL the options accept (10^9 s) and the smallest (1 ms) travel in the
+// registration and the extension: the first ends with the key's full TTL, the second still
+// gets the lock (on the message, or by its next attempt) and leaves no key behind.
+TEST_F(AdversaryHandOff, TheLargestAndTheSmallestTtlAreHandedOn) {
+    for (const dlock::Seconds ttl : {dlock::Seconds(1e9), dlock::Seconds(0.001)}) {
+        const std::string name = unique_name();
+        run(io, [&]() -> asio::awaitable<void> {
+            dlock::Lock holder(holder_client, name, woken_only());
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+            dlock::LockOptions options = woken_only();
+            options.timeout = ttl;
+            options.sleep = std::min(ttl, options.sleep);
+            dlock::Lock waiter(waiter_client, name, options);
+            bool got = false, finished = false;
+            asio::co_spawn(
+                io,
+                [&]() -> asio::awaitable<void> {
+                    got = co_await waiter.acquire();
+                    finished = true;
+                },
+                asio::detached);
+            EXPECT_TRUE(co_await until_queued(admin, name));
+            co_await holder.release();
+            EXPECT_TRUE(
+                co_await eventually([&]() -> asio::awaitable<bool> { co_return finished; }, 10s));
+            EXPECT_TRUE(got) << "TTL " << ttl.count() << " s";
+            if (ttl.count() > 1) {
+                EXPECT_TRUE(co_await eventually(
+                    [&]() -> asio::awaitable<bool> {
+                        co_return (co_await admin.command("PTTL", name)).integer >
+                            1000000000000 - 60000;
+                    },
+                    5s))
+                    << "the huge TTL was not set by the extension";
+                co_await waiter.release();
+            }
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return (co_await admin.command("EXISTS", name)).integer == 0;
+                },
+                5s));
+        });
+    }
+}
+
+// Three ways a queued waiter gets the lock: directly (the first waiter of a process), by the
+// claim marker (a process's second local waiter; a waiter recording its holder). Fences must
+// grow along the chain whichever way each one took, and no two may hold at once.
+TEST_F(AdversaryHandOff, FencesGrowAndOneHoldsAtATimeAcrossDirectAndClaimHandOffs) {
+    const std::string name = unique_name();
+    dlock::Redis other_client(io.get_executor(), plain_url());
+    run(io, [&]() -> asio::awaitable<void> {
+        dlock::LockOptions fenced = woken_only();
+        fenced.fencing = true;
+        dlock::LockOptions recorded = fenced;
+        recorded.record_holder = true;
+        dlock::Lock holder(holder_client, name, fenced);
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        std::vector<std::int64_t> fences{holder.fence().value_or(-1)};
+        int holding = 0, overlaps = 0, done = 0;
+        const int rounds = 3;
+        const auto waiter = [&](dlock::Redis& client, dlock::LockOptions options) {
+            asio::co_spawn(
+                io,
+                [&, options]() -> asio::awaitable<void> {
+                    dlock::Lock lock(client, name, options);
+                    for (int i = 0; i < rounds; ++i) {
+                        if (!co_await lock.acquire()) break;
+                        if (++holding > 1) ++overlaps;
+                        fences.push_back(lock.fence().value_or(-1));
+                        co_await let_others_run();
+                        --holding;
+                        co_await lock.release();
+                    }
+                    ++done;
+                },
+                asio::detached);
+        };
+        waiter(waiter_client, fenced);    // direct (its process's oldest)
+        waiter(waiter_client, fenced);    // claim (second local waiter)
+        waiter(other_client, fenced);     // direct
+        waiter(other_client, recorded);   // claim (holder record)
+        waiter(holder_client, recorded);  // claim
+        EXPECT_TRUE(co_await until_queued(admin, name, 3));
+        co_await holder.release();
+        EXPECT_TRUE(
+            co_await eventually([&]() -> asio::awaitable<bool> { co_return done == 5; }, 20s))
+            << done << " of 5 waiters finished (a lost wake-up waits for the 30 s poll)";
+        EXPECT_EQ(overlaps, 0);
+        EXPECT_EQ(fences.size(), 1u + 5u * rounds);
+        for (std::size_t i = 1; i < fences.size(); ++i)
+            EXPECT_LT(fences[i - 1], fences[i]) << "fence " << i << " went backwards";
+    });
+}
+
+// The oldest local waiter gives up at the moment the release hands it the lock (the release
+// lands within 1.5 ms either side of its deadline; in some rounds the message then arrives after
+// it stopped listening): the lock it may have been handed goes on, to its process's second
+// waiter or to the next process, by a wake-up (both wait with a 30 s poll), and nothing is left
+// behind.
+TEST_F(AdversaryHandOff, AWaiterGivingUpAroundTheReleaseLosesNoWakeUpAndLeavesNoKey) {
+    dlock::Redis other_client(io.get_executor(), plain_url());
+    std::mt19937 random{std::random_device{}()};
+    bool failed = false;
+    for (int round = 0; round < 100 && !failed; ++round) {
+        const std::string name = unique_name(":" + std::to_string(round));
+        run(io, [&]() -> asio::awaitable<void> {
+            dlock::Lock holder(holder_client, name, woken_only());
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+            const auto giving_up = 40ms;
+            int acquired = 0, holding = 0, overlaps = 0, finished_count = 0;
+            const auto waiter = [&](dlock::Redis& client, dlock::Seconds blocking_timeout) {
+                asio::co_spawn(
+                    io,
+                    [&, blocking_timeout]() -> asio::awaitable<void> {
+                        dlock::Lock lock(client, name, woken_only(blocking_timeout));
+                        if (co_await lock.acquire()) {
+                            ++acquired;
+                            if (++holding > 1) ++overlaps;
+                            co_await let_others_run();
+                            --holding;
+                            co_await lock.release();
+                        }
+                        ++finished_count;
+                    },
+                    asio::detached);
+            };
+            const auto first_started = Clock::now();
+            waiter(waiter_client, giving_up);  // registers, then gives up
+            EXPECT_TRUE(co_await until_queued(admin, name));
+            waiter(waiter_client, 20s);  // its process's second waiter
+            waiter(other_client, 20s);   // the next process
+            EXPECT_TRUE(co_await until_queued(admin, name, 2));
+            const auto offset =
+                std::chrono::microseconds(std::uniform_int_distribution<int>(-1500, 1500)(random));
+            co_await pause_for(first_started + giving_up + offset - Clock::now());
+            co_await holder.release();
+            if (!co_await eventually(
+                    [&]() -> asio::awaitable<bool> { co_return finished_count == 3; }, 15s)) {
+                ADD_FAILURE() << "round " << round << ": " << finished_count
+                              << " of 3 waiters finished (a lost wake-up waits for the 30 s poll)";
+                failed = true;  // (its waiters still run: no further round)
+                co_return;
+            }
+            EXPECT_GE(acquired, 2) << "round " << round;
+            EXPECT_EQ(overlaps, 0) << "round " << round;
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return (co_await admin.command("EXISTS", name)).integer == 0;
+                },
+                5s))
+                << "round " << round << ": a key left behind";
+            const auto registrations =
+                co_await admin.command("EXISTS", dlock::detail::handoff_key(name));
+            EXPECT_EQ(registrations.integer, 0) << "round " << round << ": a registration left";
+        });
+    }
+}
+
+// blocking_timeout 0 in a process that already listens: its one attempt may queue and
+// register; its departure must take that back, and the process's other waiter stays first.
+TEST_F(AdversaryHandOff, AZeroBlockingTimeoutBesideAWaiterTakesNothingFromIt) {
+    const std::string name = unique_name();
+    run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name, woken_only());
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        Notification acquired(io.get_executor(), 1);
+        bool got = false;
+        dlock::Lock first(waiter_client, name, woken_only());
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                got = co_await first.acquire();
+                acquired.notify();
+            },
+            asio::detached);
+        EXPECT_TRUE(co_await until_queued(admin, name));
+        for (int i = 0; i < 5; ++i) {
+            dlock::Lock impatient(waiter_client, name, woken_only(0s));
+            EXPECT_FALSE(co_await impatient.acquire());
+        }
+        const Released left = co_await release_and_look(admin, name, *holder.token());
+        EXPECT_TRUE(co_await acquired.wait(10s));
+        EXPECT_TRUE(got);
+        EXPECT_EQ(first.token().value_or("?"), left.value) << "handed to someone else";
+        co_await first.release();
+    });
+}
+
+// A server restart (its dataset saved, so the lock, the queue and the registration come back)
+// between the waiter's registration and the release, the waiter's subscriber reconnecting
+// meanwhile: whichever registration the release then finds (the restored one, naming an attempt
+// sent before the restart, or a newer one), the waiter must get the lock, alone, with a larger
+// fence and its full TTL.
+TEST(AdversaryRestart, ARegistrationFromBeforeARestartStillHandsOnSafely) {
+    OwnServers server{"plain"};
+    asio::io_context io;
+    dlock::Redis holder_client(io.get_executor(), server.url());
+    dlock::Redis waiter_client(io.get_executor(), server.url());
+    const std::string name = unique_name();
+    dlock::LockOptions fenced = woken_only(30s);
+    fenced.fencing = true;
+    dlock::Lock holder(holder_client, name, fenced);
+    dlock::Lock waiter(waiter_client, name, fenced);
+    bool got = false, finished = false;
+    run(io, [&]() -> asio::awaitable<void> {
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+                got = co_await waiter.acquire();
+                finished = true;
+            },
+            asio::detached);
+        dlock::Redis admin(io.get_executor(), server.url());
+        EXPECT_TRUE(co_await until_queued(admin, name));
+        EXPECT_EQ((co_await admin.command("HLEN", dlock::detail::handoff_key(name))).integer, 1);
+        co_await admin.command("SAVE");
+    });
+    server.restart();
+    run(io, [&]() -> asio::awaitable<void> {
+        dlock::Redis admin(io.get_executor(), server.url());
+        EXPECT_EQ((co_await admin.command("HLEN", dlock::detail::handoff_key(name))).integer, 1)
+            << "the registration did not come back with the dataset";
+        // The waiter's process listens again (its subscriber reconnected).
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> {
+                const dlock::Reply channels =
+                    co_await admin.command("PUBSUB", "CHANNELS", "dlock:inbox:*");
+                co_return !channels.elements.empty();
+            },
+            10s));
+        std::exception_ptr failed;
+        for (int i = 0; i < 50; ++i) {  // the holder's client reconnects on a later command
+            failed = co_await thrown_by(holder.release());
+            if (!failed || is<dlock::LockReleaseError>(failed)) break;
+            co_await pause_for(20ms);
+        }
+        EXPECT_FALSE(failed) << what(failed);
+        EXPECT_TRUE(
+            co_await eventually([&]() -> asio::awaitable<bool> { co_return finished; }, 25s));
+        EXPECT_TRUE(got);
+        EXPECT_GT(waiter.fence().value_or(-1), holder.fence().value_or(0));
+        EXPECT_EQ((co_await admin.command("GET", name)).str, waiter.token().value_or("?"));
+        EXPECT_GT((co_await admin.command("PTTL", name)).integer,
+                  dlock::detail::handoff_claim_window.count())
+            << "the waiter holds the key only for the claim window";
+        if (got) co_await waiter.release();
+    });
+}
+
+// A waiter in another process (the CLI, which records its holder: the claim path) queues, then
+// is SIGSTOPped or SIGKILLed before the release: the key goes to its claim for at most the
+// claim window, a waiter queued behind it
+// then gets the lock (its poll), and the stopped one, continued while that waiter holds,
+// does not run as a second holder.
+TEST(AdversaryProcesses, AWaiterStoppedOrKilledAfterRegisteringHoldsUpTheNextOnlyBriefly) {
+    for (const int signal_number : {SIGSTOP, SIGKILL}) {
+        asio::io_context io;
+        dlock::Redis holder_client(io.get_executor(), plain_url());
+        dlock::Redis waiter_client(io.get_executor(), plain_url());
+        dlock::Redis admin(io.get_executor(), plain_url());
+        const std::string name = unique_name();
+        dlock::LockOptions fenced = woken_only();
+        fenced.fencing = true;
+        dlock::Lock holder(holder_client, name, fenced);
+        run(io, [&]() -> asio::awaitable<void> {
+            EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        });
+        ChildProcess child({DLOCK_CLI_PATH, "run", "--url", plain_url(), "--sleep", "30", "-w",
+                            "30", name, "--", "echo", "child-ran"});
+        run(io, [&]() -> asio::awaitable<void> {
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> {
+                    co_return co_await queued_processes(admin, name) == 1;
+                },
+                10s))
+                << "the CLI waiter never queued";
+            child.signal(signal_number);
+            dlock::LockOptions polling = fenced;
+            polling.sleep = 50ms;
+            dlock::Lock next(waiter_client, name, polling);
+            bool got = false, finished = false;
+            asio::co_spawn(
+                io,
+                [&]() -> asio::awaitable<void> {
+                    got = co_await next.acquire();
+                    finished = true;
+                },
+                asio::detached);
+            EXPECT_TRUE(co_await until_queued(admin, name, 2));
+            const Released left = co_await release_and_look(admin, name, *holder.token());
+            if (!left.value.empty()) {
+                EXPECT_GT(left.pttl, 0) << "handed on without an expiry";
+                EXPECT_LE(left.pttl, dlock::detail::handoff_claim_window.count())
+                    << "a stopped or dead waiter keeps the lock beyond the claim window";
+            }
+            EXPECT_TRUE(
+                co_await eventually([&]() -> asio::awaitable<bool> { co_return finished; }, 10s));
+            EXPECT_TRUE(got);
+            EXPECT_GT(next.fence().value_or(-1), holder.fence().value_or(0));
+            if (signal_number == SIGSTOP) {
+                child.signal(SIGCONT);
+                EXPECT_FALSE(child.wait_for_output("child-ran", 300ms))
+                    << "the continued waiter ran while another process held the lock";
+            }
+            if (got) co_await next.release();
+            if (signal_number == SIGSTOP) {
+                EXPECT_TRUE(child.wait_for_output("child-ran", 10000ms))
+                    << "the continued waiter never got the lock";
+            }
+        });
+    }
+}
+
+// ---- Kinds on one name --------------------------------------------------------------------
+
+// What holds the name right now, as the tasks of this process see it (marked after an acquire
+// returns, unmarked before the release is sent: any overlap seen is a real one).
+struct KindCounts {
+    int locks = 0, permits = 0, readers = 0, writers = 0;
+    int violations = 0;
+    void check(int permit_limit) {
+        const int exclusive = locks + writers;
+        const bool ok = (exclusive == 0 || (exclusive == 1 && permits == 0 && readers == 0)) &&
+                        (permits == 0 || readers == 0) && permits <= permit_limit;
+        if (!ok) ++violations;
+    }
+};
+
+// Lock, Semaphore(2), writers and readers of one name, over two clients, acquiring and
+// releasing as fast as they can (short waits, a 10 ms poll for the cross-kind waits), each
+// task pausing 10 ms between holds so the name is free at times (without the pause the Locks
+// hand the name to each other for ever: see DISABLED_ALockStreamStarvesEveryOtherKind).
+TEST(AdversaryKinds, LocksPermitsReadersAndWritersRacingOnOneNameNeverOverlap) {
+    asio::io_context io;
+    dlock::Redis a(io.get_executor(), plain_url());
+    dlock::Redis b(io.get_executor(), plain_url());
+    const std::string name = unique_name();
+    KindCounts counts;
+    int acquisitions[4] = {0, 0, 0, 0};
+    int done = 0;
+    const int tasks_per_kind = 3;
+    const auto stop_at = Clock::now() + 3s;
+    dlock::LockOptions options;
+    options.timeout = 10s;
+    options.sleep = 10ms;
+    options.blocking_timeout = 500ms;
+    // One hold: counted in `held` while it lasts; then a pause outside the name.
+    const auto hold = [&](int& held, int kind) -> asio::awaitable<void> {
+        ++held;
+        counts.check(2);
+        ++acquisitions[kind];
+        co_await let_others_run();
+        --held;
+    };
+    // kind 0 Lock, 1 Semaphore(2), 2 reader, 3 writer.
+    const auto task = [&](dlock::Redis& client, int kind) -> asio::awaitable<void> {
+        while (Clock::now() < stop_at) {
+            if (kind == 0) {
+                dlock::Lock lock(client, name, options);
+                if (co_await lock.acquire()) {
+                    co_await hold(counts.locks, kind);
+                    co_await lock.release();
+                }
+            } else if (kind == 1) {
+                dlock::Semaphore permit(client, name, 2, options);
+                if (co_await permit.acquire()) {
+                    co_await hold(counts.permits, kind);
+                    co_await permit.release();
+                }
+            } else {
+                dlock::ReadWriteLock rw(client, name, options);
+                bool got = false;  // (no co_await inside ?: : GCC 12)
+                if (kind == 2) {
+                    got = co_await rw.acquire_shared();
+                } else {
+                    got = co_await rw.acquire();
+                }
+                if (got) {
+                    co_await hold(kind == 2 ? counts.readers : counts.writers, kind);
+                    co_await rw.release();
+                }
+            }
+            co_await pause_for(10ms);
+        }
+        ++done;
+    };
+    for (int i = 0; i < tasks_per_kind; ++i) {
+        for (int kind = 0; kind < 4; ++kind)
+            asio::co_spawn(io, task(i % 2 ? a : b, kind), asio::detached);
+    }
+    dlock::Redis admin(io.get_executor(), plain_url());
+    run(io, [&]() -> asio::awaitable<void> {
+        EXPECT_TRUE(co_await eventually(
+            [&]() -> asio::awaitable<bool> { co_return done == 4 * tasks_per_kind; }, 30s));
+        EXPECT_EQ((co_await admin.command("EXISTS", name)).integer, 0) << "a marker or key left";
+    });
+    EXPECT_EQ(counts.violations, 0);
+    std::cout << "acquisitions: locks " << acquisitions[0] << ", permits " << acquisitions[1]
+              << ", readers " << acquisitions[2] << ", writers " << acquisitions[3] << "\n";
+}
+
+// DEFECT (kinds starve): a Lock's release hands the name straight to the next queued Lock
+// waiter (direct hand-off or claim marker), and Semaphore, reader and writer waiters of the
+// same name are not in the Lock's queue: they only poll, and a poll finds key NAME free only
+// when no Lock waits. So two processes taking turns on a Lock keep a reader out for ever
+// (measured: 19,380 Lock acquisitions, 0 readers, 2 writers, 7 permits in 3 s without pauses).
+// The fix is larger than this round: a waiter that finds the name held by another kind must
+// queue where that kind's release looks (e.g. the Lock's queue, with a claim for its kind).
+TEST(AdversaryKinds, DISABLED_ALockStreamStarvesEveryOtherKind) {
+    asio::io_context io;
+    dlock::Redis a(io.get_executor(), plain_url());
+    dlock::Redis b(io.get_executor(), plain_url());
+    const std::string name = unique_name();
+    bool stop = false;
+    int turns = 0, running = 2;
+    dlock::LockOptions options;
+    options.timeout = 10s;
+    for (dlock::Redis* client : {&a, &b}) {
+        asio::co_spawn(
+            io,
+            [&, client]() -> asio::awaitable<void> {
+                while (!stop) {
+                    dlock::Lock lock(*client, name, options);
+                    if (!co_await lock.acquire()) continue;
+                    ++turns;
+                    co_await pause_for(1ms);
+                    co_await lock.release();
+                }
+                --running;
+            },
+            asio::detached);
+    }
+    run(io, [&]() -> asio::awaitable<void> {
+        // The stream runs (a release hands the name on): now the reader comes.
+        EXPECT_TRUE(
+            co_await eventually([&]() -> asio::awaitable<bool> { co_return turns >= 20; }, 10s));
+        dlock::LockOptions reading = options;
+        reading.sleep = 10ms;
+        dlock::ReadWriteLock reader(a, name, reading);
+        const bool got = co_await reader.acquire_shared({.blocking_timeout = 3s});
+        EXPECT_TRUE(got) << "a reader waited 3 s while " << turns
+                         << " Lock holds went by (polling every 10 ms)";
+        if (got) co_await reader.release();
+        stop = true;
+        EXPECT_TRUE(
+            co_await eventually([&]() -> asio::awaitable<bool> { co_return running == 0; }, 10s));
+    });
+}
+
+// Breaking readers or permits while a Lock, a writer and waiters of the same kind queue: the
+// woken kinds still exclude each other, and every waiter gets in.
+TEST(AdversaryKinds, BreakingReadersOrPermitsWithMixedWaitersKeepsTheKindsApart) {
+    for (const bool semaphore : {false, true}) {
+        asio::io_context io;
+        dlock::Redis a(io.get_executor(), plain_url());
+        dlock::Redis b(io.get_executor(), plain_url());
+        const std::string name = unique_name(semaphore ? ":sem" : ":rw");
+        KindCounts counts;
+        int finished_count = 0, got = 0;
+        dlock::LockOptions options;
+        options.timeout = 30s;
+        options.sleep = 50ms;
+        options.blocking_timeout = 15s;
+        const auto wait_and_hold = [&](auto make, auto take, int& held) {
+            asio::co_spawn(
+                io,
+                [&, make, take]() -> asio::awaitable<void> {
+                    auto lock = make();
+                    if (co_await take(*lock)) {
+                        ++got;
+                        ++held;
+                        counts.check(2);
+                        co_await pause_for(20ms);
+                        --held;
+                        co_await lock->release();
+                    }
+                    ++finished_count;
+                },
+                asio::detached);
+        };
+        const auto lock_of = [&](dlock::Redis& c) {
+            return [&c, &name, options] { return std::make_unique<dlock::Lock>(c, name, options); };
+        };
+        const auto sem_of = [&](dlock::Redis& c) {
+            return [&c, &name, options] {
+                return std::make_unique<dlock::Semaphore>(c, name, 2, options);
+            };
+        };
+        const auto rw_of = [&](dlock::Redis& c) {
+            return [&c, &name, options] {
+                return std::make_unique<dlock::ReadWriteLock>(c, name, options);
+            };
+        };
+        const auto take = [](auto& lock) { return lock.acquire(); };
+        const auto take_shared = [](dlock::ReadWriteLock& lock) { return lock.acquire_shared(); };
+        run(io, [&]() -> asio::awaitable<void> {
+            // The holders that will be broken (never released by their owners).
+            std::vector<std::unique_ptr<dlock::Semaphore>> permits;
+            std::vector<std::unique_ptr<dlock::ReadWriteLock>> readers;
+            for (int i = 0; i < 2; ++i) {
+                if (semaphore) {
+                    permits.push_back(sem_of(a)());
+                    EXPECT_TRUE(co_await permits.back()->acquire({.blocking = false}));
+                } else {
+                    readers.push_back(rw_of(a)());
+                    EXPECT_TRUE(co_await readers.back()->acquire_shared({.blocking = false}));
+                }
+            }
+            wait_and_hold(lock_of(a), take, counts.locks);
+            wait_and_hold(lock_of(b), take, counts.locks);
+            wait_and_hold(rw_of(b), take, counts.writers);
+            wait_and_hold(sem_of(b), take, counts.permits);
+            wait_and_hold(sem_of(a), take, counts.permits);
+            wait_and_hold(sem_of(b), take, counts.permits);
+            wait_and_hold(rw_of(a), take_shared, counts.readers);
+            co_await pause_for(100ms);  // the waiters' first attempts fail and queue
+            const auto ended = co_await dlock::break_leases(a, name);
+            EXPECT_GE(ended.value_or(0), 2u) << "the holders were not broken";
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> { co_return finished_count == 7; }, 20s));
+            EXPECT_EQ(got, 7);
+        });
+        EXPECT_EQ(counts.violations, 0) << (semaphore ? "semaphore" : "read/write lock");
+    }
+}
+
+}  // namespace
