@@ -310,71 +310,85 @@ int break_lock(const BreakArgs& args) {
     return break_lock(args.name, args.connection);
 }
 
+// One subcommand of `dlock`: its parsed arguments land in `args`, and choosing it makes
+// `run(*args)` the action. The caller adds the options that differ, then the connection
+// options last (help lists options in the order they were added).
+template <class Args>
+struct Subcommand {
+    CLI::App* app;
+    std::shared_ptr<Args> args;
+};
+
+template <class Args>
+Subcommand<Args> new_subcommand(CLI::App& dlock, Action& action, const char* name,
+                                const char* description, const char* footer,
+                                int (*run)(const Args&)) {
+    auto args = std::make_shared<Args>();
+    CLI::App* command = dlock.add_subcommand(name, description);
+    command->footer(footer);
+    command->callback([args, &action, run] { action = [args, run] { return run(*args); }; });
+    return {command, args};
+}
+
+void add_name_argument(CLI::App& command, std::string& name) {
+    command.add_option("NAME", name, "Name of the lock")->required();
+}
+
 }  // namespace
 
 void add_acquire_command(CLI::App& dlock, Action& action) {
-    auto args = std::make_shared<AcquireArgs>();
-    CLI::App* command = dlock.add_subcommand("acquire", help::acquire_description);
+    auto [command, args] = new_subcommand<AcquireArgs>(
+        dlock, action, "acquire", help::acquire_description, help::acquire_footer, acquire);
     add_lock_args(*command, args->lock);
     command->add_flag("--fence", args->print_fence, "Print \"TOKEN FENCE\" instead of \"TOKEN\"");
     command->add_flag("--json", args->json, "Print {\"name\":...,\"token\":...,\"fence\":...}");
     add_connection_options(*command, args->connection);
-    command->footer(help::acquire_footer);
-    command->callback([args, &action] { action = [args] { return acquire(*args); }; });
 }
 
 void add_release_command(CLI::App& dlock, Action& action) {
-    auto args = std::make_shared<ReleaseArgs>();
-    CLI::App* command = dlock.add_subcommand("release", help::release_description);
-    command->add_option("NAME", args->name, "Name of the lock")->required();
+    auto [command, args] = new_subcommand<ReleaseArgs>(
+        dlock, action, "release", help::release_description, help::release_footer, release);
+    add_name_argument(*command, args->name);
     command->add_option("TOKEN", args->token, "Token printed by `dlock acquire`");
     command->add_flag("-f,--force", args->force,
                       "Release the lock whoever holds it (no TOKEN), as `dlock break --yes`");
     add_connection_options(*command, args->connection);
-    command->footer(help::release_footer);
-    command->callback([args, &action] { action = [args] { return release(*args); }; });
 }
 
 void add_extend_command(CLI::App& dlock, Action& action) {
-    auto args = std::make_shared<ExtendArgs>();
-    CLI::App* command = dlock.add_subcommand("extend", help::extend_description);
-    command->add_option("NAME", args->name, "Name of the lock")->required();
+    auto [command, args] = new_subcommand<ExtendArgs>(
+        dlock, action, "extend", help::extend_description, help::extend_footer, extend);
+    add_name_argument(*command, args->name);
     command->add_option("TOKEN", args->token, "Token printed by `dlock acquire`")->required();
     command->add_option("SEC", args->seconds, "Seconds to add to the remaining life")->required();
     command->add_flag("--replace", args->replace,
                       "Set the remaining life to SEC instead of adding");
     add_connection_options(*command, args->connection);
-    command->footer(help::extend_footer);
-    command->callback([args, &action] { action = [args] { return extend(*args); }; });
 }
 
 void add_status_command(CLI::App& dlock, Action& action) {
-    auto args = std::make_shared<StatusArgs>();
-    CLI::App* command = dlock.add_subcommand("status", help::status_description);
-    command->add_option("NAME", args->name, "Name of the lock")->required();
+    auto [command, args] = new_subcommand<StatusArgs>(
+        dlock, action, "status", help::status_description, help::status_footer, status);
+    add_name_argument(*command, args->name);
     command->add_flag(
         "--json", args->json,
         "Print one JSON object: name, held, held_as, ttl_ms, holder, held_for_ms, fence, "
         "waiting");
     add_connection_options(*command, args->connection);
-    command->footer(help::status_footer);
-    command->callback([args, &action] { action = [args] { return status(*args); }; });
 }
 
 void add_list_command(CLI::App& dlock, Action& action) {
-    auto args = std::make_shared<ListArgs>();
-    CLI::App* command = dlock.add_subcommand("list", help::list_description);
+    auto [command, args] = new_subcommand<ListArgs>(dlock, action, "list", help::list_description,
+                                                    help::list_footer, list);
     command->add_option("PATTERN", args->pattern, "Glob on lock names (default: *)");
     command->add_flag("--json", args->json, "Print a JSON array of `status --json` objects");
     add_connection_options(*command, args->connection);
-    command->footer(help::list_footer);
-    command->callback([args, &action] { action = [args] { return list(*args); }; });
 }
 
 void add_wait_command(CLI::App& dlock, Action& action) {
-    auto args = std::make_shared<WaitArgs>();
-    CLI::App* command = dlock.add_subcommand("wait", help::wait_description);
-    command->add_option("NAME", args->name, "Name of the lock")->required();
+    auto [command, args] = new_subcommand<WaitArgs>(dlock, action, "wait", help::wait_description,
+                                                    help::wait_footer, wait_until_free);
+    add_name_argument(*command, args->name);
     command
         ->add_option("-w,--wait,--timeout", args->wait,
                      "Give up after waiting SEC seconds (default: wait forever)")
@@ -385,18 +399,14 @@ void add_wait_command(CLI::App& dlock, Action& action) {
                        "--conflict-exit-code", 0, 255);
     command->add_flag("-v,--verbose", args->verbose, "Say so when giving up");
     add_connection_options(*command, args->connection);
-    command->footer(help::wait_footer);
-    command->callback([args, &action] { action = [args] { return wait_until_free(*args); }; });
 }
 
 void add_break_command(CLI::App& dlock, Action& action) {
-    auto args = std::make_shared<BreakArgs>();
-    CLI::App* command = dlock.add_subcommand("break", help::break_description);
-    command->add_option("NAME", args->name, "Name of the lock")->required();
+    auto [command, args] = new_subcommand<BreakArgs>(
+        dlock, action, "break", help::break_description, help::break_footer, break_lock);
+    add_name_argument(*command, args->name);
     command->add_flag("-y,--yes", args->yes, "Yes, take the lock from its holder");
     add_connection_options(*command, args->connection);
-    command->footer(help::break_footer);
-    command->callback([args, &action] { action = [args] { return break_lock(*args); }; });
 }
 
 }  // namespace dlock::cli

@@ -18,6 +18,7 @@
 #include "dlock/read_write_lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/redis_cluster.hpp"
+#include "fences.hpp"
 #include "forked_tasks.hpp"
 #include "names.hpp"
 #include "observed.hpp"
@@ -205,11 +206,7 @@ TEST(Semaphore, FencesGrowWithEveryPermitAcrossKindsAndPastALostCounter) {
         EXPECT_GT(*lock.fence(), newest);
         const auto lock_fence = *lock.fence();
         co_await lock.release();
-        co_await redis.command("DEL", dlock::detail::fence_key(name));
-        EXPECT_TRUE(co_await a.acquire());
-        CO_ASSERT(a.fence().has_value());
-        EXPECT_GT(*a.fence(), lock_fence);
-        co_await a.release();
+        co_await expect_fence_above_after_a_lost_counter(redis, a, lock_fence);
     });
 }
 
@@ -256,22 +253,13 @@ TEST(Semaphore, NeverMoreThanNHoldersOverProcessesAndTasks) {
 // A holder that dies without releasing: its permit frees when its lease ends.
 TEST(Semaphore, ACrashedHoldersPermitFreesWhenItsLeaseEnds) {
     const std::string name = unique_name();
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        int status = 1;
-        try {
-            asio::io_context io;
-            dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-            Semaphore permit(redis, name, 1, lease(500ms));
-            status = run(io, [&] { return permit.acquire(); }) ? 0 : 1;
-        } catch (...) {
-        }
-        std::_Exit(status);  // no release, no destructor
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    const pid_t pid = fork_child([&] {  // exits holding the permit: no release
+        asio::io_context io;
+        dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+        Semaphore permit(redis, name, 1, lease(500ms));
+        return run(io, [&] { return permit.acquire(); }) ? 0 : 1;
+    });
+    ASSERT_EQ(wait_child(pid), 0);
     asio::io_context io;
     dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
     run(io, [&]() -> asio::awaitable<void> {

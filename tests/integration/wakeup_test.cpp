@@ -26,6 +26,7 @@
 #include "names.hpp"
 #include "net/subscriber.hpp"
 #include "own_servers.hpp"
+#include "plain_server_test.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
 #include "server_stats.hpp"
@@ -927,41 +928,46 @@ TEST(Wakeup, RefusedPubSubMakesTheWaitPollWithoutAnExtraAttempt) {
 // ---- Direct hand-off (docs/semantics.md): the release reserves the lock for the first live
 // queued process, so a newcomer's plain SET NX cannot jump the queue.
 
-// On the harness's shared plain server, with names unique to the test: the holder's client
-// and an admin that reads and writes the lock's keys by hand.
-class HandOff : public ::testing::Test {
+// On the harness's shared plain server (PlainServerTest), with a name unique to the test: the
+// holder's client and an admin that reads and writes the lock's keys by hand.
+class HandOff : public dlock::test::PlainServerTest {
   protected:
-    asio::io_context io;
-    dlock::Redis holder_client{io.get_executor(), dlock::test::server("PLAIN_URL")};
-    dlock::Redis admin{io.get_executor(), dlock::test::server("PLAIN_URL")};
-};
+    dlock::Redis& holder_client = client_;
+    dlock::Redis& admin = other_;
+    const std::string& name = name_;
 
-TEST_F(HandOff, ANewcomerCannotTakeALockHandedToAQueuedProcess) {
-    dlock::Redis waiter_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::LockOptions fenced;
-        fenced.fencing = true;
-        dlock::Lock holder(holder_client, name, fenced);
-        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
-        const std::int64_t holder_fence = holder.fence().value_or(-1);
-        dlock::LockOptions waiting = waiter_options();
-        waiting.fencing = true;
-        dlock::Lock waiter(waiter_client, name, waiting);
-        Notification acquired(io.get_executor(), 1);
-        bool waiter_got_it = false;
+    // Starts `waiter`'s acquire in the background (its result lands in `got_it`, then
+    // `acquired` is notified) and returns true once its process is queued on `name`, false
+    // after 5 s: a release hands the lock on only to a queued process.
+    asio::awaitable<bool> queue_in_background(dlock::Lock& waiter, Notification& acquired,
+                                              bool& got_it) {
         asio::co_spawn(
-            io,
+            io_,
             [&]() -> asio::awaitable<void> {
-                waiter_got_it = co_await waiter.acquire();
+                got_it = co_await waiter.acquire();
                 acquired.notify();
             },
             asio::detached);
-        EXPECT_TRUE(co_await eventually(
-            [&]() -> asio::awaitable<bool> {
-                co_return co_await queued_processes(admin, queue_of(name)) == 1;
-            },
-            5s));
+        co_return co_await until_queued(admin, queue_of(name));
+    }
+};
+
+// `options` with fencing on: the hand-off tests check that a fence grows across a hand-off.
+dlock::LockOptions fenced(dlock::LockOptions options = {}) {
+    options.fencing = true;
+    return options;
+}
+
+TEST_F(HandOff, ANewcomerCannotTakeALockHandedToAQueuedProcess) {
+    dlock::Redis& waiter_client = new_client();
+    run([&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name, fenced());
+        EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
+        const std::int64_t holder_fence = holder.fence().value_or(-1);
+        dlock::Lock waiter(waiter_client, name, fenced(waiter_options()));
+        Notification acquired(io_.get_executor(), 1);
+        bool waiter_got_it = false;
+        EXPECT_TRUE(co_await queue_in_background(waiter, acquired, waiter_got_it));
 
         // The release and a newcomer's SET NX (what an uncontended acquire sends), atomically:
         // the newcomer runs right after the release, before the woken waiter can.
@@ -983,10 +989,9 @@ TEST_F(HandOff, ANewcomerCannotTakeALockHandedToAQueuedProcess) {
 }
 
 TEST_F(HandOff, AClaimantThatNeverClaimsKeepsTheLockOnlyForTheClaimWindow) {
-    dlock::Redis listener(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
+    dlock::Redis& listener = new_client();
     const std::string inbox = dlock::test::unique_name(":frozen-inbox");
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+    run([&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         // A queued process that is subscribed (PUBLISH reaches it) but will never claim: its
@@ -1004,9 +1009,8 @@ TEST_F(HandOff, AClaimantThatNeverClaimsKeepsTheLockOnlyForTheClaimWindow) {
 }
 
 TEST_F(HandOff, NobodyQueuedMeansTheReleaseFreesTheLock) {
-    dlock::Redis client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+    dlock::Redis& client = new_client();
+    run([&]() -> asio::awaitable<void> {
         dlock::Lock holder(client, name);
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         // A queued process that is gone (nobody listens on its inbox) is skipped.
@@ -1034,36 +1038,22 @@ asio::awaitable<std::string> release_and_read(dlock::Redis& admin, const std::st
 }
 
 TEST_F(HandOff, TheReleaseSetsTheKeyStraightToTheQueuedWaitersTokenAndItsFence) {
-    dlock::Redis waiter_client(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
-        dlock::LockOptions fenced;
-        fenced.fencing = true;
-        fenced.timeout = 30s;
-        dlock::Lock holder(holder_client, name, fenced);
+    dlock::Redis& waiter_client = new_client();
+    run([&]() -> asio::awaitable<void> {
+        dlock::Lock holder(holder_client, name, fenced({.timeout = 30s}));
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         const std::int64_t holder_fence = holder.fence().value_or(-1);
-        dlock::LockOptions waiting = waiter_options();
-        waiting.fencing = true;
+        dlock::LockOptions waiting = fenced(waiter_options());
         waiting.timeout = 30s;
         dlock::Lock waiter(waiter_client, name, waiting);
-        Notification acquired(io.get_executor(), 1);
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                EXPECT_TRUE(co_await waiter.acquire());
-                acquired.notify();
-            },
-            asio::detached);
-        EXPECT_TRUE(co_await eventually(
-            [&]() -> asio::awaitable<bool> {
-                co_return co_await queued_processes(admin, queue_of(name)) == 1;
-            },
-            5s));
+        Notification acquired(io_.get_executor(), 1);
+        bool waiter_got_it = false;
+        EXPECT_TRUE(co_await queue_in_background(waiter, acquired, waiter_got_it));
         const std::string handed = co_await release_and_read(admin, name, *holder.token());
         EXPECT_FALSE(handed.starts_with("dlock:claim:")) << "handed a claim, not the token";
 
         EXPECT_TRUE(co_await acquired.wait(10s));
+        EXPECT_TRUE(waiter_got_it);
         EXPECT_EQ(waiter.token().value_or(""), handed) << "the key is the waiter's own token";
         EXPECT_EQ(waiter.fence().value_or(-1), holder_fence + 1) << "fences grow across hand-offs";
         // The waiter extends the claim window's PX to its full TTL at once.
@@ -1081,11 +1071,10 @@ TEST_F(HandOff, TheReleaseSetsTheKeyStraightToTheQueuedWaitersTokenAndItsFence) 
 }
 
 TEST_F(HandOff, AWaiterHandedTheLockThatNeverTakesItKeepsItOnlyForTheClaimWindow) {
-    dlock::Redis listener(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
+    dlock::Redis& listener = new_client();
     const std::string inbox = dlock::test::unique_name(":frozen-inbox");
     const std::string token = "0123456789abcdef0123456789abcdef";
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+    run([&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name);
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         // A registered process that hears the message but never takes the lock (TTL 10 min).
@@ -1103,11 +1092,9 @@ TEST_F(HandOff, AWaiterHandedTheLockThatNeverTakesItKeepsItOnlyForTheClaimWindow
 }
 
 TEST_F(HandOff, AWaiterThatLeavesAfterBeingHandedTheLockHandsItOn) {
-    dlock::Redis listener(io.get_executor(), dlock::test::server("PLAIN_URL"));
-    const std::string name = dlock::test::unique_name();
     const std::string inbox = dlock::test::unique_name(":leaving-inbox");
     const std::string token = "00112233445566778899aabbccddeeff";
-    dlock::test::run(io, [&]() -> asio::awaitable<void> {
+    run([&]() -> asio::awaitable<void> {
         const std::string registrations = dlock::detail::handoff_key(name);
         for (const bool process_stays : {false, true}) {
             co_await admin.command("SET", name, token, "PX", "50");
