@@ -666,33 +666,33 @@ TEST_F(LockOnOwnServer, ManyLockObjectsShareOneConnection) {
     const int before = dlock::test::client_count(admin_);
     dlock::test::run(io_, [&]() -> asio::awaitable<void> {
         std::vector<std::unique_ptr<Lock>> held;
-        int done = 0;
-        asio::steady_timer all_done(io_, asio::steady_timer::time_point::max());
+        // (A count, not a bare timer's cancel(): the acquisitions may all end before the wait.)
+        dlock::test::Notification all_done(io_.get_executor(), locks);
         for (int i = 0; i < locks; ++i) {
             held.push_back(std::make_unique<Lock>(redis_, name_ + ":" + std::to_string(i)));
             asio::co_spawn(io_, held.back()->acquire(), [&](std::exception_ptr, bool ok) {
                 EXPECT_TRUE(ok);
-                if (++done == locks) all_done.cancel();
+                all_done.notify();
             });
         }
-        co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        co_await all_done.wait();
         EXPECT_EQ(dlock::test::client_count(admin_), before + 1);
 
         // Waiters on the same client add one subscriber connection, whatever their number.
         std::vector<std::unique_ptr<Lock>> waiters;
-        int woken = 0;
-        asio::steady_timer all_woken(io_, asio::steady_timer::time_point::max());
+        // A direct hand-off may let the last waiter in before the last release returns.
+        dlock::test::Notification all_woken(io_.get_executor(), locks);
         for (int i = 0; i < locks; ++i) {
             waiters.push_back(std::make_unique<Lock>(redis_, held[i]->name(),
                                                      LockOptions{.blocking_timeout = 10s}));
             asio::co_spawn(io_, waiters.back()->acquire(), [&](std::exception_ptr, bool ok) {
                 EXPECT_TRUE(ok);
-                if (++woken == locks) all_woken.cancel();
+                all_woken.notify();
             });
         }
         for (int i = 0; i < 3; ++i) co_await let_others_run();
         for (auto& lock : held) co_await lock->release();
-        co_await all_woken.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        co_await all_woken.wait();
         EXPECT_EQ(dlock::test::client_count(admin_), before + 2);
         for (auto& lock : waiters) co_await lock->release();
     });
