@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "async.hpp"
+#include "background_acquire.hpp"
 #include "child_process.hpp"
 #include "dlock/inspect.hpp"
 #include "dlock/lock.hpp"
@@ -94,20 +95,12 @@ TEST_F(AdversaryHandOff, ANameWithColonsBinaryBytesAndAMessageInsideIsHandedOnDi
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         const std::int64_t holder_fence = holder.fence().value_or(-1);
         dlock::Lock waiter(waiter_client, name, fenced);
-        Notification acquired(io.get_executor(), 1);
-        bool got = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                got = co_await waiter.acquire();
-                acquired.notify();
-            },
-            asio::detached);
+        const auto background = acquire_in_background(io.get_executor(), waiter);
         EXPECT_TRUE(co_await until_queued(admin, name));
         const Released left = co_await release_and_look(admin, name, *holder.token());
         EXPECT_FALSE(left.value.starts_with("dlock:claim:")) << "not a direct hand-off";
-        EXPECT_TRUE(co_await acquired.wait(10s)) << "the waiter was never told";
-        EXPECT_TRUE(got);
+        EXPECT_TRUE(co_await background->done.wait(10s)) << "the waiter was never told";
+        EXPECT_TRUE(background->got);
         EXPECT_EQ(waiter.token().value_or("?"), left.value);
         EXPECT_EQ(waiter.fence().value_or(-1), holder_fence + 1);
         EXPECT_TRUE(co_await waiter.owned());
@@ -127,20 +120,12 @@ TEST_F(AdversaryHandOff, ANameShapedLikeAHandOffMessageIsWokenByItsPlainWakeUp) 
         dlock::Lock holder(holder_client, name, recorded);
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
         dlock::Lock waiter(waiter_client, name, recorded);
-        Notification acquired(io.get_executor(), 1);
-        bool got = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                got = co_await waiter.acquire();
-                acquired.notify();
-            },
-            asio::detached);
+        const auto background = acquire_in_background(io.get_executor(), waiter);
         EXPECT_TRUE(co_await until_queued(admin, name));
         co_await holder.release();
-        EXPECT_TRUE(co_await acquired.wait(10s)) << "the wake-up was taken for a hand-off";
-        EXPECT_TRUE(got);
-        if (got) co_await waiter.release();
+        EXPECT_TRUE(co_await background->done.wait(10s)) << "the wake-up was taken for a hand-off";
+        EXPECT_TRUE(background->got);
+        if (background->got) co_await waiter.release();
     });
 }
 
@@ -156,21 +141,13 @@ TEST_F(AdversaryHandOff, ATtlShorterThanTheClaimWindowIsNotLengthenedByTheHandOf
         short_lease.timeout = std::chrono::duration<double>(ttl);
         short_lease.sleep = std::chrono::duration<double>(ttl);  // may not exceed the timeout
         dlock::Lock waiter(waiter_client, name, short_lease);
-        Notification acquired(io.get_executor(), 1);
-        bool got = false;
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                got = co_await waiter.acquire();
-                acquired.notify();
-            },
-            asio::detached);
+        const auto background = acquire_in_background(io.get_executor(), waiter);
         EXPECT_TRUE(co_await until_queued(admin, name));
         const Released left = co_await release_and_look(admin, name, *holder.token());
         EXPECT_GT(left.pttl, 0);
         EXPECT_LE(left.pttl, ttl.count()) << "the hand-off gave the key more than the waiter's TTL";
-        EXPECT_TRUE(co_await acquired.wait(10s));
-        EXPECT_TRUE(got);
+        EXPECT_TRUE(co_await background->done.wait(10s));
+        EXPECT_TRUE(background->got);
         // Nobody renews it: it ends by itself.
         EXPECT_TRUE(co_await eventually(
             [&]() -> asio::awaitable<bool> {
