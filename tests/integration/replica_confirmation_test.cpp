@@ -66,7 +66,9 @@ TEST_F(ReplicaConfirmation, IsOffByDefault) {
 TEST_F(ReplicaConfirmation, AcquisitionCountsOnlyOnceTheReplicaHasIt) {
     const std::string name = unique_name(":") + "confirmed";
     run(io, [&]() -> asio::awaitable<void> {
-        Lock lock(redis, name, {.timeout = 10s, .blocking = false});
+        // A WAIT that may take its time (a loaded machine): only a replica that never
+        // confirms may fail this test.
+        Lock lock(redis, name, {.timeout = 10s, .blocking = false, .replication_timeout = 10s});
         EXPECT_TRUE(co_await lock.acquire());
         // ROLE was read before the first write: R = 1, WAIT 1.
         EXPECT_EQ(lock.replication_factor(), 1u);
@@ -94,7 +96,8 @@ TEST_F(ReplicaConfirmation, AFrozenReplicaMakesTheAcquisitionFailWithoutLeavingT
         EXPECT_EQ(told[0].confirmed, 0);
         EXPECT_EQ((co_await redis.command("EXISTS", name)).integer, 0);  // rolled back
         // Thawed: the next attempt is confirmed.
-        Lock again(redis, name, {.timeout = 10s, .blocking_timeout = 10s});
+        Lock again(redis, name,
+                   {.timeout = 10s, .blocking_timeout = 10s, .replication_timeout = 10s});
         EXPECT_TRUE(co_await again.acquire());
         co_await again.release();
     });
