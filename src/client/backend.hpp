@@ -25,12 +25,9 @@ class Connection;
 class Subscriber;
 
 // The next change of primary (a failover followed), for locks to re-check their keys at once.
-// `closed`: the client went away instead; a waiter must then touch nothing of it.
-struct FailoverSignal {
-    explicit FailoverSignal(const asio::any_io_executor& executor) : done(executor) {}
-    Notification done;
-    bool closed = false;
-};
+// `client_closed`: the client went away instead; a waiter must then touch nothing of it.
+enum class FailoverOutcome : bool { followed, client_closed };
+using FailoverSignal = Ending<FailoverOutcome>;
 
 class Backend {
   public:
@@ -76,6 +73,15 @@ struct BackendAccess {
 
 inline Backend& backend_of(Client& client) noexcept {
     return BackendAccess::of(client);
+}
+// The backend of a handle whose type fixes it (a Redis has a StandaloneBackend, ...).
+template <class Concrete>
+Concrete& backend_as(Client& client) noexcept {
+    return static_cast<Concrete&>(BackendAccess::of(client));
+}
+template <class Concrete>
+const Concrete& backend_as(const Client& client) noexcept {
+    return static_cast<const Concrete&>(BackendAccess::of(client));
 }
 // For an object that may outlive the client handle (a Lock keeps its backend alive).
 inline std::shared_ptr<Backend> shared_backend_of(Client& client) noexcept {

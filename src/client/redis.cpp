@@ -119,7 +119,7 @@ void StandaloneBackend::close() {
 }
 
 std::shared_ptr<Connection> connection_of(Redis& redis) {
-    return static_cast<StandaloneBackend&>(backend_of(redis)).connection();
+    return backend_as<StandaloneBackend>(redis).connection();
 }
 
 }  // namespace dlock::detail
@@ -133,12 +133,6 @@ detail::Deadline deadline_after(const detail::Connection& connection,
     return detail::Clock::now() + detail::to_ms(*timeout, "timeout");
 }
 
-detail::StandaloneBackend& standalone(Client& client) {
-    return static_cast<detail::StandaloneBackend&>(detail::backend_of(client));
-}
-const detail::StandaloneBackend& standalone(const Client& client) {
-    return static_cast<const detail::StandaloneBackend&>(detail::BackendAccess::of(client));
-}
 }  // namespace
 
 Redis::Redis(asio::any_io_executor executor, ConnectionOptions options)
@@ -153,18 +147,18 @@ Redis::~Redis() {
 }
 
 const ConnectionOptions& Redis::options() const noexcept {
-    return standalone(*this).connection()->options();
+    return detail::backend_as<detail::StandaloneBackend>(*this).connection()->options();
 }
 
 void Redis::close() {
-    standalone(*this).close();
+    detail::backend_as<detail::StandaloneBackend>(*this).close();
 }
 
 asio::awaitable<Reply> Redis::command_views(std::span<const std::string_view> args,
                                             std::optional<Seconds> timeout) {
     Request request;
     request.push(args);
-    auto connection = standalone(*this).connection();
+    auto connection = detail::backend_as<detail::StandaloneBackend>(*this).connection();
     const detail::Deadline deadline = deadline_after(*connection, timeout);
     return [](std::shared_ptr<detail::Connection> connection, Request request,
               detail::Deadline deadline) -> asio::awaitable<Reply> {
@@ -176,7 +170,7 @@ asio::awaitable<Reply> Redis::command_views(std::span<const std::string_view> ar
 
 asio::awaitable<std::vector<Reply>> Redis::pipeline(const Request& request,
                                                     std::optional<Seconds> timeout) {
-    auto connection = standalone(*this).connection();
+    auto connection = detail::backend_as<detail::StandaloneBackend>(*this).connection();
     return connection->execute(request, deadline_after(*connection, timeout));
 }
 

@@ -339,13 +339,6 @@ std::shared_ptr<detail::ClusterState> make_state(asio::any_io_executor executor,
     return state;
 }
 
-detail::ClusterState& cluster_state(Client& client) {
-    return static_cast<detail::ClusterState&>(detail::backend_of(client));
-}
-const detail::ClusterState& cluster_state(const Client& client) {
-    return static_cast<const detail::ClusterState&>(detail::BackendAccess::of(client));
-}
-
 }  // namespace
 
 RedisCluster::RedisCluster(asio::any_io_executor executor, std::vector<ConnectionOptions> seeds,
@@ -363,12 +356,13 @@ RedisCluster::RedisCluster(asio::any_io_executor executor,
                    std::vector<std::string>(seed_urls.begin(), seed_urls.end()), options) {}
 
 RedisCluster::~RedisCluster() {
-    cluster_state(*this).closed = true;
-    cluster_state(*this).close_all();
+    auto& state = detail::backend_as<detail::ClusterState>(*this);
+    state.closed = true;
+    state.close_all();
 }
 
 asio::awaitable<void> RedisCluster::refresh() {
-    auto state = cluster_state(*this).shared_from_this();
+    auto state = detail::backend_as<detail::ClusterState>(*this).shared_from_this();
     co_await state->refresh(detail::Deadline::max());
 }
 
@@ -383,7 +377,7 @@ asio::awaitable<Reply> RedisCluster::command_views(std::span<const std::string_v
 
 asio::awaitable<Reply> RedisCluster::run(Request request, std::optional<std::uint16_t> slot,
                                          std::optional<Seconds> timeout) {
-    auto state = cluster_state(*this).shared_from_this();
+    auto state = detail::backend_as<detail::ClusterState>(*this).shared_from_this();
     const auto deadline =
         detail::Clock::now() +
         detail::to_ms(timeout.value_or(state->node_options.command_timeout), "timeout");
@@ -393,29 +387,32 @@ asio::awaitable<Reply> RedisCluster::run(Request request, std::optional<std::uin
 }
 
 void RedisCluster::close() {
-    cluster_state(*this).close_all();
+    detail::backend_as<detail::ClusterState>(*this).close_all();
 }
 
 std::optional<std::string> RedisCluster::primary_of(std::string_view key) const {
-    if (const detail::Shard* shard = cluster_state(*this).topology.shard_of(detail::key_slot(key)))
+    if (const detail::Shard* shard =
+            detail::backend_as<detail::ClusterState>(*this).topology.shard_of(
+                detail::key_slot(key)))
         return shard->primary.key();
     return std::nullopt;
 }
 
 std::vector<std::string> RedisCluster::primaries() const {
     std::vector<std::string> out;
-    for (const detail::Shard& shard : cluster_state(*this).topology.shards())
+    for (const detail::Shard& shard :
+         detail::backend_as<detail::ClusterState>(*this).topology.shards())
         out.push_back(shard.primary.key());
     return out;
 }
 
 std::uint64_t RedisCluster::topology_refreshes() const noexcept {
-    return cluster_state(*this).refreshes;
+    return detail::backend_as<detail::ClusterState>(*this).refreshes;
 }
 std::uint64_t RedisCluster::redirections() const noexcept {
-    return cluster_state(*this).redirections;
+    return detail::backend_as<detail::ClusterState>(*this).redirections;
 }
 const ConnectionOptions& RedisCluster::seed_options() const noexcept {
-    return cluster_state(*this).node_options;
+    return detail::backend_as<detail::ClusterState>(*this).node_options;
 }
 }  // namespace dlock

@@ -396,7 +396,7 @@ struct SentinelState final : Backend, std::enable_shared_from_this<SentinelState
     // The client goes away: lock re-checks waiting for a failover end without touching it.
     void end_failover_waits() {
         if (!failover) return;
-        failover->closed = true;
+        failover->outcome = FailoverOutcome::client_closed;
         failover->done.notify();
         failover.reset();
     }
@@ -438,12 +438,6 @@ std::shared_ptr<detail::SentinelState> make_state(asio::any_io_executor executor
     return state;
 }
 
-detail::SentinelState& sentinel_state(Client& client) {
-    return static_cast<detail::SentinelState&>(detail::backend_of(client));
-}
-const detail::SentinelState& sentinel_state(const Client& client) {
-    return static_cast<const detail::SentinelState&>(detail::BackendAccess::of(client));
-}
 }  // namespace
 
 RedisSentinel::RedisSentinel(asio::any_io_executor executor, SentinelOptions options)
@@ -453,13 +447,14 @@ RedisSentinel::RedisSentinel(asio::any_io_executor executor, std::string_view ur
     : RedisSentinel(std::move(executor), parse_sentinel_url(url)) {}
 
 RedisSentinel::~RedisSentinel() {
-    sentinel_state(*this).closed = true;
-    sentinel_state(*this).end_failover_waits();
-    sentinel_state(*this).close_all();
+    auto& state = detail::backend_as<detail::SentinelState>(*this);
+    state.closed = true;
+    state.end_failover_waits();
+    state.close_all();
 }
 
 asio::awaitable<void> RedisSentinel::discover() {
-    auto state = sentinel_state(*this).shared_from_this();
+    auto state = detail::backend_as<detail::SentinelState>(*this).shared_from_this();
     co_await state->discover(detail::Deadline::max());
 }
 
@@ -467,7 +462,7 @@ asio::awaitable<Reply> RedisSentinel::command_views(std::span<const std::string_
                                                     std::optional<Seconds> timeout) {
     Request request;
     request.push(args);
-    auto state = sentinel_state(*this).shared_from_this();
+    auto state = detail::backend_as<detail::SentinelState>(*this).shared_from_this();
     const auto deadline =
         detail::Clock::now() +
         detail::to_ms(timeout.value_or(state->options.data.command_timeout), "timeout");
@@ -480,29 +475,30 @@ asio::awaitable<Reply> RedisSentinel::command_views(std::span<const std::string_
 }
 
 void RedisSentinel::close() {
-    sentinel_state(*this).close_all();
+    detail::backend_as<detail::SentinelState>(*this).close_all();
 }
 
 std::optional<std::string> RedisSentinel::primary() const {
-    const auto& primary = sentinel_state(*this).primary;
+    const auto& primary = detail::backend_as<detail::SentinelState>(*this).primary;
     if (!primary) return std::nullopt;
     return primary->key();
 }
 
 std::vector<std::string> RedisSentinel::sentinels() const {
     std::vector<std::string> out;
-    for (const auto& sentinel : sentinel_state(*this).sentinels) out.push_back(sentinel.key());
+    for (const auto& sentinel : detail::backend_as<detail::SentinelState>(*this).sentinels)
+        out.push_back(sentinel.key());
     return out;
 }
 
 std::uint64_t RedisSentinel::discoveries() const noexcept {
-    return sentinel_state(*this).discoveries;
+    return detail::backend_as<detail::SentinelState>(*this).discoveries;
 }
 std::uint64_t RedisSentinel::primary_changes() const noexcept {
-    return sentinel_state(*this).primary_changes;
+    return detail::backend_as<detail::SentinelState>(*this).primary_changes;
 }
 const SentinelOptions& RedisSentinel::options() const noexcept {
-    return sentinel_state(*this).options;
+    return detail::backend_as<detail::SentinelState>(*this).options;
 }
 
 }  // namespace dlock

@@ -18,7 +18,8 @@ asio::awaitable<void> recheck(std::shared_ptr<LockState> state, std::uint64_t ge
         const auto woken =
             co_await (failover->done.wait(Deadline::max()) || end->done.wait(Deadline::max()));
         // The client is gone, or the hold ended (released, lost, a new acquisition).
-        if (woken.index() != 0 || failover->closed || state->hold.generation() != generation)
+        if (woken.index() != 0 || failover->outcome == FailoverOutcome::client_closed ||
+            state->hold.generation() != generation)
             co_return;
         // Watch the next failover too, then look.
         failover = state->spec.client->next_failover();
@@ -37,7 +38,7 @@ asio::awaitable<void> recheck(std::shared_ptr<LockState> state, std::uint64_t ge
         } catch (const std::exception&) {
             // Not known now: renewal or release will find out.
         }
-        if (failover->closed) co_return;
+        if (failover->outcome == FailoverOutcome::client_closed) co_return;
     }
 }
 

@@ -26,11 +26,8 @@
 namespace dlock::detail {
 
 // The end of one hold, as its wait_lost() callers see it.
-struct HoldEnd {
-    explicit HoldEnd(const asio::any_io_executor& executor) : done(executor) {}
-    Notification done;
-    bool lost = false;
-};
+enum class HoldOutcome : bool { released, lost };
+using HoldEnd = Ending<HoldOutcome>;
 
 class Hold {
   public:
@@ -117,7 +114,7 @@ class Hold {
         if (answered_) return;
         answered_ = true;
         if (!end_) return;  // nobody waited
-        end_->lost = lost;
+        end_->outcome = lost ? HoldOutcome::lost : HoldOutcome::released;
         end_->done.notify();
         end_.reset();
     }

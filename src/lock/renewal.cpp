@@ -96,7 +96,7 @@ asio::awaitable<bool> wait_lost(std::shared_ptr<LockState> state) {
     const std::shared_ptr<HoldEnd> end = state->hold.end_signal(state->spec.client->get_executor());
     if (!end) co_return false;
     co_await end->done.wait(Deadline::max());
-    co_return end->lost;
+    co_return end->outcome == HoldOutcome::lost;
 }
 
 void start_renewal(const std::shared_ptr<LockState>& state) {

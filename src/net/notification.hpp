@@ -77,4 +77,13 @@ class Notification {
     bool notified_ = false;
 };
 
+// An outcome that is one fact (the end of a hold: released or lost; the next failover:
+// followed, or the client closed instead): set `outcome`, then notify `done`.
+template <class Outcome>
+struct Ending {
+    explicit Ending(const asio::any_io_executor& executor) : done(executor) {}
+    Notification done;
+    Outcome outcome{};
+};
+
 }  // namespace dlock::detail
