@@ -21,6 +21,7 @@
 // explicit, throwing end-of-scope check.
 #pragma once
 
+#include <algorithm>
 #include <asio/awaitable.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -127,6 +128,18 @@ class Redis : public BasicClient<dlock::Redis> {
 
 // A blocking lock over the async lock `L` (any AsyncLock). Construction and destruction of the
 // async lock happen on the client's I/O thread; every call blocks the calling thread.
+// The standard's timed waits (try_lock_for/until, try_acquire_for/until) as a WaitPolicy: wait
+// at most that long; a duration at or below zero, or a time already past, makes one attempt.
+template <class Rep, class Period>
+WaitPolicy wait_at_most(const std::chrono::duration<Rep, Period>& duration) {
+    const auto seconds = std::chrono::duration_cast<Seconds>(duration);
+    return WaitPolicy{.blocking = true, .blocking_timeout = std::max(seconds, Seconds::zero())};
+}
+template <class Clock, class Duration>
+WaitPolicy wait_until(const std::chrono::time_point<Clock, Duration>& when) {
+    return wait_at_most(when - Clock::now());
+}
+
 template <AsyncLock L>
 class BasicLock {
   public:
@@ -209,11 +222,11 @@ class BasicLock {
     }
     template <class Rep, class Period>
     [[nodiscard]] bool try_lock_for(const std::chrono::duration<Rep, Period>& duration) {
-        return try_acquire_for(std::chrono::duration_cast<Seconds>(duration));
+        return run([this, wait = wait_at_most(duration)] { return lock_->acquire(wait); });
     }
     template <class Clock, class Duration>
     [[nodiscard]] bool try_lock_until(const std::chrono::time_point<Clock, Duration>& when) {
-        return try_acquire_for(std::chrono::duration_cast<Seconds>(when - Clock::now()));
+        return run([this, wait = wait_until(when)] { return lock_->acquire(wait); });
     }
     // Releases; never throws. A failure is kept in last_unlock_error() (and the lock expires
     // by its timeout).
@@ -255,12 +268,6 @@ class BasicLock {
     template <class F>
     auto run(F make) const {
         return io_->run(std::move(make));
-    }
-    bool try_acquire_for(Seconds duration) {
-        if (duration < Seconds::zero()) duration = Seconds::zero();
-        return run([this, duration] {
-            return lock_->acquire(WaitPolicy{.blocking = true, .blocking_timeout = duration});
-        });
     }
 
     std::shared_ptr<IoThread> io_;

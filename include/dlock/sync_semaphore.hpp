@@ -38,16 +38,16 @@ class Semaphore {
     Semaphore& operator=(const Semaphore&) = delete;
 
     // Waits without limit for a permit.
-    void acquire();
+    void acquire() { take(WaitPolicy{}); }
     // One attempt.
-    [[nodiscard]] bool try_acquire();
+    [[nodiscard]] bool try_acquire() { return take(WaitPolicy{.blocking = false}); }
     template <class Rep, class Period>
     [[nodiscard]] bool try_acquire_for(const std::chrono::duration<Rep, Period>& duration) {
-        return take_within(std::chrono::duration_cast<Seconds>(duration));
+        return take(wait_at_most(duration));
     }
     template <class Clock, class Duration>
     [[nodiscard]] bool try_acquire_until(const std::chrono::time_point<Clock, Duration>& when) {
-        return take_within(std::chrono::duration_cast<Seconds>(when - Clock::now()));
+        return take(wait_until(when));
     }
     // Gives back `update` permits this object holds. std::invalid_argument when update < 0 or
     // more than it holds; LockReleaseError when a lease had ended (the others are given back).
@@ -60,7 +60,6 @@ class Semaphore {
 
   private:
     bool take(WaitPolicy wait);
-    bool take_within(Seconds duration);
 
     std::shared_ptr<IoThread> io_;
     dlock::Client* client_;
@@ -80,28 +79,28 @@ class ReadWriteLock {
     ReadWriteLock& operator=(const ReadWriteLock&) = delete;
 
     // Lockable / TimedLockable: the writer.
-    void lock();
-    [[nodiscard]] bool try_lock();
+    void lock() { write(WaitPolicy{}); }
+    [[nodiscard]] bool try_lock() { return write(WaitPolicy{.blocking = false}); }
     template <class Rep, class Period>
     [[nodiscard]] bool try_lock_for(const std::chrono::duration<Rep, Period>& duration) {
-        return write_within(std::chrono::duration_cast<Seconds>(duration));
+        return write(wait_at_most(duration));
     }
     template <class Clock, class Duration>
     [[nodiscard]] bool try_lock_until(const std::chrono::time_point<Clock, Duration>& when) {
-        return write_within(std::chrono::duration_cast<Seconds>(when - Clock::now()));
+        return write(wait_until(when));
     }
     void unlock() noexcept;
 
     // SharedLockable / SharedTimedLockable: one more reader.
-    void lock_shared();
-    [[nodiscard]] bool try_lock_shared();
+    void lock_shared() { read(WaitPolicy{}); }
+    [[nodiscard]] bool try_lock_shared() { return read(WaitPolicy{.blocking = false}); }
     template <class Rep, class Period>
     [[nodiscard]] bool try_lock_shared_for(const std::chrono::duration<Rep, Period>& duration) {
-        return read_within(std::chrono::duration_cast<Seconds>(duration));
+        return read(wait_at_most(duration));
     }
     template <class Clock, class Duration>
     [[nodiscard]] bool try_lock_shared_until(const std::chrono::time_point<Clock, Duration>& when) {
-        return read_within(std::chrono::duration_cast<Seconds>(when - Clock::now()));
+        return read(wait_until(when));
     }
     void unlock_shared() noexcept;
 
@@ -113,8 +112,6 @@ class ReadWriteLock {
   private:
     bool write(WaitPolicy wait);
     bool read(WaitPolicy wait);
-    bool write_within(Seconds duration);
-    bool read_within(Seconds duration);
 
     std::shared_ptr<IoThread> io_;
     dlock::Client* client_;

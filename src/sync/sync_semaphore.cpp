@@ -34,9 +34,17 @@ void release_all(IoThread& io, std::vector<std::unique_ptr<Hold>> holds) {
     }
 }
 
-WaitPolicy within(Seconds duration) {
-    if (duration < Seconds::zero()) duration = Seconds::zero();
-    return WaitPolicy{.blocking = true, .blocking_timeout = duration};
+// One more hold for a facade that keeps many (permits, read holds): a new async object, made by
+// `make` on the I/O thread, tries `acquire` on it and joins `held` when it got in.
+template <class Hold, class Make, class Acquire>
+bool hold_one_more(IoThread& io, std::vector<std::unique_ptr<Hold>>& held, Make make,
+                   Acquire acquire) {
+    return io.run([&held, make, acquire]() -> asio::awaitable<bool> {
+        std::unique_ptr<Hold> hold = make();
+        if (!co_await acquire(*hold)) co_return false;
+        held.push_back(std::move(hold));
+        co_return true;
+    });
 }
 
 }  // namespace
@@ -58,22 +66,10 @@ Semaphore::~Semaphore() {
 }
 
 bool Semaphore::take(WaitPolicy wait) {
-    return io_->run([this, wait]() -> asio::awaitable<bool> {
-        auto permit = std::make_unique<dlock::Semaphore>(*client_, name_, permits_, options_);
-        if (!co_await permit->acquire(wait)) co_return false;
-        held_.push_back(std::move(permit));
-        co_return true;
-    });
-}
-
-void Semaphore::acquire() {
-    take(WaitPolicy{});
-}
-bool Semaphore::try_acquire() {
-    return take(WaitPolicy{.blocking = false});
-}
-bool Semaphore::take_within(Seconds duration) {
-    return take(within(duration));
+    return hold_one_more(
+        *io_, held_,
+        [this] { return std::make_unique<dlock::Semaphore>(*client_, name_, permits_, options_); },
+        [wait](dlock::Semaphore& permit) { return permit.acquire(wait); });
 }
 
 void Semaphore::release(std::ptrdiff_t update) {
@@ -123,15 +119,6 @@ ReadWriteLock::~ReadWriteLock() {
 bool ReadWriteLock::write(WaitPolicy wait) {
     return io_->run([this, wait]() -> asio::awaitable<bool> { return writer_->acquire(wait); });
 }
-void ReadWriteLock::lock() {
-    write(WaitPolicy{});
-}
-bool ReadWriteLock::try_lock() {
-    return write(WaitPolicy{.blocking = false});
-}
-bool ReadWriteLock::write_within(Seconds duration) {
-    return write(within(duration));
-}
 void ReadWriteLock::unlock() noexcept {
     try {
         io_->run([this]() -> asio::awaitable<void> { return writer_->release(); });
@@ -142,21 +129,10 @@ void ReadWriteLock::unlock() noexcept {
 }
 
 bool ReadWriteLock::read(WaitPolicy wait) {
-    return io_->run([this, wait]() -> asio::awaitable<bool> {
-        auto reader = std::make_unique<dlock::ReadWriteLock>(*client_, name_, options_);
-        if (!co_await reader->acquire_shared(wait)) co_return false;
-        readers_.push_back(std::move(reader));
-        co_return true;
-    });
-}
-void ReadWriteLock::lock_shared() {
-    read(WaitPolicy{});
-}
-bool ReadWriteLock::try_lock_shared() {
-    return read(WaitPolicy{.blocking = false});
-}
-bool ReadWriteLock::read_within(Seconds duration) {
-    return read(within(duration));
+    return hold_one_more(
+        *io_, readers_,
+        [this] { return std::make_unique<dlock::ReadWriteLock>(*client_, name_, options_); },
+        [wait](dlock::ReadWriteLock& reader) { return reader.acquire_shared(wait); });
 }
 void ReadWriteLock::unlock_shared() noexcept {
     try {
