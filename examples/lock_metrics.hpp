@@ -125,30 +125,29 @@ class LockMetrics : public dlock::Observer {
     std::string render() const {
         std::ostringstream out;
         counter(out, "dlock_acquired_total", "Acquisitions (acquire() returned true).",
-                [](const LockSeries& s) { return s.acquired.load(); });
+                &LockSeries::acquired);
         counter(out, "dlock_acquired_woken_total",
                 "Acquisitions whose last wait ended with a release notification (not a poll).",
-                [](const LockSeries& s) { return s.acquired_woken.load(); });
+                &LockSeries::acquired_woken);
         counter(out, "dlock_acquire_attempts_total",
                 "Server attempts made by acquire() calls (acquired or not).",
-                [](const LockSeries& s) { return s.attempts.load(); });
+                &LockSeries::attempts);
         by_reason<dlock::NotAcquiredReason>(out, "dlock_not_acquired_total",
                                             "acquire() calls that did not get the lock, by reason.",
                                             &LockSeries::not_acquired);
-        counter(out, "dlock_released_total", "Releases.",
-                [](const LockSeries& s) { return s.released.load(); });
+        counter(out, "dlock_released_total", "Releases.", &LockSeries::released);
         by_reason<dlock::LostReason>(out, "dlock_lost_total", "Holds that ended lost, by reason.",
                                      &LockSeries::lost);
         counter(out, "dlock_renewals_total", "Auto-renewals that extended a held lock.",
-                [](const LockSeries& s) { return s.renewed.load(); });
+                &LockSeries::renewed);
         counter(out, "dlock_extends_total", "Explicit extend()/reacquire() calls that succeeded.",
-                [](const LockSeries& s) { return s.extended.load(); });
+                &LockSeries::extended);
         counter(out, "dlock_replication_shortfalls_total",
                 "Acquisitions rolled back because too few replicas confirmed them.",
-                [](const LockSeries& s) { return s.shortfalls.load(); });
+                &LockSeries::shortfalls);
         counter(out, "dlock_wakeups_passed_on_total",
                 "Release notifications this process could not use and handed on.",
-                [](const LockSeries& s) { return s.wakeups_passed_on.load(); });
+                &LockSeries::wakeups_passed_on);
         header(out, "dlock_wait_seconds", "histogram",
                "Time from the acquire() call to the lock being taken.");
         for_each([&](const LockSeries& s) { s.wait.render(out, "dlock_wait_seconds", labels(s)); });
@@ -206,12 +205,12 @@ class LockMetrics : public dlock::Observer {
                        std::string_view help) {
         out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
     }
-    template <class Value>
+    // One series per lock name: name{lock="..."}.
     void counter(std::ostream& out, std::string_view name, std::string_view help,
-                 Value value) const {
+                 Counter LockSeries::*count) const {
         header(out, name, "counter", help);
         for_each([&](const LockSeries& s) {
-            out << name << '{' << labels(s) << "} " << value(s) << '\n';
+            out << name << '{' << labels(s) << "} " << (s.*count).load() << '\n';
         });
     }
 

@@ -24,6 +24,7 @@
 #include "own_servers.hpp"
 #include "protocol/keys.hpp"
 #include "servers.hpp"
+#include "until_gone.hpp"
 
 namespace {
 
@@ -149,11 +150,7 @@ TEST_F(AdversaryHandOff, ATtlShorterThanTheClaimWindowIsNotLengthenedByTheHandOf
         EXPECT_TRUE(co_await background->done.wait(10s));
         EXPECT_TRUE(background->got);
         // Nobody renews it: it ends by itself.
-        EXPECT_TRUE(co_await eventually(
-            [&]() -> asio::awaitable<bool> {
-                co_return (co_await admin.command("EXISTS", name)).integer == 0;
-            },
-            5s));
+        EXPECT_TRUE(co_await until_gone(admin, name));
     });
 }
 
@@ -170,19 +167,11 @@ TEST_F(AdversaryHandOff, TheLargestAndTheSmallestTtlAreHandedOn) {
             options.timeout = ttl;
             options.sleep = std::min(ttl, options.sleep);
             dlock::Lock waiter(waiter_client, name, options);
-            bool got = false, finished = false;
-            asio::co_spawn(
-                io,
-                [&]() -> asio::awaitable<void> {
-                    got = co_await waiter.acquire();
-                    finished = true;
-                },
-                asio::detached);
+            const auto background = acquire_in_background(io.get_executor(), waiter);
             EXPECT_TRUE(co_await until_queued(admin, name));
             co_await holder.release();
-            EXPECT_TRUE(
-                co_await eventually([&]() -> asio::awaitable<bool> { co_return finished; }, 10s));
-            EXPECT_TRUE(got) << "TTL " << ttl.count() << " s";
+            EXPECT_TRUE(co_await background->done.wait(10s));
+            EXPECT_TRUE(background->got) << "TTL " << ttl.count() << " s";
             if (ttl.count() > 1) {
                 EXPECT_TRUE(co_await eventually(
                     [&]() -> asio::awaitable<bool> {
@@ -193,11 +182,7 @@ TEST_F(AdversaryHandOff, TheLargestAndTheSmallestTtlAreHandedOn) {
                     << "the huge TTL was not set by the extension";
                 co_await waiter.release();
             }
-            EXPECT_TRUE(co_await eventually(
-                [&]() -> asio::awaitable<bool> {
-                    co_return (co_await admin.command("EXISTS", name)).integer == 0;
-                },
-                5s));
+            EXPECT_TRUE(co_await until_gone(admin, name));
         });
     }
 }
@@ -303,11 +288,7 @@ TEST_F(AdversaryHandOff, AWaiterGivingUpAroundTheReleaseLosesNoWakeUpAndLeavesNo
             }
             EXPECT_GE(acquired, 2) << "round " << round;
             EXPECT_EQ(overlaps, 0) << "round " << round;
-            EXPECT_TRUE(co_await eventually(
-                [&]() -> asio::awaitable<bool> {
-                    co_return (co_await admin.command("EXISTS", name)).integer == 0;
-                },
-                5s))
+            EXPECT_TRUE(co_await until_gone(admin, name))
                 << "round " << round << ": a key left behind";
             const auto registrations =
                 co_await admin.command("EXISTS", dlock::detail::handoff_key(name));
@@ -323,24 +304,16 @@ TEST_F(AdversaryHandOff, AZeroBlockingTimeoutBesideAWaiterTakesNothingFromIt) {
     run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock holder(holder_client, name, woken_only());
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
-        Notification acquired(io.get_executor(), 1);
-        bool got = false;
         dlock::Lock first(waiter_client, name, woken_only());
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                got = co_await first.acquire();
-                acquired.notify();
-            },
-            asio::detached);
+        const auto background = acquire_in_background(io.get_executor(), first);
         EXPECT_TRUE(co_await until_queued(admin, name));
         for (int i = 0; i < 5; ++i) {
             dlock::Lock impatient(waiter_client, name, woken_only(0s));
             EXPECT_FALSE(co_await impatient.acquire());
         }
         const Released left = co_await release_and_look(admin, name, *holder.token());
-        EXPECT_TRUE(co_await acquired.wait(10s));
-        EXPECT_TRUE(got);
+        EXPECT_TRUE(co_await background->done.wait(10s));
+        EXPECT_TRUE(background->got);
         EXPECT_EQ(first.token().value_or("?"), left.value) << "handed to someone else";
         co_await first.release();
     });
@@ -361,16 +334,10 @@ TEST(AdversaryRestart, ARegistrationFromBeforeARestartStillHandsOnSafely) {
     fenced.fencing = true;
     dlock::Lock holder(holder_client, name, fenced);
     dlock::Lock waiter(waiter_client, name, fenced);
-    bool got = false, finished = false;
+    std::shared_ptr<BackgroundAcquire> background;  // goes on across the restart
     run(io, [&]() -> asio::awaitable<void> {
         EXPECT_TRUE(co_await holder.acquire({.blocking = false}));
-        asio::co_spawn(
-            io,
-            [&]() -> asio::awaitable<void> {
-                got = co_await waiter.acquire();
-                finished = true;
-            },
-            asio::detached);
+        background = acquire_in_background(io.get_executor(), waiter);
         dlock::Redis admin(io.get_executor(), server.url());
         EXPECT_TRUE(co_await until_queued(admin, name));
         EXPECT_EQ((co_await admin.command("HLEN", dlock::detail::handoff_key(name))).integer, 1);
@@ -396,15 +363,14 @@ TEST(AdversaryRestart, ARegistrationFromBeforeARestartStillHandsOnSafely) {
             co_await pause_for(20ms);
         }
         EXPECT_FALSE(failed) << what(failed);
-        EXPECT_TRUE(
-            co_await eventually([&]() -> asio::awaitable<bool> { co_return finished; }, 25s));
-        EXPECT_TRUE(got);
+        EXPECT_TRUE(co_await background->done.wait(25s));
+        EXPECT_TRUE(background->got);
         EXPECT_GT(waiter.fence().value_or(-1), holder.fence().value_or(0));
         EXPECT_EQ((co_await admin.command("GET", name)).str, waiter.token().value_or("?"));
         EXPECT_GT((co_await admin.command("PTTL", name)).integer,
                   dlock::detail::handoff_claim_window.count())
             << "the waiter holds the key only for the claim window";
-        if (got) co_await waiter.release();
+        if (background->got) co_await waiter.release();
     });
 }
 
@@ -439,14 +405,7 @@ TEST(AdversaryProcesses, AWaiterStoppedOrKilledAfterRegisteringHoldsUpTheNextOnl
             dlock::LockOptions polling = fenced;
             polling.sleep = 50ms;
             dlock::Lock next(waiter_client, name, polling);
-            bool got = false, finished = false;
-            asio::co_spawn(
-                io,
-                [&]() -> asio::awaitable<void> {
-                    got = co_await next.acquire();
-                    finished = true;
-                },
-                asio::detached);
+            const auto background = acquire_in_background(io.get_executor(), next);
             EXPECT_TRUE(co_await until_queued(admin, name, 2));
             const Released left = co_await release_and_look(admin, name, *holder.token());
             if (!left.value.empty()) {
@@ -454,16 +413,15 @@ TEST(AdversaryProcesses, AWaiterStoppedOrKilledAfterRegisteringHoldsUpTheNextOnl
                 EXPECT_LE(left.pttl, dlock::detail::handoff_claim_window.count())
                     << "a stopped or dead waiter keeps the lock beyond the claim window";
             }
-            EXPECT_TRUE(
-                co_await eventually([&]() -> asio::awaitable<bool> { co_return finished; }, 10s));
-            EXPECT_TRUE(got);
+            EXPECT_TRUE(co_await background->done.wait(10s));
+            EXPECT_TRUE(background->got);
             EXPECT_GT(next.fence().value_or(-1), holder.fence().value_or(0));
             if (signal_number == SIGSTOP) {
                 child.signal(SIGCONT);
                 EXPECT_FALSE(child.wait_for_output("child-ran", 300ms))
                     << "the continued waiter ran while another process held the lock";
             }
-            if (got) co_await next.release();
+            if (background->got) co_await next.release();
             if (signal_number == SIGSTOP) {
                 EXPECT_TRUE(child.wait_for_output("child-ran", 10000ms))
                     << "the continued waiter never got the lock";

@@ -31,6 +31,7 @@
 #include "protocol/slots.hpp"
 #include "server_stats.hpp"
 #include "servers.hpp"
+#include "until_gone.hpp"
 
 namespace {
 
@@ -797,11 +798,7 @@ TEST(Wakeup, AProcessThatGaveUpDoesNotKeepTheNextOneWaiting) {
                 << " wake-up)\n";
             co_await b.release();
             // Every queue entry is gone once the background departures ran.
-            EXPECT_TRUE(co_await eventually(
-                [&]() -> asio::awaitable<bool> {
-                    co_return (co_await admin.command("EXISTS", queue)).integer == 0;
-                },
-                5s));
+            EXPECT_TRUE(co_await until_gone(admin, queue));
         });
     }
 }
