@@ -1,40 +1,32 @@
 // The Lock's event emitter (lock_events.hpp) and the observer enums' names.
 #include "lock/lock_events.hpp"
 
+#include <array>
 #include <string>
+#include <string_view>
 
+#include "protocol/enum_names.hpp"
 #include "protocol/log.hpp"
 
 namespace dlock {
 
+namespace {
+// In the enums' order (observer.hpp).
+constexpr std::array<std::string_view, 4> not_acquired_names{"held", "timed_out", "unavailable",
+                                                             "abandoned"};
+static_assert(detail::names_every(NotAcquiredReason::abandoned, not_acquired_names));
+constexpr std::array<std::string_view, 5> lost_names{"renewal_found_gone", "unreachable",
+                                                     "release_found_gone", "acquire_found_gone",
+                                                     "failover_found_gone"};
+static_assert(detail::names_every(LostReason::failover_found_gone, lost_names));
+}  // namespace
+
 std::string_view to_string(NotAcquiredReason reason) noexcept {
-    switch (reason) {
-        case NotAcquiredReason::held:
-            return "held";
-        case NotAcquiredReason::timed_out:
-            return "timed_out";
-        case NotAcquiredReason::unavailable:
-            return "unavailable";
-        case NotAcquiredReason::abandoned:
-            return "abandoned";
-    }
-    return "unknown";
+    return detail::enum_name(reason, not_acquired_names);
 }
 
 std::string_view to_string(LostReason reason) noexcept {
-    switch (reason) {
-        case LostReason::renewal_found_gone:
-            return "renewal_found_gone";
-        case LostReason::unreachable:
-            return "unreachable";
-        case LostReason::release_found_gone:
-            return "release_found_gone";
-        case LostReason::acquire_found_gone:
-            return "acquire_found_gone";
-        case LostReason::failover_found_gone:
-            return "failover_found_gone";
-    }
-    return "unknown";
+    return detail::enum_name(reason, lost_names);
 }
 
 namespace detail {

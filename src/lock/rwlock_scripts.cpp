@@ -32,6 +32,16 @@ local function drop(set, member)
   redis.call('zrem', set, member)
   keep_until_last_lease(set, {})
 end
+-- Not let in: a claim in `waiting` until now + claim_ms ('0' = no claim), and a place in `queue`
+-- for this process's inbox. The acquire's reply is then nil (false).
+local function wait_behind(waiting, claim_ms, queue, inbox, queue_ttl, place)
+  if claim_ms ~= '0' then
+    redis.call('zadd', waiting, now + tonumber(claim_ms), token)
+    keep_until_last_lease(waiting, {})
+  end
+  queue_waiter(queue, inbox, queue_ttl, place)
+  return false
+end
 )lua";
 
 // A script's source (the preludes + its body) and the Script that views it.
@@ -56,12 +66,7 @@ if name_open() and prune(readers, now) == 0 and prune(turn, now) == 0 then
   queue_after_success(writer_queue, ARGV[9], ARGV[10], ARGV[11])
   return fence
 end
-if ARGV[13] ~= '0' then
-  redis.call('zadd', writers_waiting, now + tonumber(ARGV[13]), token)
-  keep_until_last_lease(writers_waiting, {})
-end
-queue_waiter(writer_queue, ARGV[9], ARGV[10], ARGV[12])
-return false
+return wait_behind(writers_waiting, ARGV[13], writer_queue, ARGV[9], ARGV[10], ARGV[12])
 )lua");
     return script.script;
 }
@@ -116,12 +121,7 @@ if name_open() and (invited or prune(writers_waiting, now) == 0) then
   end
   return 0
 end
-if ARGV[12] ~= '0' then
-  redis.call('zadd', readers_waiting, now + tonumber(ARGV[12]), token)
-  keep_until_last_lease(readers_waiting, {})
-end
-queue_waiter(reader_queue, ARGV[8], ARGV[9], ARGV[11])
-return false
+return wait_behind(readers_waiting, ARGV[12], reader_queue, ARGV[8], ARGV[9], ARGV[11])
 )lua");
     return script.script;
 }

@@ -1,8 +1,12 @@
 // The process-wide log sink (dlock/log.hpp, protocol/log.hpp).
 #include "protocol/log.hpp"
 
+#include <array>
 #include <mutex>
+#include <string_view>
 #include <utility>
+
+#include "protocol/enum_names.hpp"
 
 namespace dlock {
 
@@ -45,17 +49,9 @@ void set_log_sink(LogSink sink, LogLevel min_level) {
 }
 
 std::string_view to_string(LogLevel level) noexcept {
-    switch (level) {
-        case LogLevel::debug:
-            return "debug";
-        case LogLevel::info:
-            return "info";
-        case LogLevel::warning:
-            return "warning";
-        case LogLevel::error:
-            return "error";
-    }
-    return "unknown";
+    static constexpr std::array<std::string_view, 4> names{"debug", "info", "warning", "error"};
+    static_assert(detail::names_every(LogLevel::error, names));
+    return detail::enum_name(level, names);
 }
 
 }  // namespace dlock
