@@ -311,8 +311,9 @@ int break_lock(const BreakArgs& args) {
 }
 
 // One subcommand of `dlock`: its parsed arguments land in `args`, and choosing it makes
-// `run(*args)` the action. The caller adds the options that differ, then the connection
-// options last (help lists options in the order they were added).
+// `run(*args)` the action. Every one takes the connection options (help lists them in their
+// own group, after the command's own), and NAME first when its Args have a `name`; the caller
+// adds the options that differ.
 template <class Args>
 struct Subcommand {
     CLI::App* app;
@@ -327,11 +328,10 @@ Subcommand<Args> new_subcommand(CLI::App& dlock, Action& action, const char* nam
     CLI::App* command = dlock.add_subcommand(name, description);
     command->footer(footer);
     command->callback([args, &action, run] { action = [args, run] { return run(*args); }; });
+    if constexpr (requires { args->name; })
+        command->add_option("NAME", args->name, "Name of the lock")->required();
+    add_connection_options(*command, args->connection);
     return {command, args};
-}
-
-void add_name_argument(CLI::App& command, std::string& name) {
-    command.add_option("NAME", name, "Name of the lock")->required();
 }
 
 }  // namespace
@@ -342,39 +342,32 @@ void add_acquire_command(CLI::App& dlock, Action& action) {
     add_lock_args(*command, args->lock);
     command->add_flag("--fence", args->print_fence, "Print \"TOKEN FENCE\" instead of \"TOKEN\"");
     command->add_flag("--json", args->json, "Print {\"name\":...,\"token\":...,\"fence\":...}");
-    add_connection_options(*command, args->connection);
 }
 
 void add_release_command(CLI::App& dlock, Action& action) {
     auto [command, args] = new_subcommand<ReleaseArgs>(
         dlock, action, "release", help::release_description, help::release_footer, release);
-    add_name_argument(*command, args->name);
     command->add_option("TOKEN", args->token, "Token printed by `dlock acquire`");
     command->add_flag("-f,--force", args->force,
                       "Release the lock whoever holds it (no TOKEN), as `dlock break --yes`");
-    add_connection_options(*command, args->connection);
 }
 
 void add_extend_command(CLI::App& dlock, Action& action) {
     auto [command, args] = new_subcommand<ExtendArgs>(
         dlock, action, "extend", help::extend_description, help::extend_footer, extend);
-    add_name_argument(*command, args->name);
     command->add_option("TOKEN", args->token, "Token printed by `dlock acquire`")->required();
     command->add_option("SEC", args->seconds, "Seconds to add to the remaining life")->required();
     command->add_flag("--replace", args->replace,
                       "Set the remaining life to SEC instead of adding");
-    add_connection_options(*command, args->connection);
 }
 
 void add_status_command(CLI::App& dlock, Action& action) {
     auto [command, args] = new_subcommand<StatusArgs>(
         dlock, action, "status", help::status_description, help::status_footer, status);
-    add_name_argument(*command, args->name);
     command->add_flag(
         "--json", args->json,
         "Print one JSON object: name, held, held_as, ttl_ms, holder, held_for_ms, fence, "
         "waiting");
-    add_connection_options(*command, args->connection);
 }
 
 void add_list_command(CLI::App& dlock, Action& action) {
@@ -382,13 +375,11 @@ void add_list_command(CLI::App& dlock, Action& action) {
                                                     help::list_footer, list);
     command->add_option("PATTERN", args->pattern, "Glob on lock names (default: *)");
     command->add_flag("--json", args->json, "Print a JSON array of `status --json` objects");
-    add_connection_options(*command, args->connection);
 }
 
 void add_wait_command(CLI::App& dlock, Action& action) {
     auto [command, args] = new_subcommand<WaitArgs>(dlock, action, "wait", help::wait_description,
                                                     help::wait_footer, wait_until_free);
-    add_name_argument(*command, args->name);
     command
         ->add_option("-w,--wait,--timeout", args->wait,
                      "Give up after waiting SEC seconds (default: wait forever)")
@@ -398,15 +389,12 @@ void add_wait_command(CLI::App& dlock, Action& action) {
                        "Exit status when still held after -w SEC (default 1)",
                        "--conflict-exit-code", 0, 255);
     command->add_flag("-v,--verbose", args->verbose, "Say so when giving up");
-    add_connection_options(*command, args->connection);
 }
 
 void add_break_command(CLI::App& dlock, Action& action) {
     auto [command, args] = new_subcommand<BreakArgs>(
         dlock, action, "break", help::break_description, help::break_footer, break_lock);
-    add_name_argument(*command, args->name);
     command->add_flag("-y,--yes", args->yes, "Yes, take the lock from its holder");
-    add_connection_options(*command, args->connection);
 }
 
 }  // namespace dlock::cli
