@@ -8,32 +8,15 @@
 
 namespace dlock::detail {
 
-namespace {
-constexpr std::string_view fence_prefix = "dlock:fence:";
-constexpr std::string_view queue_prefix = "dlock:queue:";
-constexpr std::string_view handoff_prefix = "dlock:handoff:";
-}  // namespace
-
-std::string fence_key(std::string_view lock_name) {
-    return companion_key(fence_prefix, lock_name);
-}
-
-std::string wait_queue_key(std::string_view lock_name) {
-    return companion_key(queue_prefix, lock_name);
-}
-
-std::string holder_key(std::string_view lock_name) {
-    return companion_key("dlock:holder:", lock_name);
-}
-
-std::string handoff_key(std::string_view lock_name) {
-    return companion_key(handoff_prefix, lock_name);
+std::string CompanionName::operator()(std::string_view lock_name) const {
+    return companion_key(prefix, lock_name);
 }
 
 LockCompanionKeys lock_companion_keys(std::string_view lock_name) {
     const std::string& tag = slot_tag(key_slot(lock_name));
-    return {tagged_key(fence_prefix, tag, lock_name), tagged_key(queue_prefix, tag, lock_name),
-            tagged_key(handoff_prefix, tag, lock_name)};
+    return {tagged_key(fence_key.prefix, tag, lock_name),
+            tagged_key(wait_queue_key.prefix, tag, lock_name),
+            tagged_key(handoff_key.prefix, tag, lock_name)};
 }
 
 namespace {
@@ -85,12 +68,13 @@ std::optional<HandoffMessage> parse_handoff_message(std::string_view message) {
 
 namespace {
 
-// The NAME of "PREFIX{tag}:NAME" for one of `prefixes`, else empty.
+// The NAME of "PREFIX{tag}:NAME" for one of `kinds`, else empty.
 std::optional<std::string> strip_companion(std::string_view key,
-                                           std::initializer_list<std::string_view> prefixes) {
-    for (const std::string_view prefix : prefixes) {
-        if (!key.starts_with(prefix)) continue;
-        const auto end = key.find("}:", prefix.size());
+                                           std::initializer_list<CompanionName> kinds) {
+    for (const CompanionName& kind : kinds) {
+        if (!key.starts_with(kind.prefix) || !key.substr(kind.prefix.size()).starts_with('{'))
+            continue;
+        const auto end = key.find("}:", kind.prefix.size());
         if (end == std::string_view::npos) return std::nullopt;
         return std::string(key.substr(end + 2));
     }
@@ -100,15 +84,14 @@ std::optional<std::string> strip_companion(std::string_view key,
 }  // namespace
 
 std::optional<std::string> lock_name_of(std::string_view key) {
-    auto name =
-        strip_companion(key, {"dlock:holder:{", "dlock:fence:{", "dlock:queue:{", "dlock:handoff:{",
-                              "dlock:sem:{", "dlock:readers:{", "dlock:writers-waiting:{",
-                              "dlock:readers-waiting:{", "dlock:readers-turn:{"});
+    auto name = strip_companion(
+        key, {holder_key, fence_key, wait_queue_key, handoff_key, semaphore_holders_key,
+              readers_key, writers_waiting_key, readers_waiting_key, readers_turn_key});
     // The wait queue of a semaphore or of a read/write lock's readers or writers is the queue
     // of its wait name ("dlock:queue:{t}:dlock:sem-wait:{t}:NAME"): that NAME is the one.
-    if (name && key.starts_with("dlock:queue:{")) {
+    if (name && key.starts_with(wait_queue_key.prefix)) {
         if (auto inner =
-                strip_companion(*name, {"dlock:sem-wait:{", "dlock:rw-read:{", "dlock:rw-write:{"}))
+                strip_companion(*name, {semaphore_wait_name, reader_wait_name, writer_wait_name}))
             name = std::move(inner);
     }
     return name;
@@ -119,10 +102,6 @@ std::string inbox_channel(std::string_view process_id, std::optional<std::uint16
     if (slot) out += "{" + slot_tag(*slot) + "}:";
     out += process_id;
     return out;
-}
-
-std::string semaphore_holders_key(std::string_view name) {
-    return companion_key("dlock:sem:", name);
 }
 
 namespace {
@@ -148,38 +127,6 @@ KindOfValue kind_of_value(std::string_view value) {
     if (value == readers_marker) return KindOfValue::readers;
     if (permits_of_marker(value)) return KindOfValue::semaphore;
     return KindOfValue::lock;
-}
-
-std::string readers_key(std::string_view name) {
-    return companion_key("dlock:readers:", name);
-}
-
-std::string writers_waiting_key(std::string_view name) {
-    return companion_key("dlock:writers-waiting:", name);
-}
-
-std::string readers_waiting_key(std::string_view name) {
-    return companion_key("dlock:readers-waiting:", name);
-}
-
-std::string readers_turn_key(std::string_view name) {
-    return companion_key("dlock:readers-turn:", name);
-}
-
-std::string semaphore_wait_name(std::string_view name) {
-    return companion_key("dlock:sem-wait:", name);
-}
-
-std::string reader_wait_name(std::string_view name) {
-    return companion_key("dlock:rw-read:", name);
-}
-
-std::string writer_wait_name(std::string_view name) {
-    return companion_key("dlock:rw-write:", name);
-}
-
-std::string last_fence_key(std::string_view resource_key) {
-    return companion_key("dlock:last-fence:", resource_key);
 }
 
 }  // namespace dlock::detail

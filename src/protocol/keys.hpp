@@ -19,26 +19,34 @@
 
 namespace dlock::detail {
 
+// A kind of key or channel name derived from a lock name: "PREFIX{tag}:NAME", tag = the name's
+// slot tag, so it is in the name's slot. Called as a function (`fence_key(name)`); its prefix
+// is the one place that spelling is written (lock_name_of reads it back by it).
+struct CompanionName {
+    std::string_view prefix;
+    std::string operator()(std::string_view lock_name) const;
+};
+
 // "dlock:fence:{tag}:NAME": the fencing counter of lock NAME (INCR per acquisition; no TTL, so
 // fences keep growing across expiries).
-std::string fence_key(std::string_view lock_name);
+inline constexpr CompanionName fence_key{"dlock:fence:"};
 
 // "dlock:queue:{tag}:NAME": the wait queue of lock NAME, a sorted set of waiting processes'
 // inbox channels scored by arrival time (microseconds, server clock).
-std::string wait_queue_key(std::string_view lock_name);
+inline constexpr CompanionName wait_queue_key{"dlock:queue:"};
 
 // "dlock:holder:{tag}:NAME": who holds lock NAME (LockOptions::record_holder), a hash with the
 // fields owner (SHA-1 of the holder's token, so a record left by an earlier holder is not taken
 // for the current one's), host, pid, label and since (server clock, ms since the epoch). Written
 // with the lock's key, with the same expiry; deleted by the release.
-std::string holder_key(std::string_view lock_name);
+inline constexpr CompanionName holder_key{"dlock:holder:"};
 
 // "dlock:handoff:{tag}:NAME": the direct hand-off registrations of lock NAME's queued processes
 // (docs/semantics.md, "Hand-off"), a hash inbox -> "SEQ:TTL:FENCING:TOKEN": the token of the
 // process's oldest local waiter, its TTL in ms ('0' = none), '1' when it wants a fence, and SEQ,
 // the number of the attempt that wrote it. A release that pops the inbox sets the lock's key to
 // TOKEN and tells the process with a hand-off message. Expires with the queue.
-std::string handoff_key(std::string_view lock_name);
+inline constexpr CompanionName handoff_key{"dlock:handoff:"};
 
 // A Lock's fence_key, wait_queue_key and handoff_key from one slot computation: the acquire,
 // release and leave scripts name all three, once per operation, and the release is on every
@@ -95,29 +103,29 @@ std::optional<std::size_t> permits_of_marker(std::string_view value);
 // ---- Semaphore NAME (lock/semaphore_scripts.cpp) ----
 // "dlock:sem:{tag}:NAME": its holders, a sorted set of permit tokens scored by their lease's
 // end (server clock, ms). Expires with the last lease. (Key NAME holds its marker meanwhile.)
-std::string semaphore_holders_key(std::string_view name);
+inline constexpr CompanionName semaphore_holders_key{"dlock:sem:"};
 
 // ---- Read/write lock NAME (SharedMutex): the writer holds key NAME, as a Lock does ----
 // "dlock:readers:{tag}:NAME": the readers, token -> lease end (ms), like a semaphore's holders.
-std::string readers_key(std::string_view name);
+inline constexpr CompanionName readers_key{"dlock:readers:"};
 // "dlock:writers-waiting:{tag}:NAME": writers waiting for the readers to drain, token -> end of
 // their claim (ms); while one is there, new readers wait.
-std::string writers_waiting_key(std::string_view name);
+inline constexpr CompanionName writers_waiting_key{"dlock:writers-waiting:"};
 // "dlock:readers-waiting:{tag}:NAME": readers waiting, token -> end of their claim (ms).
-std::string readers_waiting_key(std::string_view name);
+inline constexpr CompanionName readers_waiting_key{"dlock:readers-waiting:"};
 // "dlock:readers-turn:{tag}:NAME": readers let in by the last writer's release, ahead of any
 // writer (token -> end of their claim); writers wait until it is empty.
-std::string readers_turn_key(std::string_view name);
+inline constexpr CompanionName readers_turn_key{"dlock:readers-turn:"};
 
 // The names their waiters wait under (the subscriber's key, the wake-up's payload; the queue is
 // wait_queue_key of it). "dlock:sem-wait:{tag}:NAME", "dlock:rw-read:{tag}:NAME",
 // "dlock:rw-write:{tag}:NAME": no key of these names exists, so a wake-up a process did not use
 // is always handed on (leave_queue_call finds "the lock" free).
-std::string semaphore_wait_name(std::string_view name);
-std::string reader_wait_name(std::string_view name);
-std::string writer_wait_name(std::string_view name);
+inline constexpr CompanionName semaphore_wait_name{"dlock:sem-wait:"};
+inline constexpr CompanionName reader_wait_name{"dlock:rw-read:"};
+inline constexpr CompanionName writer_wait_name{"dlock:rw-write:"};
 
 // "dlock:last-fence:{tag}:RESOURCE": the largest fence fenced_write() accepted for RESOURCE.
-std::string last_fence_key(std::string_view resource_key);
+inline constexpr CompanionName last_fence_key{"dlock:last-fence:"};
 
 }  // namespace dlock::detail
