@@ -19,7 +19,8 @@
 #include "names.hpp"
 #include "observed.hpp"
 #include "overlap.hpp"
-#include "own_servers.hpp"
+#include "own_server_test.hpp"
+#include "plain_server_test.hpp"
 #include "protocol/keys.hpp"
 #include "server_stats.hpp"
 #include "servers.hpp"
@@ -49,21 +50,24 @@ void start(asio::any_io_executor executor, ReadWriteLock& rw, bool shared, Notif
         asio::detached);
 }
 
+// On the harness's shared plain server; `other_` is another process's client.
+class ReadWriteLockTest : public PlainServerTest {};
+// The tests that count the commands of a server of their own.
+class ReadWriteLockOnOwnServer : public OwnServerTest {};
+
 // Readers together, a writer alone; while readers hold, key NAME holds their marker, so a
 // Lock and any other client's SET NX lock of the name stay out too.
-TEST(ReadWriteLock, ReadersTogetherAWriterAloneAndALockOutOfBoth) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
-        ReadWriteLock r1(redis, name, once()), r2(redis, name, once()), w(redis, name, once());
-        dlock::Lock plain(redis, name, {.timeout = 10s, .blocking = false});
+TEST_F(ReadWriteLockTest, ReadersTogetherAWriterAloneAndALockOutOfBoth) {
+    run([&]() -> asio::awaitable<void> {
+        ReadWriteLock r1(client_, name_, once()), r2(client_, name_, once()),
+            w(client_, name_, once());
+        dlock::Lock plain(client_, name_, {.timeout = 10s, .blocking = false});
         EXPECT_TRUE(co_await r1.acquire_shared());
         EXPECT_TRUE(co_await r2.acquire_shared());
         EXPECT_EQ(r1.mode(), ReadWriteLock::Mode::shared);
         // Key NAME holds the readers' marker: a Lock and other clients' SET NX stay out.
         EXPECT_FALSE(co_await plain.acquire());
-        EXPECT_TRUE((co_await redis.command("SET", name, "x", "NX", "PX", "10000")).is_nil());
+        EXPECT_TRUE((co_await client_.command("SET", name_, "x", "NX", "PX", "10000")).is_nil());
         EXPECT_FALSE(co_await w.locked());  // readers, no writer
         EXPECT_FALSE(co_await w.acquire());
         EXPECT_TRUE(co_await r1.owned());
@@ -71,9 +75,9 @@ TEST(ReadWriteLock, ReadersTogetherAWriterAloneAndALockOutOfBoth) {
         EXPECT_FALSE(co_await w.acquire());
         EXPECT_FALSE(co_await plain.acquire());  // one reader is left
         EXPECT_TRUE(co_await r2.extend(20s));
-        EXPECT_GT((co_await redis.command("PTTL", name)).integer, 15000);  // the marker follows
+        EXPECT_GT((co_await client_.command("PTTL", name_)).integer, 15000);  // the marker follows
         co_await r2.release();
-        EXPECT_EQ((co_await redis.command("EXISTS", name)).integer, 0);  // gone with the last
+        EXPECT_EQ((co_await client_.command("EXISTS", name_)).integer, 0);  // gone with the last
         EXPECT_TRUE(co_await w.acquire());
         EXPECT_EQ(w.mode(), ReadWriteLock::Mode::exclusive);
         EXPECT_TRUE(co_await w.locked());
@@ -91,14 +95,11 @@ TEST(ReadWriteLock, ReadersTogetherAWriterAloneAndALockOutOfBoth) {
 }
 
 // Writers get fences, readers none; a lost counter does not make them go backwards.
-TEST(ReadWriteLock, FencesForWritersOnlyAndTheyKeepGrowingWhenTheCounterIsLost) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
+TEST_F(ReadWriteLockTest, FencesForWritersOnlyAndTheyKeepGrowingWhenTheCounterIsLost) {
+    run([&]() -> asio::awaitable<void> {
         LockOptions options = once();
         options.fencing = true;
-        ReadWriteLock rw(redis, name, options);
+        ReadWriteLock rw(client_, name_, options);
         EXPECT_TRUE(co_await rw.acquire());
         const auto first = rw.fence();
         CO_ASSERT(first.has_value());
@@ -113,30 +114,26 @@ TEST(ReadWriteLock, FencesForWritersOnlyAndTheyKeepGrowingWhenTheCounterIsLost) 
         co_await rw.release();
         // The counter lost (a restart without persistence): the next writer's fence restarts
         // from the server's clock, above the old ones, not from 1 (semantics §7.10).
-        co_await expect_fence_above_after_a_lost_counter(redis, rw, second);
+        co_await expect_fence_above_after_a_lost_counter(client_, rw, second);
     });
 }
 
 // A writer waiting behind readers keeps new readers out and is woken (not polled) when the last
 // reader inside leaves.
-TEST(ReadWriteLock, AWaitingWriterStopsNewReadersAndIsWokenByTheLastReader) {
-    asio::io_context io;
-    dlock::Redis readers_client(io.get_executor(), server("PLAIN_URL"));
-    dlock::Redis writer_client(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
+TEST_F(ReadWriteLockTest, AWaitingWriterStopsNewReadersAndIsWokenByTheLastReader) {
+    run([&]() -> asio::awaitable<void> {
         auto executor = co_await asio::this_coro::executor;
-        ReadWriteLock r1(readers_client, name, once()), r2(readers_client, name, once());
-        ReadWriteLock late(readers_client, name, once());
-        ReadWriteLock w(writer_client, name, woken_only());
+        ReadWriteLock r1(client_, name_, once()), r2(client_, name_, once());
+        ReadWriteLock late(client_, name_, once());
+        ReadWriteLock w(other_, name_, woken_only());
         EXPECT_TRUE(co_await r1.acquire_shared());
         EXPECT_TRUE(co_await r2.acquire_shared());
         Notification writer_in(executor);
         start(executor, w, false, writer_in);
         EXPECT_TRUE(co_await eventually(
             [&]() -> asio::awaitable<bool> {
-                co_return (co_await readers_client.command(
-                               "ZCARD", dlock::detail::writers_waiting_key(name)))
+                co_return (
+                    co_await client_.command("ZCARD", dlock::detail::writers_waiting_key(name_)))
                         .integer == 1;
             },
             3s));
@@ -153,17 +150,12 @@ TEST(ReadWriteLock, AWaitingWriterStopsNewReadersAndIsWokenByTheLastReader) {
 
 // A writer's release lets the readers waiting then in ahead of the next waiting writer: a
 // stream of writers does not starve readers.
-TEST(ReadWriteLock, AWritersReleaseLetsWaitingReadersInBeforeTheNextWriter) {
-    asio::io_context io;
-    dlock::Redis a(io.get_executor(), server("PLAIN_URL"));
-    dlock::Redis b(io.get_executor(), server("PLAIN_URL"));
-    dlock::Redis c(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
+TEST_F(ReadWriteLockTest, AWritersReleaseLetsWaitingReadersInBeforeTheNextWriter) {
+    run([&]() -> asio::awaitable<void> {
         auto executor = co_await asio::this_coro::executor;
-        ReadWriteLock w1(a, name, once());
-        ReadWriteLock reader(b, name, woken_only()), reader2(b, name, woken_only());
-        ReadWriteLock w2(c, name, woken_only());
+        ReadWriteLock w1(client_, name_, once());
+        ReadWriteLock reader(other_, name_, woken_only()), reader2(other_, name_, woken_only());
+        ReadWriteLock w2(new_client(), name_, woken_only());
         EXPECT_TRUE(co_await w1.acquire());
         Notification reader_in(executor), reader2_in(executor), w2_in(executor);
         start(executor, reader, true, reader_in);
@@ -189,16 +181,13 @@ TEST(ReadWriteLock, AWritersReleaseLetsWaitingReadersInBeforeTheNextWriter) {
 // came, at most two refused attempts per reader task (before and after joining the queue) and
 // the writer's three (the same two, then the one it was woken for). MONITOR shows 11 for 4 reader
 // tasks and no read meanwhile: 4 releases, 4 refusals, 3 writer attempts.
-TEST(ReadWriteLock, AWriterBehindAStreamOfReadersGetsInWithinBoundedHandOffsWithoutPolling) {
-    OwnServers own{"plain"};
-    asio::io_context io;
-    dlock::Redis admin(io.get_executor(), own.url());
-    dlock::Redis readers_client(io.get_executor(), own.url());
-    dlock::Redis writer_client(io.get_executor(), own.url());
-    const std::string name = unique_name();
+TEST_F(ReadWriteLockOnOwnServer,
+       AWriterBehindAStreamOfReadersGetsInWithinBoundedHandOffsWithoutPolling) {
+    dlock::Redis& admin = new_client();  // async, unlike admin_
+    dlock::Redis& writer_client = new_client();
     constexpr int reader_tasks = 4;
     const LockOptions no_poll = woken_only();
-    run(io, [&]() -> asio::awaitable<void> {
+    run([&]() -> asio::awaitable<void> {
         auto executor = co_await asio::this_coro::executor;
         {  // the writer's scripts in the server's cache, so no NOSCRIPT round is counted
             ReadWriteLock warm(writer_client, unique_name(":warm"), once());
@@ -212,7 +201,7 @@ TEST(ReadWriteLock, AWriterBehindAStreamOfReadersGetsInWithinBoundedHandOffsWith
             asio::co_spawn(
                 executor,
                 [&]() -> asio::awaitable<void> {
-                    ReadWriteLock r(readers_client, name, no_poll);
+                    ReadWriteLock r(redis_, name_, no_poll);
                     while (!stop) {
                         if (!co_await r.acquire_shared()) break;
                         ++reads;
@@ -228,7 +217,7 @@ TEST(ReadWriteLock, AWriterBehindAStreamOfReadersGetsInWithinBoundedHandOffsWith
         // lowers the count of scripts.
         const long reads_before = reads;
         const long long scripts_before = co_await script_calls(admin);
-        ReadWriteLock w(writer_client, name, no_poll);
+        ReadWriteLock w(writer_client, name_, no_poll);
         Notification writer_in(executor);
         start(executor, w, false, writer_in);
         CO_ASSERT(co_await writer_in.wait(30s));
@@ -276,36 +265,30 @@ TEST(ReadWriteLock, WritersAloneReadersTogetherOverProcesses) {
     EXPECT_GE(overlap->most.load(), 2);  // readers did overlap
 }
 
-TEST(ReadWriteLock, ACrashedReadersLeaseEndsAndLetsTheWriterIn) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
+TEST_F(ReadWriteLockTest, ACrashedReadersLeaseEndsAndLetsTheWriterIn) {
+    run([&]() -> asio::awaitable<void> {
         {
-            ReadWriteLock crashed(redis, name, {.timeout = 300ms, .blocking = false});
+            ReadWriteLock crashed(client_, name_, {.timeout = 300ms, .blocking = false});
             EXPECT_TRUE(co_await crashed.acquire_shared());
         }  // gone without a release
-        ReadWriteLock w(redis, name, {.timeout = 10s, .sleep = 50ms, .blocking_timeout = 5s});
+        ReadWriteLock w(client_, name_, {.timeout = 10s, .sleep = 50ms, .blocking_timeout = 5s});
         EXPECT_TRUE(co_await w.acquire());
         co_await w.release();
     });
 }
 
 // The observer hears both roles' events, as a Lock's: a woken writer, the hold times.
-TEST(ReadWriteLock, ReportsEachRolesEventsToItsObserver) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
+TEST_F(ReadWriteLockTest, ReportsEachRolesEventsToItsObserver) {
     auto recorder = std::make_shared<Recorder>();
     auto thrower = std::make_shared<Thrower>();
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
+    run([&]() -> asio::awaitable<void> {
         LockOptions options = woken_only();
         options.observer = recorder;
-        ReadWriteLock reader(redis, name, options), writer(redis, name, options);
+        ReadWriteLock reader(client_, name_, options), writer(client_, name_, options);
         EXPECT_TRUE(co_await reader.acquire_shared());
         EXPECT_FALSE(co_await writer.acquire({.blocking = false}));
-        Notification done(io.get_executor());
-        start(io.get_executor(), writer, false, done);
+        Notification done(io_.get_executor());
+        start(io_.get_executor(), writer, false, done);
         co_await pause_for(200ms);
         co_await reader.release();
         CO_ASSERT(co_await done.wait(3s));
@@ -313,11 +296,11 @@ TEST(ReadWriteLock, ReportsEachRolesEventsToItsObserver) {
         co_await writer.release();
         // A throwing observer breaks nothing.
         options.observer = thrower;
-        ReadWriteLock throwing(redis, name, options);
+        ReadWriteLock throwing(client_, name_, options);
         EXPECT_TRUE(co_await throwing.acquire_shared());
         co_await throwing.release();
     });
-    EXPECT_TRUE(recorder->all_of(name));
+    EXPECT_TRUE(recorder->all_of(name_));
     EXPECT_EQ(recorder->kinds(), (std::vector<std::string>{"acquired", "not_acquired", "released",
                                                            "acquired", "extended", "released"}));
     const auto acquired = recorder->of("acquired");

@@ -3,7 +3,7 @@
 // polling, no herd), fencing, auto-renewal's lost signal, and a Cluster.
 //
 // Waiters that must be woken use sleep = 5 s: only a wake-up can get them in within the
-// bounds asserted here (3 s). Command counts run on a server of their own (OwnServers).
+// bounds asserted here (3 s). Command counts run on a server of their own (SemaphoreOnOwnServer).
 #include "dlock/semaphore.hpp"
 
 #include <sys/wait.h>
@@ -23,7 +23,8 @@
 #include "names.hpp"
 #include "observed.hpp"
 #include "overlap.hpp"
-#include "own_servers.hpp"
+#include "own_server_test.hpp"
+#include "plain_server_test.hpp"
 #include "protocol/keys.hpp"
 #include "server_stats.hpp"
 #include "servers.hpp"
@@ -43,17 +44,19 @@ LockOptions woken_only(dlock::Seconds blocking_timeout = 20s) {
     return LockOptions{.timeout = 10s, .sleep = 5s, .blocking_timeout = blocking_timeout};
 }
 
-TEST(Semaphore, AdmitsExactlyNAndAFreedPermitIsTakenAgain) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
+// On the harness's shared plain server; `other_` is another process's client.
+class SemaphoreTest : public PlainServerTest {};
+// The tests that count the commands of a server of their own.
+class SemaphoreOnOwnServer : public OwnServerTest {};
+
+TEST_F(SemaphoreTest, AdmitsExactlyNAndAFreedPermitIsTakenAgain) {
+    run([&]() -> asio::awaitable<void> {
         std::vector<std::unique_ptr<Semaphore>> permits;
         for (int i = 0; i < 3; ++i) {
-            permits.push_back(std::make_unique<Semaphore>(redis, name, 3, lease()));
+            permits.push_back(std::make_unique<Semaphore>(client_, name_, 3, lease()));
             EXPECT_TRUE(co_await permits.back()->acquire());
         }
-        Semaphore fourth(redis, name, 3, lease());
+        Semaphore fourth(client_, name_, 3, lease());
         EXPECT_FALSE(co_await fourth.acquire());
         EXPECT_EQ(co_await fourth.holders(), 3u);
         EXPECT_TRUE(co_await permits[1]->owned());
@@ -70,37 +73,32 @@ TEST(Semaphore, AdmitsExactlyNAndAFreedPermitIsTakenAgain) {
         EXPECT_FALSE(co_await fourth.locked());
         // Nothing is left behind once every permit is back.
         const auto left =
-            co_await redis.command("EXISTS", dlock::detail::semaphore_holders_key(name), name);
+            co_await client_.command("EXISTS", dlock::detail::semaphore_holders_key(name_), name_);
         EXPECT_EQ(left.integer, 0);
     });
 }
 
-TEST(Semaphore, BadArgumentsNameTheParameter) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    EXPECT_THROW(Semaphore(redis, "s", 0, lease()), std::invalid_argument);
-    EXPECT_THROW(Semaphore(redis, "s", 2, LockOptions{}), std::invalid_argument);  // no lease
-    EXPECT_THROW(Semaphore(redis, "", 2, lease()), std::invalid_argument);
+TEST_F(SemaphoreTest, BadArgumentsNameTheParameter) {
+    EXPECT_THROW(Semaphore(client_, "s", 0, lease()), std::invalid_argument);
+    EXPECT_THROW(Semaphore(client_, "s", 2, LockOptions{}), std::invalid_argument);  // no lease
+    EXPECT_THROW(Semaphore(client_, "", 2, lease()), std::invalid_argument);
     try {
-        Semaphore(redis, "s", 0, lease());
+        Semaphore(client_, "s", 0, lease());
     } catch (const std::invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("permits"), std::string::npos);
     }
 }
 
-TEST(Semaphore, AnotherPermitCountIsRefusedWhileHeldAndTakesOverWhenIdle) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
-        Semaphore two(redis, name, 2, lease());
-        Semaphore five(redis, name, 5, lease());
+TEST_F(SemaphoreTest, AnotherPermitCountIsRefusedWhileHeldAndTakesOverWhenIdle) {
+    run([&]() -> asio::awaitable<void> {
+        Semaphore two(client_, name_, 2, lease());
+        Semaphore five(client_, name_, 5, lease());
         EXPECT_TRUE(co_await two.acquire());
         const auto error = co_await thrown_by(five.acquire());
         const auto mismatch = as<dlock::SemaphoreMismatchError>(error);
         CO_ASSERT(mismatch.has_value());
         EXPECT_EQ(mismatch->stored_permits(), 2);
-        EXPECT_EQ(mismatch->lock_name(), name);
+        EXPECT_EQ(mismatch->lock_name(), name_);
         EXPECT_NE(std::string(mismatch->what()).find("2 permits"), std::string::npos);
         EXPECT_EQ(co_await two.holders(), 1u);  // nothing was taken
         co_await two.release();
@@ -113,22 +111,19 @@ TEST(Semaphore, AnotherPermitCountIsRefusedWhileHeldAndTakesOverWhenIdle) {
 // Key NAME says which kind holds a name, so a Lock, a read/write lock and a semaphore of one
 // name exclude each other: a client that forgot the permit count, or any other client's SET NX
 // lock (redis-py, coredis), does not get in beside the permits, nor they beside it.
-TEST(Semaphore, ExcludesALockAWriterReadersAndOtherClientsOfTheSameName) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
-        Semaphore sem(redis, name, 2, lease()), other(redis, name, 2, lease());
-        dlock::Lock plain(redis, name, {.timeout = 10s, .blocking = false});
-        dlock::ReadWriteLock rw(redis, name, lease());
+TEST_F(SemaphoreTest, ExcludesALockAWriterReadersAndOtherClientsOfTheSameName) {
+    run([&]() -> asio::awaitable<void> {
+        Semaphore sem(client_, name_, 2, lease()), other(client_, name_, 2, lease());
+        dlock::Lock plain(client_, name_, {.timeout = 10s, .blocking = false});
+        dlock::ReadWriteLock rw(client_, name_, lease());
         EXPECT_TRUE(co_await sem.acquire());
         EXPECT_FALSE(co_await plain.acquire());
         EXPECT_FALSE(co_await rw.acquire());
         EXPECT_FALSE(co_await rw.acquire_shared());
-        EXPECT_TRUE((co_await redis.command("SET", name, "x", "NX", "PX", "10000")).is_nil());
+        EXPECT_TRUE((co_await client_.command("SET", name_, "x", "NX", "PX", "10000")).is_nil());
         EXPECT_TRUE(co_await plain.locked());  // the name is in use
         co_await sem.release();
-        EXPECT_EQ((co_await redis.command("EXISTS", name)).integer, 0);  // gone with the last
+        EXPECT_EQ((co_await client_.command("EXISTS", name_)).integer, 0);  // gone with the last
         EXPECT_TRUE(co_await plain.acquire());
         EXPECT_FALSE(co_await other.acquire());  // a Lock's token
         co_await plain.release();
@@ -144,17 +139,12 @@ TEST(Semaphore, ExcludesALockAWriterReadersAndOtherClientsOfTheSameName) {
 }
 
 // A Lock waiting behind permits is woken when the last permit goes (its poll is 5 s away).
-TEST(Semaphore, TheLastPermitOutWakesALockWaitingForTheName) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    dlock::Redis waiter_client(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
-        Semaphore a(redis, name, 2, lease()), b(redis, name, 2, lease());
+TEST_F(SemaphoreTest, TheLastPermitOutWakesALockWaitingForTheName) {
+    run([&]() -> asio::awaitable<void> {
+        Semaphore a(client_, name_, 2, lease()), b(client_, name_, 2, lease());
         EXPECT_TRUE(co_await a.acquire());
         EXPECT_TRUE(co_await b.acquire());
-        dlock::Lock plain(waiter_client, name,
-                          {.timeout = 10s, .sleep = 5s, .blocking_timeout = 20s});
+        dlock::Lock plain(other_, name_, {.timeout = 10s, .sleep = 5s, .blocking_timeout = 20s});
         auto executor = co_await asio::this_coro::executor;
         Notification got(executor);
         asio::co_spawn(
@@ -165,7 +155,7 @@ TEST(Semaphore, TheLastPermitOutWakesALockWaitingForTheName) {
             asio::detached);
         EXPECT_TRUE(co_await eventually(
             [&]() -> asio::awaitable<bool> {
-                co_return (co_await redis.command("ZCARD", dlock::detail::wait_queue_key(name)))
+                co_return (co_await client_.command("ZCARD", dlock::detail::wait_queue_key(name_)))
                         .integer == 1;
             },
             5s));
@@ -178,14 +168,11 @@ TEST(Semaphore, TheLastPermitOutWakesALockWaitingForTheName) {
 }
 
 // Fences grow with every permit, across lock kinds of one name, and past a lost counter.
-TEST(Semaphore, FencesGrowWithEveryPermitAcrossKindsAndPastALostCounter) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
+TEST_F(SemaphoreTest, FencesGrowWithEveryPermitAcrossKindsAndPastALostCounter) {
+    run([&]() -> asio::awaitable<void> {
         LockOptions options = lease();
         options.fencing = true;
-        Semaphore a(redis, name, 2, options), b(redis, name, 2, options);
+        Semaphore a(client_, name_, 2, options), b(client_, name_, 2, options);
         EXPECT_TRUE(co_await a.acquire());
         EXPECT_TRUE(co_await b.acquire());
         CO_ASSERT(a.fence() && b.fence());
@@ -200,22 +187,19 @@ TEST(Semaphore, FencesGrowWithEveryPermitAcrossKindsAndPastALostCounter) {
         // A Lock of the same name shares the counter, and a counter lost with the dataset (a
         // restart without persistence) restarts from the server's clock, above every fence
         // before, not from 1 (semantics §7.10).
-        dlock::Lock lock(redis, name, options);
+        dlock::Lock lock(client_, name_, options);
         EXPECT_TRUE(co_await lock.acquire());
         CO_ASSERT(lock.fence().has_value());
         EXPECT_GT(*lock.fence(), newest);
         const auto lock_fence = *lock.fence();
         co_await lock.release();
-        co_await expect_fence_above_after_a_lost_counter(redis, a, lock_fence);
+        co_await expect_fence_above_after_a_lost_counter(client_, a, lock_fence);
     });
 }
 
-TEST(Semaphore, ExtendChangesOnlyThisPermitsLease) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
-        Semaphore a(redis, name, 2, lease(300ms)), b(redis, name, 2, lease(300ms));
+TEST_F(SemaphoreTest, ExtendChangesOnlyThisPermitsLease) {
+    run([&]() -> asio::awaitable<void> {
+        Semaphore a(client_, name_, 2, lease(300ms)), b(client_, name_, 2, lease(300ms));
         EXPECT_TRUE(co_await a.acquire());
         EXPECT_TRUE(co_await b.acquire());
         EXPECT_TRUE(co_await a.extend(20s));
@@ -274,19 +258,14 @@ TEST(Semaphore, ACrashedHoldersPermitFreesWhenItsLeaseEnds) {
 
 // A release wakes exactly one waiting process, which takes the permit; the others stay asleep
 // (no herd), and nothing polls: the scripts run are the release and the woken attempt.
-TEST(Semaphore, AFreedPermitWakesOneWaitingProcessAndNothingPolls) {
-    OwnServers own{"plain"};
-    asio::io_context io;
-    dlock::Redis admin(io.get_executor(), own.url());
-    dlock::Redis holder_client(io.get_executor(), own.url());
-    std::vector<std::unique_ptr<dlock::Redis>> waiter_clients;  // one "process" each
-    for (int i = 0; i < 3; ++i)
-        waiter_clients.push_back(std::make_unique<dlock::Redis>(io.get_executor(), own.url()));
-    const std::string name = unique_name();
+TEST_F(SemaphoreOnOwnServer, AFreedPermitWakesOneWaitingProcessAndNothingPolls) {
+    dlock::Redis& admin = new_client();         // async, unlike admin_
+    std::vector<dlock::Redis*> waiter_clients;  // one "process" each
+    for (int i = 0; i < 3; ++i) waiter_clients.push_back(&new_client());
     const std::string queue =
-        dlock::detail::wait_queue_key(dlock::detail::semaphore_wait_name(name));
-    run(io, [&]() -> asio::awaitable<void> {
-        Semaphore a(holder_client, name, 2, lease()), b(holder_client, name, 2, lease());
+        dlock::detail::wait_queue_key(dlock::detail::semaphore_wait_name(name_));
+    run([&]() -> asio::awaitable<void> {
+        Semaphore a(redis_, name_, 2, lease()), b(redis_, name_, 2, lease());
         EXPECT_TRUE(co_await a.acquire());
         EXPECT_TRUE(co_await b.acquire());
         auto executor = co_await asio::this_coro::executor;
@@ -294,7 +273,7 @@ TEST(Semaphore, AFreedPermitWakesOneWaitingProcessAndNothingPolls) {
         int got = 0;
         Notification first(executor), second(executor);
         for (auto& client : waiter_clients) {
-            waiters.push_back(std::make_unique<Semaphore>(*client, name, 2, woken_only()));
+            waiters.push_back(std::make_unique<Semaphore>(*client, name_, 2, woken_only()));
             Semaphore& waiter = *waiters.back();
             asio::co_spawn(
                 executor,
@@ -315,7 +294,7 @@ TEST(Semaphore, AFreedPermitWakesOneWaitingProcessAndNothingPolls) {
                 5s));
         }
         {  // the release script in the server's cache, so no NOSCRIPT round is counted
-            Semaphore warm(holder_client, unique_name(":warm"), 1, lease());
+            Semaphore warm(redis_, unique_name(":warm"), 1, lease());
             EXPECT_TRUE(co_await warm.acquire());
             co_await warm.release();
         }
@@ -341,20 +320,17 @@ TEST(Semaphore, AFreedPermitWakesOneWaitingProcessAndNothingPolls) {
     });
 }
 
-TEST(Semaphore, AutoRenewalKeepsThePermitAndReportsItsLoss) {
-    asio::io_context io;
-    dlock::Redis redis(io.get_executor(), server("PLAIN_URL"));
-    const std::string name = unique_name();
-    run(io, [&]() -> asio::awaitable<void> {
+TEST_F(SemaphoreTest, AutoRenewalKeepsThePermitAndReportsItsLoss) {
+    run([&]() -> asio::awaitable<void> {
         int lost_calls = 0;
-        Semaphore permit(redis, name, 1,
+        Semaphore permit(client_, name_, 1,
                          {.timeout = 300ms, .blocking = false, .auto_renew = true, .on_lost = [&] {
                               ++lost_calls;
                           }});
         EXPECT_TRUE(co_await permit.acquire());
         co_await pause_for(900ms);  // three leases long
         EXPECT_TRUE(co_await permit.owned());
-        co_await redis.command("DEL", dlock::detail::semaphore_holders_key(name));
+        co_await client_.command("DEL", dlock::detail::semaphore_holders_key(name_));
         EXPECT_TRUE(co_await permit.wait_lost());
         EXPECT_TRUE(permit.lost());
         EXPECT_EQ(lost_calls, 1);
