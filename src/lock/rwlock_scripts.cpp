@@ -53,10 +53,11 @@ struct RwScript {
     Script script;
 };
 
-// ARGV[7] lease ms, ARGV[8] '1' = fencing, ARGV[9] inbox, ARGV[10] queue TTL, ARGV[11]
-// 'stay'/'leave', ARGV[12] 'front'/'back', ARGV[13] claim ms ('0' = no claim).
-const Script& write_acquire_script() {
-    static const RwScript script(R"lua(
+// The read/write lock's scripts, built together on first use (their ARGV after rw_call's).
+struct RwScripts {
+    // ARGV[7] lease ms, ARGV[8] '1' = fencing, ARGV[9] inbox, ARGV[10] queue TTL, ARGV[11]
+    // 'stay'/'leave', ARGV[12] 'front'/'back', ARGV[13] claim ms ('0' = no claim).
+    const RwScript write_acquire{R"lua(
 prune(writers_waiting, now)
 if name_open() and prune(readers, now) == 0 and prune(turn, now) == 0 then
   local fence = 0
@@ -67,12 +68,8 @@ if name_open() and prune(readers, now) == 0 and prune(turn, now) == 0 then
   return fence
 end
 return wait_behind(writers_waiting, ARGV[13], writer_queue, ARGV[9], ARGV[10], ARGV[12])
-)lua");
-    return script.script;
-}
-
-const Script& write_release_script() {
-    static const RwScript script(R"lua(
+)lua"};
+    const RwScript write_release{R"lua(
 if redis.call('get', writer) ~= token then return 0 end
 redis.call('del', writer)
 local waiting = prune(readers_waiting, now)
@@ -86,25 +83,17 @@ else
   wake(writer_queue, notify, writer_name, 1)
 end
 return 1
-)lua");
-    return script.script;
-}
-
-const Script& write_withdraw_script() {
-    static const RwScript script(R"lua(
+)lua"};
+    const RwScript write_withdraw{R"lua(
 drop(writers_waiting, token)
 if prune(writers_waiting, now) == 0 and name_open() then
   wake(reader_queue, notify, reader_name, math.max(1, prune(readers_waiting, now)))
 end
 return 1
-)lua");
-    return script.script;
-}
-
-// ARGV[7] lease ms, ARGV[8] inbox, ARGV[9] queue TTL, ARGV[10] 'stay'/'leave', ARGV[11]
-// 'front'/'back', ARGV[12] claim ms ('0' = no claim).
-const Script& read_acquire_script() {
-    static const RwScript script(R"lua(
+)lua"};
+    // ARGV[7] lease ms, ARGV[8] inbox, ARGV[9] queue TTL, ARGV[10] 'stay'/'leave', ARGV[11]
+    // 'front'/'back', ARGV[12] claim ms ('0' = no claim).
+    const RwScript read_acquire{R"lua(
 prune(turn, now)
 local invited = redis.call('zscore', turn, token)
 if name_open() and (invited or prune(writers_waiting, now) == 0) then
@@ -122,39 +111,31 @@ if name_open() and (invited or prune(writers_waiting, now) == 0) then
   return 0
 end
 return wait_behind(readers_waiting, ARGV[12], reader_queue, ARGV[8], ARGV[9], ARGV[11])
-)lua");
-    return script.script;
-}
-
-// ARGV[7] the wait queue of a Lock of NAME (woken when the last reader leaves the name free).
-const Script& read_release_script() {
-    static const RwScript script(R"lua(
+)lua"};
+    // ARGV[7] the wait queue of a Lock of NAME (woken when the last reader leaves the name free).
+    const RwScript read_release{R"lua(
 local ends = tonumber(redis.call('zscore', readers, token) or '0')
 drop(readers, token)
 if name_follows(writer, is_readers_marker, readers) then wake(ARGV[7], notify, writer, 1) end
 wake_writer_if_free()
 if ends <= now then return 0 end
 return 1
-)lua");
-    return script.script;
-}
-
-// ARGV[7] ms, ARGV[8] the change.
-const Script& read_extend_script() {
-    static const RwScript script(R"lua(
+)lua"};
+    // ARGV[7] ms, ARGV[8] the change.
+    const RwScript read_extend{R"lua(
 return extend_lease(readers, {}, token, tonumber(ARGV[7]), ARGV[8], writer, is_readers_marker)
-)lua");
-    return script.script;
-}
-
-const Script& read_withdraw_script() {
-    static const RwScript script(R"lua(
+)lua"};
+    const RwScript read_withdraw{R"lua(
 drop(readers_waiting, token)
 drop(turn, token)
 wake_writer_if_free()
 return 1
-)lua");
-    return script.script;
+)lua"};
+};
+
+const RwScripts& rw_scripts() {
+    static const RwScripts scripts;
+    return scripts;
 }
 
 // KEYS[1] key NAME (the writer), KEYS[2] readers, KEYS[3] writers waiting, KEYS[4] readers
@@ -184,7 +165,7 @@ void push_ticket(ScriptCall& out, const QueueTicket* ticket, std::chrono::millis
 ScriptCall rw_write_acquire_call(const RwCall& call, std::chrono::milliseconds ttl, bool fencing,
                                  const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
                                  std::chrono::milliseconds claim) {
-    ScriptCall out = rw_call(write_acquire_script(), call);
+    ScriptCall out = rw_call(rw_scripts().write_acquire.script, call);
     if (fencing) out.keys.push_back(fence_key(call.name));  // KEYS[6]
     out.args.push_back(std::to_string(ttl.count()));
     out.args.push_back(fencing ? "1" : "0");
@@ -194,17 +175,17 @@ ScriptCall rw_write_acquire_call(const RwCall& call, std::chrono::milliseconds t
 }
 
 ScriptCall rw_write_release_call(const RwCall& call) {
-    return rw_call(write_release_script(), call);
+    return rw_call(rw_scripts().write_release.script, call);
 }
 
 ScriptCall rw_write_withdraw_call(const RwCall& call) {
-    return rw_call(write_withdraw_script(), call);
+    return rw_call(rw_scripts().write_withdraw.script, call);
 }
 
 ScriptCall rw_read_acquire_call(const RwCall& call, std::chrono::milliseconds ttl,
                                 const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
                                 std::chrono::milliseconds claim) {
-    ScriptCall out = rw_call(read_acquire_script(), call);
+    ScriptCall out = rw_call(rw_scripts().read_acquire.script, call);
     out.args.push_back(std::to_string(ttl.count()));
     push_ticket(out, ticket, queue_ttl, true);
     out.args.push_back(std::to_string(claim.count()));
@@ -212,13 +193,13 @@ ScriptCall rw_read_acquire_call(const RwCall& call, std::chrono::milliseconds tt
 }
 
 ScriptCall rw_read_release_call(const RwCall& call) {
-    ScriptCall out = rw_call(read_release_script(), call);
+    ScriptCall out = rw_call(rw_scripts().read_release.script, call);
     out.args.push_back(wait_queue_key(call.name));
     return out;
 }
 
 ScriptCall rw_read_extend_call(const RwCall& call, std::chrono::milliseconds ms, TtlChange change) {
-    ScriptCall out = rw_call(read_extend_script(), call);
+    ScriptCall out = rw_call(rw_scripts().read_extend.script, call);
     out.args.push_back(std::to_string(ms.count()));
     out.args.push_back(change == TtlChange::add       ? "add"
                        : change == TtlChange::replace ? "replace"
@@ -227,7 +208,7 @@ ScriptCall rw_read_extend_call(const RwCall& call, std::chrono::milliseconds ms,
 }
 
 ScriptCall rw_read_withdraw_call(const RwCall& call) {
-    return rw_call(read_withdraw_script(), call);
+    return rw_call(rw_scripts().read_withdraw.script, call);
 }
 
 }  // namespace dlock::detail
