@@ -107,7 +107,7 @@ struct LockState {
     // is still held (a usage error). A Lock asks the server; a lease kind trusts lost().
     virtual asio::awaitable<bool> end_stale_hold();
     // Whether a release may hand this waiter the lock directly (its token set as the key's
-    // value, docs/semantics.md "Hand-off"): a Lock on one server, with no replicas to confirm
+    // value, docs/semantics.md §7.12-7.13): a Lock on one server, with no replicas to confirm
     // and no holder record. Otherwise it is handed a claim.
     virtual bool takes_direct_handoff() const;
     // A hold began (renewal is started next): a Lock watches failovers (failover_check.cpp).

@@ -34,7 +34,7 @@ std::vector<std::string> strings(Parts&&... parts) {
 Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 
 // Hands the lock to the first queued waiting process (a sorted set of inbox channels by
-// arrival time). Two ways (docs/semantics.md, "Hand-off"):
+// arrival time). Two ways (docs/semantics.md §7.12-7.13):
 //   - direct: the process registered its oldest local waiter (handoff_key: "SEQ:TTL:F:TOKEN").
 //     The key becomes that TOKEN at once, for PX = min(TTL, claim window), with the next fence
 //     when it asked for one, and the message "dlock:handed:TOKEN:SEQ:PX:FENCE:NAME" tells it.

@@ -63,7 +63,7 @@ class WaitRoom {
     // notifications are unavailable (e.g. pub/sub refused by ACL): this wait polls.
     asio::awaitable<bool> enter(std::optional<Deadline> deadline);
 
-    // Offers a direct hand-off (docs/semantics.md, "Hand-off"): while this waiter is its
+    // Offers a direct hand-off (docs/semantics.md §7.12-7.13): while this waiter is its
     // process's oldest local one on the name, its attempts register `token` (with `ttl` and
     // `fencing`), so a release can set the key straight to it.
     void offer_direct_handoff(std::string token, std::optional<std::chrono::milliseconds> ttl,

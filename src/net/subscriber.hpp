@@ -60,7 +60,7 @@ class Subscriber {
         bool promoted = false;
         // The token this waiter registered for a direct hand-off (empty: none), set by the lock;
         // and what a hand-off message to that token said (attempt number, the key's PX, the
-        // fence), with `wakeup` (docs/semantics.md, "Hand-off").
+        // fence), with `wakeup` (docs/semantics.md §7.12-7.13).
         std::string registered_token;
         struct Handed {
             std::uint64_t seq = 0;

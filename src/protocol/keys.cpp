@@ -98,7 +98,7 @@ std::optional<std::string> lock_name_of(std::string_view key) {
 }
 
 std::string inbox_channel(std::string_view process_id, std::optional<std::uint16_t> slot) {
-    std::string out = "dlock:inbox:";
+    std::string out(inbox_channel_prefix);
     if (slot) out += "{" + slot_tag(*slot) + "}:";
     out += process_id;
     return out;

@@ -42,7 +42,7 @@ inline constexpr CompanionName wait_queue_key{"dlock:queue:"};
 inline constexpr CompanionName holder_key{"dlock:holder:"};
 
 // "dlock:handoff:{tag}:NAME": the direct hand-off registrations of lock NAME's queued processes
-// (docs/semantics.md, "Hand-off"), a hash inbox -> "SEQ:TTL:FENCING:TOKEN": the token of the
+// (docs/semantics.md §7.12-7.13), a hash inbox -> "SEQ:TTL:FENCING:TOKEN": the token of the
 // process's oldest local waiter, its TTL in ms ('0' = none), '1' when it wants a fence, and SEQ,
 // the number of the attempt that wrote it. A release that pops the inbox sets the lock's key to
 // TOKEN and tells the process with a hand-off message. Expires with the queue.
@@ -68,6 +68,11 @@ struct HandoffMessage {
     std::string_view name;
 };
 inline constexpr std::string_view handoff_message_prefix = "dlock:handed:";
+// The value of key NAME while a release hands the lock to a queued process that registered no
+// token (the claim, docs/semantics.md §7.12): "dlock:claim:INBOX", until that process's waiter
+// takes it. (The Lua of lock/scripts.cpp spells this and the message prefix; keys_test pins
+// both spellings to these.)
+inline constexpr std::string_view claim_marker_prefix = "dlock:claim:";
 // The parts of a hand-off message, or nothing when `message` is not one (a plain wake-up).
 std::optional<HandoffMessage> parse_handoff_message(std::string_view message);
 
@@ -81,6 +86,7 @@ std::optional<std::string> lock_name_of(std::string_view key);
 // the lock's script can SPUBLISH to it from the key's shard): the channel a waiting process
 // listens on. ID is random per process and server.
 std::string inbox_channel(std::string_view process_id, std::optional<std::uint16_t> slot);
+inline constexpr std::string_view inbox_channel_prefix = "dlock:inbox:";
 
 // ---- Kinds: what key NAME holds ----
 // A token (hex: protocol/token.hpp) when a Lock, a read/write lock's writer or another client's

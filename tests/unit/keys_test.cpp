@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "lock/lease_lua.hpp"
+#include "lock/scripts.hpp"
 #include "protocol/slots.hpp"
 
 namespace {
@@ -21,6 +23,9 @@ TEST(Keys, DerivedNamesAreFixed) {
     EXPECT_EQ(wait_queue_key("reports"), "dlock:queue:{8jc}:reports");
     EXPECT_EQ(last_fence_key("reports"), "dlock:last-fence:{8jc}:reports");
     EXPECT_EQ(holder_key("reports"), "dlock:holder:{8jc}:reports");
+    EXPECT_EQ(handoff_key("reports"), "dlock:handoff:{8jc}:reports");
+    EXPECT_EQ(handoff_message_prefix, "dlock:handed:");
+    EXPECT_EQ(claim_marker_prefix, "dlock:claim:");
     EXPECT_EQ(inbox_channel("abc", std::nullopt), "dlock:inbox:abc");
     EXPECT_EQ(inbox_channel("abc", std::uint16_t{5152}), "dlock:inbox:{8jc}:abc");
     EXPECT_EQ(semaphore_holders_key("reports"), "dlock:sem:{8jc}:reports");
@@ -94,6 +99,21 @@ TEST(Keys, EveryDerivedKeyLivesInTheLockNamesSlot) {
             EXPECT_EQ(key_slot(wait_queue_key(wait_name)), key_slot(name)) << name;
         }
     }
+}
+
+// The scripts' Lua spells the values it writes to key NAME and the hand-off message itself:
+// those spellings must be keys.hpp's, or a waiter would not recognise its claim or hand-off.
+TEST(Keys, TheScriptsSpellTheMarkersAndMessagesAsKeysHppDoes) {
+    const auto quoted = [](std::string_view text) { return "'" + std::string(text) + "'"; };
+    const std::string_view release = release_script().source;
+    EXPECT_NE(release.find(quoted(handoff_message_prefix)), std::string_view::npos);
+    EXPECT_NE(release.find(quoted(claim_marker_prefix)), std::string_view::npos);
+    EXPECT_NE(acquire_script().source.find(quoted(claim_marker_prefix)), std::string_view::npos);
+    const std::string_view lease = lease_lua_prelude;
+    EXPECT_NE(lease.find(quoted(readers_marker)), std::string_view::npos);
+    const std::string semaphore_prefix =
+        semaphore_marker(0).substr(0, semaphore_marker(0).size() - 1);
+    EXPECT_NE(lease.find(quoted(semaphore_prefix)), std::string_view::npos);
 }
 
 TEST(Keys, TheCompanionKeysBuiltTogetherAreTheOnesBuiltOneByOne) {
