@@ -6,7 +6,6 @@
 #include <asio.hpp>
 
 #include "lock/lock_state.hpp"
-#include "lock/replication.hpp"
 #include "protocol/keys.hpp"
 
 namespace dlock {
@@ -199,7 +198,7 @@ asio::awaitable<bool> Lock::wait_lost() {
 }
 
 std::size_t Lock::replication_factor() const {
-    return detail::replication_factor(state_->spec.client->replicas_of(state_->spec.name));
+    return detail::replicas_to_confirm(*state_);
 }
 const std::string& Lock::name() const noexcept {
     return state_->spec.name;

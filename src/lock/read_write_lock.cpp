@@ -4,7 +4,6 @@
 #include <asio.hpp>
 
 #include "lock/lease.hpp"
-#include "lock/replication.hpp"
 #include "lock/rwlock_scripts.hpp"
 #include "protocol/keys.hpp"
 
@@ -177,7 +176,7 @@ asio::awaitable<bool> ReadWriteLock::wait_lost() {
     return detail::wait_lost(reader_->hold.token() ? reader_ : writer_);
 }
 std::size_t ReadWriteLock::replication_factor() const {
-    return detail::replication_factor(writer_->spec.client->replicas_of(writer_->spec.name));
+    return detail::replicas_to_confirm(*writer_);
 }
 const LockOptions& ReadWriteLock::options() const noexcept {
     return writer_->spec.options;

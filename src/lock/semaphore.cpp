@@ -4,7 +4,6 @@
 #include <asio.hpp>
 
 #include "lock/lease.hpp"
-#include "lock/replication.hpp"
 #include "lock/semaphore_scripts.hpp"
 #include "protocol/keys.hpp"
 
@@ -135,7 +134,7 @@ asio::awaitable<bool> Semaphore::wait_lost() {
     return detail::wait_lost(state_);
 }
 std::size_t Semaphore::replication_factor() const {
-    return detail::replication_factor(state_->spec.client->replicas_of(state_->replica_key()));
+    return detail::replicas_to_confirm(*state_);
 }
 std::uint64_t Semaphore::replication_shortfalls() const noexcept {
     return state_->shortfalls;
