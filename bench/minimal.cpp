@@ -99,7 +99,8 @@ Pair make_pair_commands(redisContext* context, const std::string& mode, const st
     if (mode == "script") {
         call(context, parse_command(std::string(dlock::wire::load_acquire_script().payload())));
         pair.acquire.args = parse_command(
-            std::string(dlock::wire::acquire_script_request(name, placeholder, 10000).payload()));
+            std::string(dlock::wire::acquire_script_request(name, placeholder, dlock::Seconds(10.0))
+                            .payload()));
     } else {
         pair.acquire.args = {"SET", name, placeholder, "NX", "PX", "10000"};
     }

@@ -6,6 +6,7 @@
 
 #include <string_view>
 
+#include "dlock/options.hpp"
 #include "dlock/request.hpp"
 
 namespace dlock::wire {
@@ -20,9 +21,11 @@ Request release_request(std::string_view name, std::string_view token);
 // SCRIPT LOAD of the acquire script (what a blocking acquire runs once it waits in line).
 Request load_acquire_script();
 
-// The acquire script's EVALSHA for lock `name`, `token` and a PX of `ttl_ms`, as a waiter that
-// is not queued would send it: no fencing, no inbox. Lock sends a plain SET NX PX instead in
-// that case; the benchmark sends this to measure what the plain SET saves.
-Request acquire_script_request(std::string_view name, std::string_view token, long long ttl_ms);
+// The acquire script's EVALSHA for lock `name`, `token` and a TTL of `ttl` (as a Lock's
+// timeout: whole milliseconds, rounded up; std::invalid_argument naming "ttl" when negative or
+// under 1 ms), as a waiter that is not queued would send it: no fencing, no inbox. Lock sends a
+// plain SET NX PX instead in that case; the benchmark sends this to measure what the plain SET
+// saves.
+Request acquire_script_request(std::string_view name, std::string_view token, Seconds ttl);
 
 }  // namespace dlock::wire

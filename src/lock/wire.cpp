@@ -1,6 +1,7 @@
 #include "dlock/wire.hpp"
 
 #include "lock/scripts.hpp"
+#include "protocol/durations.hpp"
 
 namespace dlock::wire {
 
@@ -18,11 +19,10 @@ Request load_acquire_script() {
     return Request({"SCRIPT", "LOAD", detail::acquire_script().source});
 }
 
-Request acquire_script_request(std::string_view name, std::string_view token, long long ttl_ms) {
+Request acquire_script_request(std::string_view name, std::string_view token, Seconds ttl) {
+    const std::chrono::milliseconds ms = detail::to_timeout_ms(ttl, "ttl");
     Request request;
-    detail::acquire_call(name, token, std::chrono::milliseconds(ttl_ms), false, nullptr,
-                         std::chrono::milliseconds(ttl_ms))
-        .push_to(request, false);
+    detail::acquire_call(name, token, ms, false, nullptr, ms).push_to(request, false);
     return request;
 }
 
