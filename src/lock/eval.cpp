@@ -1,19 +1,43 @@
 #include "lock/eval.hpp"
 
 #include "dlock/errors.hpp"
+#include "net/connection.hpp"
 
 namespace dlock::detail {
 
-asio::awaitable<Reply> eval(Backend& backend, const ScriptCall& call, Deadline deadline,
-                            EvalMode mode, std::shared_ptr<Connection>* used) {
+namespace {
+
+// EVALSHA (or EVAL) of `call` through `send`, then EVAL once on NOSCRIPT as `mode` says.
+template <class Send>
+asio::awaitable<Reply> eval_through(Send send, const ScriptCall& call, EvalMode mode) {
     for (bool full = mode == EvalMode::source_only;; full = true) {
         Request request;
         call.push_to(request, full);
-        auto replies = co_await backend.execute_for_key(call.keys.front(), request, deadline, used);
+        auto replies = co_await send(request);
         Reply& reply = replies.front();
         if (!full && mode == EvalMode::cached_first && is_noscript(reply)) continue;
         co_return std::move(reply);
     }
+}
+
+}  // namespace
+
+asio::awaitable<Reply> eval(Backend& backend, const ScriptCall& call, Deadline deadline,
+                            EvalMode mode, std::shared_ptr<Connection>* used) {
+    return eval_through(
+        [&backend, &call, deadline, used](const Request& request) {
+            return backend.execute_for_key(call.keys.front(), request, deadline, used);
+        },
+        call, mode);
+}
+
+asio::awaitable<Reply> eval(Connection& connection, const ScriptCall& call, Deadline deadline,
+                            EvalMode mode) {
+    return eval_through(
+        [&connection, deadline](const Request& request) {
+            return connection.execute(request, deadline);
+        },
+        call, mode);
 }
 
 bool is_noscript(const Reply& reply) {

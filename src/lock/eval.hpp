@@ -41,4 +41,9 @@ asio::awaitable<Reply> eval(Backend& backend, const ScriptCall& call, Deadline d
                             EvalMode mode = EvalMode::cached_first,
                             std::shared_ptr<Connection>* used = nullptr);
 
+// The same on one connection, whatever it serves: for a write that belongs to that server (a
+// wake-up passed back to the server that sent it; a MOVED reply just drops it).
+asio::awaitable<Reply> eval(Connection& connection, const ScriptCall& call, Deadline deadline,
+                            EvalMode mode);
+
 }  // namespace dlock::detail

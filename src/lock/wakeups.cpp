@@ -2,6 +2,7 @@
 
 #include <asio.hpp>
 
+#include "lock/eval.hpp"
 #include "lock/lock_events.hpp"
 #include "lock/scripts.hpp"
 
@@ -29,13 +30,13 @@ Subscriber& wakeup_subscriber(Backend& backend, std::string_view lock_name) {
 void pass_on_wakeup(const std::shared_ptr<Connection>& connection, const std::string& lock_name,
                     const std::string& inbox, std::string_view notify_command) {
     // EVAL with the source: nobody would be there to answer a NOSCRIPT with a retry.
-    Request request;
-    leave_queue_call(lock_name, inbox, notify_command, true).push_to(request, true);
     asio::co_spawn(
         connection->get_executor(),
-        [connection, request = std::move(request)]() -> asio::awaitable<void> {
+        [connection, call = leave_queue_call(lock_name, inbox, notify_command,
+                                             true)]() -> asio::awaitable<void> {
             try {
-                co_await connection->execute(request, connection->command_deadline());
+                co_await eval(*connection, call, connection->command_deadline(),
+                              EvalMode::source_only);
             } catch (const std::exception&) {
             }
         },
