@@ -97,16 +97,20 @@ class SharedBoard {
     Event* events_ = nullptr;
 };
 
+// The name the workers of one run contend on: new for every run of this process (set before the
+// workers fork), so no run finds an earlier one's keys or queued waiters, and nothing here needs
+// to know the names of the keys dlock derives from it.
+std::string contended_name;
+
 // One hold of what the scenario contends on: the Lock (S3/S4), a permit of a semaphore of
 // `permits` (S7), or a read/write lock where every 20th hold of a worker writes (S8).
 class Holder {
   public:
     Holder(dlock::Redis& redis, Contended what, int permits, const LockOptions& options) {
-        if (what == Contended::lock) lock_.emplace(redis, "bench:contended", options);
+        if (what == Contended::lock) lock_.emplace(redis, contended_name, options);
         if (what == Contended::semaphore)
-            semaphore_.emplace(redis, "bench:contended", static_cast<std::size_t>(permits),
-                               options);
-        if (what == Contended::read_mostly) rw_.emplace(redis, "bench:contended", options);
+            semaphore_.emplace(redis, contended_name, static_cast<std::size_t>(permits), options);
+        if (what == Contended::read_mostly) rw_.emplace(redis, contended_name, options);
     }
     asio::awaitable<bool> acquire() {
         if (lock_) return lock_->acquire();
@@ -181,15 +185,8 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
     // At most one acquisition per ~50 us per worker: room for any rate this machine reaches.
     const auto capacity = static_cast<std::size_t>(run_s * 20000) + 1000;
     SharedBoard shared(workers, capacity);
-    {
-        dlock::sync::Redis redis(params.url);
-        redis.command({"DEL", "bench:contended"});
-        // The semaphore's and the read/write lock's keys, and their wait queues.
-        redis.command({"EVAL",
-                       "for _, k in ipairs(redis.call('keys', 'dlock:*:bench:contended')) do "
-                       "redis.call('del', k) end",
-                       "0"});
-    }  // the I/O thread is joined here: fork below happens in a single-threaded process
+    static int runs = 0;
+    contended_name = "bench:contended:" + std::to_string(getpid()) + ":" + std::to_string(++runs);
 
     std::vector<pid_t> children;
     for (int w = 0; w < workers; ++w) {
