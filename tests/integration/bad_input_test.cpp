@@ -5,11 +5,7 @@
 // Almost everything here is refused before any I/O; the few rows that need a server (a
 // connection left usable, a wrong password, a COMMAND that cannot be executed) use the
 // harness's servers.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <chrono>
@@ -25,6 +21,7 @@
 #include <vector>
 
 #include "async.hpp"
+#include "child_process.hpp"
 #include "dlock/fencing.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
@@ -34,8 +31,6 @@
 #include "dlock/sync_cluster.hpp"
 #include "dlock/sync_redlock.hpp"
 #include "servers.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -435,48 +430,18 @@ constexpr const char* cli_path = nullptr;
 
 struct CliOutcome {
     int status = -1;
-    std::string output;  // stdout and stderr together
+    std::string output;  // stdout, then stderr
 };
 
 // Runs the dlock binary with `args`, without DLOCK_URL / DLOCK_PASSWORD from the environment.
 CliOutcome run_cli(const std::vector<std::string>& args) {
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
-    std::vector<std::string> argv_text{cli_path};
-    argv_text.insert(argv_text.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : argv_text) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-        const std::string variable(*entry);
-        if (variable.rfind("DLOCK_URL=", 0) == 0 || variable.rfind("DLOCK_PASSWORD=", 0) == 0)
-            continue;
-        envp.push_back(*entry);
-    }
-    envp.push_back(nullptr);
-    pid_t pid = -1;
-    const int spawned = posix_spawn(&pid, cli_path, &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(pipe_fds[1]);
-    CliOutcome outcome;
-    if (spawned != 0) {
-        ::close(pipe_fds[0]);
-        throw std::runtime_error("posix_spawn failed");
-    }
-    char buffer[4096];
-    for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;)
-        outcome.output.append(buffer, static_cast<std::size_t>(n));
-    ::close(pipe_fds[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    outcome.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return outcome;
+    std::vector<std::string> argv{cli_path};
+    argv.insert(argv.end(), args.begin(), args.end());
+    dlock::test::ChildOptions options;
+    options.unset = {"DLOCK_URL", "DLOCK_PASSWORD"};
+    dlock::test::ChildProcess child(argv, options);
+    const dlock::test::Outcome outcome = child.wait(std::chrono::seconds(60));
+    return {outcome.status, outcome.out + outcome.err};
 }
 
 class BadInputCliTest : public ::testing::Test {

@@ -22,6 +22,7 @@
 #include "client/backend.hpp"
 #include "dlock/lock.hpp"
 #include "dlock/redis.hpp"
+#include "forked_tasks.hpp"
 #include "lock/scripts.hpp"
 #include "names.hpp"
 #include "net/subscriber.hpp"
@@ -813,19 +814,17 @@ TEST(Wakeup, AQueuedProcessThatDiedIsSkippedByTheRelease) {
     int go[2];
     ASSERT_EQ(::pipe(go), 0);
     // Forked before this process creates any io_context or thread: the child shares no state.
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
+    const pid_t child = dlock::test::fork_child([&] {
         ::close(go[1]);
         char byte = 0;
-        if (::read(go[0], &byte, 1) != 1) ::_exit(2);  // the parent holds the lock now
+        if (::read(go[0], &byte, 1) != 1) return 2;  // the parent holds the lock now
         asio::io_context child_io;
         dlock::Redis client(child_io.get_executor(), server.url());
         dlock::Lock lock(client, name, waiter_options(60s));
         asio::co_spawn(child_io, lock.acquire(), asio::detached);
         child_io.run();
-        ::_exit(3);  // not reached: the parent kills this process while it waits
-    }
+        return 3;  // not reached: the parent kills this process while it waits
+    });
     ::close(go[0]);
     struct Reap {  // the child never outlives the test, whatever fails
         pid_t pid;
