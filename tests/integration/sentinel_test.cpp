@@ -62,7 +62,10 @@ TEST(Sentinel, LockOperationsGoToThePrimaryAndWaitForAReplica) {
         EXPECT_EQ((co_await redis.command("PING")).str, "PONG");
         EXPECT_EQ(redis.primary(), "127.0.0.1:" + std::to_string(own.port(first_primary)));
         EXPECT_EQ(redis.sentinels().size(), 3u);
-        Lock lock(redis, name, {.timeout = 10s, .blocking = false});
+        // WAIT may take up to 10 s: a busy CI machine can keep a replica past the default 100 ms,
+        // and this test checks where the commands go, not how fast a replica confirms.
+        const LockOptions confirmed{.timeout = 10s, .blocking = false, .replication_timeout = 10s};
+        Lock lock(redis, name, confirmed);
         EXPECT_EQ(lock.replication_factor(), 1u);  // two replicas: WAIT 1
         EXPECT_TRUE(co_await lock.acquire());
         EXPECT_EQ(lock.replication_shortfalls(), 0u);
@@ -72,7 +75,7 @@ TEST(Sentinel, LockOperationsGoToThePrimaryAndWaitForAReplica) {
                 co_return (co_await on_server(own.port(1), "EXISTS", name)).integer == 1;
             },
             5s));
-        Lock other(redis, name, {.timeout = 10s, .blocking = false});
+        Lock other(redis, name, confirmed);
         EXPECT_FALSE(co_await other.acquire());
         EXPECT_TRUE(co_await lock.extend(Seconds(5)));
         co_await lock.release();
