@@ -7,12 +7,14 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
+#include <exception>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 namespace dlock::sync {
 
@@ -44,13 +46,39 @@ class IoThread {
     bool in_this_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
 
     // Runs `make()` (a callable returning asio::awaitable<T>) on the I/O thread and waits.
+    // The result travels through a promise set by a plain completion handler, which runs on
+    // the I/O thread: asio::use_future would complete through asio's system executor, whose
+    // first use starts a pool of threads that lives as long as the process (a program that
+    // forks afterwards would fork a multi-threaded process).
     template <class F>
     auto run(F make) -> typename std::invoke_result_t<F&>::value_type {
+        using T = typename std::invoke_result_t<F&>::value_type;
         if (in_this_thread()) {
             throw std::logic_error(
                 "dlock::sync call made from dlock's own I/O thread (it would deadlock)");
         }
-        return asio::co_spawn(*context_, std::move(make), asio::use_future).get();
+        // Shared with the handler: it may still be inside set_value when get() returns here.
+        auto promise = std::make_shared<std::promise<T>>();
+        std::future<T> result = promise->get_future();
+        if constexpr (std::is_void_v<T>) {
+            asio::co_spawn(*context_, std::move(make), [promise](std::exception_ptr error) {
+                if (error) {
+                    promise->set_exception(error);
+                } else {
+                    promise->set_value();
+                }
+            });
+        } else {
+            asio::co_spawn(*context_, std::move(make),
+                           [promise](std::exception_ptr error, T value) {
+                               if (error) {
+                                   promise->set_exception(error);
+                               } else {
+                                   promise->set_value(std::move(value));
+                               }
+                           });
+        }
+        return result.get();
     }
 
   private:

@@ -1,15 +1,18 @@
 // dlock::sync::Lock: the blocking API, as the standard library's lock utilities use it
-// (std::unique_lock, std::scoped_lock, std::lock_guard, try_lock_for/until), LockGuard, and a
-// many-thread stress test on one lock name.
+// (std::unique_lock, std::scoped_lock, std::lock_guard, try_lock_for/until), LockGuard, a
+// many-thread stress test on one lock name, and no thread left behind once the clients are gone.
 #include <atomic>
+#include <filesystem>
 #include <future>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "async.hpp"
 #include "dlock/sync.hpp"
+#include "forked_tasks.hpp"
 #include "names.hpp"
 #include "servers.hpp"
 
@@ -408,6 +411,30 @@ TEST_F(SyncLockTest, StressThreadsWithAClientEach) {
     std::cout << "[ info ] " << stress_threads << " threads x " << stress_rounds
               << " acquisitions, a sync::Redis per thread: " << seconds << " s ("
               << stress_threads * stress_rounds / seconds << " hand-offs/s)\n";
+}
+
+// Once its clients are gone, the facade has left no thread behind: a program may fork then
+// without forking a multi-threaded process (asio::use_future, which the facade used to wait
+// with, starts asio's system thread pool for the life of the process). Counted in a forked
+// child, where no other test's threads are.
+std::ptrdiff_t threads_of_this_process() {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                         std::filesystem::directory_iterator{});
+}
+TEST(SyncFacade, LeavesNoThreadBehindOnceItsClientsAreGone) {
+    const std::string url = server("PLAIN_URL");
+    const pid_t child = fork_child([&] {
+        const std::ptrdiff_t before = threads_of_this_process();
+        {
+            dlock::sync::Redis redis(url);
+            SyncLock lock(redis, unique_name(), {.timeout = 10s});
+            if (!lock.acquire()) return 3;
+            lock.release();
+        }
+        const std::ptrdiff_t after = threads_of_this_process();
+        return after == before ? 0 : 1;
+    });
+    EXPECT_EQ(wait_child(child), 0) << "1: threads left behind, 2: an exception, 3: no lock";
 }
 
 }  // namespace
