@@ -60,24 +60,16 @@ class IoThread {
         // Shared with the handler: it may still be inside set_value when get() returns here.
         auto promise = std::make_shared<std::promise<T>>();
         std::future<T> result = promise->get_future();
-        if constexpr (std::is_void_v<T>) {
-            asio::co_spawn(*context_, std::move(make), [promise](std::exception_ptr error) {
-                if (error) {
-                    promise->set_exception(error);
-                } else {
-                    promise->set_value();
-                }
-            });
-        } else {
-            asio::co_spawn(*context_, std::move(make),
-                           [promise](std::exception_ptr error, T value) {
-                               if (error) {
-                                   promise->set_exception(error);
-                               } else {
-                                   promise->set_value(std::move(value));
-                               }
-                           });
-        }
+        // One handler for both signatures: (exception_ptr) for awaitable<void>, else
+        // (exception_ptr, T).
+        asio::co_spawn(*context_, std::move(make),
+                       [promise](std::exception_ptr error, auto... value) {
+                           if (error) {
+                               promise->set_exception(error);
+                           } else {
+                               promise->set_value(std::move(value)...);
+                           }
+                       });
         return result.get();
     }
 
