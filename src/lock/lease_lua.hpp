@@ -62,13 +62,22 @@ local function name_follows(name_key, ours, set)
   redis.call('pexpireat', name_key, last[2])
   return false
 end
+-- A process waiting as another kind behind a Lock's holder is in the Lock's wait queue as
+-- "INBOX|WAIT_NAME" (inboxes have no '|'): its wake-up is its own kind's (the wait name), sent
+-- to its inbox. Returns the channel and the payload for a queue member.
+local function waiter_address(member, name)
+  local bar = string.find(member, '|', 1, true)
+  if not bar then return member, name end
+  return string.sub(member, 1, bar - 1), string.sub(member, bar + 1)
+end
 -- Wakes the first queued process that still listens (a gone one is dropped). Returns whether
 -- one was reached.
 local function wake_next(queue, publish, name)
   for _ = 1, 16 do
     local head = redis.pcall('zpopmin', queue)
     if type(head) ~= 'table' or #head == 0 then return false end
-    local reached = redis.pcall(publish, head[1], name)
+    local channel, payload = waiter_address(head[1], name)
+    local reached = redis.pcall(publish, channel, payload)
     if type(reached) ~= 'number' or reached > 0 then return true end
   end
   return false
@@ -90,6 +99,26 @@ local function queue_waiter(queue, inbox, queue_ttl, woken)
   end
   redis.pcall('zadd', queue, 'NX', score, inbox)
   redis.pcall('pexpire', queue, queue_ttl)
+end
+-- The Lock's release hands the name on to the first process in the Lock's wait queue (a token
+-- or a claim marker: scripts.cpp), so a stream of Lock holders would keep every other kind out.
+-- A waiter of another kind that finds a Lock's holder (any value but a kind's marker) in key
+-- NAME therefore queues there too, as the member "INBOX|WAIT_NAME" (nil without an inbox): the
+-- Lock's FIFO then covers it, and the release that reaches it sets NAME to that member's claim
+-- marker, which only that kind's waiters in that process take (not its Lock waiters, whose
+-- claim marker names the inbox alone).
+local function lock_queue_member(inbox, wait_name)
+  if inbox == '' then return nil end
+  return inbox .. '|' .. wait_name
+end
+local function is_claim_for(value, member)
+  return member ~= nil and value == 'dlock:claim:' .. member
+end
+local function queue_behind_lock(lock_queue, member, queue_ttl, woken)
+  if member then queue_waiter(lock_queue, member, queue_ttl, woken) end
+end
+local function leave_lock_queue(lock_queue, member)
+  if member then redis.pcall('zrem', lock_queue, member) end
 end
 -- A success with a ticket: the process leaves the queue, or (more local waiters) goes to the
 -- back, so one busy process cannot keep the others out.

@@ -15,12 +15,14 @@ local writer, readers, writers_waiting, readers_waiting, turn = KEYS[1], KEYS[2]
 local token, notify = ARGV[1], ARGV[2]
 local reader_name, reader_queue, writer_name, writer_queue = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local now = now_ms()
--- Key NAME is free of other holders: absent, or the readers' marker (then only the readers'
--- leases say whether a reader is in).
-local function name_open()
+-- Key NAME is free of other holders: absent, the readers' marker (then only the readers'
+-- leases say whether a reader is in), or the claim marker a Lock's release left to `member`
+-- (lock_queue_member; nil for none).
+local function name_open(member)
   local current = redis.pcall('get', writer)
-  return not current or current == readers_marker
+  return not current or current == readers_marker or is_claim_for(current, member)
 end
+local function claimed_by(member) return is_claim_for(redis.pcall('get', writer), member) end
 -- The last reader out (nobody with a turn pending) lets the first waiting writer in.
 local function wake_writer_if_free()
   if prune(readers, now) == 0 and prune(turn, now) == 0 and prune(writers_waiting, now) > 0
@@ -33,13 +35,16 @@ local function drop(set, member)
   keep_until_last_lease(set, {})
 end
 -- Not let in: a claim in `waiting` until now + claim_ms ('0' = no claim), and a place in `queue`
--- for this process's inbox. The acquire's reply is then nil (false).
-local function wait_behind(waiting, claim_ms, queue, inbox, queue_ttl, place)
+-- for this process's inbox, and in `lock_queue` (under `wait_name`) while another holder than
+-- readers has key NAME. The acquire's reply is then nil (false).
+local function wait_behind(waiting, claim_ms, queue, inbox, queue_ttl, place, lock_queue, wait_name)
   if claim_ms ~= '0' then
     redis.call('zadd', waiting, now + tonumber(claim_ms), token)
     keep_until_last_lease(waiting, {})
   end
   queue_waiter(queue, inbox, queue_ttl, place)
+  local member = lock_queue_member(inbox, wait_name)
+  if not name_open(member) then queue_behind_lock(lock_queue, member, queue_ttl, place) end
   return false
 end
 )lua";
@@ -56,18 +61,23 @@ struct RwScript {
 // The read/write lock's scripts, built together on first use (their ARGV after rw_call's).
 struct RwScripts {
     // ARGV[7] lease ms, ARGV[8] '1' = fencing, ARGV[9] inbox, ARGV[10] queue TTL, ARGV[11]
-    // 'stay'/'leave', ARGV[12] 'front'/'back', ARGV[13] claim ms ('0' = no claim).
+    // 'stay'/'leave', ARGV[12] 'front'/'back', ARGV[13] claim ms ('0' = no claim), ARGV[14] the
+    // wait queue of a Lock of NAME. A claim marker left to this process is its turn: readers'
+    // turns wait behind it.
     const RwScript write_acquire{R"lua(
 prune(writers_waiting, now)
-if name_open() and prune(readers, now) == 0 and prune(turn, now) == 0 then
+local member = lock_queue_member(ARGV[9], writer_name)
+if name_open(member) and prune(readers, now) == 0 and (claimed_by(member) or prune(turn, now) == 0) then
   local fence = 0
   if ARGV[8] == '1' then fence = next_fence(KEYS[6]) end
   redis.call('set', writer, token, 'PX', ARGV[7])
   drop(writers_waiting, token)
   queue_after_success(writer_queue, ARGV[9], ARGV[10], ARGV[11])
+  leave_lock_queue(ARGV[14], member)
   return fence
 end
-return wait_behind(writers_waiting, ARGV[13], writer_queue, ARGV[9], ARGV[10], ARGV[12])
+return wait_behind(writers_waiting, ARGV[13], writer_queue, ARGV[9], ARGV[10], ARGV[12], ARGV[14],
+                   writer_name)
 )lua"};
     const RwScript write_release{R"lua(
 if redis.call('get', writer) ~= token then return 0 end
@@ -92,11 +102,13 @@ end
 return 1
 )lua"};
     // ARGV[7] lease ms, ARGV[8] inbox, ARGV[9] queue TTL, ARGV[10] 'stay'/'leave', ARGV[11]
-    // 'front'/'back', ARGV[12] claim ms ('0' = no claim).
+    // 'front'/'back', ARGV[12] claim ms ('0' = no claim), ARGV[13] the wait queue of a Lock of
+    // NAME. A claim marker left to this process is its turn, ahead of waiting writers.
     const RwScript read_acquire{R"lua(
 prune(turn, now)
-local invited = redis.call('zscore', turn, token)
-if name_open() and (invited or prune(writers_waiting, now) == 0) then
+local member = lock_queue_member(ARGV[8], reader_name)
+local invited = redis.call('zscore', turn, token) or claimed_by(member)
+if name_open(member) and (invited or prune(writers_waiting, now) == 0) then
   redis.call('zadd', readers, now + tonumber(ARGV[7]), token)
   keep_until_last_lease(readers, {})
   redis.call('set', writer, readers_marker)
@@ -104,13 +116,15 @@ if name_open() and (invited or prune(writers_waiting, now) == 0) then
   drop(turn, token)
   drop(readers_waiting, token)
   queue_after_success(reader_queue, ARGV[8], ARGV[9], ARGV[10])
+  leave_lock_queue(ARGV[13], member)
   if ARGV[10] == 'stay' and notify ~= '' and (prune(turn, now) > 0 or prune(writers_waiting, now) == 0) then
     -- Readers go in together: the next reader waiting in this process may come in too.
     redis.pcall(notify, ARGV[8], reader_name)
   end
   return 0
 end
-return wait_behind(readers_waiting, ARGV[12], reader_queue, ARGV[8], ARGV[9], ARGV[11])
+return wait_behind(readers_waiting, ARGV[12], reader_queue, ARGV[8], ARGV[9], ARGV[11], ARGV[13],
+                   reader_name)
 )lua"};
     // ARGV[7] the wait queue of a Lock of NAME (woken when the last reader leaves the name free).
     const RwScript read_release{R"lua(
@@ -171,6 +185,7 @@ ScriptCall rw_write_acquire_call(const RwCall& call, std::chrono::milliseconds t
     out.args.push_back(fencing ? "1" : "0");
     push_ticket(out, ticket, queue_ttl, true);
     out.args.push_back(std::to_string(claim.count()));
+    out.args.push_back(wait_queue_key(call.name));
     return out;
 }
 
@@ -189,6 +204,7 @@ ScriptCall rw_read_acquire_call(const RwCall& call, std::chrono::milliseconds tt
     out.args.push_back(std::to_string(ttl.count()));
     push_ticket(out, ticket, queue_ttl, true);
     out.args.push_back(std::to_string(claim.count()));
+    out.args.push_back(wait_queue_key(call.name));
     return out;
 }
 

@@ -46,6 +46,9 @@ Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 //     the key; a newcomer's SET NX fails, so nobody jumps the queue, and a dead or departed
 //     claimant blocks the lock for at most the window (its departure hands on at once:
 //     leave_queue_script).
+// A waiter of another kind (a permit, a reader, a writer) queued behind the Lock's holder as
+// "INBOX|WAIT_NAME" (lease_lua.hpp) takes the claim path, woken under its own wait name, and
+// the claim marker names that whole member, so the process's Lock waiters cannot take it.
 // A process gone since it queued has no subscriber (PUBLISH reaches 0 clients): it is dropped
 // and the next one tried (a fence taken for it is skipped: fences only need to grow). Bounded,
 // so a release never runs long. Sets `handed` when the key now holds a token or a claim marker.
@@ -62,15 +65,23 @@ Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
     "  local head = redis.pcall('zpopmin', " queue                                     \
     ")\n"                                                                              \
     "  if type(head) ~= 'table' or #head == 0 then break end\n"                        \
-    "  local reg = redis.pcall('hget', " registrations                                 \
-    ", head[1])\n"                                                                     \
+    "  local inbox, message = head[1], " name                                          \
+    "\n"                                                                               \
+    "  local bar = string.find(inbox, '|', 1, true)\n"                                 \
+    "  local reg = false\n"                                                            \
+    "  if bar then\n"                                                                  \
+    "    inbox, message = string.sub(inbox, 1, bar - 1), string.sub(inbox, bar + 1)\n" \
+    "  else\n"                                                                         \
+    "    reg = redis.pcall('hget', " registrations                                     \
+    ", inbox)\n"                                                                       \
+    "  end\n"                                                                          \
     "  local seq, ttl, fencing, token\n"                                               \
     "  if type(reg) == 'string' then\n"                                                \
     "    redis.pcall('hdel', " registrations                                           \
-    ", head[1])\n"                                                                     \
+    ", inbox)\n"                                                                       \
     "    seq, ttl, fencing, token = string.match(reg, '^(%d+):(%d+):([01]):(%x+)$')\n" \
     "  end\n"                                                                          \
-    "  local message, px = " name ", tonumber(" claim_ms                               \
+    "  local px = tonumber(" claim_ms                                                  \
     ")\n"                                                                              \
     "  if token then\n"                                                                \
     "    if tonumber(ttl) > 0 and tonumber(ttl) < px then px = tonumber(ttl) end\n"    \
@@ -82,7 +93,7 @@ Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
     "\n"                                                                               \
     "  end\n"                                                                          \
     "  local reached = redis.pcall(" publish                                           \
-    ", head[1], message)\n"                                                            \
+    ", inbox, message)\n"                                                              \
     "  if type(reached) ~= 'number' then break end\n"                                  \
     "  if reached > 0 then\n"                                                          \
     "    if token then\n"                                                              \

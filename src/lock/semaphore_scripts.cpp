@@ -16,7 +16,9 @@ std::string_view change_word(TtlChange change) {
 // are there: at most max(counts) can never be exceeded that way, and a semaphore nobody holds
 // takes the count of its next holder (so a count can be changed by draining it). The count is
 // stored in key NAME's marker; any other value there is another kind's holder (a Lock, a
-// writer, readers, another client's lock): the semaphore is taken as full meanwhile.
+// writer, readers, another client's lock): the semaphore is taken as full meanwhile, and the
+// waiter queues behind it in the Lock's queue too (queue_behind_lock), so a stream of Lock
+// holders hands the name to it in its turn (as this process's claim marker).
 const Script& semaphore_acquire_script() {
     static const std::string source = std::string(next_fence_lua) + lease_lua_prelude + R"lua(
 local holders, name_key = KEYS[1], KEYS[2]
@@ -25,8 +27,10 @@ local now = now_ms()
 local held = prune(holders, now)
 local current = redis.pcall('get', name_key)
 local stored = marker_permits(current)
-if current and not stored then
+local member = lock_queue_member(ARGV[5], ARGV[11])
+if current and not stored and not is_claim_for(current, member) then
   queue_waiter(ARGV[8], ARGV[5], ARGV[6], ARGV[9])
+  queue_behind_lock(ARGV[10], member, ARGV[6], ARGV[9])
   return false
 end
 if stored and held > 0 and stored ~= permits then return -stored end
@@ -41,6 +45,7 @@ redis.call('set', name_key, semaphore_marker_prefix .. ARGV[3])
 keep_until_last_lease(holders, {})
 name_follows(name_key, is_semaphore_marker, holders)
 queue_after_success(ARGV[8], ARGV[5], ARGV[6], ARGV[7])
+leave_lock_queue(ARGV[10], member)
 return fence
 )lua";
     static const Script script(source);
@@ -109,10 +114,12 @@ ScriptCall semaphore_acquire_call(std::string_view name, std::string_view token,
     // KEYS[1] holders, KEYS[2] key NAME (its marker), KEYS[3] fence counter (only with fencing);
     // ARGV[1] token, ARGV[2] lease ms, ARGV[3] permits, ARGV[4] '1' = fencing, ARGV[5] inbox
     // ('' = not queueing), ARGV[6] queue TTL ms, ARGV[7] 'stay' or 'leave', ARGV[8] wait queue,
-    // ARGV[9] 'front' when the caller was just woken.
+    // ARGV[9] 'front' when the caller was just woken, ARGV[10] the wait queue of a Lock of NAME,
+    // ARGV[11] the semaphore's wait name.
     ScriptCall call{
         &semaphore_acquire_script(), {semaphore_holders_key(name), std::string(name)}, {}};
     if (fencing) call.keys.push_back(fence_key(name));
+    const std::string wait_name = semaphore_wait_name(name);
     call.args = {std::string(token),
                  std::to_string(ttl.count()),
                  std::to_string(permits),
@@ -120,8 +127,10 @@ ScriptCall semaphore_acquire_call(std::string_view name, std::string_view token,
                  ticket ? std::string(ticket->inbox) : "",
                  std::to_string(queue_ttl.count()),
                  ticket && ticket->others_waiting ? "stay" : "leave",
-                 wait_queue_key(semaphore_wait_name(name)),
-                 ticket && ticket->woken ? "front" : "back"};
+                 wait_queue_key(wait_name),
+                 ticket && ticket->woken ? "front" : "back",
+                 wait_queue_key(name),
+                 wait_name};
     return call;
 }
 

@@ -32,7 +32,11 @@ struct CompanionName {
 inline constexpr CompanionName fence_key{"dlock:fence:"};
 
 // "dlock:queue:{tag}:NAME": the wait queue of lock NAME, a sorted set of waiting processes'
-// inbox channels scored by arrival time (microseconds, server clock).
+// inbox channels scored by arrival time (microseconds, server clock). A process waiting as
+// another kind (a permit, a reader, a writer of NAME) while a Lock's holder has the name is
+// there as "INBOX|WAIT_NAME" (its kind's wait name, below): the Lock's release wakes it under
+// that name, with the claim marker "dlock:claim:INBOX|WAIT_NAME", so kinds take turns in one
+// FIFO (docs/semantics.md §8).
 inline constexpr CompanionName wait_queue_key{"dlock:queue:"};
 
 // "dlock:holder:{tag}:NAME": who holds lock NAME (LockOptions::record_holder), a hash with the
@@ -70,8 +74,8 @@ struct HandoffMessage {
 inline constexpr std::string_view handoff_message_prefix = "dlock:handed:";
 // The value of key NAME while a release hands the lock to a queued process that registered no
 // token (the claim, docs/semantics.md §7.12): "dlock:claim:INBOX", until that process's waiter
-// takes it. (The Lua of lock/scripts.cpp spells this and the message prefix; keys_test pins
-// both spellings to these.)
+// takes it ("dlock:claim:INBOX|WAIT_NAME" for a waiter of another kind: wait_queue_key). (The Lua
+// of lock/scripts.cpp spells this and the message prefix; keys_test pins both spellings to these.)
 inline constexpr std::string_view claim_marker_prefix = "dlock:claim:";
 // The parts of a hand-off message, or nothing when `message` is not one (a plain wake-up).
 std::optional<HandoffMessage> parse_handoff_message(std::string_view message);
