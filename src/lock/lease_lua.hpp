@@ -120,6 +120,67 @@ end
 local function leave_lock_queue(lock_queue, member)
   if member then redis.pcall('zrem', lock_queue, member) end
 end
+-- Whether the waiter behind Lock queue member `member` still waits: its process listens on its
+-- inbox and, for another kind's member ("INBOX|WAIT_NAME"), still has a waiter queued in that
+-- kind's own queue, "dlock:queue:{tag}:WAIT_NAME" (the Lock queue's prefix: a wait name has the
+-- name's slot, so the same tag). A waiter of another kind that gives up leaves its member here,
+-- but its process leaves its own queue; a Lock's waiter takes its member out itself.
+local function still_waits(member, lock_queue, name_key, publish)
+  local inbox, kind = waiter_address(member, '')
+  if kind ~= '' then
+    local own_queue = string.sub(lock_queue, 1, #lock_queue - #name_key) .. kind
+    if type(redis.pcall('zscore', own_queue, inbox)) ~= 'string' then return false end
+  end
+  local count = 'numsub'
+  if publish == 'spublish' then count = 'shardnumsub' end
+  local reply = redis.pcall('pubsub', count, inbox)
+  return type(reply) == 'table' and (tonumber(reply[2]) or 0) > 0
+end
+-- Overlapping permits (or readers) never leave key NAME free, so a Lock, a writer or the other
+-- shared kind waiting for the name would wait for ever. While such a waiter is queued for the name
+-- ahead of this one (`member`: this waiter's own place in the Lock's queue, nil for none) and its
+-- process still listens, no new holder of this kind (`own`: its wait name) goes in, as a waiting
+-- writer keeps new readers out: those inside drain, and the last one out hands the name on
+-- (hand_name_on). Waiters of this kind ahead are passed over (they may come in with us). Looks
+-- at the first 16 members; one that no longer waits (still_waits) is dropped.
+local function other_kind_waits_ahead(lock_queue, name_key, member, own, publish)
+  if publish == '' then return false end
+  local mine = member and redis.pcall('zscore', lock_queue, member)
+  mine = type(mine) == 'string' and tonumber(mine) or nil
+  local heads = redis.pcall('zrange', lock_queue, 0, 15, 'WITHSCORES')
+  if type(heads) ~= 'table' then return false end
+  for i = 1, #heads, 2 do
+    if mine and tonumber(heads[i + 1]) >= mine then return false end
+    local _, kind = waiter_address(heads[i], '')  -- '' for a Lock's waiter
+    if kind ~= own then
+      if still_waits(heads[i], lock_queue, name_key, publish) then return true end
+      redis.pcall('zrem', lock_queue, heads[i])
+    end
+  end
+  return false
+end
+-- The last permit or reader out hands key NAME to the first waiter in the Lock's queue that
+-- still waits (still_waits), as a Lock's release does with a claim (scripts.cpp): NAME holds
+-- that member's claim marker for `claim_ms`, so no newcomer slips in between the wake-up and its
+-- attempt, and a waiter that has just left holds the name for at most that. Returns whether one
+-- was reached (else NAME stays free).
+local function hand_name_on(lock_queue, publish, name_key, claim_ms)
+  if publish == '' then return false end
+  for _ = 1, 16 do
+    local head = redis.pcall('zpopmin', lock_queue)
+    if type(head) ~= 'table' or #head == 0 then return false end
+    local channel, payload = waiter_address(head[1], name_key)
+    if still_waits(head[1], lock_queue, name_key, publish) then
+      local reached = redis.pcall(publish, channel, payload)
+      if type(reached) ~= 'number' then return false end
+      if reached > 0 then
+        redis.call('set', name_key, 'dlock:claim:' .. head[1], 'PX', claim_ms)
+        return true
+      end
+    end
+  end
+  return false
+end
 -- A success with a ticket: the process leaves the queue, or (more local waiters) goes to the
 -- back, so one busy process cannot keep the others out.
 local function queue_after_success(queue, inbox, queue_ttl, stay)

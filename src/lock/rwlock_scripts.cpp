@@ -36,15 +36,19 @@ local function drop(set, member)
 end
 -- Not let in: a claim in `waiting` until now + claim_ms ('0' = no claim), and a place in `queue`
 -- for this process's inbox, and in `lock_queue` (under `wait_name`) while another holder than
--- readers has key NAME. The acquire's reply is then nil (false).
-local function wait_behind(waiting, claim_ms, queue, inbox, queue_ttl, place, lock_queue, wait_name)
+-- readers has key NAME, or (`others_first`) a waiter of another kind is queued ahead. The acquire's reply
+-- is then nil (false).
+local function wait_behind(waiting, claim_ms, queue, inbox, queue_ttl, place, lock_queue, wait_name,
+                           others_first)
   if claim_ms ~= '0' then
     redis.call('zadd', waiting, now + tonumber(claim_ms), token)
     keep_until_last_lease(waiting, {})
   end
   queue_waiter(queue, inbox, queue_ttl, place)
   local member = lock_queue_member(inbox, wait_name)
-  if not name_open(member) then queue_behind_lock(lock_queue, member, queue_ttl, place) end
+  if others_first or not name_open(member) then
+    queue_behind_lock(lock_queue, member, queue_ttl, place)
+  end
   return false
 end
 )lua";
@@ -77,7 +81,7 @@ if name_open(member) and prune(readers, now) == 0 and (claimed_by(member) or pru
   return fence
 end
 return wait_behind(writers_waiting, ARGV[13], writer_queue, ARGV[9], ARGV[10], ARGV[12], ARGV[14],
-                   writer_name)
+                   writer_name, false)
 )lua"};
     const RwScript write_release{R"lua(
 if redis.call('get', writer) ~= token then return 0 end
@@ -103,12 +107,18 @@ return 1
 )lua"};
     // ARGV[7] lease ms, ARGV[8] inbox, ARGV[9] queue TTL, ARGV[10] 'stay'/'leave', ARGV[11]
     // 'front'/'back', ARGV[12] claim ms ('0' = no claim), ARGV[13] the wait queue of a Lock of
-    // NAME. A claim marker left to this process is its turn, ahead of waiting writers.
+    // NAME. A claim marker left to this process is its turn, ahead of waiting writers. Readers
+    // with no turn stay out while a waiter of another kind is queued ahead
+    // (other_kind_waits_ahead), so overlapping readers drain and the last one out hands the name
+    // on.
     const RwScript read_acquire{R"lua(
 prune(turn, now)
 local member = lock_queue_member(ARGV[8], reader_name)
 local invited = redis.call('zscore', turn, token) or claimed_by(member)
-if name_open(member) and (invited or prune(writers_waiting, now) == 0) then
+local open, writers = name_open(member), prune(writers_waiting, now)
+local others_first = open and not invited and writers == 0 and prune(readers, now) > 0 and
+                     other_kind_waits_ahead(ARGV[13], writer, member, reader_name, notify)
+if open and (invited or (writers == 0 and not others_first)) then
   redis.call('zadd', readers, now + tonumber(ARGV[7]), token)
   keep_until_last_lease(readers, {})
   redis.call('set', writer, readers_marker)
@@ -124,13 +134,18 @@ if name_open(member) and (invited or prune(writers_waiting, now) == 0) then
   return 0
 end
 return wait_behind(readers_waiting, ARGV[12], reader_queue, ARGV[8], ARGV[9], ARGV[11], ARGV[13],
-                   reader_name)
+                   reader_name, others_first)
 )lua"};
-    // ARGV[7] the wait queue of a Lock of NAME (woken when the last reader leaves the name free).
+    // ARGV[7] the wait queue of a Lock of NAME, ARGV[8] the claim window ms. The last reader out
+    // hands the name to the first process in that queue (hand_name_on); a writer waiting behind
+    // the readers is woken to queue behind it (its attempt finds the claim).
     const RwScript read_release{R"lua(
 local ends = tonumber(redis.call('zscore', readers, token) or '0')
 drop(readers, token)
-if name_follows(writer, is_readers_marker, readers) then wake(ARGV[7], notify, writer, 1) end
+if name_follows(writer, is_readers_marker, readers) and hand_name_on(ARGV[7], notify, writer, ARGV[8])
+    and prune(writers_waiting, now) > 0 then
+  wake(writer_queue, notify, writer_name, 1)
+end
 wake_writer_if_free()
 if ends <= now then return 0 end
 return 1
@@ -211,6 +226,7 @@ ScriptCall rw_read_acquire_call(const RwCall& call, std::chrono::milliseconds tt
 ScriptCall rw_read_release_call(const RwCall& call) {
     ScriptCall out = rw_call(rw_scripts().read_release.script, call);
     out.args.push_back(wait_queue_key(call.name));
+    out.args.push_back(std::to_string(handoff_claim_window.count()));
     return out;
 }
 

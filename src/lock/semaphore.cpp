@@ -16,18 +16,19 @@ using std::chrono::milliseconds;
 class SemaphoreKind final : public detail::LeaseKind {
   public:
     SemaphoreKind(std::string name, std::size_t permits, milliseconds ttl, bool fencing,
-                  milliseconds queue_ttl)
+                  milliseconds queue_ttl, std::string notify)
         : name_(std::move(name)),
           holders_key_(detail::semaphore_holders_key(name_)),
           permits_(permits),
           ttl_(ttl),
           fencing_(fencing),
-          queue_ttl_(queue_ttl) {}
+          queue_ttl_(queue_ttl),
+          notify_(std::move(notify)) {}
 
     detail::ScriptCall acquire_call(const std::string& token, const detail::QueueTicket* ticket,
                                     bool /*blocking*/) const override {
         return detail::semaphore_acquire_call(name_, token, ttl_, permits_, fencing_, ticket,
-                                              queue_ttl_);
+                                              queue_ttl_, notify_);
     }
     detail::ScriptCall release_call(const std::string& token,
                                     std::string_view notify) const override {
@@ -54,6 +55,7 @@ class SemaphoreKind final : public detail::LeaseKind {
     milliseconds ttl_;
     bool fencing_;
     milliseconds queue_ttl_;
+    std::string notify_;  // Backend::notify_command()
 };
 
 std::shared_ptr<detail::LeaseState> make_state(Client& client, std::string name,
@@ -65,9 +67,9 @@ std::shared_ptr<detail::LeaseState> make_state(Client& client, std::string name,
     }
     auto state = std::make_shared<detail::LeaseState>(detail::shared_backend_of(client),
                                                       std::move(name), std::move(options), nullptr);
-    state->kind =
-        std::make_unique<SemaphoreKind>(state->spec.name, permits, *state->spec.timeout,
-                                        state->spec.options.fencing, state->spec.queue_ttl);
+    state->kind = std::make_unique<SemaphoreKind>(
+        state->spec.name, permits, *state->spec.timeout, state->spec.options.fencing,
+        state->spec.queue_ttl, std::string(state->spec.publish()));
     return state;
 }
 

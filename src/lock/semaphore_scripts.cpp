@@ -34,8 +34,11 @@ if current and not stored and not is_claim_for(current, member) then
   return false
 end
 if stored and held > 0 and stored ~= permits then return -stored end
-if held >= permits then
+local others_first = held > 0 and other_kind_waits_ahead(ARGV[10], name_key, member, ARGV[11],
+                                                         ARGV[12])
+if held >= permits or others_first then
   queue_waiter(ARGV[8], ARGV[5], ARGV[6], ARGV[9])
+  if others_first then queue_behind_lock(ARGV[10], member, ARGV[6], ARGV[9]) end
   return false
 end
 local fence = 0
@@ -53,7 +56,9 @@ return fence
 }
 
 // The freed permit (released now, or found ended: free either way) wakes one waiting process;
-// the last one out frees key NAME, and wakes a Lock waiting for the name too.
+// the last one out frees key NAME, or hands it to the first process queued for a Lock of the
+// name (its claim marker: hand_name_on), which new permits made way for
+// (other_kind_waits_ahead).
 const Script& semaphore_release_script() {
     static const std::string source = std::string(lease_lua_prelude) + R"lua(
 local now = now_ms()
@@ -61,7 +66,9 @@ local ends = tonumber(redis.call('zscore', KEYS[1], ARGV[1]) or '0')
 redis.call('zrem', KEYS[1], ARGV[1])
 prune(KEYS[1], now)
 keep_until_last_lease(KEYS[1], {})
-if name_follows(KEYS[2], is_semaphore_marker, KEYS[1]) then wake(ARGV[5], ARGV[2], KEYS[2], 1) end
+if name_follows(KEYS[2], is_semaphore_marker, KEYS[1]) then
+  hand_name_on(ARGV[5], ARGV[2], KEYS[2], ARGV[6])
+end
 wake(ARGV[4], ARGV[2], ARGV[3], 1)
 if ends <= now then return 0 end
 return 1
@@ -110,12 +117,14 @@ ScriptCall semaphore_owned_call(std::string_view name, std::string_view token) {
 
 ScriptCall semaphore_acquire_call(std::string_view name, std::string_view token,
                                   std::chrono::milliseconds ttl, std::size_t permits, bool fencing,
-                                  const QueueTicket* ticket, std::chrono::milliseconds queue_ttl) {
+                                  const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
+                                  std::string_view notify) {
     // KEYS[1] holders, KEYS[2] key NAME (its marker), KEYS[3] fence counter (only with fencing);
     // ARGV[1] token, ARGV[2] lease ms, ARGV[3] permits, ARGV[4] '1' = fencing, ARGV[5] inbox
     // ('' = not queueing), ARGV[6] queue TTL ms, ARGV[7] 'stay' or 'leave', ARGV[8] wait queue,
     // ARGV[9] 'front' when the caller was just woken, ARGV[10] the wait queue of a Lock of NAME,
-    // ARGV[11] the semaphore's wait name.
+    // ARGV[11] the semaphore's wait name, ARGV[12] the backend's notify command (which inboxes
+    // it counts listeners of; '' = none).
     ScriptCall call{
         &semaphore_acquire_script(), {semaphore_holders_key(name), std::string(name)}, {}};
     if (fencing) call.keys.push_back(fence_key(name));
@@ -130,7 +139,8 @@ ScriptCall semaphore_acquire_call(std::string_view name, std::string_view token,
                  wait_queue_key(wait_name),
                  ticket && ticket->woken ? "front" : "back",
                  wait_queue_key(name),
-                 wait_name};
+                 wait_name,
+                 std::string(notify)};
     return call;
 }
 
@@ -138,12 +148,12 @@ ScriptCall semaphore_release_call(std::string_view name, std::string_view token,
                                   std::string_view notify) {
     // KEYS[1] holders, KEYS[2] key NAME (its marker); ARGV[1] token, ARGV[2] notify command
     // ('' = wake no one), ARGV[3] the wait name (the wake-up's payload), ARGV[4] wait queue,
-    // ARGV[5] the wait queue of a Lock of NAME.
+    // ARGV[5] the wait queue of a Lock of NAME, ARGV[6] the claim window ms.
     const std::string wait_name = semaphore_wait_name(name);
     return {&semaphore_release_script(),
             {semaphore_holders_key(name), std::string(name)},
             {std::string(token), std::string(notify), wait_name, wait_queue_key(wait_name),
-             wait_queue_key(name)}};
+             wait_queue_key(name), std::to_string(handoff_claim_window.count())}};
 }
 
 ScriptCall semaphore_extend_call(std::string_view name, std::string_view token,

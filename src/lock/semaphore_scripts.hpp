@@ -19,15 +19,18 @@ namespace dlock::detail {
 
 // Takes a permit for `token` when fewer than `permits` unexpired leases are held: replies the
 // fence (0 without fencing); nil when all permits are held or key NAME holds another kind's
-// holder (the ticket's inbox is queued); -N when the semaphore has holders admitted under
-// another count N (nothing written).
+// holder, or a Lock's waiter is queued for the name (the ticket's inbox is queued); -N when the
+// semaphore has holders admitted under another count N (nothing written). `notify` is
+// Backend::notify_command(): which kind of channel the queued Lock waiters listen on.
 ScriptCall semaphore_acquire_call(std::string_view name, std::string_view token,
                                   std::chrono::milliseconds ttl, std::size_t permits, bool fencing,
-                                  const QueueTicket* ticket, std::chrono::milliseconds queue_ttl);
+                                  const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
+                                  std::string_view notify);
 
 // Gives back `token`'s permit and wakes the first queued process (`notify` '' = no one; one
-// wake-up per freed permit); the last permit out also wakes the first process queued for a
-// Lock of NAME. Replies 1, or 0 when its lease had already ended.
+// wake-up per freed permit); the last permit out also hands the name to the first process
+// queued for a Lock of NAME (its claim marker, for the claim window). Replies 1, or 0 when its
+// lease had already ended.
 ScriptCall semaphore_release_call(std::string_view name, std::string_view token,
                                   std::string_view notify);
 

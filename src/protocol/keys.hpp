@@ -72,10 +72,11 @@ struct HandoffMessage {
     std::string_view name;
 };
 inline constexpr std::string_view handoff_message_prefix = "dlock:handed:";
-// The value of key NAME while a release hands the lock to a queued process that registered no
-// token (the claim, docs/semantics.md §7.12): "dlock:claim:INBOX", until that process's waiter
-// takes it ("dlock:claim:INBOX|WAIT_NAME" for a waiter of another kind: wait_queue_key). (The Lua
-// of lock/scripts.cpp spells this and the message prefix; keys_test pins both spellings to these.)
+// The value of key NAME while a release (a Lock's, or the last permit's or reader's) hands the
+// name to a queued process that registered no token (the claim, docs/semantics.md §7.12, §8):
+// "dlock:claim:INBOX", until that process's waiter takes it ("dlock:claim:INBOX|WAIT_NAME" for a
+// waiter of another kind: wait_queue_key). (The Lua of lock/scripts.cpp and lock/lease_lua.hpp
+// spells this and the message prefix; keys_test pins both spellings to these.)
 inline constexpr std::string_view claim_marker_prefix = "dlock:claim:";
 // The parts of a hand-off message, or nothing when `message` is not one (a plain wake-up).
 std::optional<HandoffMessage> parse_handoff_message(std::string_view message);

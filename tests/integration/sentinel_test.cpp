@@ -353,14 +353,24 @@ TEST(Sentinel, KilledPrimaryFailsOverAndEveryConfirmedLockSurvives) {
             },
             60s));
         record("sentinel_old_primary_demoted_after_s", since_kill.seconds());
+        int dropped = 0;
         for (int i = 0; i < 20; ++i) {
             // Blocking: while the demoted primary resyncs, a replica may be short for a moment
             // and WAIT confirm too few (a shortfall is rolled back and retried).
             Lock fresh(redis, prefix + "after:" + std::to_string(i),
                        {.timeout = 30s, .blocking_timeout = 30s});
-            const bool acquired = co_await fresh.acquire();
-            EXPECT_TRUE(acquired);
-            if (acquired) co_await fresh.release();
+            bool acquired = false;
+            try {
+                acquired = co_await fresh.acquire();
+                EXPECT_TRUE(acquired);
+                if (acquired) co_await fresh.release();
+            } catch (const dlock::ConnectionError&) {
+                // A second failover (seen under CI load) closes the connection to the server it
+                // demotes, failing the command in flight on it (a typed error, as documented):
+                // that name again, a few times at most.
+                CO_ASSERT(++dropped <= 5);
+                --i;
+            }
         }
         // The client writes where the sentinels say the primary is. That is usually the heir,
         // but a loaded machine has seen the sentinels fail over a second time here, so the
@@ -373,10 +383,15 @@ TEST(Sentinel, KilledPrimaryFailsOverAndEveryConfirmedLockSurvives) {
                 } catch (const dlock::ConnectionError&) {
                     co_return false;
                 }
-                const Reply named = co_await on_server(own.port(first_sentinel), "SENTINEL",
-                                                       "GET-MASTER-ADDR-BY-NAME", "dlock-primary");
-                co_return named.is_array() && named.elements.size() == 2 &&
-                    port_of(*redis.primary()) == std::stoi(named.elements[1].str);
+                std::optional<Reply> named;
+                try {
+                    named = co_await on_server(own.port(first_sentinel), "SENTINEL",
+                                               "GET-MASTER-ADDR-BY-NAME", "dlock-primary");
+                } catch (const dlock::ConnectionError&) {
+                    co_return false;
+                }
+                co_return named->is_array() && named->elements.size() == 2 &&
+                    port_of(*redis.primary()) == std::stoi(named->elements[1].str);
             },
             10s));
         record("sentinel_kill_primary_changes", static_cast<double>(redis.primary_changes()));

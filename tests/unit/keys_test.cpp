@@ -38,6 +38,19 @@ TEST(Keys, DerivedNamesAreFixed) {
     EXPECT_EQ(writer_wait_name("reports"), "dlock:rw-write:{8jc}:reports");
 }
 
+// The Lua of lock/lease_lua.hpp (still_waits) finds a kind's own wait queue from the Lock's
+// queue: the same prefix (a wait name has its name's slot, so the same tag), then the wait name.
+TEST(Keys, AKindsWaitQueueSharesTheLockQueuesPrefix) {
+    for (const std::string name : {"reports", "{user:1}:jobs", "a}b{c"}) {
+        const std::string lock_queue = wait_queue_key(name);
+        const std::string prefix = lock_queue.substr(0, lock_queue.size() - name.size());
+        for (const std::string& wait_name :
+             {semaphore_wait_name(name), reader_wait_name(name), writer_wait_name(name)}) {
+            EXPECT_EQ(wait_queue_key(wait_name), prefix + wait_name) << name;
+        }
+    }
+}
+
 // Key NAME's markers say which kind holds a name; no token (hex) can equal one.
 TEST(Keys, KindMarkersAreFixedAndTellTheKind) {
     EXPECT_EQ(semaphore_marker(4), "dlock-kind:semaphore:4");
