@@ -36,8 +36,8 @@ local function drop(set, member)
 end
 -- Not let in: a claim in `waiting` until now + claim_ms ('0' = no claim), and a place in `queue`
 -- for this process's inbox, and in `lock_queue` (under `wait_name`) while another holder than
--- readers has key NAME, or (`others_first`) a waiter of another kind is queued ahead. The acquire's reply
--- is then nil (false).
+-- readers has key NAME, or (`others_first`) a waiter of another kind is queued ahead. The
+-- acquire's reply is then nil (false).
 local function wait_behind(waiting, claim_ms, queue, inbox, queue_ttl, place, lock_queue, wait_name,
                            others_first)
   if claim_ms ~= '0' then

@@ -48,7 +48,9 @@ Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 //     leave_queue_script).
 // A waiter of another kind (a permit, a reader, a writer) queued behind the Lock's holder as
 // "INBOX|WAIT_NAME" (lease_lua.hpp) takes the claim path, woken under its own wait name, and
-// the claim marker names that whole member, so the process's Lock waiters cannot take it.
+// the claim marker names that whole member, so the process's Lock waiters cannot take it. Its
+// process must still be in that kind's own queue (the queue key's prefix, then WAIT_NAME:
+// still_waits in lease_lua.hpp): one that gave up is dropped like a gone process.
 // A process gone since it queued has no subscriber (PUBLISH reaches 0 clients): it is dropped
 // and the next one tried (a fence taken for it is skipped: fences only need to grow). Bounded,
 // so a release never runs long. Sets `handed` when the key now holds a token or a claim marker.
@@ -59,51 +61,55 @@ Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 // fail for the sake of a wake-up. Likewise a user without channel rights (Redis 7's default for
 // new ACL users) can still release. Wake-ups are best effort; the `sleep` poll covers their
 // failure.
-#define DLOCK_HAND_ON(queue, publish, name, claim_ms, registrations, fence_counter)    \
-    "local handed = false\n"                                                           \
-    "for _ = 1, 16 do\n"                                                               \
-    "  local head = redis.pcall('zpopmin', " queue                                     \
-    ")\n"                                                                              \
-    "  if type(head) ~= 'table' or #head == 0 then break end\n"                        \
-    "  local inbox, message = head[1], " name                                          \
-    "\n"                                                                               \
-    "  local bar = string.find(inbox, '|', 1, true)\n"                                 \
-    "  local reg = false\n"                                                            \
-    "  if bar then\n"                                                                  \
-    "    inbox, message = string.sub(inbox, 1, bar - 1), string.sub(inbox, bar + 1)\n" \
-    "  else\n"                                                                         \
-    "    reg = redis.pcall('hget', " registrations                                     \
-    ", inbox)\n"                                                                       \
-    "  end\n"                                                                          \
-    "  local seq, ttl, fencing, token\n"                                               \
-    "  if type(reg) == 'string' then\n"                                                \
-    "    redis.pcall('hdel', " registrations                                           \
-    ", inbox)\n"                                                                       \
-    "    seq, ttl, fencing, token = string.match(reg, '^(%d+):(%d+):([01]):(%x+)$')\n" \
-    "  end\n"                                                                          \
-    "  local px = tonumber(" claim_ms                                                  \
-    ")\n"                                                                              \
-    "  if token then\n"                                                                \
-    "    if tonumber(ttl) > 0 and tonumber(ttl) < px then px = tonumber(ttl) end\n"    \
-    "    local fence = 0\n"                                                            \
-    "    if fencing == '1' then fence = next_fence(" fence_counter                     \
-    ") end\n"                                                                          \
-    "    message = 'dlock:handed:' .. token .. ':' .. seq .. ':' .. px .. ':' ..\n"    \
-    "              string.format('%d', fence) .. ':' .. " name                         \
-    "\n"                                                                               \
-    "  end\n"                                                                          \
-    "  local reached = redis.pcall(" publish                                           \
-    ", inbox, message)\n"                                                              \
-    "  if type(reached) ~= 'number' then break end\n"                                  \
-    "  if reached > 0 then\n"                                                          \
-    "    if token then\n"                                                              \
-    "      redis.call('set', KEYS[1], token, 'PX', px)\n"                              \
-    "    else\n"                                                                       \
-    "      redis.call('set', KEYS[1], 'dlock:claim:' .. head[1], 'PX', px)\n"          \
-    "    end\n"                                                                        \
-    "    handed = true\n"                                                              \
-    "    break\n"                                                                      \
-    "  end\n"                                                                          \
+#define DLOCK_HAND_ON(queue, publish, name, claim_ms, registrations, fence_counter)       \
+    "local handed = false\n"                                                              \
+    "for _ = 1, 16 do\n"                                                                  \
+    "  local head = redis.pcall('zpopmin', " queue                                        \
+    ")\n"                                                                                 \
+    "  if type(head) ~= 'table' or #head == 0 then break end\n"                           \
+    "  local inbox, message = head[1], " name                                             \
+    "\n"                                                                                  \
+    "  local bar = string.find(inbox, '|', 1, true)\n"                                    \
+    "  local reg = false\n"                                                               \
+    "  if bar then\n"                                                                     \
+    "    inbox, message = string.sub(inbox, 1, bar - 1), string.sub(inbox, bar + 1)\n"    \
+    "    local own = string.sub(" queue ", 1, #" queue " - #" name                        \
+    ") .. message\n"                                                                      \
+    "    if type(redis.pcall('zscore', own, inbox)) ~= 'string' then inbox = false end\n" \
+    "  else\n"                                                                            \
+    "    reg = redis.pcall('hget', " registrations                                        \
+    ", inbox)\n"                                                                          \
+    "  end\n"                                                                             \
+    "  local seq, ttl, fencing, token\n"                                                  \
+    "  if type(reg) == 'string' then\n"                                                   \
+    "    redis.pcall('hdel', " registrations                                              \
+    ", inbox)\n"                                                                          \
+    "    seq, ttl, fencing, token = string.match(reg, '^(%d+):(%d+):([01]):(%x+)$')\n"    \
+    "  end\n"                                                                             \
+    "  local px = tonumber(" claim_ms                                                     \
+    ")\n"                                                                                 \
+    "  if token then\n"                                                                   \
+    "    if tonumber(ttl) > 0 and tonumber(ttl) < px then px = tonumber(ttl) end\n"       \
+    "    local fence = 0\n"                                                               \
+    "    if fencing == '1' then fence = next_fence(" fence_counter                        \
+    ") end\n"                                                                             \
+    "    message = 'dlock:handed:' .. token .. ':' .. seq .. ':' .. px .. ':' ..\n"       \
+    "              string.format('%d', fence) .. ':' .. " name                            \
+    "\n"                                                                                  \
+    "  end\n"                                                                             \
+    "  local reached = 0\n"                                                               \
+    "  if inbox then reached = redis.pcall(" publish                                      \
+    ", inbox, message) end\n"                                                             \
+    "  if type(reached) ~= 'number' then break end\n"                                     \
+    "  if reached > 0 then\n"                                                             \
+    "    if token then\n"                                                                 \
+    "      redis.call('set', KEYS[1], token, 'PX', px)\n"                                 \
+    "    else\n"                                                                          \
+    "      redis.call('set', KEYS[1], 'dlock:claim:' .. head[1], 'PX', px)\n"             \
+    "    end\n"                                                                           \
+    "    handed = true\n"                                                                 \
+    "    break\n"                                                                         \
+    "  end\n"                                                                             \
     "end\n"
 
 const Script& release_script() {

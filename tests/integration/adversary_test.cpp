@@ -743,6 +743,33 @@ TEST(AdversaryKinds, AWaiterOfAnotherKindThatGaveUpKeepsNoPermitOut) {
     });
 }
 
+// The same reader behind a Lock's holder: the release that reaches its place leaves the name
+// free at once (before: its claim marker for the claim window, 50 ms, which nobody would take).
+TEST(AdversaryKinds, AWaiterOfAnotherKindThatGaveUpHoldsNoLockReleaseUp) {
+    asio::io_context io;
+    dlock::Redis a(io.get_executor(), plain_url());
+    dlock::Redis e(io.get_executor(), plain_url());
+    dlock::Redis admin(io.get_executor(), plain_url());
+    const std::string name = unique_name();
+    dlock::LockOptions options;
+    options.timeout = 10s;
+    run(io, [&]() -> asio::awaitable<void> {
+        dlock::Lock held(a, name, options);
+        EXPECT_TRUE(co_await held.acquire());
+        dlock::LockOptions giving_up = options;
+        giving_up.sleep = 50ms;
+        giving_up.blocking_timeout = 300ms;
+        dlock::ReadWriteLock reader(e, name, giving_up);
+        EXPECT_FALSE(co_await reader.acquire_shared());
+        const dlock::Reply queued =
+            co_await admin.command("ZCARD", dlock::detail::wait_queue_key(name));
+        EXPECT_EQ(queued.integer, 1) << "its place behind the Lock is still there";
+        co_await held.release();
+        const dlock::Reply value = co_await admin.command("GET", name);
+        EXPECT_TRUE(value.is_nil()) << value.str;
+    });
+}
+
 // Breaking readers or permits while a Lock, a writer and waiters of the same kind queue: the
 // woken kinds still exclude each other, and every waiter gets in.
 TEST(AdversaryKinds, BreakingReadersOrPermitsWithMixedWaitersKeepsTheKindsApart) {
