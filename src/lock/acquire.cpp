@@ -50,7 +50,7 @@ bool LockState::takes_direct_handoff() const {
 }
 
 ScriptCall LockState::release_script(const std::string& token, std::string_view notify) const {
-    return release_call(spec.name, token, notify, spec.options.record_holder);
+    return release_call(spec.name, token, notify, spec.options.record_holder).owned();
 }
 
 ScriptCall LockState::extend_script(const std::string& token, milliseconds ms,

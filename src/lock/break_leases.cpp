@@ -7,6 +7,7 @@
 #include "client/backend.hpp"
 #include "dlock/inspect.hpp"
 #include "lock/eval.hpp"
+#include "lock/hand_on_lua.hpp"
 #include "lock/lease_lua.hpp"
 #include "protocol/keys.hpp"
 
@@ -18,7 +19,8 @@ namespace {
 // signal), and the waiters that may now go in are woken: as many permits as the semaphore had,
 // one writer and one reader, and one process waiting for a Lock of the name.
 const detail::Script& break_leases_script() {
-    static const std::string source = std::string(detail::lease_lua_prelude) + R"lua(
+    static const std::string source =
+        std::string(detail::hand_on_lua) + detail::lease_lua_prelude + R"lua(
 local now = now_ms()
 local value = redis.pcall('get', KEYS[1])
 local permits = marker_permits(value)

@@ -41,6 +41,11 @@ asio::awaitable<Reply> eval(Backend& backend, const ScriptCall& call, Deadline d
                             EvalMode mode = EvalMode::cached_first,
                             std::shared_ptr<Connection>* used = nullptr);
 
+// The same for a Lock's release (scripts.hpp says why it has its own call type).
+asio::awaitable<Reply> eval(Backend& backend, const ReleaseCall& call, Deadline deadline,
+                            EvalMode mode = EvalMode::cached_first,
+                            std::shared_ptr<Connection>* used = nullptr);
+
 // The same on one connection, whatever it serves: for a write that belongs to that server (a
 // wake-up passed back to the server that sent it; a MOVED reply just drops it).
 asio::awaitable<Reply> eval(Connection& connection, const ScriptCall& call, Deadline deadline,

@@ -7,7 +7,8 @@
 // The wait queue part is the Lock's (scripts.cpp): a sorted set of waiting processes' inboxes
 // in arrival order (server clock, microseconds); ZADD NX keeps a waiter's place, a woken waiter
 // that was overtaken goes back to the head, and queue calls go through pcall (see scripts.cpp
-// for why the queue is in ARGV and a wake-up is best effort).
+// for why the queue is in ARGV and a wake-up is best effort). A script puts hand_on_lua.hpp's
+// functions ahead of this prelude.
 #pragma once
 
 namespace dlock::detail {
@@ -121,16 +122,11 @@ local function leave_lock_queue(lock_queue, member)
   if member then redis.pcall('zrem', lock_queue, member) end
 end
 -- Whether the waiter behind Lock queue member `member` still waits: its process listens on its
--- inbox and, for another kind's member ("INBOX|WAIT_NAME"), still has a waiter queued in that
--- kind's own queue, "dlock:queue:{tag}:WAIT_NAME" (the Lock queue's prefix: a wait name has the
--- name's slot, so the same tag). A waiter of another kind that gives up leaves its member here,
--- but its process leaves its own queue; a Lock's waiter takes its member out itself.
+-- inbox and, for another kind's member ("INBOX|WAIT_NAME"), is still in that kind's own queue
+-- (in_own_queue, hand_on_lua.hpp). A Lock's waiter takes its member out itself.
 local function still_waits(member, lock_queue, name_key, publish)
   local inbox, kind = waiter_address(member, '')
-  if kind ~= '' then
-    local own_queue = string.sub(lock_queue, 1, #lock_queue - #name_key) .. kind
-    if type(redis.pcall('zscore', own_queue, inbox)) ~= 'string' then return false end
-  end
+  if kind ~= '' and not in_own_queue(lock_queue, name_key, inbox, kind) then return false end
   local count = 'numsub'
   if publish == 'spublish' then count = 'shardnumsub' end
   local reply = redis.pcall('pubsub', count, inbox)
@@ -159,27 +155,14 @@ local function other_kind_waits_ahead(lock_queue, name_key, member, own, publish
   end
   return false
 end
--- The last permit or reader out hands key NAME to the first waiter in the Lock's queue that
--- still waits (still_waits), as a Lock's release does with a claim (scripts.cpp): NAME holds
--- that member's claim marker for `claim_ms`, so no newcomer slips in between the wake-up and its
--- attempt, and a waiter that has just left holds the name for at most that. Returns whether one
--- was reached (else NAME stays free).
+-- The last permit or reader out hands key NAME to the first process in the Lock's queue that
+-- still waits, as a Lock's release does, always with a claim (hand_on, hand_on_lua.hpp): NAME
+-- holds that member's claim marker for `claim_ms`, so no newcomer slips in between the wake-up
+-- and its attempt, and a waiter that has just left holds the name for at most that. Returns
+-- whether one was reached (else NAME stays free).
 local function hand_name_on(lock_queue, publish, name_key, claim_ms)
   if publish == '' then return false end
-  for _ = 1, 16 do
-    local head = redis.pcall('zpopmin', lock_queue)
-    if type(head) ~= 'table' or #head == 0 then return false end
-    local channel, payload = waiter_address(head[1], name_key)
-    if still_waits(head[1], lock_queue, name_key, publish) then
-      local reached = redis.pcall(publish, channel, payload)
-      if type(reached) ~= 'number' then return false end
-      if reached > 0 then
-        redis.call('set', name_key, 'dlock:claim:' .. head[1], 'PX', claim_ms)
-        return true
-      end
-    end
-  end
-  return false
+  return hand_on(lock_queue, publish, name_key, claim_ms, nil, nil, name_key)
 end
 -- A success with a ticket: the process leaves the queue, or (more local waiters) goes to the
 -- back, so one busy process cannot keep the others out.

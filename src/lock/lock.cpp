@@ -44,7 +44,7 @@ asio::awaitable<void> Lock::release() {
     // The token is forgotten only once the server answered: a release that fails on the
     // network can be retried. Whatever this object's own wait mode, the release wakes the
     // first queued process.
-    const detail::ScriptCall call = detail::release_call(
+    const detail::ReleaseCall call = detail::release_call(
         s.spec.name, *s.hold.token(), s.spec.publish(), s.spec.options.record_holder);
     Reply reply;
     std::shared_ptr<detail::Connection> used;

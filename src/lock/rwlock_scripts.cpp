@@ -1,6 +1,7 @@
 #include "lock/rwlock_scripts.hpp"
 
 #include "lock/fence_lua.hpp"
+#include "lock/hand_on_lua.hpp"
 #include "lock/lease_lua.hpp"
 #include "protocol/keys.hpp"
 
@@ -56,7 +57,7 @@ end
 // A script's source (the preludes + its body) and the Script that views it.
 struct RwScript {
     explicit RwScript(const char* body)
-        : source(std::string(next_fence_lua) + lease_lua_prelude + rw_prelude + body),
+        : source(std::string(next_fence_lua) + hand_on_lua + lease_lua_prelude + rw_prelude + body),
           script(source) {}
     std::string source;
     Script script;

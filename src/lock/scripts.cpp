@@ -2,9 +2,12 @@
 
 #include <openssl/sha.h>
 
+#include <array>
 #include <asio.hpp>
+#include <charconv>
 
 #include "lock/fence_lua.hpp"
+#include "lock/hand_on_lua.hpp"
 #include "protocol/hex.hpp"
 #include "protocol/keys.hpp"
 #include "protocol/slots.hpp"
@@ -53,7 +56,7 @@ Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 // still_waits in lease_lua.hpp): one that gave up is dropped like a gone process.
 // A process gone since it queued has no subscriber (PUBLISH reaches 0 clients): it is dropped
 // and the next one tried (a fence taken for it is skipped: fences only need to grow). Bounded,
-// so a release never runs long. Sets `handed` when the key now holds a token or a claim marker.
+// so a release never runs long (hand_on_lua.hpp: hand_on).
 //
 // The queue and registration keys are passed in ARGV, not declared in KEYS, and touched only
 // through pcall: they live in the lock key's slot, so they are local on a cluster node, but a
@@ -61,64 +64,14 @@ Script::Script(std::string_view text) : source(text), sha1(sha1_hex(text)) {}
 // fail for the sake of a wake-up. Likewise a user without channel rights (Redis 7's default for
 // new ACL users) can still release. Wake-ups are best effort; the `sleep` poll covers their
 // failure.
-#define DLOCK_HAND_ON(queue, publish, name, claim_ms, registrations, fence_counter)       \
-    "local handed = false\n"                                                              \
-    "for _ = 1, 16 do\n"                                                                  \
-    "  local head = redis.pcall('zpopmin', " queue                                        \
-    ")\n"                                                                                 \
-    "  if type(head) ~= 'table' or #head == 0 then break end\n"                           \
-    "  local inbox, message = head[1], " name                                             \
-    "\n"                                                                                  \
-    "  local bar = string.find(inbox, '|', 1, true)\n"                                    \
-    "  local reg = false\n"                                                               \
-    "  if bar then\n"                                                                     \
-    "    inbox, message = string.sub(inbox, 1, bar - 1), string.sub(inbox, bar + 1)\n"    \
-    "    local own = string.sub(" queue ", 1, #" queue " - #" name                        \
-    ") .. message\n"                                                                      \
-    "    if type(redis.pcall('zscore', own, inbox)) ~= 'string' then inbox = false end\n" \
-    "  else\n"                                                                            \
-    "    reg = redis.pcall('hget', " registrations                                        \
-    ", inbox)\n"                                                                          \
-    "  end\n"                                                                             \
-    "  local seq, ttl, fencing, token\n"                                                  \
-    "  if type(reg) == 'string' then\n"                                                   \
-    "    redis.pcall('hdel', " registrations                                              \
-    ", inbox)\n"                                                                          \
-    "    seq, ttl, fencing, token = string.match(reg, '^(%d+):(%d+):([01]):(%x+)$')\n"    \
-    "  end\n"                                                                             \
-    "  local px = tonumber(" claim_ms                                                     \
-    ")\n"                                                                                 \
-    "  if token then\n"                                                                   \
-    "    if tonumber(ttl) > 0 and tonumber(ttl) < px then px = tonumber(ttl) end\n"       \
-    "    local fence = 0\n"                                                               \
-    "    if fencing == '1' then fence = next_fence(" fence_counter                        \
-    ") end\n"                                                                             \
-    "    message = 'dlock:handed:' .. token .. ':' .. seq .. ':' .. px .. ':' ..\n"       \
-    "              string.format('%d', fence) .. ':' .. " name                            \
-    "\n"                                                                                  \
-    "  end\n"                                                                             \
-    "  local reached = 0\n"                                                               \
-    "  if inbox then reached = redis.pcall(" publish                                      \
-    ", inbox, message) end\n"                                                             \
-    "  if type(reached) ~= 'number' then break end\n"                                     \
-    "  if reached > 0 then\n"                                                             \
-    "    if token then\n"                                                                 \
-    "      redis.call('set', KEYS[1], token, 'PX', px)\n"                                 \
-    "    else\n"                                                                          \
-    "      redis.call('set', KEYS[1], 'dlock:claim:' .. head[1], 'PX', px)\n"             \
-    "    end\n"                                                                           \
-    "    handed = true\n"                                                                 \
-    "    break\n"                                                                         \
-    "  end\n"                                                                             \
-    "end\n"
-
 const Script& release_script() {
-    static const std::string source = std::string(next_fence_lua) +
+    static const std::string source =
+        std::string(next_fence_lua) + hand_on_lua +
         "if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end\n"
         "if KEYS[2] then redis.call('del', KEYS[2]) end\n"
-        "if ARGV[2] ~= '' then\n" DLOCK_HAND_ON("ARGV[4]", "ARGV[2]", "ARGV[3]", "ARGV[5]",
-                                                "ARGV[6]", "ARGV[7]")
-        "  if handed then return 1 end\n"
+        "if ARGV[2] ~= '' and hand_on(ARGV[4], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7], "
+        "KEYS[1]) then\n"
+        "  return 1\n"
         "end\n"
         "redis.call('del', KEYS[1])\n"
         "return 1\n";
@@ -131,7 +84,8 @@ const Script& release_script() {
 // is free. Its registration goes (token-checked, or all of its process's when the process
 // leaves the queue).
 static const Script& leave_queue_script() {
-    static const std::string source = std::string(next_fence_lua) +
+    static const std::string source =
+        std::string(next_fence_lua) + hand_on_lua +
         "if ARGV[10] ~= '1' then\n"
         "  redis.pcall('zrem', ARGV[5], ARGV[1])\n"
         "  redis.pcall('hdel', ARGV[7], ARGV[1])\n"
@@ -144,8 +98,8 @@ static const Script& leave_queue_script() {
         "local current = redis.call('get', KEYS[1])\n"
         "local ours = current == 'dlock:claim:' .. ARGV[1] or\n"
         "             (ARGV[9] ~= '' and current == ARGV[9])\n"
-        "if ours or (ARGV[4] == '1' and not current) then\n" DLOCK_HAND_ON(
-            "ARGV[5]", "ARGV[2]", "ARGV[3]", "ARGV[6]", "ARGV[7]", "ARGV[8]")
+        "if ours or (ARGV[4] == '1' and not current) then\n"
+        "  local handed = hand_on(ARGV[5], ARGV[2], ARGV[3], ARGV[6], ARGV[7], ARGV[8], KEYS[1])\n"
         "  if ours and not handed then redis.call('del', KEYS[1]) end\n"
         "end\n"
         "return 1\n";
@@ -174,8 +128,6 @@ return 1
 )lua");
     return script;
 }
-
-#undef DLOCK_HAND_ON
 
 const Script& extend_script() {
     static const Script script(R"lua(
@@ -371,18 +323,58 @@ void ScriptCall::push_to(Request& request, bool full) const {
     request.push(std::span<const std::string_view>(command));
 }
 
-ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify,
-                        bool holder_recorded, std::chrono::milliseconds claim_window) {
-    // KEYS[1] lock, KEYS[2] holder record (only when recorded); ARGV[1] token, ARGV[2] notify
-    // command ('' = wake no one), ARGV[3] lock name, ARGV[4] wait queue, ARGV[5] claim window
-    // ms, ARGV[6] hand-off registrations, ARGV[7] fence counter.
-    LockCompanionKeys companions = lock_companion_keys(name);
-    ScriptCall call{&release_script(), strings(name),
-                    strings(token, notify, name, std::move(companions.queue),
-                            std::to_string(claim_window.count()), std::move(companions.handoff),
-                            std::move(companions.fence))};
-    if (holder_recorded) call.keys.push_back(holder_key(name));
-    return call;
+ReleaseCall release_call(std::string_view name, std::string_view token, std::string_view notify,
+                         bool holder_recorded, std::chrono::milliseconds claim_window) {
+    return {name, token, notify, holder_recorded, claim_window};
+}
+
+namespace {
+
+// Calls `use` with the release's KEYS and ARGV as views, in order: the one place of their order,
+// for both of ReleaseCall's forms. KEYS[1] lock, KEYS[2] holder record (only when recorded);
+// ARGV[1] token, ARGV[2] notify command ('' = wake no one), ARGV[3] lock name, ARGV[4] wait
+// queue, ARGV[5] claim window ms, ARGV[6] hand-off registrations, ARGV[7] fence counter. The
+// companion keys are built in a per-thread scratch whose strings keep their capacity, so a
+// release allocates none once its thread has released a name that long.
+template <class Use>
+auto with_release_parts(const ReleaseCall& call, Use use) {
+    thread_local LockCompanionKeys companions;
+    lock_companion_keys_into(companions, call.name);
+    char claim_ms[24];
+    const auto end = std::to_chars(claim_ms, claim_ms + sizeof claim_ms, call.claim_window.count());
+    const std::string holder = call.holder_recorded ? holder_key(call.name) : std::string();
+    const std::array<std::string_view, 2> keys{call.name, holder};
+    const std::array<std::string_view, 7> args{
+        call.token,
+        call.notify,
+        call.name,
+        companions.queue,
+        std::string_view(claim_ms, static_cast<std::size_t>(end.ptr - claim_ms)),
+        companions.handoff,
+        companions.fence};
+    return use(std::span(keys.data(), call.holder_recorded ? 2 : 1), std::span(args));
+}
+
+}  // namespace
+
+void ReleaseCall::push_to(Request& request, bool full) const {
+    with_release_parts(*this, [&](auto keys, auto args) {
+        const Script& script = release_script();
+        std::array<std::string_view, 3 + 2 + 7> command{
+            full ? "EVAL" : "EVALSHA", full ? script.source : std::string_view(script.sha1),
+            keys.size() == 2 ? "2" : "1"};
+        std::size_t n = 3;
+        for (const std::string_view part : keys) command[n++] = part;
+        for (const std::string_view part : args) command[n++] = part;
+        request.push(std::span<const std::string_view>(command.data(), n));
+    });
+}
+
+ScriptCall ReleaseCall::owned() const {
+    return with_release_parts(*this, [](auto keys, auto args) {
+        return ScriptCall{&release_script(), std::vector<std::string>(keys.begin(), keys.end()),
+                          std::vector<std::string>(args.begin(), args.end())};
+    });
 }
 
 ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,

@@ -31,6 +31,7 @@ struct ScriptCall {
 
     // Appends EVALSHA (or EVAL with the source, when `full`) of this call to `request`.
     void push_to(Request& request, bool full) const;
+    std::string_view route_key() const { return keys.front(); }
 };
 
 // Waiting processes queue on the server: the lock's wait queue, wait_queue_key(name), is a
@@ -49,9 +50,24 @@ inline constexpr std::chrono::milliseconds handoff_claim_window{50};
 // becomes its registered waiter's token, or else its claim marker, for at most `claim_window`),
 // or deletes it when nobody is queued (or `notify` is empty). With `holder_recorded`, deletes the
 // holder record too (holder_key in KEYS[2]). Returns 1, or 0 when the key does not hold `token`.
-ScriptCall release_call(std::string_view name, std::string_view token, std::string_view notify,
-                        bool holder_recorded = false,
-                        std::chrono::milliseconds claim_window = handoff_claim_window);
+//
+// Unlike the other calls it keeps views, not strings, and encodes straight from them: the
+// release ends every uncontended acquire + release (S1, S2), where a ScriptCall cost ~10
+// allocations (its vectors, the copied arguments, the three companion keys). So `name`, `token`
+// and `notify` must outlive it.
+struct ReleaseCall {
+    std::string_view name, token, notify;
+    bool holder_recorded = false;
+    std::chrono::milliseconds claim_window = handoff_claim_window;
+
+    void push_to(Request& request, bool full) const;
+    std::string_view route_key() const { return name; }
+    // The same call with its own strings, for a caller that keeps it past its views.
+    ScriptCall owned() const;
+};
+ReleaseCall release_call(std::string_view name, std::string_view token, std::string_view notify,
+                         bool holder_recorded = false,
+                         std::chrono::milliseconds claim_window = handoff_claim_window);
 
 // Takes `inbox` out of the lock's queue and its hand-off registration (or, with
 // `process_stays`, only the leaving waiter's registration of `registered_token`). If the lock

@@ -1,6 +1,7 @@
 #include "lock/semaphore_scripts.hpp"
 
 #include "lock/fence_lua.hpp"
+#include "lock/hand_on_lua.hpp"
 #include "lock/lease_lua.hpp"
 #include "protocol/keys.hpp"
 
@@ -20,7 +21,8 @@ std::string_view change_word(TtlChange change) {
 // waiter queues behind it in the Lock's queue too (queue_behind_lock), so a stream of Lock
 // holders hands the name to it in its turn (as this process's claim marker).
 const Script& semaphore_acquire_script() {
-    static const std::string source = std::string(next_fence_lua) + lease_lua_prelude + R"lua(
+    static const std::string source =
+        std::string(next_fence_lua) + hand_on_lua + lease_lua_prelude + R"lua(
 local holders, name_key = KEYS[1], KEYS[2]
 local permits = tonumber(ARGV[3])
 local now = now_ms()
@@ -60,7 +62,7 @@ return fence
 // name (its claim marker: hand_name_on), which new permits made way for
 // (other_kind_waits_ahead).
 const Script& semaphore_release_script() {
-    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+    static const std::string source = std::string(hand_on_lua) + lease_lua_prelude + R"lua(
 local now = now_ms()
 local ends = tonumber(redis.call('zscore', KEYS[1], ARGV[1]) or '0')
 redis.call('zrem', KEYS[1], ARGV[1])
@@ -78,7 +80,7 @@ return 1
 }
 
 const Script& semaphore_extend_script() {
-    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+    static const std::string source = std::string(hand_on_lua) + lease_lua_prelude + R"lua(
 return extend_lease(KEYS[1], {}, ARGV[1], tonumber(ARGV[2]), ARGV[3], KEYS[2], is_semaphore_marker)
 )lua";
     static const Script script(source);
@@ -86,7 +88,7 @@ return extend_lease(KEYS[1], {}, ARGV[1], tonumber(ARGV[2]), ARGV[3], KEYS[2], i
 }
 
 const Script& semaphore_holders_script() {
-    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+    static const std::string source = std::string(hand_on_lua) + lease_lua_prelude + R"lua(
 return redis.call('zcount', KEYS[1], '(' .. now_ms(), '+inf')
 )lua";
     static const Script script(source);
@@ -94,7 +96,7 @@ return redis.call('zcount', KEYS[1], '(' .. now_ms(), '+inf')
 }
 
 const Script& semaphore_owned_script() {
-    static const std::string source = std::string(lease_lua_prelude) + R"lua(
+    static const std::string source = std::string(hand_on_lua) + lease_lua_prelude + R"lua(
 local ends = tonumber(redis.call('zscore', KEYS[1], ARGV[1]) or '0')
 if ends > now_ms() then return 1 end
 return 0

@@ -19,6 +19,13 @@ LockCompanionKeys lock_companion_keys(std::string_view lock_name) {
             tagged_key(handoff_key.prefix, tag, lock_name)};
 }
 
+void lock_companion_keys_into(LockCompanionKeys& keys, std::string_view lock_name) {
+    const std::string& tag = slot_tag(key_slot(lock_name));
+    assign_tagged_key(keys.fence, fence_key.prefix, tag, lock_name);
+    assign_tagged_key(keys.queue, wait_queue_key.prefix, tag, lock_name);
+    assign_tagged_key(keys.handoff, handoff_key.prefix, tag, lock_name);
+}
+
 namespace {
 
 // The next ':'-terminated field of `rest` (consumed), if it is non-empty and every character

@@ -59,6 +59,8 @@ struct LockCompanionKeys {
     std::string fence, queue, handoff;
 };
 LockCompanionKeys lock_companion_keys(std::string_view lock_name);
+// The same into `keys`, whose strings keep their capacity (the release's per-thread scratch).
+void lock_companion_keys_into(LockCompanionKeys& keys, std::string_view lock_name);
 
 // The message a release publishes on an inbox when it set the lock's key straight to a queued
 // waiter's token: "dlock:handed:TOKEN:SEQ:PX:FENCE:NAME" (PX: the expiry the release gave the

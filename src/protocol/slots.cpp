@@ -75,12 +75,18 @@ std::string companion_key(std::string_view prefix, std::string_view name) {
 std::string tagged_key(std::string_view prefix, std::string_view tag, std::string_view name) {
     std::string key;
     key.reserve(prefix.size() + tag.size() + name.size() + 3);  // one allocation
+    assign_tagged_key(key, prefix, tag, name);
+    return key;
+}
+
+void assign_tagged_key(std::string& key, std::string_view prefix, std::string_view tag,
+                       std::string_view name) {
+    key.clear();
     key += prefix;
     key += '{';
     key += tag;
     key += "}:";
     key += name;
-    return key;
 }
 
 }  // namespace dlock::detail

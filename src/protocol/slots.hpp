@@ -25,5 +25,8 @@ std::string companion_key(std::string_view prefix, std::string_view name);
 // "prefix{tag}:name" for a tag already computed (slot_tag(key_slot(name))), in one allocation:
 // for callers that build several companion keys of one name.
 std::string tagged_key(std::string_view prefix, std::string_view tag, std::string_view name);
+// The same into `key`, which keeps its capacity (a scratch reused call after call).
+void assign_tagged_key(std::string& key, std::string_view prefix, std::string_view tag,
+                       std::string_view name);
 
 }  // namespace dlock::detail

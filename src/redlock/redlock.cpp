@@ -198,7 +198,7 @@ asio::awaitable<std::optional<NotAcquiredReason>> RedlockLock::try_once(const st
     }
     // Roll back everywhere, not only where SET said OK: a node that timed out may still have
     // set the key. Token-checked, so other holders' keys stay.
-    co_await run_script_on_all(group_, detail::release_call(name_, token, wake_nobody),
+    co_await run_script_on_all(group_, detail::release_call(name_, token, wake_nobody).owned(),
                                node_timeout_);
     // Held, as far as a quorum of nodes can tell (a nil reply is a refusal by a holder).
     const std::size_t answered =
@@ -255,7 +255,7 @@ asio::awaitable<void> RedlockLock::release() {
                                name_);
     }
     auto results = co_await run_script_on_all(
-        group_, detail::release_call(name_, *token_, wake_nobody), node_timeout_);
+        group_, detail::release_call(name_, *token_, wake_nobody).owned(), node_timeout_);
     if (all_failed_in_transport(results)) {
         std::rethrow_exception(results.front().failure);  // token kept: release() may be retried
     }
