@@ -39,7 +39,7 @@ struct Params {
     // LockOptions::record_holder). lock_options() applies it.
     std::string observer = "none";
     bool record_holder = false;  // set by --observer holder (impl "dlock+holder")
-    int round = 0;  // S1: which round of the observer-cost comparison this run belongs to
+    int round = 0;  // S1, S2: which round of an interleaved comparison this run belongs to
 };
 
 // What S3/S4 (lock), S7 (semaphore) and S8 (read-mostly read/write lock) contend on.
@@ -69,6 +69,11 @@ class JsonLine {
 
 // Adds p50_us, p99_us and max_us of `samples_us` (sorted in place). Empty: zeros.
 void add_percentiles(JsonLine& line, std::vector<double>& samples_us, std::string_view prefix = "");
+
+// A blocking client's result: ops_per_s and ops (one sample per operation measured over
+// `duration_s`), the samples' percentiles, and its CPU per operation.
+void add_blocking_results(JsonLine& line, std::vector<double>& samples_us, double duration_s,
+                          double cpu_us_per_op);
 
 // VmRSS of this process in KiB, from /proc/self/status.
 long rss_kib();

@@ -33,9 +33,10 @@ namespace dlock::bench {
 namespace {
 
 struct Event {
-    std::int64_t asked_ns;     // acquire() called
-    std::int64_t acquired_ns;  // acquire() returned true
-    std::int64_t released_ns;  // release() returned
+    std::int64_t asked_ns;      // acquire() called
+    std::int64_t acquired_ns;   // acquire() returned true
+    std::int64_t releasing_ns;  // the hold's pause ended: release() called
+    std::int64_t released_ns;   // release() returned
 };
 
 // Lives in a MAP_SHARED mapping: written by the workers, read by the parent after they exit.
@@ -148,6 +149,7 @@ asio::awaitable<void> worker_loop(dlock::Redis& redis, SharedBoard& shared, int 
         if (!co_await lock.acquire()) throw std::runtime_error("blocking acquire returned false");
         event.acquired_ns = now_ns();
         if (hold.count() > 0) co_await pause(hold);
+        event.releasing_ns = now_ns();
         co_await lock.release();
         event.released_ns = now_ns();
         shared.record(worker, event);
@@ -232,6 +234,11 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
     std::sort(releases.begin(), releases.end());
     const std::int64_t measure_from = start + static_cast<std::int64_t>(warm_up_s * 1e9);
     std::vector<double> wait_us, handoff_us;
+    // Where a Lock's cycle goes: the hold as the worker's timer made it (acquired -> release()
+    // called; hold_ms and the timer's lateness), and release() called -> the next holder's
+    // acquire() returned (the hand-off on the critical path: the release's way to the server,
+    // the message's way to the next holder, that process getting the CPU).
+    std::vector<double> held_us, release_to_next_us;
     std::vector<long long> per_worker(static_cast<std::size_t>(workers), 0);
     long long measured = 0;
     for (std::size_t i = 0; i < all.size(); ++i) {
@@ -250,6 +257,11 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
                                      1e3);
             }
         } else if (i > 0 && e.asked_ns < all[i - 1].event.released_ns) {
+            held_us.push_back(
+                static_cast<double>(all[i - 1].event.releasing_ns - all[i - 1].event.acquired_ns) /
+                1e3);
+            release_to_next_us.push_back(
+                static_cast<double>(e.acquired_ns - all[i - 1].event.releasing_ns) / 1e3);
             handoff_us.push_back(static_cast<double>(e.acquired_ns - all[i - 1].event.released_ns) /
                                  1e3);
         }
@@ -292,6 +304,10 @@ void run_contention(const Params& params, bool wake_on_release, std::string_view
     line.add("acq_per_worker_max", *std::max_element(per_worker.begin(), per_worker.end()));
     line.add("handoffs", static_cast<long long>(handoff_us.size()));
     add_percentiles(line, handoff_us, "handoff_");  // previous release returned -> acquired
+    if (!held_us.empty()) {
+        add_percentiles(line, held_us, "held_");
+        add_percentiles(line, release_to_next_us, "release_to_next_");
+    }
     line.add("cpu_us_per_op", total > 0 ? workers_cpu_us / total : 0.0);
     line.add("server_cmds_per_acq", total > 0 ? static_cast<double>(commands.all) / total : 0.0);
     line.add("client_cmds_per_acq", total > 0 ? static_cast<double>(commands.sent) / total : 0.0);

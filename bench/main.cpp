@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     app.add_option("--observer", params.observer,
                    "S1/S3: none, metrics (the exporter's observer) or holder (holder records)")
         ->check(CLI::IsMember({"none", "metrics", "holder"}));
-    app.add_option("--round", params.round, "S1: round of the observer-cost comparison")
+    app.add_option("--round", params.round, "S1, S2: round of an interleaved comparison")
         ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
     if (params.observer == "metrics")

@@ -117,7 +117,8 @@ Pair make_pair_commands(redisContext* context, const std::string& mode, const st
     return pair;
 }
 
-void run(const std::string& url_host, int port, const std::string& mode, double duration_s) {
+void run(const std::string& url_host, int port, const std::string& mode, double duration_s,
+         int round) {
     Context context(redisConnect(url_host.c_str(), port));
     if (!context || context->err) {
         throw std::runtime_error("connect failed: " +
@@ -157,13 +158,12 @@ void run(const std::string& url_host, int port, const std::string& mode, double 
     }
     JsonLine params;
     params.add("clients", 1).add("pipeline", 1).add("duration_s", duration_s).add("commands", mode);
+    if (round > 0) params.add("round", round);
     JsonLine line;
     line.add("scenario", "L_minimal").add("impl", "limit").add_raw("params", params.str());
-    line.add("ops_per_s", static_cast<double>(samples_us.size()) / duration_s)
-        .add("ops", static_cast<long long>(samples_us.size()));
-    add_percentiles(line, samples_us);
-    line.add("cpu_us_per_op",
-             all_pairs > 0 ? (cpu_us() - cpu_before) / static_cast<double>(all_pairs) : 0.0);
+    add_blocking_results(
+        line, samples_us, duration_s,
+        all_pairs > 0 ? (cpu_us() - cpu_before) / static_cast<double>(all_pairs) : 0.0);
     std::cout << line.str() << std::endl;
 }
 
@@ -174,6 +174,7 @@ int main(int argc, char** argv) {
     std::string host = "127.0.0.1", mode = "plain";
     int port = 6379;
     double duration_s = 3.0;
+    int round = 0;
     app.add_option("--host", host, "server host");
     app.add_option("--port", port, "server port")->check(CLI::Range(1, 65535));
     app.add_option("--commands", mode,
@@ -181,9 +182,11 @@ int main(int argc, char** argv) {
                    "acquire script + release")
         ->check(CLI::IsMember({"plain", "dlock", "script"}));
     app.add_option("--duration", duration_s, "measured seconds")->check(CLI::PositiveNumber);
+    app.add_option("--round", round, "round of an interleaved comparison (bench/run)")
+        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
     try {
-        run(host, port, mode, duration_s);
+        run(host, port, mode, duration_s, round);
     } catch (const std::exception& error) {
         JsonLine line;
         line.add("scenario", "L_minimal").add("impl", "limit").add("error", error.what());

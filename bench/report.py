@@ -72,6 +72,34 @@ def find(lines, scenario, impl, **params):
     return None
 
 
+def median(values):
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def by_round(lines, scenario, impl, **params):
+    """The runs of one scenario that belong to bench/run's interleaved rounds, by round."""
+    return {l["params"]["round"]: l for l in lines
+            if l.get("scenario") == scenario and l.get("impl") == impl and "ops_per_s" in l
+            and l.get("params", {}).get("round") and all(l["params"].get(k) == v
+                                                         for k, v in params.items())}
+
+
+def round_ratios(a_runs, b_runs):
+    """ops(a) / ops(b) in each round both ran: (median, the rounds' ratios in round order)."""
+    values = [ops(a_runs[r]) / ops(b_runs[r]) for r in sorted(a_runs)
+              if r in b_runs and ops(b_runs[r])]
+    return median(values), values
+
+
+def rounds_text(values):
+    return "median {} of {} rounds ({})".format(
+        ratio(median(values), 1), len(values), ", ".join(ratio(v, 1) for v in values))
+
+
 def handoff_rate(line):
     if not line or "handoffs" not in line:
         return None
@@ -99,7 +127,7 @@ def ratio(a, b):
 
 
 PEERS = [("redis-py", "redis-py (sync)"), ("redis-py-asyncio", "redis.asyncio"),
-         ("node-redlock", "node-redlock")]
+         ("node-redlock", "node-redlock"), ("redis-plus-plus", "redis-plus-plus")]
 
 
 def throughput_rows(lines):
@@ -204,14 +232,7 @@ def observer_rows(lines):
                 and l.get("params", {}).get("observer") == observer and "ops_per_s" in l
                 and all(l["params"].get(k) == v for k, v in params.items())]
 
-    def median(values):
-        values = sorted(v for v in values if v is not None)
-        if not values:
-            return None
-        mid = len(values) // 2
-        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
-
-    def by_round(scenario_runs):
+    def rounds_of(scenario_runs):
         return {l["params"].get("round", 0): l for l in scenario_runs}
 
     def over(a, b, field):
@@ -222,9 +243,9 @@ def observer_rows(lines):
     for label, scenario, params in (("S1 sequential, 1 task", "S1", {}),
                                     ("S3 8 procs, hold 0 ms", "S3", {"hold_ms": 0.0}),
                                     ("S3 8 procs, hold 1 ms", "S3", {"hold_ms": 1.0})):
-        base = by_round(runs(scenario, "dlock", "none", **params))
-        observed = by_round(runs(scenario, "dlock", "metrics", **params))
-        holder = by_round(runs(scenario, "dlock+holder", "holder", **params))
+        base = rounds_of(runs(scenario, "dlock", "none", **params))
+        observed = rounds_of(runs(scenario, "dlock", "metrics", **params))
+        holder = rounds_of(runs(scenario, "dlock+holder", "holder", **params))
         rounds = sorted(r for r in observed if r in base)
         if not rounds:
             continue
@@ -491,19 +512,34 @@ def targets(lines):
         rows.append(("(same, by medians, less sensitive to scheduling noise: pair p50 ≤ 2 × PING p50 / 0.9)",
                      "{} µs vs 2 × {} µs".format(fmt(s1_line.get("p50_us"), 1), fmt(ping_line.get("p50_us"), 1)),
                      s1_line.get("p50_us", 1e9) <= 2 * ping_line.get("p50_us", 0) / 0.9))
-    for commands, share in (("plain", 0.97), ("dlock", 1.05)):
-        minimal = ops(find(lines, "L_minimal", "limit", commands=commands))
-        rows.append(("S1 ≥ {:g} × the minimal hiredis client sending {}".format(
-                         share, "SET NX PX + compare-and-delete" if commands == "plain"
-                         else "dlock's own commands"),
-                     "{} vs {} → {}".format(fmt(s1), fmt(minimal), ratio(s1, minimal)),
-                     None if s1 is None or minimal is None else s1 >= share * minimal))
-    pipe = ops(find(lines, "L_pipe_pairs", "limit"))
+    # S1 against the equal-work limit, and S2 against the ceiling: medians of the ratios of
+    # bench/run's interleaved rounds (a single pair of runs moves by ±5 % with the load). The
+    # 1.05 target compares with the minimal client sending dlock's commands as the issue found
+    # them (the acquire script, then the release: `script`): what the plain-SET fast path must
+    # win. With exactly S1's bytes (`dlock`) only the client differs: shown, no target.
+    s1_rounds = by_round(lines, "S1", "dlock", observer="none")
+    for commands, share, what in (
+            ("plain", 0.97, "SET NX PX + compare-and-delete"),
+            ("script", 1.05, "dlock's commands before the fast path (acquire script + release)"),
+            ("dlock", None, "exactly S1's commands (SET NX PX + dlock's release): the client alone")):
+        minimal_rounds = by_round(lines, "L_minimal", "limit", commands=commands)
+        middle, values = round_ratios(s1_rounds, minimal_rounds)
+        if middle is None:  # a run without rounds
+            minimal = ops(find(lines, "L_minimal", "limit", commands=commands))
+            middle, values = (s1 / minimal, [s1 / minimal]) if s1 and minimal else (None, [])
+        rows.append(("S1 {}the minimal hiredis client sending {}".format(
+                         "≥ {:g} × ".format(share) if share else "vs ", what),
+                     rounds_text(values) if values else "—",
+                     None if share is None or middle is None else middle >= share))
+    pipe_rounds = by_round(lines, "L_pipe_pairs", "limit")
     for tasks, share in ((64, 0.8), (1024, 1.0)):
-        s2 = ops(find(lines, "S2", "dlock", tasks=tasks))
+        middle, values = round_ratios(by_round(lines, "S2", "dlock", tasks=tasks), pipe_rounds)
+        if middle is None:
+            s2, pipe = ops(find(lines, "S2", "dlock", tasks=tasks)), ops(find(lines, "L_pipe_pairs", "limit"))
+            middle, values = (s2 / pipe, [s2 / pipe]) if s2 and pipe else (None, [])
         rows.append(("S2 at {:,} tasks ≥ {:g} × pipelined-pairs ceiling".format(tasks, share),
-                     "{} vs ceiling {} → {}".format(fmt(s2), fmt(pipe), ratio(s2, pipe)),
-                     None if s2 is None or pipe is None else s2 >= share * pipe))
+                     rounds_text(values) if values else "—",
+                     None if middle is None else middle >= share))
     s3 = find(lines, "S3", "dlock", hold_ms=1.0)
     rp = find(lines, "S3", "redis-py", hold_ms=1.0)
     rows.append(("S3 hold 1 ms ≥ 40 × redis-py (default sleep 0.1 s) acquisitions/s",
@@ -557,7 +593,7 @@ def gnuplot(path, lines):
             if r[1] is not None and ops(r[1]) and not r[0].startswith("S1 vs")]
     data = path + ".dat"
     with open(data, "w") as f:
-        f.write("label dlock limit redis-py redis.asyncio node-redlock\n")
+        f.write("label dlock limit redis-py redis.asyncio node-redlock redis-plus-plus\n")
         for label, line, limit, _, peers in rows:
             values = [ops(line), limit] + [ops(peers.get(impl)) for impl, _ in PEERS]
             f.write('"{}" {}\n'.format(short_label(label),
@@ -579,7 +615,8 @@ set xtics font ",9" rotate by -25
 set bmargin 6
 set ylabel 'ops/s'
 plot '{data}' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3), \\
-     '' using 4 title columnheader(4), '' using 5 title columnheader(5), '' using 6 title columnheader(6)
+     '' using 4 title columnheader(4), '' using 5 title columnheader(5), '' using 6 title columnheader(6), \\
+     '' using 7 title columnheader(7)
 """.format(png=path + ".png", data=data)
     try:
         result = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)

@@ -116,6 +116,14 @@ void add_percentiles(JsonLine& line, std::vector<double>& samples_us, std::strin
     line.add(p + "max_us", samples_us.empty() ? 0.0 : samples_us.back());
 }
 
+void add_blocking_results(JsonLine& line, std::vector<double>& samples_us, double duration_s,
+                          double cpu_us_per_op) {
+    line.add("ops_per_s", static_cast<double>(samples_us.size()) / duration_s)
+        .add("ops", static_cast<long long>(samples_us.size()));
+    add_percentiles(line, samples_us);
+    line.add("cpu_us_per_op", cpu_us_per_op);
+}
+
 long rss_kib() {
     std::ifstream status("/proc/self/status");
     std::string line;

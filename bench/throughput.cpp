@@ -170,6 +170,7 @@ void run_concurrent(const Params& params) {
         .add("duration_s", params.duration_s)
         .add("op", "acquire+release")
         .add("connections", 1);
+    if (params.round > 0) p.add("round", params.round);
     run_standalone("S2", params.tasks, "bench:s2:", params, p);
 }
 
