@@ -26,7 +26,8 @@ end
 -- marker "dlock:claim:MEMBER", for at most `claim_ms` (a token's own TTL if shorter). A member
 -- "INBOX|WAIT_NAME" (another kind) is woken under its wait name, and skipped when its process
 -- left that kind's queue; a process with no subscriber is dropped. Tries 16 at most, so a
--- release never runs long. Returns whether `key` now holds a token or a claim marker.
+-- release never runs long. Returns whether one was reached. With `claim_ms` nil it only wakes
+-- that process (`key` is left alone), which then competes with whoever else was woken.
 local function hand_on(queue, publish, name, claim_ms, registrations, fence_counter, key)
   for _ = 1, 16 do
     local head = redis.pcall('zpopmin', queue)
@@ -59,7 +60,7 @@ local function hand_on(queue, publish, name, claim_ms, registrations, fence_coun
     if reached > 0 then
       if token then
         redis.call('set', key, token, 'PX', px)
-      else
+      elseif px then
         redis.call('set', key, 'dlock:claim:' .. head[1], 'PX', px)
       end
       return true

@@ -84,6 +84,9 @@ end
 return wait_behind(writers_waiting, ARGV[13], writer_queue, ARGV[9], ARGV[10], ARGV[12], ARGV[14],
                    writer_name, false)
 )lua"};
+    // ARGV[7] the wait queue of a Lock of NAME. Its first live process (a Lock's waiter, or a
+    // permit's that found the writer) is woken too, with no claim: it competes with the readers
+    // or the writer woken here (a reader's turn keeps its place), and nobody waits for a poll.
     const RwScript write_release{R"lua(
 if redis.call('get', writer) ~= token then return 0 end
 redis.call('del', writer)
@@ -97,6 +100,7 @@ if waiting > 0 then
 else
   wake(writer_queue, notify, writer_name, 1)
 end
+if notify ~= '' then hand_on(ARGV[7], notify, writer, nil, nil, nil, writer) end
 return 1
 )lua"};
     const RwScript write_withdraw{R"lua(
@@ -206,7 +210,9 @@ ScriptCall rw_write_acquire_call(const RwCall& call, std::chrono::milliseconds t
 }
 
 ScriptCall rw_write_release_call(const RwCall& call) {
-    return rw_call(rw_scripts().write_release.script, call);
+    ScriptCall out = rw_call(rw_scripts().write_release.script, call);
+    out.args.push_back(wait_queue_key(call.name));
+    return out;
 }
 
 ScriptCall rw_write_withdraw_call(const RwCall& call) {

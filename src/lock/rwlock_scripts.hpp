@@ -35,7 +35,8 @@ ScriptCall rw_write_acquire_call(const RwCall& call, std::chrono::milliseconds t
                                  const QueueTicket* ticket, std::chrono::milliseconds queue_ttl,
                                  std::chrono::milliseconds claim);
 // Token-checked delete of key NAME. Then readers waiting get their turn (all of them, woken),
-// else the first waiting writer's process is woken. Replies 1 or 0.
+// else the first waiting writer's process is woken; and the first live process in the Lock's
+// queue of NAME (a Lock's waiter, or another kind's behind the writer) is woken. Replies 1 or 0.
 ScriptCall rw_write_release_call(const RwCall& call);
 // A writer that gives up withdraws its claim; with no writer left waiting, waiting readers are
 // woken.

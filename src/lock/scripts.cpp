@@ -89,6 +89,7 @@ static const Script& leave_queue_script() {
         "if ARGV[10] ~= '1' then\n"
         "  redis.pcall('zrem', ARGV[5], ARGV[1])\n"
         "  redis.pcall('hdel', ARGV[7], ARGV[1])\n"
+        "  if ARGV[11] ~= '' then redis.pcall('zrem', ARGV[11], ARGV[1] .. '|' .. ARGV[3]) end\n"
         "elseif ARGV[9] ~= '' then\n"
         "  local reg = redis.pcall('hget', ARGV[7], ARGV[1])\n"
         "  if type(reg) == 'string' and string.sub(reg, -#ARGV[9] - 1) == ':' .. ARGV[9] then\n"
@@ -379,16 +380,19 @@ ScriptCall ReleaseCall::owned() const {
 
 ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
                             bool unused_wakeup, std::chrono::milliseconds claim_window,
-                            std::string_view registered_token, bool process_stays) {
+                            std::string_view registered_token, bool process_stays,
+                            std::string_view lock_queue) {
     // KEYS[1] lock; ARGV[1] inbox, ARGV[2] notify command, ARGV[3] lock name, ARGV[4] '1' when
     // the caller drops an unused wake-up, ARGV[5] wait queue, ARGV[6] claim window ms, ARGV[7]
     // hand-off registrations, ARGV[8] fence counter, ARGV[9] the leaving waiter's registered
-    // token ('' = none), ARGV[10] '1' when the process stays queued.
+    // token ('' = none), ARGV[10] '1' when the process stays queued, ARGV[11] the Lock's queue
+    // of the name another kind's waiter waited for ('' for a Lock's waiter).
     LockCompanionKeys companions = lock_companion_keys(name);
     return {&leave_queue_script(), strings(name),
             strings(inbox, notify, name, unused_wakeup ? "1" : "0", std::move(companions.queue),
                     std::to_string(claim_window.count()), std::move(companions.handoff),
-                    std::move(companions.fence), registered_token, process_stays ? "1" : "0")};
+                    std::move(companions.fence), registered_token, process_stays ? "1" : "0",
+                    lock_queue)};
 }
 
 ScriptCall take_handoff_call(std::string_view name, std::string_view token,

@@ -73,11 +73,15 @@ ReleaseCall release_call(std::string_view name, std::string_view token, std::str
 // `process_stays`, only the leaving waiter's registration of `registered_token`). If the lock
 // was handed to this inbox (a claim it will not use) or to `registered_token`, or the caller
 // drops a wake-up it did not use (`unused_wakeup`) while the lock is free, hands the lock on to
-// the next live process (or frees it). Returns 1.
+// the next live process (or frees it). A waiter of another kind (`name` its wait name) whose
+// process leaves also takes its member "INBOX|WAIT_NAME" out of `lock_queue`, the Lock's queue of
+// the name it waited for, so nobody hands that name to a process that no longer waits for it.
+// Returns 1.
 ScriptCall leave_queue_call(std::string_view name, std::string_view inbox, std::string_view notify,
                             bool unused_wakeup,
                             std::chrono::milliseconds claim_window = handoff_claim_window,
-                            std::string_view registered_token = {}, bool process_stays = false);
+                            std::string_view registered_token = {}, bool process_stays = false,
+                            std::string_view lock_queue = {});
 
 // A waiter whose token a release set as the key's value (the direct hand-off) takes the lock:
 // the key gets `ttl` (none: no expiry), and the process's inbox goes back to the queue's tail

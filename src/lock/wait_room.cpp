@@ -4,6 +4,7 @@
 
 #include "dlock/errors.hpp"
 #include "lock/wakeups.hpp"
+#include "protocol/keys.hpp"
 
 namespace dlock::detail {
 
@@ -28,13 +29,14 @@ void leave_queue_later(const WaitSite& site, std::string inbox, bool unused_wake
         site.client->get_executor(),
         [owner = site.owner, client = site.client, name = site.name,
          deadline = Clock::now() + site.command_timeout, inbox = std::move(inbox), unused_wakeup,
-         registered_token = std::move(registered_token), process_stays]() -> asio::awaitable<void> {
+         registered_token = std::move(registered_token), process_stays,
+         lock_queue = site.lock_queue]() -> asio::awaitable<void> {
             try {
-                co_await eval(
-                    *client,
-                    leave_queue_call(name, inbox, client->notify_command(), unused_wakeup,
-                                     handoff_claim_window, registered_token, process_stays),
-                    deadline, EvalMode::source_only);
+                co_await eval(*client,
+                              leave_queue_call(name, inbox, client->notify_command(), unused_wakeup,
+                                               handoff_claim_window, registered_token,
+                                               process_stays, lock_queue),
+                              deadline, EvalMode::source_only);
             } catch (const std::exception&) {
             }
         },
@@ -51,7 +53,9 @@ WaitRoom::WaitRoom(WaitSite site, bool wakeups, bool oldest_polls_only)
 
 WaitRoom::WaitRoom(std::shared_ptr<LockState> state, bool wakeups)
     : WaitRoom(WaitSite{state, state->spec.client, state->wait_name(), state->spec.command_timeout,
-                        &state->waiting, &state->events},
+                        &state->waiting, &state->events,
+                        state->wait_name() == state->spec.name ? std::string()
+                                                               : wait_queue_key(state->spec.name)},
                wakeups, state->oldest_waiter_polls()) {}
 
 WaitRoom::~WaitRoom() {

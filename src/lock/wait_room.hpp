@@ -36,6 +36,10 @@ struct WaitSite {
     std::chrono::milliseconds command_timeout{5000};
     Notification** waiting = nullptr;  // what the room sleeps on: the owner notifies it
     LockEvents* events = nullptr;      // hears of a wake-up passed on (lock_events.hpp)
+    // For a kind other than the Lock: the Lock's wait queue of the name, where this process may
+    // also be queued as "INBOX|WAIT_NAME" (lease_lua.hpp); its departure takes that member out
+    // too. Empty for a Lock (its own queue is that queue).
+    std::string lock_queue;
 };
 
 class WaitRoom {

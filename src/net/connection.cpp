@@ -20,8 +20,8 @@ constexpr std::size_t read_chunk = std::size_t{16} * 1024;
 // commands all leave in one write only after the last reply: client and server take turns
 // instead of working at the same time (64 tasks reached half the pipelined rate). 8 rather than
 // 16: at 64 tasks the server then reads ~44 commands at a time instead of ~57 and idles less
-// (busy 0.86-0.92 instead of 0.79-0.88), and S2 was faster in 5 of 6 paired runs (bench/README.md,
-// round 4); 1,024 tasks do not move.
+// (busy 0.86-0.92 instead of 0.79-0.88), and S2 was faster in 4 of 5 alternating pairs of runs
+// (bench/README.md, round 4); 1,024 tasks do not move.
 constexpr std::size_t replies_per_turn = 8;
 
 bool is_push_message(const Reply& reply) {

@@ -4,9 +4,12 @@
 // at the moment of the release, kinds racing on one name, and breaks while waiters queue.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <asio.hpp>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -19,6 +22,7 @@
 #include "dlock/read_write_lock.hpp"
 #include "dlock/redis.hpp"
 #include "dlock/semaphore.hpp"
+#include "forked_tasks.hpp"
 #include "lock/scripts.hpp"
 #include "names.hpp"
 #include "own_servers.hpp"
@@ -700,10 +704,46 @@ TEST(AdversaryKinds, OverlappingPermitsOrReadersLetEveryOtherKindInInItsTurn) {
     }
 }
 
-// A reader that queued behind permits and gave up leaves its place in the Lock's queue behind,
-// while its process still listens on its inbox. That place must not keep new permits out (they
-// would wait for every permit inside to drain): the process left the readers' own queue, so the
-// gate passes over it and drops it.
+// A reader on `client` that queues behind the holder of `name` (in the Lock's queue) and gives
+// up: its departure takes its place out of the Lock's queue too (checked here). Then that place
+// is put back, as a departure that never reached the server would leave it (a dropped
+// connection, say), while the process still listens on its inbox. Returns the place.
+asio::awaitable<std::string> stale_reader_place(dlock::Redis& admin, dlock::Redis& client,
+                                                const std::string& name) {
+    dlock::LockOptions giving_up;
+    giving_up.timeout = 10s;
+    giving_up.sleep = 50ms;
+    giving_up.blocking_timeout = 300ms;
+    dlock::ReadWriteLock reader(client, name, giving_up);
+    const std::string queue = dlock::detail::wait_queue_key(name);
+    Notification gave_up(co_await asio::this_coro::executor);
+    asio::co_spawn(
+        co_await asio::this_coro::executor,
+        [&]() -> asio::awaitable<void> {
+            EXPECT_FALSE(co_await reader.acquire_shared());
+            gave_up.notify();
+        },
+        asio::detached);
+    EXPECT_TRUE(co_await until_queued(admin, name));
+    const dlock::Reply queued = co_await admin.command("ZRANGE", queue, "0", "-1");
+    EXPECT_EQ(queued.elements.size(), 1u);
+    const std::string place = queued.elements.empty() ? "" : queued.elements[0].str;
+    EXPECT_NE(place.find('|'), std::string::npos) << place;
+    EXPECT_TRUE(co_await gave_up.wait(10s));
+    EXPECT_TRUE(co_await eventually(
+        [&]() -> asio::awaitable<bool> { co_return co_await queued_processes(admin, name) == 0; },
+        5s))
+        << "the departure left its place in the Lock's queue";
+    co_await admin.command("ZADD", queue, "1", place);
+    const dlock::Reply listening =
+        co_await admin.command("PUBSUB", "NUMSUB", place.substr(0, place.find('|')));
+    EXPECT_EQ(listening.elements.at(1).integer, 1) << place;
+    co_return place;
+}
+
+// A reader's place left behind in the Lock's queue (stale_reader_place) must not keep new
+// permits out (they would wait for every permit inside to drain): the process left the readers'
+// own queue, so the gate passes over it and drops it.
 TEST(AdversaryKinds, AWaiterOfAnotherKindThatGaveUpKeepsNoPermitOut) {
     asio::io_context io;
     dlock::Redis a(io.get_executor(), plain_url());
@@ -716,21 +756,7 @@ TEST(AdversaryKinds, AWaiterOfAnotherKindThatGaveUpKeepsNoPermitOut) {
     run(io, [&]() -> asio::awaitable<void> {
         dlock::Semaphore held(a, name, 2, options);
         EXPECT_TRUE(co_await held.acquire());
-        dlock::LockOptions giving_up = options;
-        giving_up.sleep = 50ms;
-        giving_up.blocking_timeout = 300ms;
-        dlock::ReadWriteLock reader(e, name, giving_up);
-        EXPECT_FALSE(co_await reader.acquire_shared());
-        // Its place is still there, and its process still listens.
-        const dlock::Reply queued =
-            co_await admin.command("ZRANGE", dlock::detail::wait_queue_key(name), "0", "-1");
-        EXPECT_EQ(queued.elements.size(), 1u);
-        std::string inbox;
-        for (const dlock::Reply& member : queued.elements)
-            inbox = member.str.substr(0, member.str.find('|'));
-        const dlock::Reply listening = co_await admin.command("PUBSUB", "NUMSUB", inbox);
-        EXPECT_EQ(listening.elements.at(1).integer, 1) << inbox;
-
+        co_await stale_reader_place(admin, e, name);
         dlock::LockOptions at_once = options;
         at_once.blocking = false;
         dlock::Semaphore second(b, name, 2, at_once);
@@ -743,8 +769,8 @@ TEST(AdversaryKinds, AWaiterOfAnotherKindThatGaveUpKeepsNoPermitOut) {
     });
 }
 
-// The same reader behind a Lock's holder: the release that reaches its place leaves the name
-// free at once (before: its claim marker for the claim window, 50 ms, which nobody would take).
+// The same place behind a Lock's holder: the release that reaches it leaves the name free at
+// once (before: its claim marker for the claim window, 50 ms, which nobody would take).
 TEST(AdversaryKinds, AWaiterOfAnotherKindThatGaveUpHoldsNoLockReleaseUp) {
     asio::io_context io;
     dlock::Redis a(io.get_executor(), plain_url());
@@ -756,14 +782,7 @@ TEST(AdversaryKinds, AWaiterOfAnotherKindThatGaveUpHoldsNoLockReleaseUp) {
     run(io, [&]() -> asio::awaitable<void> {
         dlock::Lock held(a, name, options);
         EXPECT_TRUE(co_await held.acquire());
-        dlock::LockOptions giving_up = options;
-        giving_up.sleep = 50ms;
-        giving_up.blocking_timeout = 300ms;
-        dlock::ReadWriteLock reader(e, name, giving_up);
-        EXPECT_FALSE(co_await reader.acquire_shared());
-        const dlock::Reply queued =
-            co_await admin.command("ZCARD", dlock::detail::wait_queue_key(name));
-        EXPECT_EQ(queued.integer, 1) << "its place behind the Lock is still there";
+        co_await stale_reader_place(admin, e, name);
         co_await held.release();
         const dlock::Reply value = co_await admin.command("GET", name);
         EXPECT_TRUE(value.is_nil()) << value.str;
@@ -844,6 +863,541 @@ TEST(AdversaryKinds, BreakingReadersOrPermitsWithMixedWaitersKeepsTheKindsApart)
             EXPECT_EQ(got, 7);
         });
         EXPECT_EQ(counts.violations, 0) << (semaphore ? "semaphore" : "read/write lock");
+    }
+}
+
+// ---- Turn-taking under adversity ----------------------------------------------------------
+
+const char* kind_name(Kind kind) {
+    return kind == Kind::lock     ? "Lock"
+           : kind == Kind::permit ? "permit"
+           : kind == Kind::reader ? "reader"
+                                  : "writer";
+}
+
+// The members of the Lock's wait queue of `name`, oldest first.
+asio::awaitable<std::vector<std::string>> lock_queue_members(dlock::Redis& admin,
+                                                             const std::string& name) {
+    const dlock::Reply reply =
+        co_await admin.command("ZRANGE", dlock::detail::wait_queue_key(name), "0", "-1");
+    std::vector<std::string> members;
+    for (const dlock::Reply& member : reply.elements) members.push_back(member.str);
+    co_return members;
+}
+
+// How many connections listen on `inbox` (PUBSUB NUMSUB).
+asio::awaitable<long long> listeners_of(dlock::Redis& admin, const std::string& inbox) {
+    const dlock::Reply reply = co_await admin.command("PUBSUB", "NUMSUB", inbox);
+    co_return reply.elements.at(1).integer;
+}
+
+// A process of its own that, once started (a byte on its pipe), waits for `name` once as `kind`
+// (polling every second) and is then SIGKILLed by the test: no departure script runs, its
+// connections just close. Forked before the round's io_context exists, so it shares no state
+// with the test; killed (and reaped) by the destructor whatever fails.
+class WaiterProcess {
+  public:
+    WaiterProcess(const std::string& url, const std::string& name, Kind kind) {
+        int go[2];
+        if (::pipe(go) != 0) throw std::runtime_error("pipe failed");
+        pid_ = fork_child([&] {
+            ::close(go[1]);
+            char byte = 0;
+            if (::read(go[0], &byte, 1) != 1) return 2;
+            asio::io_context io;
+            dlock::Redis client(io.get_executor(), url);
+            const int turns = 0;
+            dlock::LockOptions options = woken_only(60s);
+            // A waiting reader's or writer's claim (readers' or writers' waiting set) is a
+            // lease of 2 x sleep + 1 s: a dead writer keeps new readers without a turn out that
+            // long (docs/semantics.md §8). 1 s: the test's waiters outlast it.
+            options.sleep = 1s;
+            run(io, [&]() -> asio::awaitable<void> {
+                co_await take_once(client, name, options, kind, turns);
+            });
+            return 3;  // not reached: the test kills it while it waits
+        });
+        ::close(go[0]);
+        go_ = go[1];
+    }
+    ~WaiterProcess() {
+        kill();
+        if (go_ >= 0) ::close(go_);
+    }
+    WaiterProcess(const WaiterProcess&) = delete;
+    WaiterProcess& operator=(const WaiterProcess&) = delete;
+    void start() {
+        const char byte = 'g';
+        EXPECT_EQ(::write(go_, &byte, 1), 1);
+        ::close(go_);
+        go_ = -1;
+    }
+    void signal(int signal_number) const { ::kill(pid_, signal_number); }
+    void kill() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = 0;
+    }
+
+  private:
+    pid_t pid_ = 0;
+    int go_ = -1;
+};
+
+// A semaphore, reader or writer waiter in another process queues behind a Lock's holder (its
+// member "INBOX|WAIT_NAME" in the Lock's queue), then a live waiter of each kind queues behind
+// it, and the waiter's process is SIGKILLed before its wake-up:
+//   - before the release, which comes once the server has seen it go (no listener on its
+//     inbox): the release must pass over it and hand the name to the live waiter, which gets in
+//     by that wake-up (it polls every 30 s);
+//   - after the release reached it (it was SIGSTOPped, so it could not act on the wake-up): key
+//     NAME holds its claim marker for the claim window at most, and the live waiter (polling at
+//     50 ms then: nobody is left to hand the name on) still gets in; a live reader behind a
+//     dead writer only once the writer's claim in the writers' waiting set has ended (2 x its
+//     sleep + 1 s, here 3 s: docs/semantics.md §8), since key NAME gave it no turn.
+// The dead writer's rounds cover a Lock waiting behind a killed writer.
+TEST(AdversaryKinds, AKilledWaiterOfAnotherKindBehindALockHoldsTheNameOnlyForTheClaimWindow) {
+    for (const Kind dead : {Kind::permit, Kind::reader, Kind::writer}) {
+        for (const Kind live : {Kind::lock, Kind::permit, Kind::reader, Kind::writer}) {
+            for (const bool woken_first : {false, true}) {
+                SCOPED_TRACE(
+                    std::string("a killed ") + kind_name(dead) + ", then a live " +
+                    kind_name(live) +
+                    (woken_first ? " (killed once woken)" : " (killed before the release)"));
+                const std::string name = unique_name();
+                WaiterProcess child(plain_url(), name, dead);
+                asio::io_context io;
+                dlock::Redis holder_client(io.get_executor(), plain_url());
+                dlock::Redis live_client(io.get_executor(), plain_url());
+                dlock::Redis admin(io.get_executor(), plain_url());
+                run(io, [&]() -> asio::awaitable<void> {
+                    dlock::Lock holder(holder_client, name, woken_only());
+                    CO_ASSERT(co_await holder.acquire({.blocking = false}));
+                    child.start();
+                    CO_ASSERT(co_await until_queued(admin, name));
+                    const std::vector<std::string> members =
+                        co_await lock_queue_members(admin, name);
+                    CO_ASSERT(members.size() == 1u);
+                    const std::string dead_member = members.front();
+                    CO_ASSERT(dead_member.find('|') != std::string::npos);
+                    const std::string dead_inbox = dead_member.substr(0, dead_member.find('|'));
+
+                    dlock::LockOptions options = woken_only();
+                    if (woken_first) options.sleep = 50ms;
+                    Notification done(io.get_executor());
+                    int went_by = -2;
+                    const int no_turns = 0;
+                    asio::co_spawn(
+                        io,
+                        [&]() -> asio::awaitable<void> {
+                            went_by =
+                                co_await take_once(live_client, name, options, live, no_turns);
+                            done.notify();
+                        },
+                        asio::detached);
+                    CO_ASSERT(co_await until_queued(admin, name, 2));
+                    if (woken_first) {
+                        child.signal(SIGSTOP);
+                    } else {
+                        child.kill();
+                        EXPECT_TRUE(co_await eventually(
+                            [&]() -> asio::awaitable<bool> {
+                                co_return co_await listeners_of(admin, dead_inbox) == 0;
+                            },
+                            5s))
+                            << "the server still counts the killed process's inbox";
+                    }
+                    const Released left = co_await release_and_look(admin, name, *holder.token());
+                    if (woken_first) {
+                        child.kill();
+                        EXPECT_EQ(left.value, "dlock:claim:" + dead_member)
+                            << "the stopped waiter's process still listened";
+                        EXPECT_GT(left.pttl, 0) << "a dead waiter's claim without an expiry";
+                        EXPECT_LE(left.pttl, dlock::detail::handoff_claim_window.count())
+                            << "a dead waiter's claim beyond the claim window";
+                    } else {
+                        EXPECT_NE(left.value, "dlock:claim:" + dead_member)
+                            << "handed to a process the server knew was gone";
+                        EXPECT_FALSE(left.value.empty()) << "handed to nobody";
+                    }
+                    if (!co_await done.wait(10s)) {
+                        // (No co_await inside the stream expression: g++ 12.)
+                        const dlock::Reply value = co_await admin.command("GET", name);
+                        const dlock::Reply writers = co_await admin.command(
+                            "ZRANGE", dlock::detail::writers_waiting_key(name), "0", "-1",
+                            "WITHSCORES");
+                        const dlock::Reply now = co_await admin.command("TIME");
+                        const std::string until =
+                            writers.elements.size() > 1 ? " until " + writers.elements[1].str : "";
+                        ADD_FAILURE()
+                            << "the live waiter never got in; NAME " << value.str
+                            << ", writers waiting " << writers.elements.size() / 2 << until
+                            << ", server time " << now.elements.at(0).str << " s";
+                        co_await done.wait(15s);  // its last attempt, at its deadline (20 s)
+                    }
+                    EXPECT_GE(went_by, 0) << "the live waiter gave up";
+                    EXPECT_TRUE(co_await until_gone(admin, name)) << "key NAME left behind";
+                    const std::vector<std::string> after = co_await lock_queue_members(admin, name);
+                    for (const std::string& member : after) EXPECT_NE(member, dead_member);
+                });
+            }
+        }
+    }
+}
+
+// SCRIPT FLUSH (every script gone: each call's EVALSHA gets NOSCRIPT and is sent again with its
+// source) while a Lock, writers, readers or permits of another kind and waiters of the holders'
+// own kind queue behind held permits (or readers), so the gate keeps the last ones out, and
+// again and again while they go in: every waiter still gets in (three times each), and the
+// kinds never overlap.
+TEST(AdversaryKinds, ScriptFlushWhileTheKindsQueueBehindTheGateLetsEveryWaiterIn) {
+    OwnServers server{"plain"};
+    for (const bool semaphore : {true, false}) {
+        SCOPED_TRACE(semaphore ? "behind permits" : "behind readers");
+        asio::io_context io;
+        dlock::Redis a(io.get_executor(), server.url());
+        dlock::Redis b(io.get_executor(), server.url());
+        dlock::Redis c(io.get_executor(), server.url());
+        dlock::Redis admin(io.get_executor(), server.url());
+        const std::string name = unique_name(semaphore ? ":sem" : ":rw");
+        KindCounts counts;
+        int finished_count = 0, got = 0, started = 0;
+        const int rounds = 3;
+        // A writer's release wakes nobody in the Lock's queue (docs/semantics.md §8: a Lock
+        // behind a writer's release is found by the `sleep` poll; so is a permit, see
+        // APermitQueuedBehindAWriterIsWokenByItsRelease), so the waiters poll every 500 ms.
+        dlock::LockOptions options = woken_only(25s);
+        options.sleep = 500ms;
+        const auto wait_and_hold = [&](dlock::Redis& client, Kind kind) {
+            ++started;
+            asio::co_spawn(
+                io,
+                [&, kind]() -> asio::awaitable<void> {
+                    for (int round = 0; round < rounds; ++round) {
+                        bool in = false;
+                        std::unique_ptr<dlock::Lock> lock;
+                        std::unique_ptr<dlock::Semaphore> permit;
+                        std::unique_ptr<dlock::ReadWriteLock> rw;
+                        if (kind == Kind::lock) {
+                            lock = std::make_unique<dlock::Lock>(client, name, options);
+                            in = co_await lock->acquire();
+                        } else if (kind == Kind::permit) {
+                            permit = std::make_unique<dlock::Semaphore>(client, name, 2, options);
+                            in = co_await permit->acquire();
+                        } else {
+                            rw = std::make_unique<dlock::ReadWriteLock>(client, name, options);
+                            if (kind == Kind::writer) {
+                                in = co_await rw->acquire();
+                            } else {
+                                in = co_await rw->acquire_shared();
+                            }
+                        }
+                        if (!in) break;
+                        ++got;
+                        int& held = kind == Kind::lock     ? counts.locks
+                                    : kind == Kind::permit ? counts.permits
+                                    : kind == Kind::reader ? counts.readers
+                                                           : counts.writers;
+                        ++held;
+                        counts.check(2);
+                        co_await pause_for(2ms);
+                        --held;
+                        if (lock) co_await lock->release();
+                        if (permit) co_await permit->release();
+                        if (rw) co_await rw->release();
+                    }
+                    ++finished_count;
+                },
+                asio::detached);
+        };
+        run(io, [&]() -> asio::awaitable<void> {
+            // The holders (released by the test after the first flush).
+            dlock::Semaphore permit_a(a, name, 2, options), permit_b(b, name, 2, options);
+            dlock::ReadWriteLock reader_a(a, name, options), reader_b(b, name, options);
+            if (semaphore) {
+                CO_ASSERT(co_await permit_a.acquire({.blocking = false}));
+                CO_ASSERT(co_await permit_b.acquire({.blocking = false}));
+            } else {
+                CO_ASSERT(co_await reader_a.acquire_shared({.blocking = false}));
+                CO_ASSERT(co_await reader_b.acquire_shared({.blocking = false}));
+            }
+            // In this order, each queued before the next comes: a Lock, a writer and the other
+            // shared kind wait behind the holders (all but a writer behind readers in the Lock's
+            // queue: that one stakes its claim); then the holders' own kind finds them ahead
+            // (the gate, or the writer's claim) and waits behind them; then more of each.
+            // (EXPECT, not CO_ASSERT: the waiters run on, so the test must wait for them.)
+            const std::string lock_queue = dlock::detail::wait_queue_key(name);
+            const std::string writers = dlock::detail::writers_waiting_key(name);
+            const auto waits_in = [&](const std::string& key,
+                                      long long count) -> asio::awaitable<bool> {
+                co_return co_await eventually(
+                    [&]() -> asio::awaitable<bool> {
+                        co_return (co_await admin.command("ZCARD", key)).integer >= count;
+                    },
+                    5s);
+            };
+            // (Keys and counts picked first: g++ 12 miscompiles a co_await of a ?: expression.)
+            const std::string readers = dlock::detail::readers_waiting_key(name);
+            wait_and_hold(c, Kind::lock);
+            EXPECT_TRUE(co_await waits_in(lock_queue, 1));
+            wait_and_hold(b, Kind::writer);
+            EXPECT_TRUE(co_await waits_in(semaphore ? lock_queue : writers, semaphore ? 2 : 1));
+            wait_and_hold(a, semaphore ? Kind::reader : Kind::permit);
+            EXPECT_TRUE(co_await waits_in(lock_queue, semaphore ? 3 : 2));
+            wait_and_hold(c, semaphore ? Kind::permit : Kind::reader);
+            EXPECT_TRUE(co_await waits_in(semaphore ? lock_queue : readers, semaphore ? 4 : 1));
+            wait_and_hold(a, Kind::lock);
+            EXPECT_TRUE(co_await waits_in(lock_queue, semaphore ? 5 : 3));
+            wait_and_hold(c, Kind::writer);
+            EXPECT_TRUE(co_await waits_in(semaphore ? lock_queue : writers, semaphore ? 6 : 2));
+            EXPECT_EQ((co_await admin.command("SCRIPT", "FLUSH")).str, "OK");
+            if (semaphore) {
+                co_await permit_a.release();
+                co_await permit_b.release();
+            } else {
+                co_await reader_a.release();
+                co_await reader_b.release();
+            }
+            // Flushed again and again while they go in (each flush between two other commands).
+            int flushes = 1;
+            while (finished_count < started) {
+                if (!co_await eventually(
+                        [&]() -> asio::awaitable<bool> { co_return finished_count == started; },
+                        3ms)) {
+                    co_await admin.command("SCRIPT", "FLUSH");
+                    ++flushes;
+                }
+                if (flushes > 10000) break;
+            }
+            std::cout << flushes << " flushes, " << got << " holds\n";
+            EXPECT_EQ(finished_count, started);
+            EXPECT_EQ(got, started * rounds) << "a waiter did not get in";
+            EXPECT_TRUE(co_await until_gone(admin, name)) << "key NAME left behind";
+        });
+        EXPECT_EQ(counts.violations, 0);
+    }
+}
+
+// Right after a release: prints what key NAME and the Lock's queue of `name` hold, then expects
+// `background`'s acquire() (polling every 30 s) to be woken by the release, not by its poll
+// (else it ends with its last attempt, at its 20 s deadline). Returns whether it got in.
+asio::awaitable<bool> expect_woken_by_release(dlock::Redis& admin, const std::string& name,
+                                              BackgroundAcquire& background, const char* who) {
+    const dlock::Reply value = co_await admin.command("GET", name);
+    const long long still_queued = co_await queued_processes(admin, name);
+    std::cout << "after the release: NAME " << (value.is_nil() ? "(nil)" : value.str) << ", "
+              << still_queued << " queued\n";
+    const bool woken = co_await background.done.wait(10s);
+    EXPECT_TRUE(woken) << who << " was not woken (it polls every 30 s)";
+    if (!woken) co_await background.done.wait(15s);
+    EXPECT_TRUE(background.got);
+    co_return background.got;
+}
+
+// Waiters of another kind that gave up (readers, each of its own process, whose processes still
+// listen but left the readers' queue) are ahead of a Lock's waiter in the Lock's queue: 15 of
+// them, and 20 (more than the 16 members a hand-on tries). The release (of a Lock's holder, or
+// the last permit out) passes over every one of them and must wake the Lock's waiter (it polls
+// every 30 s), however many there are.
+TEST(AdversaryKinds, AnyNumberOfWaitersOfAnotherKindThatGaveUpAheadOfALockCostItNoWakeUp) {
+    for (const int gave_up : {15, 20}) {
+        for (const bool behind_permits : {false, true}) {
+            SCOPED_TRACE(std::to_string(gave_up) + " readers that gave up, " +
+                         (behind_permits ? "behind permits" : "behind a Lock's holder"));
+            asio::io_context io;
+            dlock::Redis holder_client(io.get_executor(), plain_url());
+            dlock::Redis lock_client(io.get_executor(), plain_url());
+            dlock::Redis admin(io.get_executor(), plain_url());
+            std::vector<std::unique_ptr<dlock::Redis>> reader_clients;
+            for (int i = 0; i < gave_up; ++i)
+                reader_clients.push_back(
+                    std::make_unique<dlock::Redis>(io.get_executor(), plain_url()));
+            const std::string name = unique_name();
+            run(io, [&]() -> asio::awaitable<void> {
+                dlock::Lock held_lock(holder_client, name, woken_only());
+                dlock::Semaphore permit_1(holder_client, name, 2, woken_only());
+                dlock::Semaphore permit_2(holder_client, name, 2, woken_only());
+                if (behind_permits) {
+                    CO_ASSERT(co_await permit_1.acquire({.blocking = false}));
+                    CO_ASSERT(co_await permit_2.acquire({.blocking = false}));
+                } else {
+                    CO_ASSERT(co_await held_lock.acquire({.blocking = false}));
+                }
+                dlock::LockOptions giving_up = woken_only();
+                giving_up.sleep = 50ms;
+                giving_up.blocking_timeout = 300ms;
+                Notification all_gave_up(io.get_executor(), gave_up);
+                int got_in = 0;
+                for (auto& client : reader_clients) {
+                    asio::co_spawn(
+                        io,
+                        [&, &client = *client]() -> asio::awaitable<void> {
+                            dlock::ReadWriteLock reader(client, name, giving_up);
+                            if (co_await reader.acquire_shared()) ++got_in;
+                            all_gave_up.notify();
+                        },
+                        asio::detached);
+                }
+                CO_ASSERT(co_await all_gave_up.wait(20s));
+                EXPECT_EQ(got_in, 0);
+                // Each process that gave up takes its member out of the Lock's queue as it
+                // leaves its own (in the background): none is left for a release to pass over.
+                CO_ASSERT(co_await eventually(
+                    [&]() -> asio::awaitable<bool> {
+                        co_return co_await queued_processes(admin, name) == 0;
+                    },
+                    5s));
+
+                dlock::Lock waiter(lock_client, name, woken_only());
+                const auto background = acquire_in_background(io.get_executor(), waiter);
+                CO_ASSERT(co_await until_queued(admin, name, 1));
+                if (behind_permits) {
+                    co_await permit_1.release();
+                    co_await permit_2.release();
+                } else {
+                    co_await held_lock.release();
+                }
+                if (co_await expect_woken_by_release(admin, name, *background, "the Lock's waiter"))
+                    co_await waiter.release();
+            });
+        }
+    }
+}
+
+// 20 permit waiters, each of its own process, queue behind a Lock's holder (so in the Lock's
+// queue), then a writer behind them, and (in one round) two processes keep taking permits: the
+// permits go in first, the writer's turn comes after them, and nobody is left out (each waiter
+// polls every 30 s); a permit never overlaps the writer or the Lock.
+TEST(AdversaryKinds, TwentyPermitWaitersAheadOfAWriterLetTheWriterInInItsTurn) {
+    for (const bool stream : {false, true}) {
+        SCOPED_TRACE(stream ? "with new permits coming" : "alone");
+        asio::io_context io;
+        dlock::Redis holder_client(io.get_executor(), plain_url());
+        dlock::Redis writer_client(io.get_executor(), plain_url());
+        dlock::Redis s1(io.get_executor(), plain_url());
+        dlock::Redis s2(io.get_executor(), plain_url());
+        dlock::Redis admin(io.get_executor(), plain_url());
+        std::vector<std::unique_ptr<dlock::Redis>> permit_clients;
+        const int waiting = 20;
+        for (int i = 0; i < waiting; ++i)
+            permit_clients.push_back(
+                std::make_unique<dlock::Redis>(io.get_executor(), plain_url()));
+        const std::string name = unique_name();
+        KindCounts counts;
+        int permits_in = 0, permits_done = 0;
+        run(io, [&]() -> asio::awaitable<void> {
+            dlock::Lock held(holder_client, name, woken_only());
+            CO_ASSERT(co_await held.acquire({.blocking = false}));
+            ++counts.locks;
+            for (auto& client : permit_clients) {
+                asio::co_spawn(
+                    io,
+                    [&, &client = *client]() -> asio::awaitable<void> {
+                        dlock::Semaphore permit(client, name, 2, woken_only());
+                        if (co_await permit.acquire()) {
+                            ++permits_in;
+                            ++counts.permits;
+                            counts.check(2);
+                            co_await pause_for(2ms);
+                            --counts.permits;
+                            co_await permit.release();
+                        }
+                        ++permits_done;
+                    },
+                    asio::detached);
+            }
+            CO_ASSERT(co_await until_queued(admin, name, waiting));
+            dlock::ReadWriteLock writer(writer_client, name, woken_only());
+            Notification writer_done(io.get_executor());
+            bool writer_in = false;
+            int permits_before_writer = -1;
+            asio::co_spawn(
+                io,
+                [&]() -> asio::awaitable<void> {
+                    writer_in = co_await writer.acquire();
+                    if (writer_in) {
+                        permits_before_writer = permits_in;
+                        ++counts.writers;
+                        counts.check(2);
+                        co_await pause_for(2ms);
+                        --counts.writers;
+                        co_await writer.release();
+                    }
+                    writer_done.notify();
+                },
+                asio::detached);
+            CO_ASSERT(co_await until_queued(admin, name, waiting + 1));
+            TakingTurns newcomers;
+            if (stream) {
+                dlock::LockOptions quick;
+                quick.timeout = 10s;
+                quick.sleep = 10ms;
+                quick.blocking_timeout = 5s;
+                newcomers.start(io, {&s1, &s2},
+                                [&, quick](dlock::Redis& client) -> asio::awaitable<bool> {
+                                    dlock::Semaphore permit(client, name, 2, quick);
+                                    if (!co_await permit.acquire()) co_return false;
+                                    ++counts.permits;
+                                    counts.check(2);
+                                    co_await pause_for(2ms);
+                                    --counts.permits;
+                                    co_await permit.release();
+                                    co_return true;
+                                });
+            }
+            --counts.locks;
+            co_await held.release();
+            const bool writer_woken = co_await writer_done.wait(10s);
+            EXPECT_TRUE(writer_woken) << "the writer was not woken (it polls every 30 s)";
+            // Else it ends with its last attempt, at its deadline (20 s).
+            if (!writer_woken) co_await writer_done.wait(15s);
+            EXPECT_TRUE(writer_in);
+            const int stream_turns = newcomers.turns;
+            if (stream) co_await newcomers.finish();
+            EXPECT_TRUE(co_await eventually(
+                [&]() -> asio::awaitable<bool> { co_return permits_done == waiting; }, 20s));
+            EXPECT_EQ(permits_in, waiting) << "a queued permit waiter never got in";
+            std::cout << permits_before_writer << " queued permits and " << stream_turns
+                      << " new ones (in all) went in before the writer\n";
+        });
+        EXPECT_EQ(counts.violations, 0);
+    }
+}
+
+// A permit waiter that finds a writer in key NAME queues behind it in the Lock's queue (as
+// "INBOX|WAIT_NAME"), as it does behind a Lock's holder. The writer's release must wake it (it
+// polls every 30 s), as a Lock's release does: nothing else will (nobody holds a permit).
+// For comparison, the same waiter behind a Lock's holder.
+TEST(AdversaryKinds, APermitQueuedBehindAWriterIsWokenByItsRelease) {
+    for (const bool behind_writer : {false, true}) {
+        SCOPED_TRACE(behind_writer ? "behind a writer" : "behind a Lock's holder");
+        asio::io_context io;
+        dlock::Redis holder_client(io.get_executor(), plain_url());
+        dlock::Redis permit_client(io.get_executor(), plain_url());
+        dlock::Redis admin(io.get_executor(), plain_url());
+        const std::string name = unique_name();
+        run(io, [&]() -> asio::awaitable<void> {
+            dlock::ReadWriteLock writer(holder_client, name, woken_only());
+            dlock::Lock lock(holder_client, name, woken_only());
+            if (behind_writer) {
+                CO_ASSERT(co_await writer.acquire({.blocking = false}));
+            } else {
+                CO_ASSERT(co_await lock.acquire({.blocking = false}));
+            }
+            dlock::Semaphore permit(permit_client, name, 2, woken_only());
+            const auto background = acquire_in_background(io.get_executor(), permit);
+            EXPECT_TRUE(co_await until_queued(admin, name));
+            const std::vector<std::string> members = co_await lock_queue_members(admin, name);
+            for (const std::string& member : members) std::cout << "queued: " << member << "\n";
+            if (behind_writer) {
+                co_await writer.release();
+            } else {
+                co_await lock.release();
+            }
+            if (co_await expect_woken_by_release(admin, name, *background, "the permit waiter"))
+                co_await permit.release();
+        });
     }
 }
 
