@@ -14,8 +14,8 @@ inline constexpr const char* hand_on_lua = R"lua(
 -- Whether the process with `inbox`, queued in the Lock's queue `lock_queue` of `name` as another
 -- kind's member "INBOX|WAIT_NAME", still has a waiter in that kind's own queue: the Lock
 -- queue's prefix, then WAIT_NAME ("dlock:queue:{tag}:WAIT_NAME", a wait name has the name's
--- slot, so the same tag). A waiter of another kind that gives up leaves its member in the Lock's
--- queue, but its process leaves its own queue.
+-- slot, so the same tag). A waiter of another kind whose departure never reached the server
+-- (its connection dropped) leaves its member in the Lock's queue, but not in its own queue.
 local function in_own_queue(lock_queue, name, inbox, wait_name)
   local own = string.sub(lock_queue, 1, #lock_queue - #name) .. wait_name
   return type(redis.pcall('zscore', own, inbox)) == 'string'
